@@ -1,0 +1,152 @@
+import datetime
+
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from likeness.consent.v1 import consent_pb2 as _consent_pb2
+from likeness.enrollment.v1 import enrollment_pb2 as _enrollment_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class Decision(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    DECISION_UNSPECIFIED: _ClassVar[Decision]
+    DECISION_ALLOW: _ClassVar[Decision]
+    DECISION_DENY: _ClassVar[Decision]
+    DECISION_NO_MATCH: _ClassVar[Decision]
+    DECISION_REVIEW: _ClassVar[Decision]
+DECISION_UNSPECIFIED: Decision
+DECISION_ALLOW: Decision
+DECISION_DENY: Decision
+DECISION_NO_MATCH: Decision
+DECISION_REVIEW: Decision
+
+class VerifyParameters(_message.Message):
+    __slots__ = ("request_id", "content_type", "purpose", "custom_purpose", "territory", "at_least_as_fresh")
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    CONTENT_TYPE_FIELD_NUMBER: _ClassVar[int]
+    PURPOSE_FIELD_NUMBER: _ClassVar[int]
+    CUSTOM_PURPOSE_FIELD_NUMBER: _ClassVar[int]
+    TERRITORY_FIELD_NUMBER: _ClassVar[int]
+    AT_LEAST_AS_FRESH_FIELD_NUMBER: _ClassVar[int]
+    request_id: str
+    content_type: str
+    purpose: _consent_pb2.Purpose
+    custom_purpose: str
+    territory: str
+    at_least_as_fresh: str
+    def __init__(self, request_id: _Optional[str] = ..., content_type: _Optional[str] = ..., purpose: _Optional[_Union[_consent_pb2.Purpose, str]] = ..., custom_purpose: _Optional[str] = ..., territory: _Optional[str] = ..., at_least_as_fresh: _Optional[str] = ...) -> None: ...
+
+class VerifyRequest(_message.Message):
+    __slots__ = ("parameters", "media")
+    PARAMETERS_FIELD_NUMBER: _ClassVar[int]
+    MEDIA_FIELD_NUMBER: _ClassVar[int]
+    parameters: VerifyParameters
+    media: bytes
+    def __init__(self, parameters: _Optional[_Union[VerifyParameters, _Mapping]] = ..., media: _Optional[bytes] = ...) -> None: ...
+
+class VerifyStreamRequest(_message.Message):
+    __slots__ = ("parameters", "chunk")
+    PARAMETERS_FIELD_NUMBER: _ClassVar[int]
+    CHUNK_FIELD_NUMBER: _ClassVar[int]
+    parameters: VerifyParameters
+    chunk: bytes
+    def __init__(self, parameters: _Optional[_Union[VerifyParameters, _Mapping]] = ..., chunk: _Optional[bytes] = ...) -> None: ...
+
+class FaceBox(_message.Message):
+    __slots__ = ("top", "right", "bottom", "left")
+    TOP_FIELD_NUMBER: _ClassVar[int]
+    RIGHT_FIELD_NUMBER: _ClassVar[int]
+    BOTTOM_FIELD_NUMBER: _ClassVar[int]
+    LEFT_FIELD_NUMBER: _ClassVar[int]
+    top: int
+    right: int
+    bottom: int
+    left: int
+    def __init__(self, top: _Optional[int] = ..., right: _Optional[int] = ..., bottom: _Optional[int] = ..., left: _Optional[int] = ...) -> None: ...
+
+class Match(_message.Message):
+    __slots__ = ("talent_id", "modality", "score", "start_seconds", "end_seconds", "frame_index", "face_box", "in_review_band", "grant_id", "denial_reason")
+    TALENT_ID_FIELD_NUMBER: _ClassVar[int]
+    MODALITY_FIELD_NUMBER: _ClassVar[int]
+    SCORE_FIELD_NUMBER: _ClassVar[int]
+    START_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    END_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    FRAME_INDEX_FIELD_NUMBER: _ClassVar[int]
+    FACE_BOX_FIELD_NUMBER: _ClassVar[int]
+    IN_REVIEW_BAND_FIELD_NUMBER: _ClassVar[int]
+    GRANT_ID_FIELD_NUMBER: _ClassVar[int]
+    DENIAL_REASON_FIELD_NUMBER: _ClassVar[int]
+    talent_id: str
+    modality: _enrollment_pb2.Modality
+    score: float
+    start_seconds: float
+    end_seconds: float
+    frame_index: int
+    face_box: FaceBox
+    in_review_band: bool
+    grant_id: str
+    denial_reason: _consent_pb2.DenialReason
+    def __init__(self, talent_id: _Optional[str] = ..., modality: _Optional[_Union[_enrollment_pb2.Modality, str]] = ..., score: _Optional[float] = ..., start_seconds: _Optional[float] = ..., end_seconds: _Optional[float] = ..., frame_index: _Optional[int] = ..., face_box: _Optional[_Union[FaceBox, _Mapping]] = ..., in_review_band: _Optional[bool] = ..., grant_id: _Optional[str] = ..., denial_reason: _Optional[_Union[_consent_pb2.DenialReason, str]] = ...) -> None: ...
+
+class Receipt(_message.Message):
+    __slots__ = ("receipt_id", "canonical_payload", "key_id", "algorithm", "signature")
+    RECEIPT_ID_FIELD_NUMBER: _ClassVar[int]
+    CANONICAL_PAYLOAD_FIELD_NUMBER: _ClassVar[int]
+    KEY_ID_FIELD_NUMBER: _ClassVar[int]
+    ALGORITHM_FIELD_NUMBER: _ClassVar[int]
+    SIGNATURE_FIELD_NUMBER: _ClassVar[int]
+    receipt_id: str
+    canonical_payload: bytes
+    key_id: str
+    algorithm: str
+    signature: bytes
+    def __init__(self, receipt_id: _Optional[str] = ..., canonical_payload: _Optional[bytes] = ..., key_id: _Optional[str] = ..., algorithm: _Optional[str] = ..., signature: _Optional[bytes] = ...) -> None: ...
+
+class Verification(_message.Message):
+    __slots__ = ("verification_id", "platform_id", "decision", "matches", "grant_ids", "media_sha256", "decide_time", "receipt")
+    VERIFICATION_ID_FIELD_NUMBER: _ClassVar[int]
+    PLATFORM_ID_FIELD_NUMBER: _ClassVar[int]
+    DECISION_FIELD_NUMBER: _ClassVar[int]
+    MATCHES_FIELD_NUMBER: _ClassVar[int]
+    GRANT_IDS_FIELD_NUMBER: _ClassVar[int]
+    MEDIA_SHA256_FIELD_NUMBER: _ClassVar[int]
+    DECIDE_TIME_FIELD_NUMBER: _ClassVar[int]
+    RECEIPT_FIELD_NUMBER: _ClassVar[int]
+    verification_id: str
+    platform_id: str
+    decision: Decision
+    matches: _containers.RepeatedCompositeFieldContainer[Match]
+    grant_ids: _containers.RepeatedScalarFieldContainer[str]
+    media_sha256: str
+    decide_time: _timestamp_pb2.Timestamp
+    receipt: Receipt
+    def __init__(self, verification_id: _Optional[str] = ..., platform_id: _Optional[str] = ..., decision: _Optional[_Union[Decision, str]] = ..., matches: _Optional[_Iterable[_Union[Match, _Mapping]]] = ..., grant_ids: _Optional[_Iterable[str]] = ..., media_sha256: _Optional[str] = ..., decide_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., receipt: _Optional[_Union[Receipt, _Mapping]] = ...) -> None: ...
+
+class VerifyResponse(_message.Message):
+    __slots__ = ("verification",)
+    VERIFICATION_FIELD_NUMBER: _ClassVar[int]
+    verification: Verification
+    def __init__(self, verification: _Optional[_Union[Verification, _Mapping]] = ...) -> None: ...
+
+class VerifyStreamResponse(_message.Message):
+    __slots__ = ("verification",)
+    VERIFICATION_FIELD_NUMBER: _ClassVar[int]
+    verification: Verification
+    def __init__(self, verification: _Optional[_Union[Verification, _Mapping]] = ...) -> None: ...
+
+class GetReceiptRequest(_message.Message):
+    __slots__ = ("verification_id",)
+    VERIFICATION_ID_FIELD_NUMBER: _ClassVar[int]
+    verification_id: str
+    def __init__(self, verification_id: _Optional[str] = ...) -> None: ...
+
+class GetReceiptResponse(_message.Message):
+    __slots__ = ("verification",)
+    VERIFICATION_FIELD_NUMBER: _ClassVar[int]
+    verification: Verification
+    def __init__(self, verification: _Optional[_Union[Verification, _Mapping]] = ...) -> None: ...

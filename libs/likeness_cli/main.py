@@ -1,0 +1,277 @@
+"""`likeness`: run the stack, register parties, tail events. `--json` on every command prints one
+JSON object per result; errors exit with status 1 (and a JSON `{"error": ...}` with --json)."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+import signal
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import grpc
+import typer
+
+from likeness.registry.v1 import registry_pb2 as reg
+from likeness.registry.v1 import registry_pb2_grpc
+
+from .client import CliError, connect, request_id
+from .output import emit, err_console, to_dict
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
+dev_app = typer.Typer(no_args_is_help=True, help="The embedded development stack.")
+agency_app = typer.Typer(no_args_is_help=True, help="Agencies (operator).")
+platform_app = typer.Typer(no_args_is_help=True, help="Platforms (operator).")
+talent_app = typer.Typer(no_args_is_help=True, help="Talent.")
+mandate_app = typer.Typer(no_args_is_help=True, help="Representation mandates.")
+events_app = typer.Typer(no_args_is_help=True, help="Events on Kafka.")
+for sub, name in [(dev_app, "dev"), (agency_app, "agency"), (platform_app, "platform"), (talent_app, "talent"),
+                  (mandate_app, "mandate"), (events_app, "events")]:  # fmt: skip
+    app.add_typer(sub, name=name)
+
+Json = Annotated[bool, typer.Option("--json", help="Print one JSON object per result.")]
+Target = Annotated[str | None, typer.Option("--target", help="host:port (default: LIKENESS_TARGET or .likeness/dev.json).")]
+ApiKey = Annotated[str | None, typer.Option("--api-key", help="API key (default: LIKENESS_API_KEY or the dev operator key).")]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def command(func: F) -> F:
+    """Turn gRPC and CLI errors into a readable message and exit status 1."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        as_json = bool(kwargs.get("as_json"))
+        try:
+            return func(*args, **kwargs)
+        except grpc.RpcError as error:
+            _fail(CliError.from_rpc(error), as_json)
+        except CliError as error:
+            _fail(error, as_json)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _fail(error: CliError, as_json: bool) -> None:
+    if as_json:
+        sys.stdout.write(json.dumps(error.as_dict()) + "\n")
+    else:
+        code = f"{error.code}: " if error.code else ""
+        reason = f" [{error.reason}]" if error.reason and error.reason != error.code else ""
+        err_console.print(f"[red]error[/red]: {code}{error.message}{reason}")
+    raise typer.Exit(1)
+
+
+def _registry(target: str | None, api_key: str | None) -> tuple[registry_pb2_grpc.RegistryServiceStub, list]:
+    conn = connect("registry", target, api_key)
+    return registry_pb2_grpc.RegistryServiceStub(conn.channel()), conn.metadata
+
+
+# --- dev --------------------------------------------------------------------------------------
+
+
+@dev_app.command("up")
+def dev_up(
+    state_dir: Annotated[Path, typer.Option(help="Where the cluster, logs and dev.json live.")] = Path(".likeness"),
+    as_json: Json = False,
+) -> None:
+    """Start Postgres, the broker, every service and the relay; stop them all on Ctrl-C / SIGTERM."""
+    from likeness_common.devstack import DevStack
+    from likeness_common.logging import configure_logging
+
+    configure_logging("INFO", as_json or None)
+    stack = DevStack(state_dir.resolve())
+    stopping = False
+
+    def _stop(signum: int, frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    try:
+        info = stack.start()
+        public = {k: v for k, v in info.items() if k != "operator_api_key"}
+        emit({"status": "up", **public, "dev_json": str(stack.dev_json)}, as_json,
+             f"stack up; endpoints and the operator API key are in {stack.dev_json}\n"
+             + "\n".join(f"  {k:<10} {v}" for k, v in info["services"].items())
+             + f"\n  {'postgres':<10} {info['database_url'].split('@')[-1]}\n  {'kafka':<10} {info['kafka_bootstrap']}"
+             + f"\n  {'logs':<10} {info['logs']}\nCtrl-C stops everything.")  # fmt: skip
+        while not stopping:
+            for name, child in stack.children.items():
+                if child.process is not None and child.process.poll() is not None:
+                    raise CliError(f"{name} exited with status {child.process.returncode}; see {child.log_path}")
+            time.sleep(0.2)
+    except CliError as error:
+        _fail(error, as_json)
+    finally:
+        stack.stop()
+
+
+# --- registry ---------------------------------------------------------------------------------
+
+
+@agency_app.command("register")
+@command
+def agency_register(name: str, target: Target = None, api_key: ApiKey = None, as_json: Json = False) -> None:
+    """Register an agency; prints its API key once."""
+    stub, md = _registry(target, api_key)
+    resp = stub.RegisterAgency(reg.RegisterAgencyRequest(request_id=request_id(), display_name=name), metadata=md)
+    emit({"agency_id": resp.agency.agency_id, "display_name": resp.agency.display_name, "api_key": resp.api_key},
+         as_json, f"agency {resp.agency.agency_id}\napi key (shown once): {resp.api_key}")  # fmt: skip
+
+
+@agency_app.command("list")
+@command
+def agency_list(target: Target = None, api_key: ApiKey = None, as_json: Json = False) -> None:
+    stub, md = _registry(target, api_key)
+    for agency in _paged(lambda token: stub.ListAgencies(reg.ListAgenciesRequest(page_token=token), metadata=md), "agencies"):
+        emit(to_dict(agency), as_json, f"{agency.agency_id}  {agency.display_name}")
+
+
+@platform_app.command("register")
+@command
+def platform_register(name: str, target: Target = None, api_key: ApiKey = None, as_json: Json = False) -> None:
+    """Register a platform; prints its API key once."""
+    stub, md = _registry(target, api_key)
+    resp = stub.RegisterPlatform(reg.RegisterPlatformRequest(request_id=request_id(), display_name=name), metadata=md)
+    emit({"platform_id": resp.platform.platform_id, "display_name": resp.platform.display_name, "api_key": resp.api_key},
+         as_json, f"platform {resp.platform.platform_id}\napi key (shown once): {resp.api_key}")  # fmt: skip
+
+
+@platform_app.command("list")
+@command
+def platform_list(target: Target = None, api_key: ApiKey = None, as_json: Json = False) -> None:
+    stub, md = _registry(target, api_key)
+    for p in _paged(lambda token: stub.ListPlatforms(reg.ListPlatformsRequest(page_token=token), metadata=md), "platforms"):
+        emit(to_dict(p), as_json, f"{p.platform_id}  {p.display_name}")
+
+
+@talent_app.command("register")
+@command
+def talent_register(
+    name: str,
+    external_ref: Annotated[str, typer.Option(help="Your own reference for the talent.")] = "",
+    agency_id: Annotated[str, typer.Option(help="Operator only: the agency that gets the mandate.")] = "",
+    target: Target = None,
+    api_key: ApiKey = None,
+    as_json: Json = False,
+) -> None:
+    """Register a talent (with a mandate for the calling agency)."""
+    stub, md = _registry(target, api_key)
+    req = reg.RegisterTalentRequest(request_id=request_id(), display_name=name, external_ref=external_ref, agency_id=agency_id)
+    resp = stub.RegisterTalent(req, metadata=md)
+    emit({"talent_id": resp.talent.talent_id, "display_name": resp.talent.display_name,
+          "mandate_id": resp.mandate.mandate_id or None}, as_json, f"talent {resp.talent.talent_id}")  # fmt: skip
+
+
+@talent_app.command("get")
+@command
+def talent_get(talent_id: str, target: Target = None, api_key: ApiKey = None, as_json: Json = False) -> None:
+    stub, md = _registry(target, api_key)
+    talent = stub.GetTalent(reg.GetTalentRequest(talent_id=talent_id), metadata=md).talent
+    emit(to_dict(talent), as_json, f"{talent.talent_id}  {talent.display_name}")
+
+
+@talent_app.command("list")
+@command
+def talent_list(target: Target = None, api_key: ApiKey = None, as_json: Json = False) -> None:
+    stub, md = _registry(target, api_key)
+    for t in _paged(lambda token: stub.ListTalent(reg.ListTalentRequest(page_token=token), metadata=md), "talent"):
+        emit(to_dict(t), as_json, f"{t.talent_id}  {t.display_name}")
+
+
+@mandate_app.command("grant")
+@command
+def mandate_grant(agency_id: str, talent_id: str, target: Target = None, api_key: ApiKey = None, as_json: Json = False) -> None:
+    """Operator: let an agency represent a talent."""
+    stub, md = _registry(target, api_key)
+    req = reg.GrantMandateRequest(request_id=request_id(), agency_id=agency_id, talent_id=talent_id)
+    m = stub.GrantMandate(req, metadata=md).mandate
+    emit(to_dict(m), as_json, f"mandate {m.mandate_id}")
+
+
+@mandate_app.command("end")
+@command
+def mandate_end(mandate_id: str, reason: str = "", target: Target = None, api_key: ApiKey = None, as_json: Json = False) -> None:
+    stub, md = _registry(target, api_key)
+    m = stub.EndMandate(reg.EndMandateRequest(request_id=request_id(), mandate_id=mandate_id, reason=reason), metadata=md).mandate
+    emit(to_dict(m), as_json, f"mandate {m.mandate_id} ended")
+
+
+@mandate_app.command("list")
+@command
+def mandate_list(talent_id: str = "", target: Target = None, api_key: ApiKey = None, as_json: Json = False) -> None:
+    stub, md = _registry(target, api_key)
+    req = lambda token: stub.ListMandates(reg.ListMandatesRequest(talent_id=talent_id, page_token=token), metadata=md)  # noqa: E731
+    for m in _paged(req, "mandates"):
+        emit(to_dict(m), as_json, f"{m.mandate_id}  {m.agency_id} -> {m.talent_id}  {reg.MandateState.Name(m.state)}")
+
+
+@app.command("whoami")
+@command
+def whoami(target: Target = None, api_key: ApiKey = None, as_json: Json = False) -> None:
+    stub, md = _registry(target, api_key)
+    resp = stub.WhoAmI(reg.WhoAmIRequest(), metadata=md)
+    kind = reg.PrincipalKind.Name(resp.kind).removeprefix("PRINCIPAL_KIND_").lower()
+    emit({"kind": kind, "principal_id": resp.principal_id}, as_json, f"{kind} {resp.principal_id}")
+
+
+def _paged(call: Callable[[str], Any], field: str) -> Any:
+    token = ""
+    while True:
+        resp = call(token)
+        yield from getattr(resp, field)
+        token = resp.next_page_token
+        if not token:
+            return
+
+
+# --- events -----------------------------------------------------------------------------------
+
+
+@events_app.command("tail")
+@command
+def events_tail(
+    limit: Annotated[int, typer.Option(help="Stop after this many events (0: no limit).")] = 0,
+    timeout: Annotated[float, typer.Option(help="Stop after this many seconds without a new event.")] = 5.0,
+    bootstrap: Annotated[str | None, typer.Option(help="Kafka bootstrap (default: .likeness/dev.json).")] = None,
+    as_json: Json = False,
+) -> None:
+    """Print every event from the beginning of every likeness.* topic."""
+    from likeness_cli.client import dev_info
+
+    import os
+
+    servers = bootstrap or os.environ.get("LIKENESS_KAFKA_BOOTSTRAP") or dev_info().get("kafka_bootstrap")
+    if not servers:
+        raise CliError("no Kafka bootstrap: pass --bootstrap or run `likeness dev up`")
+    asyncio.run(_tail(servers, limit, timeout, as_json))
+
+
+async def _tail(servers: str, limit: int, idle: float, as_json: bool) -> None:
+    from likeness.events.v1 import events_pb2
+    from likeness_common import kafka
+    from likeness_common.events import event_to_dict
+    from likeness_common.topics import ALL_TOPICS
+
+    consumer = kafka.consumer(servers, *(t.name for t in ALL_TOPICS))
+    await consumer.start()
+    seen = 0
+    try:
+        while limit == 0 or seen < limit:
+            batch = await consumer.getmany(timeout_ms=int(idle * 1000), max_records=limit - seen if limit else 500)
+            if not batch:
+                return
+            for tp, records in batch.items():
+                for record in records:
+                    event = events_pb2.Event.FromString(record.value)
+                    view = event_to_dict(event) | {"topic": tp.topic, "partition": tp.partition, "offset": record.offset}
+                    emit(view, as_json, f"{view['occurred_at']}  {view['type']:<20} talent={view['talent_id'] or '-'}  {view['event_id']}")
+                    seen += 1
+    finally:
+        await consumer.stop()

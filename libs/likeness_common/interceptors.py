@@ -1,0 +1,168 @@
+"""The one server interceptor every service installs.
+
+For each RPC of ours (not grpc.health / reflection) it, in this order:
+1. binds `method`, `peer` and the request's `request_id` to the structlog context,
+2. authenticates the `authorization: Bearer <api key>` metadata (except public methods) and
+   makes the principal available through `current_principal()`,
+3. maps exceptions to statuses: `LikenessError` -> its code with a `google.rpc.Status` carrying
+   `ErrorInfo` (and `BadRequest` for field violations); a lost database -> UNAVAILABLE;
+   anything else -> INTERNAL with a generic message (the exception is logged, never sent),
+4. logs one line per RPC with the final code and the duration.
+One interceptor rather than three keeps that order explicit and gives one log line with the
+code the caller actually saw.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import time
+from collections.abc import Awaitable, Callable, Collection
+from typing import Any, Protocol
+
+import asyncpg
+import grpc
+import structlog
+from google.protobuf import any_pb2
+from google.rpc import error_details_pb2, status_pb2
+from grpc_status import rpc_status
+
+from .errors import InvalidArgument, LikenessError, Unauthenticated, Unavailable
+from .principal import Principal
+
+log = structlog.get_logger("likeness.rpc")
+
+_principal: contextvars.ContextVar[Principal | None] = contextvars.ContextVar("principal", default=None)
+
+ERROR_DOMAIN = "likeness.registry"
+
+
+class Authenticator(Protocol):
+    async def authenticate(self, api_key: str) -> Principal: ...
+
+
+def current_principal() -> Principal:
+    """The authenticated caller of the RPC being served."""
+    principal = _principal.get()
+    if principal is None:
+        raise Unauthenticated("this method needs an API key")
+    return principal
+
+
+def _api_key_from(metadata: Any) -> str | None:
+    for key, value in metadata or ():
+        if key == "authorization" and isinstance(value, str):
+            scheme, _, token = value.partition(" ")
+            return token.strip() if scheme.lower() == "bearer" else None
+        if key == "x-api-key" and isinstance(value, str):
+            return value.strip()
+    return None
+
+
+def _is_database_unavailable(exc: BaseException) -> bool:
+    return isinstance(
+        exc,
+        (
+            OSError,
+            asyncpg.PostgresConnectionError,
+            asyncpg.CannotConnectNowError,
+            asyncpg.ConnectionDoesNotExistError,
+            asyncpg.InterfaceError,
+            asyncpg.AdminShutdownError,
+            asyncpg.TooManyConnectionsError,
+        ),
+    )
+
+
+def to_status(error: LikenessError) -> grpc.Status:
+    details = []
+    info = error_details_pb2.ErrorInfo(reason=error.reason, domain=ERROR_DOMAIN, metadata=error.metadata)
+    packed = any_pb2.Any()
+    packed.Pack(info)
+    details.append(packed)
+    if error.violations:
+        bad = error_details_pb2.BadRequest(
+            field_violations=[
+                error_details_pb2.BadRequest.FieldViolation(field=v.field, description=v.description)
+                for v in error.violations
+            ]
+        )
+        packed = any_pb2.Any()
+        packed.Pack(bad)
+        details.append(packed)
+    status = status_pb2.Status(code=grpc.StatusCode[error.code].value[0], message=error.message, details=details)
+    return rpc_status.to_status(status)
+
+
+class RpcInterceptor(grpc.aio.ServerInterceptor):
+    def __init__(self, authenticator: Authenticator, public_methods: Collection[str] = ()) -> None:
+        self._authenticator = authenticator
+        self._public = frozenset(public_methods)
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler:
+        handler = await continuation(details)
+        method = details.method
+        if handler is None or method.startswith("/grpc."):
+            return handler
+        if handler.unary_unary is not None:
+            inner = handler.unary_unary
+
+            async def unary_unary(request: Any, context: grpc.aio.ServicerContext) -> Any:
+                return await self._serve(inner, request, getattr(request, "request_id", ""), context, method)
+
+            return grpc.unary_unary_rpc_method_handler(
+                unary_unary, handler.request_deserializer, handler.response_serializer
+            )
+        if handler.stream_unary is not None:
+            inner_stream = handler.stream_unary
+
+            async def stream_unary(requests: Any, context: grpc.aio.ServicerContext) -> Any:
+                return await self._serve(inner_stream, requests, "", context, method)
+
+            return grpc.stream_unary_rpc_method_handler(
+                stream_unary, handler.request_deserializer, handler.response_serializer
+            )
+        return handler
+
+    async def _serve(
+        self, behavior: Callable[..., Awaitable[Any]], request: Any, request_id: str, context: Any, method: str
+    ) -> Any:
+        structlog.contextvars.clear_contextvars()
+        structlog.contextvars.bind_contextvars(method=method, peer=context.peer(), request_id=request_id or None)
+        started = time.perf_counter()
+        code = "OK"
+        token = None
+        try:
+            if method not in self._public or _api_key_from(context.invocation_metadata()):
+                api_key = _api_key_from(context.invocation_metadata())
+                if not api_key:
+                    raise Unauthenticated("missing API key: send `authorization: Bearer <key>`", reason="MISSING_API_KEY")
+                principal = await self._authenticator.authenticate(api_key)
+                token = _principal.set(principal)
+                structlog.contextvars.bind_contextvars(principal=principal.principal_id)
+            return await behavior(request, context)
+        except LikenessError as error:
+            code = error.code
+            await context.abort_with_status(to_status(error))
+        except Exception as error:
+            if isinstance(error, grpc.aio.AbortError):
+                code = context.code().name if context.code() else "ABORTED"
+                raise
+            if isinstance(error, asyncpg.DataError):  # input validation should have caught it
+                code = "INVALID_ARGUMENT"
+                log.warning("database rejected a value", error=type(error).__name__)
+                await context.abort_with_status(to_status(InvalidArgument("a field holds a value that cannot be stored")))
+            if _is_database_unavailable(error):
+                code = "UNAVAILABLE"
+                log.warning("database unavailable", error=type(error).__name__)
+                await context.abort_with_status(to_status(Unavailable("database unavailable, retry later")))
+            code = "INTERNAL"
+            log.exception("unhandled error")
+            await context.abort(grpc.StatusCode.INTERNAL, "internal error")
+        finally:
+            if token is not None:
+                _principal.reset(token)
+            log.info("rpc", code=code, duration_ms=round((time.perf_counter() - started) * 1000, 2))

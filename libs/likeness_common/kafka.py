@@ -1,0 +1,72 @@
+"""aiokafka clients with the settings this product relies on."""
+
+from __future__ import annotations
+
+import asyncio
+
+import structlog
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+__all__ = ["AIOKafkaConsumer", "AIOKafkaProducer", "KafkaError", "consumer", "create_topics", "producer"]
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+
+from .topics import ALL_TOPICS, Topic
+
+log = structlog.get_logger("likeness.kafka")
+
+
+def producer(bootstrap: str) -> AIOKafkaProducer:
+    # acks="all": a record counts as published only once every in-sync replica has it.
+    # No idempotent producer: the outbox relay gives at-least-once delivery with event_id dedupe
+    # (and Tansu does not implement idempotent producers).
+    return AIOKafkaProducer(
+        bootstrap_servers=bootstrap,
+        acks="all",
+        linger_ms=5,
+        request_timeout_ms=10_000,
+        client_id="likeness-relay",
+    )
+
+
+def consumer(bootstrap: str, *topics: str, group_id: str | None = None) -> AIOKafkaConsumer:
+    # auto_offset_reset="earliest": Tansu's end offsets are unreliable, and a new consumer group
+    # must see history anyway. Short waits keep tests and tails responsive.
+    return AIOKafkaConsumer(
+        *topics,
+        bootstrap_servers=bootstrap,
+        group_id=group_id,
+        auto_offset_reset="earliest",
+        enable_auto_commit=group_id is not None,
+        fetch_max_wait_ms=20,
+        session_timeout_ms=6_000,
+        heartbeat_interval_ms=500,
+    )
+
+
+async def create_topics(bootstrap: str, topics: tuple[Topic, ...] = ALL_TOPICS, attempts: int = 20) -> None:
+    """Create the topics that are missing (idempotent), retrying while the broker starts."""
+    for attempt in range(attempts):
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=5_000)
+        try:
+            await admin.start()
+            existing = set(await admin.list_topics())
+            missing = [
+                NewTopic(t.name, t.partitions, 1, topic_configs={"retention.ms": str(t.retention_ms)})
+                for t in topics
+                if t.name not in existing
+            ]
+            if missing:
+                try:
+                    await admin.create_topics(missing)
+                except TopicAlreadyExistsError:
+                    pass
+                log.info("topics created", topics=[t.name for t in missing])
+            return
+        except Exception as error:  # broker still starting
+            if attempt == attempts - 1:
+                raise
+            log.debug("broker not ready", error=repr(error))
+            await asyncio.sleep(0.25)
+        finally:
+            await admin.close()

@@ -1,0 +1,154 @@
+"""Transactional outbox (writer side) and the relay that publishes it to Kafka.
+
+Writer: `append_events(conn, topic, events)` inside the transaction that changes state. It takes a
+transaction-scoped advisory lock first, so outbox ids are allocated in commit order (the technique
+pyeventsourcing uses for notification ids): the relay, reading `ORDER BY id`, can never publish row
+N+1 and later find a row N that committed after it. Call it last in the transaction: the lock is
+held until commit.
+
+Relay: one leader per database (session advisory lock); a standby takes over when the leader's
+connection dies. Each round reads unpublished rows in id order, sends them all (acks=all, key =
+talent or aggregate id, `event_id` and `event_type` headers), waits for every ack and only then
+marks them published. A crash anywhere republishes the round: at-least-once, duplicates share the
+event_id. A NOTIFY from committing writers wakes the relay at once; a slow poll is the fallback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Iterable
+
+import asyncpg
+import structlog
+
+from likeness.events.v1 import events_pb2
+
+from . import kafka
+from .events import event_type, message_key
+from .settings import RelaySettings
+
+log = structlog.get_logger("likeness.outbox")
+
+_OUTBOX_WRITE_LOCK = 0x4C4B_4F42  # "LKOB"
+_RELAY_LEADER_LOCK = 0x4C4B_524C  # "LKRL"
+CHANNEL = "likeness_outbox"
+
+
+async def append_events(conn: asyncpg.Connection, topic: str, events: Iterable[events_pb2.Event]) -> None:
+    rows = [
+        (e.event_id, topic, message_key(e), event_type(e), e.SerializeToString(deterministic=True)) for e in events
+    ]
+    if not rows:
+        return
+    if not conn.is_in_transaction():
+        raise RuntimeError("append_events must run inside the transaction that changes state")
+    await conn.execute("SELECT pg_advisory_xact_lock($1)", _OUTBOX_WRITE_LOCK)
+    await conn.executemany(
+        "INSERT INTO outbox (event_id, topic, message_key, event_type, payload) VALUES ($1::uuid, $2, $3, $4, $5)",
+        rows,
+    )
+    await conn.execute(f"NOTIFY {CHANNEL}")
+
+
+async def backlog(pool: asyncpg.Pool) -> int:
+    return await pool.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL")
+
+
+class OutboxRelay:
+    def __init__(self, database_url: str, kafka_bootstrap: str, settings: RelaySettings | None = None) -> None:
+        self._dsn = database_url
+        self._bootstrap = kafka_bootstrap
+        self._settings = settings or RelaySettings()
+        self._wake = asyncio.Event()
+        self.published = 0
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Wait for leadership, then publish until `stop` is set or leadership is lost."""
+        while not stop.is_set():
+            leader = await self._become_leader(stop)
+            if leader is None:
+                return
+            try:
+                await self._lead(leader, stop)
+            except (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError, kafka.KafkaError) as error:
+                log.warning("relay lost the database or broker; retrying", error=repr(error))
+                await _sleep_or_stop(stop, self._settings.leader_retry_seconds)
+            finally:
+                with contextlib.suppress(Exception):
+                    await leader.close()
+
+    async def _become_leader(self, stop: asyncio.Event) -> asyncpg.Connection | None:
+        announced = False
+        while not stop.is_set():
+            try:
+                conn = await asyncpg.connect(self._dsn)
+            except (OSError, asyncpg.PostgresError) as error:
+                log.warning("relay cannot reach the database", error=repr(error))
+                await _sleep_or_stop(stop, self._settings.leader_retry_seconds)
+                continue
+            if await conn.fetchval("SELECT pg_try_advisory_lock($1)", _RELAY_LEADER_LOCK):
+                log.info("relay is leader")
+                return conn
+            await conn.close()
+            if not announced:
+                log.info("relay on standby: another relay leads")
+                announced = True
+            await _sleep_or_stop(stop, self._settings.leader_retry_seconds)
+        return None
+
+    async def _lead(self, leader: asyncpg.Connection, stop: asyncio.Event) -> None:
+        await leader.add_listener(CHANNEL, lambda *_: self._wake.set())
+        producer = kafka.producer(self._bootstrap)
+        await producer.start()
+        try:
+            while not stop.is_set():
+                await leader.execute("SELECT 1")  # still leader: the lock lives on this connection
+                self._wake.clear()
+                try:
+                    sent = await self._publish_round(leader, producer)
+                except kafka.KafkaError as error:
+                    log.warning("broker unavailable; outbox keeps the events", error=repr(error))
+                    await _sleep_or_stop(stop, self._settings.poll_interval_seconds)
+                    continue
+                if sent < self._settings.batch_size:
+                    await _wait_any(stop, self._wake, self._settings.poll_interval_seconds)
+        finally:
+            with contextlib.suppress(Exception):
+                await producer.stop()
+
+    async def _publish_round(self, conn: asyncpg.Connection, producer: kafka.AIOKafkaProducer) -> int:
+        rows = await conn.fetch(
+            "SELECT id, event_id, topic, message_key, event_type, payload FROM outbox "
+            "WHERE published_at IS NULL ORDER BY id LIMIT $1",
+            self._settings.batch_size,
+        )
+        if not rows:
+            return 0
+        acks = []
+        for row in rows:
+            headers = [("event_id", str(row["event_id"]).encode()), ("event_type", row["event_type"].encode())]
+            acks.append(
+                await producer.send(
+                    row["topic"], value=row["payload"], key=row["message_key"].encode(), headers=headers
+                )
+            )
+        await asyncio.gather(*acks)
+        await conn.execute("UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])", [r["id"] for r in rows])
+        self.published += len(rows)
+        log.debug("outbox round published", rows=len(rows), last_id=rows[-1]["id"])
+        return len(rows)
+
+
+async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), seconds)
+
+
+async def _wait_any(stop: asyncio.Event, wake: asyncio.Event, seconds: float) -> None:
+    waiters = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(wake.wait())]
+    try:
+        await asyncio.wait(waiters, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waiters:
+            waiter.cancel()

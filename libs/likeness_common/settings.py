@@ -1,0 +1,49 @@
+"""Configuration, read from the environment with pydantic-settings.
+
+Two layers, each created once in a process's `__main__` and passed down:
+- `CommonSettings` (prefix `LIKENESS_`): what every process shares: Postgres, Kafka, logging.
+- one class per service (prefix `LIKENESS_<SERVICE>_`): its port, limits and tuning.
+"""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["CommonSettings", "RelaySettings", "ServiceSettings", "SettingsConfigDict"]
+
+
+class CommonSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="LIKENESS_", extra="ignore")
+
+    database_url: str = Field(
+        "postgresql://likeness@127.0.0.1:5432/likeness", description="asyncpg DSN of the registry database."
+    )
+    kafka_bootstrap: str = Field("127.0.0.1:9092", description="Kafka bootstrap servers, comma separated.")
+    log_level: str = Field("INFO", description="DEBUG, INFO, WARNING or ERROR.")
+    log_json: bool | None = Field(None, description="JSON log lines; unset: JSON unless stderr is a TTY.")
+    db_pool_min: int = Field(1, ge=0, description="Minimum connections per pool.")
+    db_pool_max: int = Field(10, ge=1, description="Maximum connections per pool.")
+
+
+class ServiceSettings(BaseSettings):
+    """Base of every gRPC service's own settings; subclasses set `env_prefix`."""
+
+    model_config = SettingsConfigDict(extra="ignore")
+
+    host: str = Field("127.0.0.1", description="Interface the gRPC server binds.")
+    port: int = Field(0, ge=0, le=65535, description="gRPC port; 0 picks a free one.")
+    max_message_bytes: int = Field(
+        50 * 1024 * 1024, ge=1024, description="Largest request accepted; larger ones get RESOURCE_EXHAUSTED."
+    )
+    shutdown_grace_seconds: float = Field(5.0, ge=0, description="How long in-flight RPCs get on SIGTERM.")
+
+
+class RelaySettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="LIKENESS_RELAY_", extra="ignore")
+
+    batch_size: int = Field(500, ge=1, le=10_000, description="Outbox rows published per round.")
+    poll_interval_seconds: float = Field(
+        0.5, gt=0, description="Fallback poll period; a NOTIFY from a committing writer wakes the relay at once."
+    )
+    leader_retry_seconds: float = Field(0.5, gt=0, description="How often a standby relay tries to become leader.")

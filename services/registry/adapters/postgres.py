@@ -1,0 +1,172 @@
+"""asyncpg implementations of the registry's repositories and unit of work."""
+
+from __future__ import annotations
+
+import contextlib
+from datetime import datetime
+from typing import Self
+
+import asyncpg
+
+from likeness_common import credentials, topics
+from likeness_common.idempotency import PostgresIdempotency
+from likeness_common.outbox import append_events
+from likeness_common.principal import PrincipalKind
+
+from ..domain.events import Event
+from ..domain.model import Agency, Mandate, Platform, Talent
+from .events import to_proto
+
+
+class _Repository:
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self._conn = conn
+
+
+class PostgresAgencies(_Repository):
+    async def add(self, agency: Agency) -> None:
+        await self._conn.execute(
+            "INSERT INTO agencies (agency_id, display_name, created_at) VALUES ($1, $2, $3)",
+            agency.agency_id, agency.display_name, agency.created_at,
+        )
+
+    async def get(self, agency_id: str) -> Agency | None:
+        row = await self._conn.fetchrow("SELECT * FROM agencies WHERE agency_id = $1", agency_id)
+        return Agency(**row) if row else None
+
+    async def list(self, after: str, limit: int) -> list[Agency]:
+        rows = await self._conn.fetch(
+            "SELECT * FROM agencies WHERE agency_id > $1 ORDER BY agency_id LIMIT $2", after, limit
+        )
+        return [Agency(**r) for r in rows]
+
+
+class PostgresPlatforms(_Repository):
+    async def add(self, platform: Platform) -> None:
+        await self._conn.execute(
+            "INSERT INTO platforms (platform_id, display_name, created_at) VALUES ($1, $2, $3)",
+            platform.platform_id, platform.display_name, platform.created_at,
+        )
+
+    async def get(self, platform_id: str) -> Platform | None:
+        row = await self._conn.fetchrow("SELECT * FROM platforms WHERE platform_id = $1", platform_id)
+        return Platform(**row) if row else None
+
+    async def list(self, after: str, limit: int) -> list[Platform]:
+        rows = await self._conn.fetch(
+            "SELECT * FROM platforms WHERE platform_id > $1 ORDER BY platform_id LIMIT $2", after, limit
+        )
+        return [Platform(**r) for r in rows]
+
+
+class PostgresTalent(_Repository):
+    async def add(self, talent: Talent) -> None:
+        await self._conn.execute(
+            "INSERT INTO talent (talent_id, display_name, external_ref, created_at) VALUES ($1, $2, $3, $4)",
+            talent.talent_id, talent.display_name, talent.external_ref, talent.created_at,
+        )
+
+    async def get(self, talent_id: str) -> Talent | None:
+        row = await self._conn.fetchrow("SELECT * FROM talent WHERE talent_id = $1", talent_id)
+        return Talent(**row) if row else None
+
+    async def list(self, after: str, limit: int, *, represented_by: str | None, now: datetime) -> list[Talent]:
+        if represented_by is None:
+            rows = await self._conn.fetch(
+                "SELECT * FROM talent WHERE talent_id > $1 ORDER BY talent_id LIMIT $2", after, limit
+            )
+        else:
+            rows = await self._conn.fetch(
+                """SELECT t.* FROM talent t
+                   WHERE t.talent_id > $1 AND EXISTS (
+                       SELECT 1 FROM mandates m
+                       WHERE m.talent_id = t.talent_id AND m.agency_id = $3 AND m.valid_from <= $4
+                         AND (m.valid_until IS NULL OR m.valid_until > $4)
+                         AND (m.ended_at IS NULL OR m.ended_at > $4))
+                   ORDER BY t.talent_id LIMIT $2""",
+                after, limit, represented_by, now,
+            )
+        return [Talent(**r) for r in rows]
+
+
+class PostgresMandates(_Repository):
+    _COLUMNS = "mandate_id, agency_id, talent_id, valid_from, valid_until, ended_at, end_reason"
+
+    async def add(self, mandate: Mandate) -> None:
+        await self._conn.execute(
+            f"INSERT INTO mandates ({self._COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            mandate.mandate_id, mandate.agency_id, mandate.talent_id, mandate.valid_from,
+            mandate.valid_until, mandate.ended_at, mandate.end_reason,
+        )
+
+    async def get(self, mandate_id: str) -> Mandate | None:
+        row = await self._conn.fetchrow(f"SELECT {self._COLUMNS} FROM mandates WHERE mandate_id = $1", mandate_id)
+        return Mandate(**row) if row else None
+
+    async def save(self, mandate: Mandate) -> None:
+        await self._conn.execute(
+            "UPDATE mandates SET ended_at = $2, end_reason = $3 WHERE mandate_id = $1",
+            mandate.mandate_id, mandate.ended_at, mandate.end_reason,
+        )
+
+    async def for_talent(self, talent_id: str) -> list[Mandate]:
+        rows = await self._conn.fetch(f"SELECT {self._COLUMNS} FROM mandates WHERE talent_id = $1", talent_id)
+        return [Mandate(**r) for r in rows]
+
+    async def list(self, after: str, limit: int, *, agency_id: str | None, talent_id: str | None) -> list[Mandate]:
+        rows = await self._conn.fetch(
+            f"""SELECT {self._COLUMNS} FROM mandates
+                WHERE mandate_id > $1 AND ($3::text IS NULL OR agency_id = $3)
+                  AND ($4::text IS NULL OR talent_id = $4)
+                ORDER BY mandate_id LIMIT $2""",
+            after, limit, agency_id, talent_id,
+        )
+        return [Mandate(**r) for r in rows]
+
+
+class PostgresCredentials(_Repository):
+    async def issue(self, kind: PrincipalKind, principal_id: str) -> str:
+        return await credentials.issue_api_key(self._conn, kind, principal_id)
+
+    async def revoke_all(self, principal_id: str) -> int:
+        return await credentials.revoke_api_keys(self._conn, principal_id)
+
+
+class PostgresUnitOfWork:
+    """One connection and one transaction; events go to the outbox in the same transaction."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+        self._events: list[Event] = []
+
+    async def __aenter__(self) -> Self:
+        self._conn = await self._pool.acquire()
+        self._tx = self._conn.transaction()
+        await self._tx.start()
+        self._events = []
+        self.agencies = PostgresAgencies(self._conn)
+        self.platforms = PostgresPlatforms(self._conn)
+        self.talent = PostgresTalent(self._conn)
+        self.mandates = PostgresMandates(self._conn)
+        self.credentials = PostgresCredentials(self._conn)
+        self.idempotency = PostgresIdempotency(self._conn)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        try:
+            if self._tx is not None:
+                # After a lost connection the rollback fails too; the original error matters.
+                with contextlib.suppress(Exception):
+                    await self._tx.rollback()
+        finally:
+            self._tx = None
+            await self._pool.release(self._conn)
+
+    def emit(self, event: Event) -> None:
+        self._events.append(event)
+
+    async def commit(self) -> None:
+        await append_events(self._conn, topics.REGISTRY.name, [to_proto(e) for e in self._events])
+        await self._tx.commit()
+        self._tx = None
+        self._events = []

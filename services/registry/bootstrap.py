@@ -1,0 +1,29 @@
+"""Wiring: the registry's real adapters behind a gRPC server. Used by __main__, dev up and tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import asyncpg
+
+from likeness.registry.v1 import registry_pb2_grpc
+from likeness_common.credentials import PostgresAuthenticator
+from likeness_common.db import Migrations
+from likeness_common.grpc_server import GrpcServer, ServiceBinding
+from likeness_common.settings import ServiceSettings, SettingsConfigDict
+
+from . import SERVICE_NAME
+from .adapters.postgres import PostgresUnitOfWork
+from .servicer import RegistryServicer
+
+MIGRATIONS = Migrations("registry", Path(__file__).parent / "migrations")
+
+
+class RegistrySettings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="LIKENESS_REGISTRY_", extra="ignore")
+
+
+def build_server(pool: asyncpg.Pool, settings: RegistrySettings) -> GrpcServer:
+    servicer = RegistryServicer(lambda: PostgresUnitOfWork(pool))
+    binding = ServiceBinding(SERVICE_NAME, servicer, registry_pb2_grpc.add_RegistryServiceServicer_to_server)
+    return GrpcServer([binding], settings, PostgresAuthenticator(pool))

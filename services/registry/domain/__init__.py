@@ -1,0 +1,1 @@
+"""Registry domain: plain classes and rules, no I/O imports."""

@@ -1,0 +1,341 @@
+"""Use cases of the registry. Each takes a command, the calling principal and a unit of work."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from datetime import UTC, datetime
+from typing import Any
+
+from likeness_common.errors import FailedPrecondition, FieldViolation, NotFound, PermissionDenied, require
+from likeness_common.ids import is_id, new_id
+from likeness_common.principal import Principal, PrincipalKind
+
+from ..domain import commands, events
+from ..domain.model import MAX_REF_LENGTH, Agency, Mandate, Platform, Talent, check_name, check_optional_text
+from .unit_of_work import UnitOfWork
+
+AGENCY, PLATFORM, TALENT, MANDATE = "agc", "plt", "tal", "mnd"
+MAX_REQUEST_ID = 128
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _check_request_id(request_id: str, violations: list[FieldViolation]) -> None:
+    if len(request_id) > MAX_REQUEST_ID or not request_id.isprintable():
+        violations.append(FieldViolation("request_id", f"must be printable and at most {MAX_REQUEST_ID} characters"))
+
+
+def _check_id(field: str, value: str, prefix: str, violations: list[FieldViolation]) -> None:
+    if not is_id(value, prefix):
+        violations.append(FieldViolation(field, f"must be a {prefix}_ id"))
+
+
+def _require_operator(actor: Principal) -> None:
+    if not actor.is_operator:
+        raise PermissionDenied("only an operator may do this")
+
+
+class _Idempotent:
+    """request_id bookkeeping for one operation: `recall()` returns the first result for this
+    request_id (the handler then returns it unchanged), `done(result)` records it before commit.
+    An empty request_id opts out."""
+
+    def __init__(self, uow: UnitOfWork, actor: Principal, operation: str, request_id: str, params: Any) -> None:
+        self._uow, self._actor, self._op, self._rid, self._params = uow, actor, operation, request_id, params
+
+    async def recall(self) -> dict | None:
+        if not self._rid:
+            return None
+        return await self._uow.idempotency.recall(self._actor.principal_id, self._op, self._rid, self._params)
+
+    async def done(self, result: dict) -> None:
+        if self._rid:
+            await self._uow.idempotency.remember(self._actor.principal_id, self._op, self._rid, self._params, result)
+
+
+async def _represents(uow: UnitOfWork, agency_id: str, talent_id: str, now: datetime) -> bool:
+    return any(m.agency_id == agency_id and m.is_active(now) for m in await uow.mandates.for_talent(talent_id))
+
+
+# --- agencies and platforms -------------------------------------------------------------------
+
+
+async def register_agency(cmd: commands.RegisterAgency, actor: Principal, uow: UnitOfWork) -> tuple[Agency, str]:
+    """-> (agency, api key); the key is "" when a retried request_id returns the first result."""
+    _require_operator(actor)
+    violations: list[FieldViolation] = []
+    name = check_name("display_name", cmd.display_name, violations)
+    _check_request_id(cmd.request_id, violations)
+    require(violations)
+    async with uow:
+        once = _Idempotent(uow, actor, "RegisterAgency", cmd.request_id, {"display_name": name})
+        if prior := await once.recall():
+            return await _get_or_fail(uow.agencies.get(prior["agency_id"])), ""
+        agency = Agency(new_id(AGENCY), name, _now())
+        await uow.agencies.add(agency)
+        api_key = await uow.credentials.issue(PrincipalKind.AGENCY, agency.agency_id)
+        uow.emit(events.AgencyRegistered(agency.agency_id, name, actor.principal_id))
+        await once.done({"agency_id": agency.agency_id})
+        await uow.commit()
+    return agency, api_key
+
+
+async def register_platform(
+    cmd: commands.RegisterPlatform, actor: Principal, uow: UnitOfWork
+) -> tuple[Platform, str]:
+    _require_operator(actor)
+    violations: list[FieldViolation] = []
+    name = check_name("display_name", cmd.display_name, violations)
+    _check_request_id(cmd.request_id, violations)
+    require(violations)
+    async with uow:
+        once = _Idempotent(uow, actor, "RegisterPlatform", cmd.request_id, {"display_name": name})
+        if prior := await once.recall():
+            return await _get_or_fail(uow.platforms.get(prior["platform_id"])), ""
+        platform = Platform(new_id(PLATFORM), name, _now())
+        await uow.platforms.add(platform)
+        api_key = await uow.credentials.issue(PrincipalKind.PLATFORM, platform.platform_id)
+        uow.emit(events.PlatformRegistered(platform.platform_id, name, actor.principal_id))
+        await once.done({"platform_id": platform.platform_id})
+        await uow.commit()
+    return platform, api_key
+
+
+async def get_agency(agency_id: str, actor: Principal, uow: UnitOfWork) -> Agency:
+    if not (actor.is_operator or (actor.is_agency and actor.principal_id == agency_id)):
+        raise PermissionDenied("an agency may read only itself")
+    _validate_id("agency_id", agency_id, AGENCY)
+    async with uow:
+        return await _get_or_fail(uow.agencies.get(agency_id), f"agency {agency_id} not found")
+
+
+async def list_agencies(page: commands.Page, actor: Principal, uow: UnitOfWork) -> list[Agency]:
+    _require_operator(actor)
+    async with uow:
+        return await uow.agencies.list(page.after, page.size)
+
+
+async def get_platform(platform_id: str, actor: Principal, uow: UnitOfWork) -> Platform:
+    if not (actor.is_operator or (actor.is_platform and actor.principal_id == platform_id)):
+        raise PermissionDenied("a platform may read only itself")
+    _validate_id("platform_id", platform_id, PLATFORM)
+    async with uow:
+        return await _get_or_fail(uow.platforms.get(platform_id), f"platform {platform_id} not found")
+
+
+async def list_platforms(page: commands.Page, actor: Principal, uow: UnitOfWork) -> list[Platform]:
+    _require_operator(actor)
+    async with uow:
+        return await uow.platforms.list(page.after, page.size)
+
+
+# --- talent and mandates ----------------------------------------------------------------------
+
+
+async def register_talent(
+    cmd: commands.RegisterTalent, actor: Principal, uow: UnitOfWork
+) -> tuple[Talent, Mandate | None]:
+    """An agency registers talent it represents (a mandate comes with it); an operator may name
+    the agency that receives the mandate, or register the talent alone."""
+    if actor.is_platform:
+        raise PermissionDenied("a platform cannot register talent")
+    violations: list[FieldViolation] = []
+    name = check_name("display_name", cmd.display_name, violations)
+    ref = check_optional_text("external_ref", cmd.external_ref, violations, limit=MAX_REF_LENGTH)
+    _check_request_id(cmd.request_id, violations)
+    agency_id = cmd.agency_id
+    if actor.is_agency:
+        if agency_id and agency_id != actor.principal_id:
+            raise PermissionDenied("an agency registers talent for itself only")
+        agency_id = actor.principal_id
+    elif agency_id:
+        _check_id("agency_id", agency_id, AGENCY, violations)
+    now = _now()
+    if cmd.mandate_valid_until is not None and cmd.mandate_valid_until <= now:
+        violations.append(FieldViolation("mandate_valid_until", "must be in the future"))
+    require(violations)
+    params = {"display_name": name, "external_ref": ref, "agency_id": agency_id, "until": cmd.mandate_valid_until}
+    async with uow:
+        once = _Idempotent(uow, actor, "RegisterTalent", cmd.request_id, params)
+        if prior := await once.recall():
+            talent = await _get_or_fail(uow.talent.get(prior["talent_id"]))
+            mandate = await uow.mandates.get(prior["mandate_id"]) if prior.get("mandate_id") else None
+            return talent, mandate
+        if agency_id and await uow.agencies.get(agency_id) is None:
+            raise NotFound(f"agency {agency_id} not found")
+        talent = Talent(new_id(TALENT), name, ref, now)
+        await uow.talent.add(talent)
+        uow.emit(events.TalentRegistered(talent.talent_id, name, ref, actor.principal_id))
+        mandate = None
+        if agency_id:
+            mandate = Mandate(new_id(MANDATE), agency_id, talent.talent_id, now, cmd.mandate_valid_until)
+            await uow.mandates.add(mandate)
+            uow.emit(_mandate_granted(mandate, actor))
+        await once.done({"talent_id": talent.talent_id, "mandate_id": mandate.mandate_id if mandate else None})
+        await uow.commit()
+    return talent, mandate
+
+
+async def get_talent(talent_id: str, actor: Principal, uow: UnitOfWork) -> Talent:
+    if actor.is_platform:
+        raise PermissionDenied("a platform cannot read talent records")
+    _validate_id("talent_id", talent_id, TALENT)
+    async with uow:
+        # Agencies get PERMISSION_DENIED whether or not the talent exists (AIP-193): no probing.
+        if actor.is_agency and not await _represents(uow, actor.principal_id, talent_id, _now()):
+            raise PermissionDenied(f"your agency does not represent talent {talent_id}")
+        return await _get_or_fail(uow.talent.get(talent_id), f"talent {talent_id} not found")
+
+
+async def list_talent(page: commands.Page, actor: Principal, uow: UnitOfWork) -> list[Talent]:
+    if actor.is_platform:
+        raise PermissionDenied("a platform cannot list talent")
+    async with uow:
+        return await uow.talent.list(
+            page.after, page.size, represented_by=actor.principal_id if actor.is_agency else None, now=_now()
+        )
+
+
+async def grant_mandate(cmd: commands.GrantMandate, actor: Principal, uow: UnitOfWork) -> Mandate:
+    _require_operator(actor)
+    violations: list[FieldViolation] = []
+    _check_id("agency_id", cmd.agency_id, AGENCY, violations)
+    _check_id("talent_id", cmd.talent_id, TALENT, violations)
+    _check_request_id(cmd.request_id, violations)
+    now = _now()
+    valid_from = cmd.valid_from or now
+    if cmd.valid_until is not None and cmd.valid_until <= valid_from:
+        violations.append(FieldViolation("valid_until", "must be after valid_from"))
+    require(violations)
+    params = asdict(cmd) | {"request_id": None, "valid_from": cmd.valid_from}
+    async with uow:
+        once = _Idempotent(uow, actor, "GrantMandate", cmd.request_id, params)
+        if prior := await once.recall():
+            return await _get_or_fail(uow.mandates.get(prior["mandate_id"]))
+        if await uow.agencies.get(cmd.agency_id) is None:
+            raise NotFound(f"agency {cmd.agency_id} not found")
+        if await uow.talent.get(cmd.talent_id) is None:
+            raise NotFound(f"talent {cmd.talent_id} not found")
+        mandate = Mandate(new_id(MANDATE), cmd.agency_id, cmd.talent_id, valid_from, cmd.valid_until)
+        await uow.mandates.add(mandate)
+        uow.emit(_mandate_granted(mandate, actor))
+        await once.done({"mandate_id": mandate.mandate_id})
+        await uow.commit()
+    return mandate
+
+
+async def end_mandate(cmd: commands.EndMandate, actor: Principal, uow: UnitOfWork) -> Mandate:
+    if actor.is_platform:
+        raise PermissionDenied("a platform cannot end mandates")
+    violations: list[FieldViolation] = []
+    _check_id("mandate_id", cmd.mandate_id, MANDATE, violations)
+    _check_request_id(cmd.request_id, violations)
+    reason = check_optional_text("reason", cmd.reason, violations, limit=500)
+    require(violations)
+    async with uow:
+        once = _Idempotent(uow, actor, "EndMandate", cmd.request_id, {"mandate_id": cmd.mandate_id, "reason": reason})
+        if await once.recall():
+            return await _get_or_fail(uow.mandates.get(cmd.mandate_id))
+        mandate = await uow.mandates.get(cmd.mandate_id)
+        if mandate is None or (actor.is_agency and mandate.agency_id != actor.principal_id):
+            if actor.is_agency:
+                raise PermissionDenied(f"your agency does not hold mandate {cmd.mandate_id}")
+            raise NotFound(f"mandate {cmd.mandate_id} not found")
+        now = _now()
+        if mandate.ended_at is not None:
+            raise FailedPrecondition(f"mandate {cmd.mandate_id} already ended", reason="MANDATE_ALREADY_ENDED")
+        mandate.end(now, reason)
+        await uow.mandates.save(mandate)
+        uow.emit(events.MandateEnded(mandate.mandate_id, mandate.agency_id, mandate.talent_id, reason, actor.principal_id))
+        await once.done({"mandate_id": mandate.mandate_id})
+        await uow.commit()
+    return mandate
+
+
+async def list_mandates(talent_id: str, page: commands.Page, actor: Principal, uow: UnitOfWork) -> list[Mandate]:
+    if actor.is_platform:
+        raise PermissionDenied("a platform cannot read mandates")
+    if talent_id:
+        _validate_id("talent_id", talent_id, TALENT)
+    async with uow:
+        return await uow.mandates.list(
+            page.after,
+            page.size,
+            agency_id=actor.principal_id if actor.is_agency else None,
+            talent_id=talent_id or None,
+        )
+
+
+# --- credentials ------------------------------------------------------------------------------
+
+
+async def rotate_api_key(cmd: commands.RotateApiKey, actor: Principal, uow: UnitOfWork) -> str:
+    target = cmd.principal_id or actor.principal_id
+    if target != actor.principal_id and not actor.is_operator:
+        raise PermissionDenied("only an operator may rotate another principal's key")
+    violations: list[FieldViolation] = []
+    _check_request_id(cmd.request_id, violations)
+    require(violations)
+    async with uow:
+        once = _Idempotent(uow, actor, "RotateApiKey", cmd.request_id, {"principal_id": target})
+        if await once.recall():
+            raise FailedPrecondition("this rotation already happened; its key was shown once", reason="ALREADY_ROTATED")
+        kind = actor.kind if target == actor.principal_id else await _kind_of(uow, target)
+        revoked = await uow.credentials.revoke_all(target)
+        api_key = await uow.credentials.issue(kind, target)
+        uow.emit(events.ApiKeysRevoked(target, revoked, actor.principal_id))
+        await once.done({"principal_id": target})
+        await uow.commit()
+    return api_key
+
+
+async def revoke_api_keys(cmd: commands.RevokeApiKeys, actor: Principal, uow: UnitOfWork) -> int:
+    _require_operator(actor)
+    violations: list[FieldViolation] = []
+    _check_request_id(cmd.request_id, violations)
+    if not cmd.principal_id:
+        violations.append(FieldViolation("principal_id", "must not be empty"))
+    require(violations)
+    async with uow:
+        once = _Idempotent(uow, actor, "RevokeApiKeys", cmd.request_id, {"principal_id": cmd.principal_id})
+        if prior := await once.recall():
+            return int(prior["revoked"])
+        await _kind_of(uow, cmd.principal_id)
+        revoked = await uow.credentials.revoke_all(cmd.principal_id)
+        uow.emit(events.ApiKeysRevoked(cmd.principal_id, revoked, actor.principal_id))
+        await once.done({"revoked": revoked})
+        await uow.commit()
+    return revoked
+
+
+# --- helpers ----------------------------------------------------------------------------------
+
+
+def _mandate_granted(mandate: Mandate, actor: Principal) -> events.MandateGranted:
+    return events.MandateGranted(
+        mandate.mandate_id, mandate.agency_id, mandate.talent_id, mandate.valid_from, mandate.valid_until,
+        actor.principal_id,
+    )
+
+
+def _validate_id(field: str, value: str, prefix: str) -> None:
+    violations: list[FieldViolation] = []
+    _check_id(field, value, prefix, violations)
+    require(violations)
+
+
+async def _kind_of(uow: UnitOfWork, principal_id: str) -> PrincipalKind:
+    if is_id(principal_id, AGENCY) and await uow.agencies.get(principal_id):
+        return PrincipalKind.AGENCY
+    if is_id(principal_id, PLATFORM) and await uow.platforms.get(principal_id):
+        return PrincipalKind.PLATFORM
+    raise NotFound(f"principal {principal_id} not found")
+
+
+async def _get_or_fail(found: Any, message: str = "not found") -> Any:
+    value = await found
+    if value is None:
+        raise NotFound(message)
+    return value

@@ -1,0 +1,147 @@
+"""RegistryService over gRPC: proto -> command, call the handler, domain -> proto. Nothing else."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+import grpc
+
+from likeness.registry.v1 import registry_pb2 as pb
+from likeness.registry.v1 import registry_pb2_grpc
+from likeness_common.interceptors import current_principal
+from likeness_common.proto import dt, next_page_token, page, ts
+
+from .domain import commands
+from .domain.model import Agency, Mandate, MandateState, Platform, Talent
+from .service_layer import handlers
+from .service_layer.unit_of_work import UnitOfWork
+
+
+_STATE = {
+    MandateState.ACTIVE: pb.MANDATE_STATE_ACTIVE,
+    MandateState.PENDING: pb.MANDATE_STATE_PENDING,
+    MandateState.ENDED: pb.MANDATE_STATE_ENDED,
+}
+_KIND = {"operator": pb.PRINCIPAL_KIND_OPERATOR, "agency": pb.PRINCIPAL_KIND_AGENCY, "platform": pb.PRINCIPAL_KIND_PLATFORM}
+
+
+def agency_pb(a: Agency) -> pb.Agency:
+    return pb.Agency(agency_id=a.agency_id, display_name=a.display_name, create_time=ts(a.created_at))
+
+
+def platform_pb(p: Platform) -> pb.Platform:
+    return pb.Platform(platform_id=p.platform_id, display_name=p.display_name, create_time=ts(p.created_at))
+
+
+def talent_pb(t: Talent) -> pb.Talent:
+    return pb.Talent(
+        talent_id=t.talent_id, display_name=t.display_name, external_ref=t.external_ref, create_time=ts(t.created_at)
+    )
+
+
+def mandate_pb(m: Mandate) -> pb.Mandate:
+    return pb.Mandate(
+        mandate_id=m.mandate_id,
+        agency_id=m.agency_id,
+        talent_id=m.talent_id,
+        valid_from=ts(m.valid_from),
+        valid_until=ts(m.valid_until),
+        end_time=ts(m.ended_at),
+        state=_STATE[m.state(datetime.now(UTC))],
+    )
+
+
+def _page(request: object) -> commands.Page:
+    return commands.Page(*page(request.page_size, request.page_token))  # type: ignore[attr-defined]
+
+
+class RegistryServicer(registry_pb2_grpc.RegistryServiceServicer):
+    def __init__(self, uow_factory: Callable[[], UnitOfWork]) -> None:
+        self._uow = uow_factory
+
+    async def RegisterAgency(self, request: pb.RegisterAgencyRequest, context: grpc.aio.ServicerContext) -> pb.RegisterAgencyResponse:
+        cmd = commands.RegisterAgency(request.request_id, request.display_name)
+        agency, api_key = await handlers.register_agency(cmd, current_principal(), self._uow())
+        return pb.RegisterAgencyResponse(agency=agency_pb(agency), api_key=api_key)
+
+    async def GetAgency(self, request: pb.GetAgencyRequest, context: grpc.aio.ServicerContext) -> pb.GetAgencyResponse:
+        agency = await handlers.get_agency(request.agency_id, current_principal(), self._uow())
+        return pb.GetAgencyResponse(agency=agency_pb(agency))
+
+    async def ListAgencies(self, request: pb.ListAgenciesRequest, context: grpc.aio.ServicerContext) -> pb.ListAgenciesResponse:
+        p = _page(request)
+        found = await handlers.list_agencies(p, current_principal(), self._uow())
+        return pb.ListAgenciesResponse(
+            agencies=[agency_pb(a) for a in found], next_page_token=next_page_token([a.agency_id for a in found], p.size)
+        )
+
+    async def RegisterPlatform(self, request: pb.RegisterPlatformRequest, context: grpc.aio.ServicerContext) -> pb.RegisterPlatformResponse:
+        cmd = commands.RegisterPlatform(request.request_id, request.display_name)
+        platform, api_key = await handlers.register_platform(cmd, current_principal(), self._uow())
+        return pb.RegisterPlatformResponse(platform=platform_pb(platform), api_key=api_key)
+
+    async def GetPlatform(self, request: pb.GetPlatformRequest, context: grpc.aio.ServicerContext) -> pb.GetPlatformResponse:
+        platform = await handlers.get_platform(request.platform_id, current_principal(), self._uow())
+        return pb.GetPlatformResponse(platform=platform_pb(platform))
+
+    async def ListPlatforms(self, request: pb.ListPlatformsRequest, context: grpc.aio.ServicerContext) -> pb.ListPlatformsResponse:
+        p = _page(request)
+        found = await handlers.list_platforms(p, current_principal(), self._uow())
+        return pb.ListPlatformsResponse(
+            platforms=[platform_pb(x) for x in found],
+            next_page_token=next_page_token([x.platform_id for x in found], p.size),
+        )
+
+    async def RegisterTalent(self, request: pb.RegisterTalentRequest, context: grpc.aio.ServicerContext) -> pb.RegisterTalentResponse:
+        cmd = commands.RegisterTalent(
+            request.request_id,
+            request.display_name,
+            request.external_ref,
+            request.agency_id,
+            dt(request, "mandate_valid_until"),
+        )
+        talent, mandate = await handlers.register_talent(cmd, current_principal(), self._uow())
+        return pb.RegisterTalentResponse(talent=talent_pb(talent), mandate=mandate_pb(mandate) if mandate else None)
+
+    async def GetTalent(self, request: pb.GetTalentRequest, context: grpc.aio.ServicerContext) -> pb.GetTalentResponse:
+        talent = await handlers.get_talent(request.talent_id, current_principal(), self._uow())
+        return pb.GetTalentResponse(talent=talent_pb(talent))
+
+    async def ListTalent(self, request: pb.ListTalentRequest, context: grpc.aio.ServicerContext) -> pb.ListTalentResponse:
+        p = _page(request)
+        found = await handlers.list_talent(p, current_principal(), self._uow())
+        return pb.ListTalentResponse(
+            talent=[talent_pb(t) for t in found], next_page_token=next_page_token([t.talent_id for t in found], p.size)
+        )
+
+    async def GrantMandate(self, request: pb.GrantMandateRequest, context: grpc.aio.ServicerContext) -> pb.GrantMandateResponse:
+        cmd = commands.GrantMandate(
+            request.request_id, request.agency_id, request.talent_id, dt(request, "valid_from"), dt(request, "valid_until")
+        )
+        mandate = await handlers.grant_mandate(cmd, current_principal(), self._uow())
+        return pb.GrantMandateResponse(mandate=mandate_pb(mandate))
+
+    async def EndMandate(self, request: pb.EndMandateRequest, context: grpc.aio.ServicerContext) -> pb.EndMandateResponse:
+        cmd = commands.EndMandate(request.request_id, request.mandate_id, request.reason)
+        mandate = await handlers.end_mandate(cmd, current_principal(), self._uow())
+        return pb.EndMandateResponse(mandate=mandate_pb(mandate))
+
+    async def ListMandates(self, request: pb.ListMandatesRequest, context: grpc.aio.ServicerContext) -> pb.ListMandatesResponse:
+        p = _page(request)
+        found = await handlers.list_mandates(request.talent_id, p, current_principal(), self._uow())
+        return pb.ListMandatesResponse(
+            mandates=[mandate_pb(m) for m in found], next_page_token=next_page_token([m.mandate_id for m in found], p.size)
+        )
+
+    async def RotateApiKey(self, request: pb.RotateApiKeyRequest, context: grpc.aio.ServicerContext) -> pb.RotateApiKeyResponse:
+        cmd = commands.RotateApiKey(request.request_id, request.principal_id)
+        return pb.RotateApiKeyResponse(api_key=await handlers.rotate_api_key(cmd, current_principal(), self._uow()))
+
+    async def RevokeApiKeys(self, request: pb.RevokeApiKeysRequest, context: grpc.aio.ServicerContext) -> pb.RevokeApiKeysResponse:
+        cmd = commands.RevokeApiKeys(request.request_id, request.principal_id)
+        return pb.RevokeApiKeysResponse(revoked_count=await handlers.revoke_api_keys(cmd, current_principal(), self._uow()))
+
+    async def WhoAmI(self, request: pb.WhoAmIRequest, context: grpc.aio.ServicerContext) -> pb.WhoAmIResponse:
+        principal = current_principal()
+        return pb.WhoAmIResponse(kind=_KIND[principal.kind.value], principal_id=principal.principal_id)

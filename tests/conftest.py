@@ -1,0 +1,103 @@
+"""Session fixtures: one real PostgreSQL cluster and one Tansu broker for the whole run, started by
+the same code as `likeness dev up`; servers on port 0; unique ids per test."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import tempfile
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import asyncpg
+import grpc
+import pytest
+
+from likeness_common import kafka
+from likeness_common.db import create_pool
+from likeness_common.devstack import Postgres, Tansu, prepare_database
+from likeness_common.logging import configure_logging
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED_DATA = ROOT.parent / "shared" / "data"
+
+
+@dataclass
+class Stack:
+    state_dir: Path
+    postgres: Postgres
+    tansu: Tansu
+    operator_key: str
+
+    @property
+    def dsn(self) -> str:
+        return self.postgres.dsn
+
+    @property
+    def bootstrap(self) -> str:
+        return self.tansu.bootstrap
+
+    def env(self) -> dict[str, str]:
+        return {
+            **os.environ,
+            "LIKENESS_DATABASE_URL": self.dsn,
+            "LIKENESS_KAFKA_BOOTSTRAP": self.bootstrap,
+            "LIKENESS_LOG_JSON": "true",
+        }
+
+
+def all_migrations() -> list:
+    from registry.bootstrap import MIGRATIONS as registry
+
+    return [registry]
+
+
+@pytest.fixture(scope="session")
+async def stack() -> AsyncIterator[Stack]:
+    configure_logging("WARNING", json=True)
+    # Not under pytest's 0700 tmp: the postgres user must be able to enter it.
+    state_dir = Path(tempfile.mkdtemp(prefix="likeness-test-"))
+    state_dir.chmod(0o755)
+    postgres, tansu = Postgres(state_dir), Tansu(state_dir)
+    try:
+        await asyncio.gather(asyncio.to_thread(postgres.start), asyncio.to_thread(tansu.start))
+        await kafka.create_topics(tansu.bootstrap)
+        operator_key = await prepare_database(postgres.dsn, all_migrations())
+        yield Stack(state_dir, postgres, tansu, operator_key)
+    finally:
+        await asyncio.gather(asyncio.to_thread(tansu.stop), asyncio.to_thread(postgres.stop))
+        shutil.rmtree(state_dir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+async def pool(stack: Stack) -> AsyncIterator[asyncpg.Pool]:
+    db = await create_pool(stack.dsn, 1, 20)
+    yield db
+    await db.close()
+
+
+@pytest.fixture(scope="session")
+async def registry_target(pool: asyncpg.Pool) -> AsyncIterator[str]:
+    from registry.bootstrap import RegistrySettings, build_server
+
+    server = build_server(pool, RegistrySettings(port=0, shutdown_grace_seconds=0.5))
+    port = await server.start()
+    yield f"127.0.0.1:{port}"
+    await server.stop()
+
+
+@pytest.fixture(scope="session")
+async def channel(registry_target: str) -> AsyncIterator[grpc.aio.Channel]:
+    async with grpc.aio.insecure_channel(registry_target) as ch:
+        yield ch
+
+
+def bearer(api_key: str) -> list[tuple[str, str]]:
+    return [("authorization", f"Bearer {api_key}")]
+
+
+def unique(label: str = "x") -> str:
+    return f"{label}-{uuid.uuid4().hex[:10]}"

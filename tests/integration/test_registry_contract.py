@@ -1,0 +1,164 @@
+"""Registry use cases, run against the in-memory fakes and against Postgres: the same tests, so
+the fakes stay honest."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from likeness_common.errors import InvalidArgument, NotFound, PermissionDenied
+from likeness_common.principal import Principal, PrincipalKind
+from registry.adapters.postgres import PostgresUnitOfWork
+from registry.domain import commands
+from registry.service_layer import handlers
+from tests.fakes import FakeStore, FakeUnitOfWork
+
+OPERATOR = Principal(PrincipalKind.OPERATOR, "opr_test")
+
+
+class FakeHarness:
+    def __init__(self) -> None:
+        self.store = FakeStore()
+
+    def uow(self) -> FakeUnitOfWork:
+        return FakeUnitOfWork(self.store)
+
+    async def event_types(self, key: str) -> list[str]:
+        def key_of(e) -> str:
+            return getattr(e, "talent_id", None) or getattr(e, "agency_id", None) or getattr(e, "platform_id", "")
+
+        return [type(e).__name__ for e in self.store.events if key_of(e) == key]
+
+
+class PostgresHarness:
+    def __init__(self, pool) -> None:
+        self.pool = pool
+
+    def uow(self) -> PostgresUnitOfWork:
+        return PostgresUnitOfWork(self.pool)
+
+    async def event_types(self, key: str) -> list[str]:
+        rows = await self.pool.fetch("SELECT event_type FROM outbox WHERE message_key = $1 ORDER BY id", key)
+        return [r["event_type"] for r in rows]
+
+
+@pytest.fixture(params=["fake", "postgres"])
+def h(request):
+    if request.param == "fake":
+        return FakeHarness()
+    return PostgresHarness(request.getfixturevalue("pool"))
+
+
+def rid() -> str:
+    return str(uuid.uuid4())
+
+
+async def new_agency(h, name="Agency") -> Principal:
+    agency, key = await handlers.register_agency(commands.RegisterAgency(rid(), name), OPERATOR, h.uow())
+    assert key.startswith("lk_")
+    return Principal(PrincipalKind.AGENCY, agency.agency_id)
+
+
+async def test_agency_registers_talent_with_a_mandate_and_events(h):
+    agency = await new_agency(h)
+    talent, mandate = await handlers.register_talent(commands.RegisterTalent(rid(), " Jane Doe "), agency, h.uow())
+    assert talent.display_name == "Jane Doe"
+    assert mandate is not None and mandate.agency_id == agency.principal_id and mandate.talent_id == talent.talent_id
+    assert await h.event_types(talent.talent_id) == ["TalentRegistered", "MandateGranted"]
+    assert (await handlers.get_talent(talent.talent_id, agency, h.uow())).talent_id == talent.talent_id
+
+
+async def test_repeated_request_id_returns_first_result_without_new_rows_or_events(h):
+    agency = await new_agency(h)
+    request_id = rid()
+    first, _ = await handlers.register_talent(commands.RegisterTalent(request_id, "Jane"), agency, h.uow())
+    again, _ = await handlers.register_talent(commands.RegisterTalent(request_id, "Jane"), agency, h.uow())
+    assert again.talent_id == first.talent_id
+    assert await h.event_types(first.talent_id) == ["TalentRegistered", "MandateGranted"]
+    listed = await handlers.list_talent(commands.Page(50, ""), agency, h.uow())
+    assert [t.talent_id for t in listed] == [first.talent_id]
+    with pytest.raises(InvalidArgument) as reused:
+        await handlers.register_talent(commands.RegisterTalent(request_id, "Someone Else"), agency, h.uow())
+    assert reused.value.reason == "REQUEST_ID_REUSED"
+
+
+async def test_retried_agency_registration_does_not_show_the_key_again(h):
+    request_id = rid()
+    first, key = await handlers.register_agency(commands.RegisterAgency(request_id, "Once"), OPERATOR, h.uow())
+    again, key_again = await handlers.register_agency(commands.RegisterAgency(request_id, "Once"), OPERATOR, h.uow())
+    assert again.agency_id == first.agency_id and key and key_again == ""
+    assert await h.event_types(first.agency_id) == ["AgencyRegistered"]
+
+
+async def test_agency_cannot_see_or_end_another_agencys_talent(h):
+    mine, theirs = await new_agency(h, "Mine"), await new_agency(h, "Theirs")
+    talent, mandate = await handlers.register_talent(commands.RegisterTalent(rid(), "Jane"), mine, h.uow())
+    with pytest.raises(PermissionDenied):
+        await handlers.get_talent(talent.talent_id, theirs, h.uow())
+    with pytest.raises(PermissionDenied):
+        await handlers.end_mandate(commands.EndMandate(rid(), mandate.mandate_id), theirs, h.uow())
+    assert await handlers.list_talent(commands.Page(50, ""), theirs, h.uow()) == []
+    assert await handlers.list_mandates("", commands.Page(50, ""), theirs, h.uow()) == []
+
+
+async def test_ended_mandate_removes_access(h):
+    agency = await new_agency(h)
+    talent, mandate = await handlers.register_talent(commands.RegisterTalent(rid(), "Jane"), agency, h.uow())
+    ended = await handlers.end_mandate(commands.EndMandate(rid(), mandate.mandate_id, "contract over"), agency, h.uow())
+    assert ended.ended_at is not None
+    with pytest.raises(PermissionDenied):
+        await handlers.get_talent(talent.talent_id, agency, h.uow())
+    assert await h.event_types(talent.talent_id) == ["TalentRegistered", "MandateGranted", "MandateEnded"]
+
+
+async def test_operator_grants_mandates_and_platforms_see_no_talent(h):
+    agency = await new_agency(h)
+    talent, _ = await handlers.register_talent(commands.RegisterTalent(rid(), "Solo"), OPERATOR, h.uow())
+    with pytest.raises(PermissionDenied):
+        await handlers.get_talent(talent.talent_id, agency, h.uow())
+    later = datetime.now(UTC) + timedelta(days=30)
+    mandate = await handlers.grant_mandate(
+        commands.GrantMandate(rid(), agency.principal_id, talent.talent_id, None, later), OPERATOR, h.uow()
+    )
+    assert mandate.valid_until == later
+    assert (await handlers.get_talent(talent.talent_id, agency, h.uow())).talent_id == talent.talent_id
+    platform, _ = await handlers.register_platform(commands.RegisterPlatform(rid(), "ClipTok"), OPERATOR, h.uow())
+    as_platform = Principal(PrincipalKind.PLATFORM, platform.platform_id)
+    for attempt in (
+        handlers.list_talent(commands.Page(50, ""), as_platform, h.uow()),
+        handlers.get_talent(talent.talent_id, as_platform, h.uow()),
+        handlers.register_talent(commands.RegisterTalent(rid(), "X"), as_platform, h.uow()),
+    ):
+        with pytest.raises(PermissionDenied):
+            await attempt
+    with pytest.raises(PermissionDenied):
+        await handlers.grant_mandate(
+            commands.GrantMandate(rid(), agency.principal_id, talent.talent_id), agency, h.uow()
+        )
+
+
+async def test_unknown_and_malformed_ids(h):
+    with pytest.raises(InvalidArgument):
+        await handlers.get_talent("not-an-id", OPERATOR, h.uow())
+    with pytest.raises(NotFound):
+        await handlers.get_talent("tal_01M88J602BD7QVZB8KK88Q3310", OPERATOR, h.uow())
+    with pytest.raises(NotFound):
+        await handlers.grant_mandate(
+            commands.GrantMandate(rid(), "agc_01M88J602BD7QVZB8KK88Q3310", "tal_01M88J602BD7QVZB8KK88Q3310"),
+            OPERATOR,
+            h.uow(),
+        )
+
+
+async def test_failed_use_case_leaves_nothing_behind(h):
+    agency = await new_agency(h)
+    # The agency named does not exist: nothing of the talent may remain.
+    with pytest.raises(NotFound):
+        await handlers.register_talent(
+            commands.RegisterTalent(rid(), "Ghost", agency_id="agc_01M88J602BD7QVZB8KK88Q3310"), OPERATOR, h.uow()
+        )
+    listed = await handlers.list_talent(commands.Page(500, ""), OPERATOR, h.uow())
+    assert "Ghost" not in {t.display_name for t in listed}
+    assert await handlers.list_talent(commands.Page(50, ""), agency, h.uow()) == []
