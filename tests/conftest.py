@@ -12,6 +12,9 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
+# The suite forks service and relay processes while gRPC threads run; gRPC's fork handlers only log.
+os.environ.setdefault("GRPC_ENABLE_FORK_SUPPORT", "false")
+
 import asyncpg
 import grpc
 import pytest

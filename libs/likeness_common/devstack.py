@@ -305,10 +305,19 @@ class DevStack:
             "operator_api_key": operator_key,
             "pid": os.getpid(),
             "logs": str(self.state_dir / "logs"),
+            "pids": self.pids(),
         }
         self.dev_json.touch(mode=0o600)
         self.dev_json.write_text(json.dumps(self.info, indent=2))
         return self.info
+
+    def pids(self) -> dict[str, int]:
+        parts = dict(self.children)
+        if self.postgres and self.postgres.child:
+            parts["postgres"] = self.postgres.child
+        if self.tansu and self.tansu.child:
+            parts["tansu"] = self.tansu.child
+        return {name: child.process.pid for name, child in parts.items() if child.process is not None}
 
     async def _prepare(self, database_url: str, bootstrap: str) -> str:
         await kafka.create_topics(bootstrap)

@@ -43,9 +43,14 @@ def page(page_size: int, page_token: str) -> tuple[int, str]:
     if not page_token:
         return size, ""
     try:
-        after = base64.urlsafe_b64decode(page_token.encode() + b"==").decode()
+        padded = page_token + "=" * (-len(page_token) % 4)
+        after = base64.b64decode(padded.encode(), altchars=b"-_", validate=True).decode()
     except (binascii.Error, UnicodeDecodeError, ValueError):
-        raise InvalidArgument("page_token is not one this service issued", violations=[FieldViolation("page_token", "invalid")]) from None
+        after = ""
+    if not after or len(after) > 100 or not after.isprintable():
+        raise InvalidArgument(
+            "page_token is not one this service issued", violations=[FieldViolation("page_token", "invalid")]
+        )
     return size, after
 
 

@@ -1,0 +1,3 @@
+from likeness_cli.main import app
+
+app(prog_name="likeness")

@@ -1,0 +1,103 @@
+"""`likeness dev up` in a subprocess, driven by the real `likeness` command."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+LIKENESS = str(Path(sys.executable).parent / "likeness")
+
+
+@pytest.fixture(scope="module")
+def dev_stack(tmp_path_factory):
+    state_dir = Path(tmp_path_factory.mktemp("dev", numbered=True))
+    # pytest's tmp root is private to root; the postgres user must be able to traverse it.
+    for parent in [state_dir, *state_dir.parents]:
+        if str(parent) in ("/", "/tmp"):
+            break
+        parent.chmod(parent.stat().st_mode | 0o755)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LIKENESS_")}
+    log = open(state_dir / "dev-up.out", "wb")
+    proc = subprocess.Popen([LIKENESS, "dev", "up", "--state-dir", str(state_dir), "--json"], stdout=log, stderr=subprocess.STDOUT, env=env)
+    dev_json = state_dir / "dev.json"
+    deadline = time.monotonic() + 90
+    while not dev_json.exists():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            pytest.fail("dev up did not start:\n" + (state_dir / "dev-up.out").read_text()[-3000:])
+        time.sleep(0.2)
+    info = json.loads(dev_json.read_text())
+    yield proc, info, {**env, "LIKENESS_DEV_JSON": str(dev_json)}, state_dir
+    if proc.poll() is None:
+        proc.kill()
+
+
+def cli(env, *args: str, ok: bool = True) -> dict | list[dict]:
+    done = subprocess.run([LIKENESS, *args, "--json"], env=env, capture_output=True, text=True, timeout=60)
+    lines = [json.loads(line) for line in done.stdout.splitlines() if line.strip()]
+    assert (done.returncode == 0) is ok, f"{args}: rc={done.returncode}\n{done.stdout}\n{done.stderr}"
+    return lines[0] if len(lines) == 1 else lines
+
+
+def test_cli_against_dev_up(dev_stack):
+    proc, info, env, _ = dev_stack
+    assert info["services"]["registry"] and info["operator_api_key"].startswith("lk_")
+    agency = cli(env, "agency", "register", "Acme Talent")
+    other = cli(env, "agency", "register", "Other Agency")
+    platform = cli(env, "platform", "register", "ClipTok")
+    assert agency["agency_id"].startswith("agc_") and agency["api_key"].startswith("lk_")
+    assert platform["platform_id"].startswith("plt_")
+    talent = cli(env, "talent", "register", "Jane Doe", "--api-key", agency["api_key"])
+    assert talent["talent_id"].startswith("tal_")
+
+    denied = cli(env, "talent", "get", talent["talent_id"], "--api-key", other["api_key"], ok=False)
+    assert denied["error"]["code"] == "PERMISSION_DENIED"
+    denied = cli(env, "talent", "register", "X", "--api-key", platform["api_key"], ok=False)
+    assert denied["error"]["code"] == "PERMISSION_DENIED"
+    bad = cli(env, "talent", "register", " ", "--api-key", agency["api_key"], ok=False)
+    assert bad["error"]["code"] == "INVALID_ARGUMENT" and bad["error"]["field_violations"][0]["field"] == "display_name"
+    assert cli(env, "whoami", "--api-key", "lk_0123456789abcdef.nope", ok=False)["error"]["code"] == "UNAUTHENTICATED"
+
+    wanted = {("AgencyRegistered", None), ("PlatformRegistered", None), ("TalentRegistered", talent["talent_id"]),
+              ("MandateGranted", talent["talent_id"])}  # fmt: skip
+    deadline = time.monotonic() + 30
+    while True:
+        events = cli(env, "events", "tail", "--timeout", "1")
+        events = events if isinstance(events, list) else [events]
+        seen = {(e["type"], e["talent_id"]) for e in events}
+        if wanted <= seen or time.monotonic() > deadline:
+            break
+    assert wanted <= seen, f"events on Kafka: {seen}"
+    for event in events:
+        assert {"event_id", "type", "talent_id", "occurred_at"} <= event.keys()
+    talent_event = next(e for e in events if e["type"] == "TalentRegistered")
+    assert talent_event["display_name"] == "Jane Doe" and talent_event["actor_id"] == agency["agency_id"]
+
+
+def test_sigterm_stops_everything_without_orphans(dev_stack):
+    proc, info, _, state_dir = dev_stack
+    pids = info["pids"]
+    assert {"registry", "relay", "postgres", "tansu"} <= pids.keys()
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=30) == 0
+    time.sleep(0.5)
+    alive = [name for name, pid in pids.items() if _alive(pid)]
+    assert alive == [], f"left running: {alive}"
+    assert not (state_dir / "dev.json").exists()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().split(")")[-1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
