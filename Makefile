@@ -14,6 +14,8 @@ $(STAMP): pyproject.toml requirements/base.txt requirements/dev.txt scripts/inst
 	$(PY) -m pip install -q --upgrade pip 'setuptools<82' wheel
 	$(PY) -m pip install -q -r requirements/dev.txt
 	$(PY) -m pip install -q --no-deps --no-build-isolation -e .
+	# libs/ and services/ on sys.path, so a new package needs no reinstall.
+	printf '%s\n' "$(CURDIR)/libs" "$(CURDIR)/services" > "$$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/likeness-src.pth"
 	touch $(STAMP)
 
 demo: setup

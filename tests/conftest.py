@@ -21,7 +21,7 @@ import pytest
 
 from likeness_common import kafka
 from likeness_common.db import create_pool
-from likeness_common.devstack import Postgres, Tansu, prepare_database
+from likeness_common.devstack import Postgres, Tansu, prepare_database, write_dev_kek
 from likeness_common.logging import configure_logging
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -34,6 +34,7 @@ class Stack:
     postgres: Postgres
     tansu: Tansu
     operator_key: str
+    kek_file: Path
 
     @property
     def dsn(self) -> str:
@@ -49,13 +50,15 @@ class Stack:
             "LIKENESS_DATABASE_URL": self.dsn,
             "LIKENESS_KAFKA_BOOTSTRAP": self.bootstrap,
             "LIKENESS_LOG_JSON": "true",
+            "LIKENESS_KEK_FILE": str(self.kek_file),
         }
 
 
 def all_migrations() -> list:
+    from consent.bootstrap import MIGRATIONS as consent
     from registry.bootstrap import MIGRATIONS as registry
 
-    return [registry]
+    return [registry, consent]
 
 
 @pytest.fixture(scope="session")
@@ -69,7 +72,7 @@ async def stack() -> AsyncIterator[Stack]:
         await asyncio.gather(asyncio.to_thread(postgres.start), asyncio.to_thread(tansu.start))
         await kafka.create_topics(tansu.bootstrap)
         operator_key = await prepare_database(postgres.dsn, all_migrations())
-        yield Stack(state_dir, postgres, tansu, operator_key)
+        yield Stack(state_dir, postgres, tansu, operator_key, write_dev_kek(state_dir))
     finally:
         await asyncio.gather(asyncio.to_thread(tansu.stop), asyncio.to_thread(postgres.stop))
         shutil.rmtree(state_dir, ignore_errors=True)
@@ -96,6 +99,38 @@ async def registry_target(pool: asyncpg.Pool) -> AsyncIterator[str]:
 async def channel(registry_target: str) -> AsyncIterator[grpc.aio.Channel]:
     async with grpc.aio.insecure_channel(registry_target) as ch:
         yield ch
+
+
+@dataclass
+class Replica:
+    app: object
+    target: str
+
+
+async def _consent_replica(stack: Stack, pool: asyncpg.Pool) -> Replica:
+    from consent.bootstrap import ConsentSettings, build_app
+    from likeness_common.crypto import load_kek
+
+    settings = ConsentSettings(port=0, shutdown_grace_seconds=0.5, expiry_sweep_seconds=3600)
+    app = build_app(pool, stack.dsn, load_kek(None, stack.kek_file), settings)
+    port = await app.start()
+    return Replica(app, f"127.0.0.1:{port}")
+
+
+@pytest.fixture(scope="session")
+async def consent_app(stack: Stack, pool: asyncpg.Pool) -> AsyncIterator:
+    """Consent replica A (the sweeper is idle: tests call it directly)."""
+    replica = await _consent_replica(stack, pool)
+    yield replica
+    await replica.app.stop()
+
+
+@pytest.fixture(scope="session")
+async def consent_app_b(stack: Stack, pool: asyncpg.Pool) -> AsyncIterator:
+    """Consent replica B: its own cached view, fed only by NOTIFY and catch-up."""
+    replica = await _consent_replica(stack, pool)
+    yield replica
+    await replica.app.stop()
 
 
 def bearer(api_key: str) -> list[tuple[str, str]]:

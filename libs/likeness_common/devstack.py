@@ -32,13 +32,14 @@ import asyncpg
 import structlog
 
 from . import credentials, kafka
+from .crypto import new_kek_b64
 from .db import COMMON, Migrations, migrate
 from .principal import PrincipalKind
 
 log = structlog.get_logger("likeness.dev")
 
 # name -> python module run with `python -m`; grows as services are implemented.
-SERVICES: dict[str, str] = {"registry": "registry"}
+SERVICES: dict[str, str] = {"registry": "registry", "consent": "consent"}
 
 _PR_SET_PDEATHSIG = 1
 
@@ -246,6 +247,15 @@ async def prepare_database(dsn: str, components: list[Migrations]) -> str:
         await conn.close()
 
 
+def write_dev_kek(state_dir: Path) -> Path:
+    """A throwaway key-encryption key for the dev stack (0600, beside dev.json, never committed)."""
+    path = state_dir / "kek"
+    if not path.exists():
+        path.touch(mode=0o600)
+        path.write_text(new_kek_b64())
+    return path
+
+
 class DevStack:
     """Everything `likeness dev up` runs. `start()` returns the endpoints written to dev.json."""
 
@@ -281,6 +291,8 @@ class DevStack:
             "LIKENESS_KAFKA_BOOTSTRAP": bootstrap,
             "LIKENESS_LOG_JSON": "true",
         }
+        if not (env.get("LIKENESS_KEK") or env.get("LIKENESS_KEK_FILE")):
+            env["LIKENESS_KEK_FILE"] = str(write_dev_kek(self.state_dir))
         endpoints: dict[str, str] = {}
         for name, module in self.services.items():
             port = free_port()

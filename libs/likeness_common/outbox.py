@@ -41,14 +41,20 @@ async def append_events(conn: asyncpg.Connection, topic: str, events: Iterable[e
     ]
     if not rows:
         return
-    if not conn.is_in_transaction():
-        raise RuntimeError("append_events must run inside the transaction that changes state")
-    await conn.execute("SELECT pg_advisory_xact_lock($1)", _OUTBOX_WRITE_LOCK)
+    await take_write_lock(conn)
     await conn.executemany(
         "INSERT INTO outbox (event_id, topic, message_key, event_type, payload) VALUES ($1::uuid, $2, $3, $4, $5)",
         rows,
     )
     await conn.execute(f"NOTIFY {CHANNEL}")
+
+
+async def take_write_lock(conn: asyncpg.Connection) -> None:
+    """The transaction-scoped lock that orders outbox (and audit) writes by commit. Re-entrant
+    within one transaction; released at commit or rollback."""
+    if not conn.is_in_transaction():
+        raise RuntimeError("append_events must run inside the transaction that changes state")
+    await conn.execute("SELECT pg_advisory_xact_lock($1)", _OUTBOX_WRITE_LOCK)
 
 
 async def backlog(pool: asyncpg.Pool) -> int:

@@ -7,8 +7,12 @@ Two layers, each created once in a process's `__main__` and passed down:
 
 from __future__ import annotations
 
-from pydantic import Field
+from pathlib import Path
+
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from .crypto import Kek, load_kek
 
 __all__ = ["CommonSettings", "RelaySettings", "ServiceSettings", "SettingsConfigDict"]
 
@@ -24,6 +28,11 @@ class CommonSettings(BaseSettings):
     log_json: bool | None = Field(None, description="JSON log lines; unset: JSON unless stderr is a TTY.")
     db_pool_min: int = Field(1, ge=0, description="Minimum connections per pool.")
     db_pool_max: int = Field(10, ge=1, description="Maximum connections per pool.")
+    kek: SecretStr | None = Field(None, description="Key-encryption key, base64 of 32 bytes (or use kek_file).")
+    kek_file: Path | None = Field(None, description="File holding the base64 key-encryption key.")
+
+    def load_kek(self) -> Kek:
+        return load_kek(self.kek.get_secret_value() if self.kek else None, self.kek_file)
 
 
 class ServiceSettings(BaseSettings):

@@ -256,6 +256,18 @@ class GetSigningKeysResponse(_message.Message):
     keys: _containers.RepeatedCompositeFieldContainer[SigningKey]
     def __init__(self, keys: _Optional[_Iterable[_Union[SigningKey, _Mapping]]] = ...) -> None: ...
 
+class RotateSigningKeyRequest(_message.Message):
+    __slots__ = ("request_id",)
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    request_id: str
+    def __init__(self, request_id: _Optional[str] = ...) -> None: ...
+
+class RotateSigningKeyResponse(_message.Message):
+    __slots__ = ("key",)
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    key: SigningKey
+    def __init__(self, key: _Optional[_Union[SigningKey, _Mapping]] = ...) -> None: ...
+
 class VerifyAuditLogRequest(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...

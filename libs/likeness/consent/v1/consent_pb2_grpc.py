@@ -67,6 +67,11 @@ class ConsentServiceStub:
                 request_serializer=likeness_dot_consent_dot_v1_dot_consent__pb2.GetSigningKeysRequest.SerializeToString,
                 response_deserializer=likeness_dot_consent_dot_v1_dot_consent__pb2.GetSigningKeysResponse.FromString,
                 _registered_method=True)
+        self.RotateSigningKey = channel.unary_unary(
+                '/likeness.consent.v1.ConsentService/RotateSigningKey',
+                request_serializer=likeness_dot_consent_dot_v1_dot_consent__pb2.RotateSigningKeyRequest.SerializeToString,
+                response_deserializer=likeness_dot_consent_dot_v1_dot_consent__pb2.RotateSigningKeyResponse.FromString,
+                _registered_method=True)
         self.VerifyAuditLog = channel.unary_unary(
                 '/likeness.consent.v1.ConsentService/VerifyAuditLog',
                 request_serializer=likeness_dot_consent_dot_v1_dot_consent__pb2.VerifyAuditLogRequest.SerializeToString,
@@ -117,6 +122,13 @@ class ConsentServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RotateSigningKey(self, request, context):
+        """Operator: a new current signing key; older keys stay published for verification.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def VerifyAuditLog(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
@@ -155,6 +167,11 @@ def add_ConsentServiceServicer_to_server(servicer, server):
                     servicer.GetSigningKeys,
                     request_deserializer=likeness_dot_consent_dot_v1_dot_consent__pb2.GetSigningKeysRequest.FromString,
                     response_serializer=likeness_dot_consent_dot_v1_dot_consent__pb2.GetSigningKeysResponse.SerializeToString,
+            ),
+            'RotateSigningKey': grpc.unary_unary_rpc_method_handler(
+                    servicer.RotateSigningKey,
+                    request_deserializer=likeness_dot_consent_dot_v1_dot_consent__pb2.RotateSigningKeyRequest.FromString,
+                    response_serializer=likeness_dot_consent_dot_v1_dot_consent__pb2.RotateSigningKeyResponse.SerializeToString,
             ),
             'VerifyAuditLog': grpc.unary_unary_rpc_method_handler(
                     servicer.VerifyAuditLog,
@@ -327,6 +344,33 @@ class ConsentService:
             '/likeness.consent.v1.ConsentService/GetSigningKeys',
             likeness_dot_consent_dot_v1_dot_consent__pb2.GetSigningKeysRequest.SerializeToString,
             likeness_dot_consent_dot_v1_dot_consent__pb2.GetSigningKeysResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RotateSigningKey(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/likeness.consent.v1.ConsentService/RotateSigningKey',
+            likeness_dot_consent_dot_v1_dot_consent__pb2.RotateSigningKeyRequest.SerializeToString,
+            likeness_dot_consent_dot_v1_dot_consent__pb2.RotateSigningKeyResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -1,0 +1,272 @@
+"""asyncpg adapters of the consent service: repositories, unit of work, the cached read model."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections import defaultdict
+from datetime import UTC, datetime
+from typing import Self
+
+import asyncpg
+import structlog
+
+from likeness.events.v1 import events_pb2
+from likeness_common import topics
+from likeness_common.audit import append_audit
+from likeness_common.events import new_event
+from likeness_common.idempotency import PostgresIdempotency
+from likeness_common.outbox import append_events, take_write_lock
+from likeness_common.proto import ts
+
+from ..domain import events
+from ..domain.commands import encode_token
+from ..domain.model import Condition, Grant, GrantSignature, Issuer, Modality, Purpose
+from .proto_mapping import grant_pb
+
+log = structlog.get_logger("likeness.consent")
+CHANNEL = "likeness_consent"
+
+_COLUMNS = """grant_id, talent_id, platform_id, modalities, purposes, custom_purposes, territories, not_before,
+    not_after, conditions, issuer_kind, issuer_id, terms_ref, created_at, revoked_at, revoke_reason,
+    expiry_announced, key_id, algorithm, canonical_payload, signature"""
+
+
+def _grant(row: asyncpg.Record) -> Grant:
+    return Grant(
+        grant_id=row["grant_id"],
+        talent_id=row["talent_id"],
+        platform_id=row["platform_id"],
+        modalities=frozenset(Modality(m) for m in row["modalities"]),
+        purposes=frozenset(Purpose(p) for p in row["purposes"]),
+        custom_purposes=frozenset(row["custom_purposes"]),
+        territories=frozenset(row["territories"]) if row["territories"] is not None else None,
+        not_before=row["not_before"],
+        not_after=row["not_after"],
+        conditions=tuple(Condition(c["kind"], c["value"]) for c in json.loads(row["conditions"])),
+        issuer=Issuer(row["issuer_kind"], row["issuer_id"]),
+        terms_ref=row["terms_ref"],
+        created_at=row["created_at"],
+        revoked_at=row["revoked_at"],
+        revoke_reason=row["revoke_reason"],
+        expiry_announced=row["expiry_announced"],
+        signature=GrantSignature(row["key_id"], row["algorithm"], row["canonical_payload"], row["signature"]),
+    )
+
+
+class PostgresGrants:
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self._conn = conn
+
+    async def add(self, g: Grant) -> None:
+        assert g.signature is not None
+        await self._conn.execute(
+            f"INSERT INTO grants ({_COLUMNS}) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10::jsonb,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21)",
+            g.grant_id, g.talent_id, g.platform_id, sorted(m.value for m in g.modalities),
+            sorted(p.value for p in g.purposes), sorted(g.custom_purposes),
+            sorted(g.territories) if g.territories is not None else None, g.not_before, g.not_after,
+            json.dumps([{"kind": c.kind, "value": c.value} for c in g.conditions]), g.issuer.kind,
+            g.issuer.principal_id, g.terms_ref, g.created_at, g.revoked_at, g.revoke_reason, g.expiry_announced,
+            g.signature.key_id, g.signature.algorithm, g.signature.canonical_payload, g.signature.signature,
+        )  # fmt: skip
+
+    async def get(self, grant_id: str, *, for_update: bool = False) -> Grant | None:
+        lock = " FOR UPDATE" if for_update else ""
+        row = await self._conn.fetchrow(f"SELECT {_COLUMNS} FROM grants WHERE grant_id = $1{lock}", grant_id)
+        return _grant(row) if row else None
+
+    async def save(self, g: Grant) -> None:
+        await self._conn.execute(
+            "UPDATE grants SET revoked_at = $2, revoke_reason = $3, expiry_announced = $4 WHERE grant_id = $1",
+            g.grant_id, g.revoked_at, g.revoke_reason, g.expiry_announced,
+        )  # fmt: skip
+
+    async def list_for_talent(self, talent_id: str, after: str, limit: int) -> list[Grant]:
+        rows = await self._conn.fetch(
+            f"SELECT {_COLUMNS} FROM grants WHERE talent_id = $1 AND grant_id > $2 ORDER BY grant_id LIMIT $3",
+            talent_id, after, limit,
+        )  # fmt: skip
+        return [_grant(r) for r in rows]
+
+    async def due_for_expiry(self, now: datetime, limit: int) -> list[Grant]:
+        rows = await self._conn.fetch(
+            f"""SELECT {_COLUMNS} FROM grants
+                WHERE NOT expiry_announced AND revoked_at IS NULL AND not_after IS NOT NULL AND not_after <= $1
+                ORDER BY not_after LIMIT $2 FOR UPDATE SKIP LOCKED""",
+            now, limit,
+        )  # fmt: skip
+        return [_grant(r) for r in rows]
+
+
+class PostgresParties:
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self._conn = conn
+
+    async def talent_exists(self, talent_id: str) -> bool:
+        return await self._conn.fetchval("SELECT EXISTS (SELECT 1 FROM talent WHERE talent_id = $1)", talent_id)
+
+    async def platform_exists(self, platform_id: str) -> bool:
+        return await self._conn.fetchval("SELECT EXISTS (SELECT 1 FROM platforms WHERE platform_id = $1)", platform_id)
+
+    async def represents(self, agency_id: str, talent_id: str, now: datetime) -> bool:
+        return await represents(self._conn, agency_id, talent_id, now)
+
+
+async def represents(conn: asyncpg.Connection | asyncpg.Pool, agency_id: str, talent_id: str, now: datetime) -> bool:
+    """Does the agency hold an active mandate over the talent (registry's mandates table)?"""
+    return await conn.fetchval(
+        """SELECT EXISTS (SELECT 1 FROM mandates WHERE agency_id = $1 AND talent_id = $2 AND valid_from <= $3
+               AND (valid_until IS NULL OR valid_until > $3) AND (ended_at IS NULL OR ended_at > $3))""",
+        agency_id, talent_id, now,
+    )  # fmt: skip
+
+
+def _event_proto(event: events.Event, token: str) -> events_pb2.Event:
+    g = event.grant
+    if isinstance(event, events.ConsentGranted):
+        payload = events_pb2.ConsentGranted(grant=grant_pb(g, datetime.now(UTC)), consistency_token=token)
+    elif isinstance(event, events.ConsentRevoked):
+        payload = events_pb2.ConsentRevoked(
+            grant_id=g.grant_id, reason=g.revoke_reason, revoke_time=ts(g.revoked_at), consistency_token=token
+        )
+    else:
+        payload = events_pb2.ConsentExpired(grant_id=g.grant_id, not_after=ts(g.not_after))
+    return new_event(payload, talent_id=g.talent_id, aggregate_id=g.grant_id, actor_id=event.actor_id)
+
+
+_ACTION = {events.ConsentGranted: "grant", events.ConsentRevoked: "revoke", events.ConsentExpired: "expire"}
+
+
+class PostgresConsentUnitOfWork:
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+
+    async def __aenter__(self) -> Self:
+        self._conn = await self._pool.acquire()
+        self._tx = self._conn.transaction()
+        await self._tx.start()
+        self._events: list[events.Event] = []
+        self.grants = PostgresGrants(self._conn)
+        self.parties = PostgresParties(self._conn)
+        self.idempotency = PostgresIdempotency(self._conn)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        try:
+            if self._tx is not None:
+                with contextlib.suppress(Exception):
+                    await self._tx.rollback()
+        finally:
+            self._tx = None
+            await self._pool.release(self._conn)
+
+    def emit(self, event: events.Event) -> None:
+        self._events.append(event)
+
+    async def revision(self) -> int:
+        return await self._conn.fetchval("SELECT coalesce(max(revision), 0) FROM grants")
+
+    async def commit(self) -> int:
+        await take_write_lock(self._conn)  # from here to commit, revisions follow commit order
+        revision = await self._conn.fetchval("SELECT nextval('consent_revision')")
+        touched = sorted({e.grant.grant_id for e in self._events})
+        await self._conn.execute("UPDATE grants SET revision = $1 WHERE grant_id = ANY($2::text[])", revision, touched)
+        token = encode_token(revision)
+        await append_events(self._conn, topics.CONSENT.name, [_event_proto(e, token) for e in self._events])
+        for e in self._events:
+            await append_audit(
+                self._conn,
+                actor_id=e.actor_id,
+                action=_ACTION[type(e)],
+                subject_id=e.grant.grant_id,
+                talent_id=e.grant.talent_id,
+                details={"revision": revision, "reason": e.grant.revoke_reason} if isinstance(e, events.ConsentRevoked)
+                else {"revision": revision},
+            )  # fmt: skip
+        await self._conn.execute(f"NOTIFY {CHANNEL}, '{revision}'")
+        await self._tx.commit()
+        self._tx = None
+        self._events = []
+        return revision
+
+
+class CachedConsentView:
+    """All grants in memory, by talent, with the revision they reflect.
+
+    Kept current by NOTIFY from committing writers (any replica) and a fallback poll. A check
+    carrying a consistency token newer than the view catches up first (one indexed query), so it
+    never answers from a state older than the token. Without a token the staleness is the NOTIFY
+    delivery plus catch-up time (milliseconds), bounded by `poll_seconds` if notifications are lost.
+    """
+
+    def __init__(self, pool: asyncpg.Pool, dsn: str, poll_seconds: float = 1.0) -> None:
+        self._pool = pool
+        self._dsn = dsn
+        self._poll = poll_seconds
+        self._by_talent: dict[str, dict[str, Grant]] = defaultdict(dict)
+        self._revision_of: dict[str, int] = {}
+        self.revision = 0
+        self._lock = asyncio.Lock()
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task | None = None
+        self._listener: asyncpg.Connection | None = None
+
+    async def start(self) -> None:
+        await self.catch_up()
+        self._task = asyncio.create_task(self._follow())
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        if self._listener is not None:
+            with contextlib.suppress(Exception):
+                await self._listener.close()
+
+    def size(self) -> int:
+        return len(self._revision_of)
+
+    async def catch_up(self) -> None:
+        async with self._lock:
+            rows = await self._pool.fetch(
+                f"SELECT {_COLUMNS}, revision FROM grants WHERE revision > $1 ORDER BY revision", self.revision
+            )
+            for row in rows:
+                self._put(_grant(row), row["revision"])
+                self.revision = max(self.revision, row["revision"])
+
+    def _put(self, grant: Grant, revision: int) -> None:
+        if self._revision_of.get(grant.grant_id, -1) <= revision:
+            self._by_talent[grant.talent_id][grant.grant_id] = grant
+            self._revision_of[grant.grant_id] = revision
+
+    def applied(self, grant: Grant, revision: int) -> None:
+        self._put(grant, revision)
+
+    async def grants_for(self, talent_id: str, min_revision: int) -> tuple[list[Grant], int]:
+        if min_revision > self.revision:
+            await self.catch_up()
+        if min_revision > self.revision:  # a token from the future of this database: read through
+            rows = await self._pool.fetch(f"SELECT {_COLUMNS} FROM grants WHERE talent_id = $1", talent_id)
+            return [_grant(r) for r in rows], min_revision
+        return list(self._by_talent.get(talent_id, {}).values()), self.revision
+
+    async def _follow(self) -> None:
+        while True:
+            try:
+                if self._listener is None or self._listener.is_closed():
+                    self._listener = await asyncpg.connect(self._dsn)
+                    await self._listener.add_listener(CHANNEL, lambda *_: self._wake.set())
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), self._poll)
+                self._wake.clear()
+                await self.catch_up()
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:  # database away: keep serving the last view, retry
+                log.warning("consent view cannot follow changes", error=repr(error))
+                self._listener = None
+                await asyncio.sleep(self._poll)
+

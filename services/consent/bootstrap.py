@@ -1,0 +1,92 @@
+"""Wiring of the consent service: Postgres adapters, cached view, signing keyring, expiry sweeper."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import asyncpg
+import structlog
+from pydantic import Field
+
+from likeness.consent.v1 import consent_pb2_grpc
+from likeness_common.credentials import PostgresAuthenticator
+from likeness_common.crypto import Kek
+from likeness_common.db import Migrations
+from likeness_common.grpc_server import GrpcServer, ServiceBinding
+from likeness_common.settings import ServiceSettings, SettingsConfigDict
+from likeness_common.signing import SigningKeyring
+
+from . import SERVICE_NAME
+from .adapters.postgres import CachedConsentView, PostgresConsentUnitOfWork
+from .servicer import ConsentServicer
+from .service_layer import handlers
+
+MIGRATIONS = Migrations("consent", Path(__file__).parent / "migrations")
+log = structlog.get_logger("likeness.consent")
+
+
+class ConsentSettings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="LIKENESS_CONSENT_", extra="ignore")
+
+    view_poll_seconds: float = Field(1.0, gt=0, description="Fallback poll of the cached consent view (NOTIFY is the fast path).")
+    expiry_sweep_seconds: float = Field(5.0, gt=0, description="How often ConsentExpired is announced for grants past not_after.")
+
+
+@dataclass
+class ConsentApp:
+    """The server plus what runs beside it: the cached view and the expiry sweeper."""
+
+    server: GrpcServer
+    view: CachedConsentView
+    keyring: SigningKeyring
+    settings: ConsentSettings
+    uow: Callable[[], PostgresConsentUnitOfWork]
+    sweeper: asyncio.Task | None = None
+
+    async def start_background(self) -> None:
+        await self.keyring.ensure_key()
+        await self.view.start()
+        self.sweeper = asyncio.create_task(self._sweep())
+
+    async def stop_background(self) -> None:
+        if self.sweeper:
+            self.sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.sweeper
+        await self.view.stop()
+
+    async def start(self) -> int:
+        await self.start_background()
+        return await self.server.start()
+
+    async def stop(self) -> None:
+        await self.server.stop()
+        await self.stop_background()
+
+    async def _sweep(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.expiry_sweep_seconds)
+            try:
+                expired = await handlers.expire_due(self.uow())
+                if expired:
+                    log.info("grants expired", count=len(expired))
+            except Exception as error:  # keep sweeping after a database outage
+                log.warning("expiry sweep failed", error=repr(error))
+
+
+def build_app(pool: asyncpg.Pool, dsn: str, kek: Kek, settings: ConsentSettings) -> ConsentApp:
+    keyring = SigningKeyring(pool, kek)
+    view = CachedConsentView(pool, dsn, settings.view_poll_seconds)
+
+    def uow() -> PostgresConsentUnitOfWork:
+        return PostgresConsentUnitOfWork(pool)
+
+    servicer = ConsentServicer(uow, view, keyring, pool)
+    binding = ServiceBinding(SERVICE_NAME, servicer, consent_pb2_grpc.add_ConsentServiceServicer_to_server)
+    public = {f"/{SERVICE_NAME}/GetSigningKeys"}
+    server = GrpcServer([binding], settings, PostgresAuthenticator(pool), public)
+    return ConsentApp(server, view, keyring, settings, uow)

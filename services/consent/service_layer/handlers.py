@@ -1,0 +1,182 @@
+"""Consent use cases."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from likeness_common.errors import FailedPrecondition, FieldViolation, NotFound, PermissionDenied, require
+from likeness_common.ids import new_id
+from likeness_common.principal import Principal
+from likeness_common.signing import canonical_json
+
+from ..domain import commands, events
+from ..domain.model import ConsentDecision, Grant, GrantSignature, GrantState, Issuer, Use, decide
+from .ports import ConsentReader, ConsentUnitOfWork, Signer
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+async def _may_act_for(uow: ConsentUnitOfWork, actor: Principal, talent_id: str, now: datetime) -> None:
+    """Operators act for any talent; agencies only under an active mandate; platforms never."""
+    if actor.is_operator:
+        return
+    if actor.is_agency and await uow.parties.represents(actor.principal_id, talent_id, now):
+        return
+    raise PermissionDenied(f"no active mandate over talent {talent_id}", reason="NO_MANDATE")
+
+
+async def create_grant(
+    cmd: commands.CreateGrant, actor: Principal, uow: ConsentUnitOfWork, signer: Signer
+) -> tuple[Grant, int]:
+    terms = commands.validate_terms(cmd)
+    now = _now()
+    async with uow:
+        await _may_act_for(uow, actor, cmd.talent_id, now)
+        prior = await uow.idempotency.recall(actor.principal_id, "CreateGrant", cmd.request_id, cmd) if cmd.request_id else None
+        if prior:
+            return await _get(uow, prior["grant_id"]), await uow.revision()
+        if not await uow.parties.talent_exists(cmd.talent_id):
+            raise NotFound(f"talent {cmd.talent_id} not found")
+        if terms.platform_id and not await uow.parties.platform_exists(terms.platform_id):
+            raise NotFound(f"platform {terms.platform_id} not found")
+        grant = Grant(
+            grant_id=new_id("grt"),
+            talent_id=cmd.talent_id,
+            platform_id=terms.platform_id,
+            modalities=terms.modalities,
+            purposes=terms.purposes,
+            custom_purposes=terms.custom_purposes,
+            territories=terms.territories,
+            not_before=terms.not_before or now,
+            not_after=terms.not_after,
+            conditions=terms.conditions,
+            issuer=Issuer("operator" if actor.is_operator else "agency", actor.principal_id),
+            terms_ref=terms.terms_ref,
+            created_at=now,
+        )
+        if grant.not_after is not None and grant.not_after <= now:
+            require([FieldViolation("grant.not_after", "must be in the future")], "invalid grant")
+        payload, signature = await signer.sign(lambda key_id: canonical_json(grant.canonical(key_id)))
+        grant.signature = GrantSignature(signature.key_id, signature.algorithm, payload, signature.signature)
+        await uow.grants.add(grant)
+        uow.emit(events.ConsentGranted(grant, actor.principal_id))
+        if cmd.request_id:
+            await uow.idempotency.remember(actor.principal_id, "CreateGrant", cmd.request_id, cmd, {"grant_id": grant.grant_id})
+        revision = await uow.commit()
+    return grant, revision
+
+
+async def revoke_grant(cmd: commands.RevokeGrant, actor: Principal, uow: ConsentUnitOfWork) -> tuple[Grant, int]:
+    v: list[FieldViolation] = []
+    commands.check_request_id(cmd.request_id, v)
+    commands.check_id("grant_id", cmd.grant_id, "grt", v)
+    if len(cmd.reason) > 500:
+        v.append(FieldViolation("reason", "at most 500 characters"))
+    require(v)
+    now = _now()
+    async with uow:
+        grant = await uow.grants.get(cmd.grant_id, for_update=True)
+        if grant is None:
+            if actor.is_operator:
+                raise NotFound(f"grant {cmd.grant_id} not found")
+            raise PermissionDenied(f"no active mandate over the talent of grant {cmd.grant_id}", reason="NO_MANDATE")
+        await _may_act_for(uow, actor, grant.talent_id, now)
+        if cmd.request_id and await uow.idempotency.recall(actor.principal_id, "RevokeGrant", cmd.request_id, cmd):
+            return grant, await uow.revision()
+        if grant.revoked_at is not None:
+            raise FailedPrecondition(f"grant {grant.grant_id} is already revoked", reason="ALREADY_REVOKED")
+        grant.revoked_at = now
+        grant.revoke_reason = cmd.reason.strip()
+        await uow.grants.save(grant)
+        uow.emit(events.ConsentRevoked(grant, actor.principal_id))
+        if cmd.request_id:
+            await uow.idempotency.remember(actor.principal_id, "RevokeGrant", cmd.request_id, cmd, {"grant_id": grant.grant_id})
+        revision = await uow.commit()
+    return grant, revision
+
+
+async def get_grant(grant_id: str, actor: Principal, uow: ConsentUnitOfWork) -> Grant:
+    v: list[FieldViolation] = []
+    commands.check_id("grant_id", grant_id, "grt", v)
+    require(v)
+    async with uow:
+        grant = await uow.grants.get(grant_id)
+        if grant is not None and _may_read(actor, grant):
+            return grant
+        if grant is not None and actor.is_agency and await uow.parties.represents(actor.principal_id, grant.talent_id, _now()):
+            return grant
+        if actor.is_operator:
+            raise NotFound(f"grant {grant_id} not found")
+        raise PermissionDenied(f"grant {grant_id} is not visible to you")
+
+
+def _may_read(actor: Principal, grant: Grant) -> bool:
+    if actor.is_operator:
+        return True
+    if actor.is_platform:
+        return grant.platform_id in (None, actor.principal_id)
+    return False
+
+
+async def list_grants(talent_id: str, after: str, limit: int, actor: Principal, uow: ConsentUnitOfWork) -> list[Grant]:
+    v: list[FieldViolation] = []
+    commands.check_id("talent_id", talent_id, "tal", v)
+    require(v)
+    async with uow:
+        if actor.is_agency:
+            await _may_act_for(uow, actor, talent_id, _now())
+        grants = await uow.grants.list_for_talent(talent_id, after, limit)
+    return [g for g in grants if actor.is_agency or _may_read(actor, g)]
+
+
+async def check_consent(
+    cmd: commands.CheckConsent, actor: Principal, reader: ConsentReader, uow_factory
+) -> tuple[ConsentDecision, int]:
+    v: list[FieldViolation] = []
+    commands.check_id("talent_id", cmd.talent_id, "tal", v)
+    modality = commands.parse_modality(cmd.modality, "modality", v)
+    purpose = commands.parse_purpose(cmd.purpose, "purpose", v)
+    territory = commands.parse_territory(cmd.territory, "territory", v) if cmd.territory else ""
+    if purpose is not None and purpose.value == "CUSTOM" and not cmd.custom_purpose.strip():
+        v.append(FieldViolation("custom_purpose", "required with purpose CUSTOM"))
+    platform_id = cmd.platform_id
+    if actor.is_platform:
+        if platform_id and platform_id != actor.principal_id:
+            raise PermissionDenied("a platform may check only its own uses")
+        platform_id = actor.principal_id
+    else:
+        commands.check_id("platform_id", platform_id, "plt", v)
+    min_revision = commands.decode_token(cmd.at_least_as_fresh)
+    require(v)
+    now = _now()
+    if actor.is_agency:
+        async with uow_factory() as uow:
+            await _may_act_for(uow, actor, cmd.talent_id, now)
+    grants, revision = await reader.grants_for(cmd.talent_id, min_revision)
+    use = Use(cmd.talent_id, platform_id, modality, purpose, cmd.custom_purpose, territory, cmd.at or now)  # type: ignore[arg-type]
+    return decide(grants, use), revision
+
+
+async def expire_due(uow: ConsentUnitOfWork, limit: int = 500) -> list[Grant]:
+    """Announce (once per grant) the grants whose not_after has passed. Checks never depend on
+    this: expiry is judged against the clock."""
+    now = _now()
+    async with uow:
+        due = await uow.grants.due_for_expiry(now, limit)
+        for grant in due:
+            assert grant.state(now) is GrantState.EXPIRED
+            grant.expiry_announced = True
+            await uow.grants.save(grant)
+            uow.emit(events.ConsentExpired(grant))
+        if due:
+            await uow.commit()
+    return due
+
+
+async def _get(uow: ConsentUnitOfWork, grant_id: str) -> Grant:
+    grant = await uow.grants.get(grant_id)
+    if grant is None:
+        raise NotFound(f"grant {grant_id} not found")
+    return grant

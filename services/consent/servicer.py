@@ -1,0 +1,119 @@
+"""ConsentService over gRPC: proto <-> commands, nothing else."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+import grpc
+
+from likeness.consent.v1 import consent_pb2 as pb
+from likeness.consent.v1 import consent_pb2_grpc
+from likeness_common.audit import verify_chain
+from likeness_common.errors import PermissionDenied
+from likeness_common.interceptors import current_principal
+from likeness_common.proto import dt, next_page_token, page, ts
+from likeness_common.signing import SigningKeyring
+
+from .adapters.proto_mapping import denial_pb, grant_pb, modality_name, purpose_name
+from .domain import commands
+from .domain.commands import encode_token
+from .service_layer import handlers
+from .service_layer.ports import ConsentReader, ConsentUnitOfWork
+
+
+class ConsentServicer(consent_pb2_grpc.ConsentServiceServicer):
+    def __init__(self, uow: Callable[[], ConsentUnitOfWork], reader: ConsentReader, keyring: SigningKeyring, pool) -> None:
+        self._uow, self._reader, self._keyring, self._pool = uow, reader, keyring, pool
+
+    async def CreateGrant(self, request: pb.CreateGrantRequest, context: grpc.aio.ServicerContext) -> pb.CreateGrantResponse:
+        g = request.grant
+        cmd = commands.CreateGrant(
+            request_id=request.request_id,
+            talent_id=g.talent_id,
+            platform_id=g.platform_id,
+            any_platform=g.any_platform,
+            modalities=tuple(modality_name(m) for m in g.modalities),
+            purposes=tuple(purpose_name(p) for p in g.purposes),
+            custom_purposes=tuple(g.custom_purposes),
+            territories=tuple(g.territories),
+            worldwide=g.worldwide,
+            not_before=dt(g, "not_before"),
+            not_after=dt(g, "not_after"),
+            conditions=tuple((c.kind, c.value) for c in g.conditions),
+            terms_ref=g.terms_ref,
+        )
+        grant, revision = await handlers.create_grant(cmd, current_principal(), self._uow(), self._keyring)
+        self._reader.applied(grant, revision)
+        return pb.CreateGrantResponse(grant=grant_pb(grant, _now()), consistency_token=encode_token(revision))
+
+    async def RevokeGrant(self, request: pb.RevokeGrantRequest, context: grpc.aio.ServicerContext) -> pb.RevokeGrantResponse:
+        cmd = commands.RevokeGrant(request.request_id, request.grant_id, request.reason)
+        grant, revision = await handlers.revoke_grant(cmd, current_principal(), self._uow())
+        self._reader.applied(grant, revision)
+        return pb.RevokeGrantResponse(grant=grant_pb(grant, _now()), consistency_token=encode_token(revision))
+
+    async def GetGrant(self, request: pb.GetGrantRequest, context: grpc.aio.ServicerContext) -> pb.GetGrantResponse:
+        grant = await handlers.get_grant(request.grant_id, current_principal(), self._uow())
+        return pb.GetGrantResponse(grant=grant_pb(grant, _now()))
+
+    async def ListGrants(self, request: pb.ListGrantsRequest, context: grpc.aio.ServicerContext) -> pb.ListGrantsResponse:
+        size, after = page(request.page_size, request.page_token)
+        grants = await handlers.list_grants(request.talent_id, after, size, current_principal(), self._uow())
+        now = _now()
+        return pb.ListGrantsResponse(
+            grants=[grant_pb(g, now) for g in grants], next_page_token=next_page_token([g.grant_id for g in grants], size)
+        )
+
+    async def CheckConsent(self, request: pb.CheckConsentRequest, context: grpc.aio.ServicerContext) -> pb.CheckConsentResponse:
+        cmd = commands.CheckConsent(
+            talent_id=request.talent_id,
+            platform_id=request.platform_id,
+            modality=modality_name(request.modality),
+            purpose=purpose_name(request.purpose),
+            custom_purpose=request.custom_purpose,
+            territory=request.territory,
+            at=dt(request, "at"),
+            at_least_as_fresh=request.at_least_as_fresh,
+        )
+        decision, revision = await handlers.check_consent(cmd, current_principal(), self._reader, self._uow)
+        return pb.CheckConsentResponse(
+            allowed=decision.allowed,
+            grant_ids=decision.grant_ids,
+            reason=denial_pb(decision.reason),
+            detail=decision.detail,
+            consistency_token=encode_token(revision),
+            conditions=[pb.Condition(kind=c.kind, value=c.value) for c in decision.conditions],
+        )
+
+    async def GetSigningKeys(self, request: pb.GetSigningKeysRequest, context: grpc.aio.ServicerContext) -> pb.GetSigningKeysResponse:
+        keys = await self._keyring.public_keys()
+        return pb.GetSigningKeysResponse(
+            keys=[
+                pb.SigningKey(key_id=k.key_id, algorithm="Ed25519", public_key=k.public_key,
+                              create_time=ts(k.created_at), retire_time=ts(k.retired_at))  # fmt: skip
+                for k in keys
+            ]
+        )
+
+    async def RotateSigningKey(self, request: pb.RotateSigningKeyRequest, context: grpc.aio.ServicerContext) -> pb.RotateSigningKeyResponse:
+        if not current_principal().is_operator:
+            raise PermissionDenied("only an operator may rotate signing keys")
+        key_id = await self._keyring.rotate()
+        key = next(k for k in await self._keyring.public_keys() if k.key_id == key_id)
+        return pb.RotateSigningKeyResponse(
+            key=pb.SigningKey(key_id=key.key_id, algorithm="Ed25519", public_key=key.public_key, create_time=ts(key.created_at))
+        )
+
+    async def VerifyAuditLog(self, request: pb.VerifyAuditLogRequest, context: grpc.aio.ServicerContext) -> pb.VerifyAuditLogResponse:
+        if not current_principal().is_operator:
+            raise PermissionDenied("only an operator may verify the audit log")
+        report = await verify_chain(self._pool)
+        return pb.VerifyAuditLogResponse(
+            intact=report.intact, entries_checked=report.entries_checked,
+            first_broken_seq=report.first_broken_seq, detail=report.detail,
+        )  # fmt: skip
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
