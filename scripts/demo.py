@@ -35,8 +35,19 @@ class Demo:
         if ok != expect_ok:
             sys.stderr.write(done.stderr)
             raise SystemExit(f"demo step failed: {title}")
-        self.steps.append((title, "ok" if ok else f"refused as expected ({lines[0]['error']['code']})"))
+        self.steps.append((title, _outcome(lines[0]) if ok and lines else "ok" if ok
+                           else f"refused as expected ({lines[0]['error']['code']})"))  # fmt: skip
         return lines[0] if len(lines) == 1 else lines
+
+
+def _outcome(first: dict) -> str:
+    if "allowed" in first:
+        return "ALLOWED by " + ", ".join(first["grant_ids"]) if first["allowed"] else f"NOT ALLOWED ({first['reason']})"
+    if "valid" in first:
+        return f"signature valid (key {first['key_id']})"
+    if "intact" in first:
+        return f"intact, {first['entries_checked']} entries"
+    return "ok"
 
 
 def _redact(line: dict) -> dict:
@@ -63,6 +74,23 @@ def main() -> None:
                  "--api-key", rival["api_key"], expect_ok=False)  # fmt: skip
         demo.run("A platform cannot register talent", "talent", "register", "Someone",
                  "--api-key", platform["api_key"], expect_ok=False)  # fmt: skip
+        grant = demo.run("The agency grants the platform consent: face, advertising, US and GB",
+                         "consent", "grant", talent["talent_id"], "--platform", platform["platform_id"], "--modality", "face",
+                         "--purpose", "advertising", "--territory", "US,GB", "--condition", "disclosure_label=AI-generated",
+                         "--api-key", agency["api_key"])  # fmt: skip
+        check = ["consent", "check", "--talent", talent["talent_id"], "--platform", platform["platform_id"],
+                 "--modality", "face", "--territory", "US", "--api-key", platform["api_key"]]  # fmt: skip
+        demo.run("The platform checks an advertising use", *check, "--purpose", "advertising")
+        demo.run("…and a dubbing use (not granted)", *check, "--purpose", "dubbing")
+        document = stack.state_dir / "grant.json"
+        document.write_bytes(subprocess.run([LIKENESS, "consent", "export", grant["grant_id"], "--api-key", agency["api_key"]],
+                                            env=env, capture_output=True, check=True).stdout)  # fmt: skip
+        demo.run("A contract system verifies the signed grant offline", "consent", "verify-grant", str(document))
+        revoked = demo.run("The agency revokes the grant", "consent", "revoke", grant["grant_id"], "--reason", "campaign over",
+                           "--api-key", agency["api_key"])  # fmt: skip
+        demo.run("The same check with the revoke's consistency token", *check, "--purpose", "advertising",
+                 "--token", revoked["consistency_token"])  # fmt: skip
+        demo.run("The audit chain is intact", "audit", "verify")
         time.sleep(1.0)  # let the relay publish the last commits
         events = demo.run("A contract system reads the registry's events from Kafka", "events", "tail", "--timeout", "2")
         events = events if isinstance(events, list) else [events]

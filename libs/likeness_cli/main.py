@@ -4,23 +4,20 @@ JSON object per result; errors exit with status 1 (and a JSON `{"error": ...}` w
 from __future__ import annotations
 
 import asyncio
-import functools
-import json
 import signal
-import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated
 
-import grpc
 import typer
 
 from likeness.registry.v1 import registry_pb2 as reg
 from likeness.registry.v1 import registry_pb2_grpc
 
 from .client import CliError, connect, request_id
-from .output import emit, err_console, to_dict
+from .common import ApiKey, Json, Target, command, fail, paged
+from .consent_cmds import audit_app, consent_app, keys_app
+from .output import emit, to_dict
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
 dev_app = typer.Typer(no_args_is_help=True, help="The embedded development stack.")
@@ -30,41 +27,9 @@ talent_app = typer.Typer(no_args_is_help=True, help="Talent.")
 mandate_app = typer.Typer(no_args_is_help=True, help="Representation mandates.")
 events_app = typer.Typer(no_args_is_help=True, help="Events on Kafka.")
 for sub, name in [(dev_app, "dev"), (agency_app, "agency"), (platform_app, "platform"), (talent_app, "talent"),
-                  (mandate_app, "mandate"), (events_app, "events")]:  # fmt: skip
+                  (mandate_app, "mandate"), (events_app, "events"), (consent_app, "consent"), (keys_app, "keys"),
+                  (audit_app, "audit")]:  # fmt: skip
     app.add_typer(sub, name=name)
-
-Json = Annotated[bool, typer.Option("--json", help="Print one JSON object per result.")]
-Target = Annotated[str | None, typer.Option("--target", help="host:port (default: LIKENESS_TARGET or .likeness/dev.json).")]
-ApiKey = Annotated[str | None, typer.Option("--api-key", help="API key (default: LIKENESS_API_KEY or the dev operator key).")]
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def command(func: F) -> F:
-    """Turn gRPC and CLI errors into a readable message and exit status 1."""
-
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        as_json = bool(kwargs.get("as_json"))
-        try:
-            return func(*args, **kwargs)
-        except grpc.RpcError as error:
-            _fail(CliError.from_rpc(error), as_json)
-        except CliError as error:
-            _fail(error, as_json)
-
-    return wrapper  # type: ignore[return-value]
-
-
-def _fail(error: CliError, as_json: bool) -> None:
-    if as_json:
-        sys.stdout.write(json.dumps(error.as_dict()) + "\n")
-    else:
-        code = f"{error.code}: " if error.code else ""
-        reason = f" [{error.reason}]" if error.reason and error.reason != error.code else ""
-        err_console.print(f"[red]error[/red]: {code}{error.message}{reason}")
-    raise typer.Exit(1)
-
 
 def _registry(target: str | None, api_key: str | None) -> tuple[registry_pb2_grpc.RegistryServiceStub, list]:
     conn = connect("registry", target, api_key)
@@ -107,7 +72,7 @@ def dev_up(
                     raise CliError(f"{name} exited with status {child.process.returncode}; see {child.log_path}")
             time.sleep(0.2)
     except CliError as error:
-        _fail(error, as_json)
+        fail(error, as_json)
     finally:
         stack.stop()
 
@@ -129,7 +94,7 @@ def agency_register(name: str, target: Target = None, api_key: ApiKey = None, as
 @command
 def agency_list(target: Target = None, api_key: ApiKey = None, as_json: Json = False) -> None:
     stub, md = _registry(target, api_key)
-    for agency in _paged(lambda token: stub.ListAgencies(reg.ListAgenciesRequest(page_token=token), metadata=md), "agencies"):
+    for agency in paged(lambda token: stub.ListAgencies(reg.ListAgenciesRequest(page_token=token), metadata=md), "agencies"):
         emit(to_dict(agency), as_json, f"{agency.agency_id}  {agency.display_name}")
 
 
@@ -147,7 +112,7 @@ def platform_register(name: str, target: Target = None, api_key: ApiKey = None, 
 @command
 def platform_list(target: Target = None, api_key: ApiKey = None, as_json: Json = False) -> None:
     stub, md = _registry(target, api_key)
-    for p in _paged(lambda token: stub.ListPlatforms(reg.ListPlatformsRequest(page_token=token), metadata=md), "platforms"):
+    for p in paged(lambda token: stub.ListPlatforms(reg.ListPlatformsRequest(page_token=token), metadata=md), "platforms"):
         emit(to_dict(p), as_json, f"{p.platform_id}  {p.display_name}")
 
 
@@ -181,7 +146,7 @@ def talent_get(talent_id: str, target: Target = None, api_key: ApiKey = None, as
 @command
 def talent_list(target: Target = None, api_key: ApiKey = None, as_json: Json = False) -> None:
     stub, md = _registry(target, api_key)
-    for t in _paged(lambda token: stub.ListTalent(reg.ListTalentRequest(page_token=token), metadata=md), "talent"):
+    for t in paged(lambda token: stub.ListTalent(reg.ListTalentRequest(page_token=token), metadata=md), "talent"):
         emit(to_dict(t), as_json, f"{t.talent_id}  {t.display_name}")
 
 
@@ -208,7 +173,7 @@ def mandate_end(mandate_id: str, reason: str = "", target: Target = None, api_ke
 def mandate_list(talent_id: str = "", target: Target = None, api_key: ApiKey = None, as_json: Json = False) -> None:
     stub, md = _registry(target, api_key)
     req = lambda token: stub.ListMandates(reg.ListMandatesRequest(talent_id=talent_id, page_token=token), metadata=md)  # noqa: E731
-    for m in _paged(req, "mandates"):
+    for m in paged(req, "mandates"):
         emit(to_dict(m), as_json, f"{m.mandate_id}  {m.agency_id} -> {m.talent_id}  {reg.MandateState.Name(m.state)}")
 
 
@@ -219,16 +184,6 @@ def whoami(target: Target = None, api_key: ApiKey = None, as_json: Json = False)
     resp = stub.WhoAmI(reg.WhoAmIRequest(), metadata=md)
     kind = reg.PrincipalKind.Name(resp.kind).removeprefix("PRINCIPAL_KIND_").lower()
     emit({"kind": kind, "principal_id": resp.principal_id}, as_json, f"{kind} {resp.principal_id}")
-
-
-def _paged(call: Callable[[str], Any], field: str) -> Any:
-    token = ""
-    while True:
-        resp = call(token)
-        yield from getattr(resp, field)
-        token = resp.next_page_token
-        if not token:
-            return
 
 
 # --- events -----------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ from google.protobuf import json_format
 from google.protobuf.message import Message
 from rich.console import Console
 
-console = Console(stderr=False, highlight=False)
+console = Console(stderr=False, highlight=False, soft_wrap=True)
 err_console = Console(stderr=True, highlight=False)
 
 

@@ -83,10 +83,47 @@ def test_cli_against_dev_up(dev_stack):
     assert talent_event["display_name"] == "Jane Doe" and talent_event["actor_id"] == agency["agency_id"]
 
 
+def test_consent_cli_grant_check_revoke_export_verify(dev_stack, tmp_path):
+    _, info, env, _ = dev_stack
+    agency = cli(env, "agency", "register", "Consent Agency")
+    platform = cli(env, "platform", "register", "Consent Platform")
+    talent = cli(env, "talent", "register", "Sam Roe", "--api-key", agency["api_key"])["talent_id"]
+    granted = cli(env, "consent", "grant", talent, "--platform", platform["platform_id"], "--modality", "face,voice",
+                  "--purpose", "advertising", "--territory", "US,GB", "--until", "2031-01-01T00:00:00Z",
+                  "--api-key", agency["api_key"])  # fmt: skip
+    assert granted["grant_id"].startswith("grt_") and granted["consistency_token"].startswith("ct1.")
+    check = ["consent", "check", "--talent", talent, "--platform", platform["platform_id"], "--modality", "face",
+             "--purpose", "advertising", "--territory", "US", "--api-key", platform["api_key"]]  # fmt: skip
+    allowed = cli(env, *check)
+    assert allowed["allowed"] is True and allowed["grant_ids"] == [granted["grant_id"]]
+    wrong = cli(env, *check[:-4], "--territory", "FR", "--api-key", platform["api_key"])
+    assert wrong["allowed"] is False and wrong["reason"] == "OUT_OF_TERRITORY"
+
+    document = tmp_path / "grant.json"
+    exported = subprocess.run([LIKENESS, "consent", "export", granted["grant_id"], "--api-key", agency["api_key"]],
+                              env=env, capture_output=True, timeout=60, check=True).stdout  # fmt: skip
+    document.write_bytes(exported)
+    keys = tmp_path / "keys.json"
+    keys.write_bytes(subprocess.run([LIKENESS, "keys", "export"], env=env, capture_output=True, timeout=60, check=True).stdout)
+    assert cli(env, "consent", "verify-grant", str(document), "--keys", str(keys))["valid"] is True
+    tampered = tmp_path / "tampered.json"
+    tampered.write_bytes(exported.replace(b'"US"', b'"FR"'))
+    refused = cli(env, "consent", "verify-grant", str(tampered), "--keys", str(keys), ok=False)
+    assert refused["error"]["code"] == "INVALID_SIGNATURE"
+
+    revoked = cli(env, "consent", "revoke", granted["grant_id"], "--reason", "contract ended", "--api-key", agency["api_key"])
+    after = cli(env, *check, "--token", revoked["consistency_token"])
+    assert after["allowed"] is False and after["reason"] == "REVOKED"
+    listed = cli(env, "consent", "list", talent, "--api-key", agency["api_key"])
+    assert listed["grant_id"] == granted["grant_id"] and listed["state"] == "REVOKED"
+    audit = cli(env, "audit", "verify")
+    assert audit["intact"] is True and audit["entries_checked"] >= 2
+
+
 def test_sigterm_stops_everything_without_orphans(dev_stack):
     proc, info, _, state_dir = dev_stack
     pids = info["pids"]
-    assert {"registry", "relay", "postgres", "tansu"} <= pids.keys()
+    assert {"registry", "consent", "relay", "postgres", "tansu"} <= pids.keys()
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=30) == 0
     time.sleep(0.5)

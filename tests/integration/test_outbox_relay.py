@@ -9,7 +9,6 @@ import time
 import uuid
 from collections import defaultdict
 
-import grpc
 import pytest
 
 from likeness.events.v1 import events_pb2
