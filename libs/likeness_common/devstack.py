@@ -267,6 +267,7 @@ class DevStack:
         self.tansu: Tansu | None = None
         self.children: dict[str, Child] = {}
         self.info: dict = {}
+        self.env: dict[str, str] = {}
 
     @property
     def dev_json(self) -> Path:
@@ -285,28 +286,19 @@ class DevStack:
             self.tansu = Tansu(self.state_dir)
             bootstrap = self.tansu.start()
         operator_key = asyncio.run(self._prepare(database_url, bootstrap))
-        env = {
+        self.env = {
             **os.environ,
             "LIKENESS_DATABASE_URL": database_url,
             "LIKENESS_KAFKA_BOOTSTRAP": bootstrap,
             "LIKENESS_LOG_JSON": "true",
         }
-        if not (env.get("LIKENESS_KEK") or env.get("LIKENESS_KEK_FILE")):
-            env["LIKENESS_KEK_FILE"] = str(write_dev_kek(self.state_dir))
-        endpoints: dict[str, str] = {}
-        for name, module in self.services.items():
-            port = free_port()
-            child = Child(name, [sys.executable, "-m", module], self.state_dir / "logs" / f"{name}.log",
-                          env={**env, f"LIKENESS_{name.upper()}_PORT": str(port)})  # fmt: skip
-            child.start()
-            self.children[name] = child
-            endpoints[name] = f"127.0.0.1:{port}"
-        for name, child in self.children.items():
-            assert child.process is not None
-            _wait_for_port(int(endpoints[name].rsplit(":", 1)[1]), 60, child.process, name)
-            log.info("service listening", service=name, target=endpoints[name], log=str(child.log_path))
+        if not (self.env.get("LIKENESS_KEK") or self.env.get("LIKENESS_KEK_FILE")):
+            self.env["LIKENESS_KEK_FILE"] = str(write_dev_kek(self.state_dir))
+        endpoints = {name: self.start_service(name, module, wait=False) for name, module in self.services.items()}
+        for name in endpoints:
+            self.wait_for_service(name, endpoints[name])
         if self.relay:
-            relay = Child("relay", [sys.executable, "-m", "likeness_common.relay"], self.state_dir / "logs" / "relay.log", env=env)
+            relay = Child("relay", [sys.executable, "-m", "likeness_common.relay"], self.state_dir / "logs" / "relay.log", env=self.env)
             relay.start()
             self.children["relay"] = relay
         self.info = {
@@ -322,6 +314,25 @@ class DevStack:
         self.dev_json.touch(mode=0o600)
         self.dev_json.write_text(json.dumps(self.info, indent=2))
         return self.info
+
+    def start_service(self, name: str, module: str, *, wait: bool = True) -> str:
+        """Start `python -m module` as child `name` on a free port; return host:port."""
+        port = free_port()
+        prefix = module.upper()
+        child = Child(name, [sys.executable, "-m", module], self.state_dir / "logs" / f"{name}.log",
+                      env={**self.env, f"LIKENESS_{prefix}_PORT": str(port)})  # fmt: skip
+        child.start()
+        self.children[name] = child
+        target = f"127.0.0.1:{port}"
+        if wait:
+            self.wait_for_service(name, target)
+        return target
+
+    def wait_for_service(self, name: str, target: str) -> None:
+        child = self.children[name]
+        assert child.process is not None
+        _wait_for_port(int(target.rsplit(":", 1)[1]), 60, child.process, name)
+        log.info("service listening", service=name, target=target, log=str(child.log_path))
 
     def pids(self) -> dict[str, int]:
         parts = dict(self.children)
