@@ -7,7 +7,6 @@ import contextlib
 import json
 from collections import defaultdict
 from datetime import UTC, datetime
-from typing import Self
 
 import asyncpg
 import structlog
@@ -19,6 +18,7 @@ from likeness_common.events import new_event
 from likeness_common.idempotency import PostgresIdempotency
 from likeness_common.outbox import append_events, take_write_lock
 from likeness_common.proto import ts
+from likeness_common.uow import PostgresUnitOfWorkBase, represents, talent_exists
 
 from ..domain import events
 from ..domain.commands import encode_token
@@ -104,22 +104,13 @@ class PostgresParties:
         self._conn = conn
 
     async def talent_exists(self, talent_id: str) -> bool:
-        return await self._conn.fetchval("SELECT EXISTS (SELECT 1 FROM talent WHERE talent_id = $1)", talent_id)
+        return await talent_exists(self._conn, talent_id)
 
     async def platform_exists(self, platform_id: str) -> bool:
         return await self._conn.fetchval("SELECT EXISTS (SELECT 1 FROM platforms WHERE platform_id = $1)", platform_id)
 
     async def represents(self, agency_id: str, talent_id: str, now: datetime) -> bool:
         return await represents(self._conn, agency_id, talent_id, now)
-
-
-async def represents(conn: asyncpg.Connection | asyncpg.Pool, agency_id: str, talent_id: str, now: datetime) -> bool:
-    """Does the agency hold an active mandate over the talent (registry's mandates table)?"""
-    return await conn.fetchval(
-        """SELECT EXISTS (SELECT 1 FROM mandates WHERE agency_id = $1 AND talent_id = $2 AND valid_from <= $3
-               AND (valid_until IS NULL OR valid_until > $3) AND (ended_at IS NULL OR ended_at > $3))""",
-        agency_id, talent_id, now,
-    )  # fmt: skip
 
 
 def _event_proto(event: events.Event, token: str) -> events_pb2.Event:
@@ -138,31 +129,11 @@ def _event_proto(event: events.Event, token: str) -> events_pb2.Event:
 _ACTION = {events.ConsentGranted: "grant", events.ConsentRevoked: "revoke", events.ConsentExpired: "expire"}
 
 
-class PostgresConsentUnitOfWork:
-    def __init__(self, pool: asyncpg.Pool) -> None:
-        self._pool = pool
-
-    async def __aenter__(self) -> Self:
-        self._conn = await self._pool.acquire()
-        self._tx = self._conn.transaction()
-        await self._tx.start()
-        self._events: list[events.Event] = []
-        self.grants = PostgresGrants(self._conn)
-        self.parties = PostgresParties(self._conn)
-        self.idempotency = PostgresIdempotency(self._conn)
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        try:
-            if self._tx is not None:
-                with contextlib.suppress(Exception):
-                    await self._tx.rollback()
-        finally:
-            self._tx = None
-            await self._pool.release(self._conn)
-
-    def emit(self, event: events.Event) -> None:
-        self._events.append(event)
+class PostgresConsentUnitOfWork(PostgresUnitOfWorkBase):
+    def bind(self, conn: asyncpg.Connection) -> None:
+        self.grants = PostgresGrants(conn)
+        self.parties = PostgresParties(conn)
+        self.idempotency = PostgresIdempotency(conn)
 
     async def revision(self) -> int:
         return await self._conn.fetchval("SELECT coalesce(max(revision), 0) FROM grants")
@@ -185,9 +156,7 @@ class PostgresConsentUnitOfWork:
                 else {"revision": revision},
             )  # fmt: skip
         await self._conn.execute(f"NOTIFY {CHANNEL}, '{revision}'")
-        await self._tx.commit()
-        self._tx = None
-        self._events = []
+        await self._finish()
         return revision
 
 

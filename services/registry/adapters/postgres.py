@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
 from datetime import datetime
-from typing import Self
 
 import asyncpg
 
@@ -12,8 +10,8 @@ from likeness_common import credentials, topics
 from likeness_common.idempotency import PostgresIdempotency
 from likeness_common.outbox import append_events
 from likeness_common.principal import PrincipalKind
+from likeness_common.uow import PostgresUnitOfWorkBase
 
-from ..domain.events import Event
 from ..domain.model import Agency, Mandate, Platform, Talent
 from .events import to_proto
 
@@ -132,41 +130,17 @@ class PostgresCredentials(_Repository):
         return await credentials.revoke_api_keys(self._conn, principal_id)
 
 
-class PostgresUnitOfWork:
+class PostgresUnitOfWork(PostgresUnitOfWorkBase):
     """One connection and one transaction; events go to the outbox in the same transaction."""
 
-    def __init__(self, pool: asyncpg.Pool) -> None:
-        self._pool = pool
-        self._events: list[Event] = []
-
-    async def __aenter__(self) -> Self:
-        self._conn = await self._pool.acquire()
-        self._tx = self._conn.transaction()
-        await self._tx.start()
-        self._events = []
-        self.agencies = PostgresAgencies(self._conn)
-        self.platforms = PostgresPlatforms(self._conn)
-        self.talent = PostgresTalent(self._conn)
-        self.mandates = PostgresMandates(self._conn)
-        self.credentials = PostgresCredentials(self._conn)
-        self.idempotency = PostgresIdempotency(self._conn)
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        try:
-            if self._tx is not None:
-                # After a lost connection the rollback fails too; the original error matters.
-                with contextlib.suppress(Exception):
-                    await self._tx.rollback()
-        finally:
-            self._tx = None
-            await self._pool.release(self._conn)
-
-    def emit(self, event: Event) -> None:
-        self._events.append(event)
+    def bind(self, conn: asyncpg.Connection) -> None:
+        self.agencies = PostgresAgencies(conn)
+        self.platforms = PostgresPlatforms(conn)
+        self.talent = PostgresTalent(conn)
+        self.mandates = PostgresMandates(conn)
+        self.credentials = PostgresCredentials(conn)
+        self.idempotency = PostgresIdempotency(conn)
 
     async def commit(self) -> None:
         await append_events(self._conn, topics.REGISTRY.name, [to_proto(e) for e in self._events])
-        await self._tx.commit()
-        self._tx = None
-        self._events = []
+        await self._finish()

@@ -1,0 +1,62 @@
+"""The Postgres unit-of-work skeleton every service's adapter extends: one pooled connection, one
+transaction, events collected by `emit` and written by the subclass's `commit`."""
+
+from __future__ import annotations
+
+import contextlib
+from datetime import datetime
+from typing import Any, Self
+
+import asyncpg
+
+
+class PostgresUnitOfWorkBase:
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+        self._tx: asyncpg.transaction.Transaction | None = None
+        self._events: list[Any] = []
+
+    def bind(self, conn: asyncpg.Connection) -> None:
+        """Create the repositories on `conn`."""
+        raise NotImplementedError
+
+    async def __aenter__(self) -> Self:
+        self._conn = await self._pool.acquire()
+        self._tx = self._conn.transaction()
+        await self._tx.start()
+        self._events = []
+        self.bind(self._conn)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        try:
+            if self._tx is not None:
+                # After a lost connection the rollback fails too; the original error matters.
+                with contextlib.suppress(Exception):
+                    await self._tx.rollback()
+        finally:
+            self._tx = None
+            await self._pool.release(self._conn)
+
+    def emit(self, event: Any) -> None:
+        self._events.append(event)
+
+    async def _finish(self) -> None:
+        assert self._tx is not None
+        await self._tx.commit()
+        self._tx = None
+        self._events = []
+
+
+async def represents(conn: asyncpg.Connection | asyncpg.Pool, agency_id: str, talent_id: str, now: datetime) -> bool:
+    """Does the agency hold an active mandate over the talent? (The registry's `mandates` table:
+    the services share one database; see README, Design.)"""
+    return await conn.fetchval(
+        """SELECT EXISTS (SELECT 1 FROM mandates WHERE agency_id = $1 AND talent_id = $2 AND valid_from <= $3
+               AND (valid_until IS NULL OR valid_until > $3) AND (ended_at IS NULL OR ended_at > $3))""",
+        agency_id, talent_id, now,
+    )  # fmt: skip
+
+
+async def talent_exists(conn: asyncpg.Connection, talent_id: str) -> bool:
+    return await conn.fetchval("SELECT EXISTS (SELECT 1 FROM talent WHERE talent_id = $1)", talent_id)

@@ -1,0 +1,23 @@
+"""Enrollment commands."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .model import Modality, Notice, Sample
+
+
+@dataclass(frozen=True)
+class Enroll:
+    request_id: str
+    talent_id: str
+    modality: Modality
+    notice: Notice | None
+    samples: tuple[Sample, ...]
+
+
+@dataclass(frozen=True)
+class Erase:
+    request_id: str
+    talent_id: str
+    reason: str

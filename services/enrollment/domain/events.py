@@ -1,0 +1,25 @@
+"""Enrollment domain events: counts, model versions, quality; never media or embeddings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .model import Enrollment, Modality
+
+
+@dataclass(frozen=True)
+class Enrolled:
+    enrollment: Enrollment
+    actor_id: str
+
+
+@dataclass(frozen=True)
+class BiometricsErased:
+    talent_id: str
+    modalities: tuple[Modality, ...]
+    erased_templates: int
+    reason: str
+    actor_id: str
+
+
+Event = Enrolled | BiometricsErased

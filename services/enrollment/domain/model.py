@@ -1,0 +1,89 @@
+"""Enrollment rules, free of I/O: what makes a usable set of samples."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import numpy as np
+
+MIN_TOTAL_SPEECH_SECONDS = 3.0
+MAX_RETENTION = timedelta(days=3653)
+
+
+class Modality(str, enum.Enum):
+    FACE = "FACE"
+    VOICE = "VOICE"
+
+
+@dataclass(frozen=True)
+class Notice:
+    """The biometric notice the talent accepted."""
+
+    purpose_text: str
+    retention: timedelta
+    accepted_at: datetime
+    version: str
+
+
+@dataclass(frozen=True)
+class Sample:
+    filename: str
+    content: bytes
+    content_type: str = ""
+
+
+@dataclass
+class SampleOutcome:
+    """What the engine made of one sample. `embedding` is None when rejected."""
+
+    index: int
+    filename: str
+    accepted: bool
+    rejection: str = ""  # a reason such as NO_FACE, MULTIPLE_FACES, TOO_LITTLE_SPEECH, INCONSISTENT_SAMPLES
+    detail: str = ""
+    quality: float = 0.0
+    speech_seconds: float = 0.0
+    embedding: np.ndarray | None = field(default=None, repr=False)
+
+    def reject(self, reason: str, detail: str) -> None:
+        self.accepted, self.rejection, self.detail, self.embedding = False, reason, detail, None
+
+
+@dataclass
+class Enrollment:
+    enrollment_id: str
+    talent_id: str
+    modality: Modality
+    accepted_samples: int
+    rejected_samples: int
+    mean_quality: float
+    model_name: str
+    model_version: str
+    notice: Notice
+    enrolled_by: str
+    created_at: datetime
+    retain_until: datetime
+    erased_at: datetime | None = None
+
+
+def centroid(modality: Modality, vectors: list[np.ndarray]) -> np.ndarray:
+    """Face: the mean encoding (Euclidean space). Voice: the mean, re-normalized (cosine space)."""
+    mean = np.mean(np.stack(vectors), axis=0).astype(np.float32)
+    if modality is Modality.VOICE:
+        mean /= max(float(np.linalg.norm(mean)), 1e-9)
+    return mean
+
+
+def usable(modality: Modality, outcomes: list[SampleOutcome], min_face_samples: int = 1) -> tuple[bool, str]:
+    """Enough good samples left? -> (ok, why not)."""
+    good = [o for o in outcomes if o.accepted]
+    if modality is Modality.FACE:
+        if len(good) < min_face_samples:
+            return False, f"{len(good)} usable image(s), at least {min_face_samples} needed"
+        return True, ""
+    speech = sum(o.speech_seconds for o in good)
+    if speech < MIN_TOTAL_SPEECH_SECONDS:
+        return False, f"{speech:.1f} s of speech in usable clips, at least {MIN_TOTAL_SPEECH_SECONDS:.0f} s needed"
+    return True, ""

@@ -1,0 +1,214 @@
+"""Enrollment use cases. Media analysis runs outside any database transaction (it takes
+seconds); the result is stored in one short transaction with its event."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import asdict
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+
+from likeness_common.errors import FailedPrecondition, FieldViolation, InvalidArgument, NotFound, PermissionDenied, require
+from likeness_common.ids import is_id, new_id
+from likeness_common.principal import Principal
+
+from ..domain import commands, events
+from ..domain.model import MAX_RETENTION, Enrollment, Modality, SampleOutcome, centroid, usable
+from .ports import BiometricEngine, EnrollmentUnitOfWork
+
+INCONSISTENT = "INCONSISTENT_SAMPLES"
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+async def _authorize(uow: EnrollmentUnitOfWork, actor: Principal, talent_id: str, now: datetime) -> None:
+    if actor.is_operator:
+        if not await uow.parties.talent_exists(talent_id):
+            raise NotFound(f"talent {talent_id} not found")
+        return
+    if actor.is_agency and await uow.parties.represents(actor.principal_id, talent_id, now):
+        return
+    raise PermissionDenied(f"no active mandate over talent {talent_id}", reason="NO_MANDATE")
+
+
+def _validate(cmd: commands.Enroll, max_samples: int, now: datetime) -> None:
+    v: list[FieldViolation] = []
+    if not is_id(cmd.talent_id, "tal"):
+        v.append(FieldViolation("talent_id", "must be a tal_ id"))
+    if len(cmd.request_id) > 128 or not cmd.request_id.isprintable():
+        v.append(FieldViolation("request_id", "printable, at most 128 characters"))
+    field = "images" if cmd.modality is Modality.FACE else "clips"
+    if not cmd.samples:
+        v.append(FieldViolation(field, "send at least one sample"))
+    if len(cmd.samples) > max_samples:
+        v.append(FieldViolation(field, f"at most {max_samples} samples per request"))
+    require(v)
+    n = cmd.notice
+    if n is None or not n.purpose_text.strip():
+        raise FailedPrecondition("enrollment needs the biometric notice the talent accepted", reason="NOTICE_REQUIRED")
+    v = []
+    if n.retention <= timedelta(0) or n.retention > MAX_RETENTION:
+        v.append(FieldViolation("notice.retention", f"must be positive and at most {MAX_RETENTION.days} days"))
+    if n.accepted_at > now + timedelta(minutes=5):
+        v.append(FieldViolation("notice.accept_time", "must not be in the future"))
+    if len(n.purpose_text) > 4000 or len(n.version) > 64:
+        v.append(FieldViolation("notice", "purpose text at most 4000 characters, version at most 64"))
+    require(v)
+
+
+def _fingerprint(cmd: commands.Enroll) -> dict:
+    return {
+        "talent_id": cmd.talent_id,
+        "modality": cmd.modality.value,
+        "samples": [hashlib.sha256(s.content).hexdigest() for s in cmd.samples],
+        "notice": asdict(cmd.notice) if cmd.notice else None,
+    }
+
+
+async def enroll(
+    cmd: commands.Enroll, actor: Principal, uow: EnrollmentUnitOfWork, engine: BiometricEngine, *, max_samples: int = 20
+) -> tuple[Enrollment, list[SampleOutcome]]:
+    now = _now()
+    _validate(cmd, max_samples, now)
+    operation = f"Enroll{cmd.modality.value.title()}"
+    params = _fingerprint(cmd)
+    async with uow:
+        await _authorize(uow, actor, cmd.talent_id, now)
+        if cmd.request_id and (prior := await uow.idempotency.recall(actor.principal_id, operation, cmd.request_id, params)):
+            return await _replay(uow, prior)
+        existing = await uow.templates.vectors(cmd.talent_id, cmd.modality)
+
+    outcomes = await engine.analyze(cmd.modality, list(cmd.samples))
+    good = [o for o in outcomes if o.accepted]
+    ok, why = usable(cmd.modality, outcomes)
+    if not ok:
+        raise _rejected(cmd.modality, outcomes, why)
+    offending = engine.disagreeing(cmd.modality, [o.embedding for o in good], existing)
+    if offending:
+        for i in offending:
+            good[i].reject(INCONSISTENT, "does not look like the same person as the other samples"
+                           + (" and the earlier enrollments" if existing else ""))  # fmt: skip
+        names = ", ".join(good[i].filename or f"#{good[i].index}" for i in offending)
+        raise InvalidArgument(
+            f"samples look like different people: {names}",
+            reason=INCONSISTENT,
+            metadata={"offending": names},
+            violations=[FieldViolation(_field(cmd.modality, o.index), f"{INCONSISTENT}: {o.filename}") for o in outcomes if o.rejection == INCONSISTENT],
+        )
+
+    model = engine.model(cmd.modality)
+    assert cmd.notice is not None
+    enrollment = Enrollment(
+        enrollment_id=new_id("enr"),
+        talent_id=cmd.talent_id,
+        modality=cmd.modality,
+        accepted_samples=len(good),
+        rejected_samples=len(outcomes) - len(good),
+        mean_quality=float(np.mean([o.quality for o in good])),
+        model_name=model[0],
+        model_version=model[1],
+        notice=cmd.notice,
+        enrolled_by=actor.principal_id,
+        created_at=now,
+        retain_until=now + cmd.notice.retention,
+    )
+    vectors = [o.embedding for o in good]
+    async with uow:
+        await _authorize(uow, actor, cmd.talent_id, _now())
+        if cmd.request_id and (prior := await uow.idempotency.recall(actor.principal_id, operation, cmd.request_id, params)):
+            return await _replay(uow, prior)  # a concurrent retry won the race
+        await uow.enrollments.add(enrollment)
+        await uow.templates.add(enrollment, vectors)
+        everything = await uow.templates.vectors(cmd.talent_id, cmd.modality)
+        await uow.templates.replace_centroid(cmd.talent_id, cmd.modality, model, centroid(cmd.modality, everything))
+        uow.emit(events.Enrolled(enrollment, actor.principal_id))
+        if cmd.request_id:
+            await uow.idempotency.remember(actor.principal_id, operation, cmd.request_id, params,
+                                           {"enrollment_id": enrollment.enrollment_id, "results": [_result(o) for o in outcomes]})  # fmt: skip
+        await uow.commit()
+    return enrollment, outcomes
+
+
+def _field(modality: Modality, index: int) -> str:
+    return f"{'images' if modality is Modality.FACE else 'clips'}[{index}]"
+
+
+def _rejected(modality: Modality, outcomes: list[SampleOutcome], why: str) -> InvalidArgument:
+    """No usable enrollment: the reason is the samples' common rejection when they share one."""
+    reasons = {o.rejection for o in outcomes if not o.accepted}
+    reason = reasons.pop() if len(reasons) == 1 else "NO_USABLE_SAMPLES"
+    if modality is Modality.VOICE and all(o.accepted for o in outcomes):
+        reason = "TOO_LITTLE_SPEECH"
+    return InvalidArgument(
+        f"not enough usable samples: {why}",
+        reason=reason,
+        violations=[FieldViolation(_field(modality, o.index), f"{o.rejection}: {o.detail}") for o in outcomes if not o.accepted],
+    )
+
+
+def _result(o: SampleOutcome) -> dict:
+    return {"index": o.index, "filename": o.filename, "accepted": o.accepted, "rejection": o.rejection,
+            "detail": o.detail, "quality": o.quality, "speech_seconds": o.speech_seconds}  # fmt: skip
+
+
+async def _replay(uow: EnrollmentUnitOfWork, prior: dict) -> tuple[Enrollment, list[SampleOutcome]]:
+    enrollment = await uow.enrollments.get(prior["enrollment_id"])
+    if enrollment is None:
+        raise NotFound("that enrollment was erased")
+    return enrollment, [SampleOutcome(**r) for r in prior["results"]]
+
+
+async def enrollment_status(talent_id: str, actor: Principal, uow: EnrollmentUnitOfWork) -> list[Enrollment]:
+    if not is_id(talent_id, "tal"):
+        require([FieldViolation("talent_id", "must be a tal_ id")])
+    async with uow:
+        await _authorize(uow, actor, talent_id, _now())
+        return [e for e in await uow.enrollments.for_talent(talent_id) if e.erased_at is None]
+
+
+async def erase(cmd: commands.Erase, actor: Principal, uow: EnrollmentUnitOfWork) -> tuple[int, datetime]:
+    """Crypto-shred the talent's data key and delete every template."""
+    v: list[FieldViolation] = []
+    if not is_id(cmd.talent_id, "tal"):
+        v.append(FieldViolation("talent_id", "must be a tal_ id"))
+    if len(cmd.reason) > 500:
+        v.append(FieldViolation("reason", "at most 500 characters"))
+    require(v)
+    now = _now()
+    async with uow:
+        await _authorize(uow, actor, cmd.talent_id, now)
+        if cmd.request_id and (prior := await uow.idempotency.recall(actor.principal_id, "Erase", cmd.request_id, asdict(cmd))):
+            return prior["erased"], datetime.fromisoformat(prior["at"])
+        erased, modalities = await uow.templates.erase_talent(cmd.talent_id)
+        live = [e.enrollment_id for e in await uow.enrollments.for_talent(cmd.talent_id) if e.erased_at is None]
+        await uow.enrollments.mark_erased(live, now)
+        uow.emit(events.BiometricsErased(cmd.talent_id, tuple(modalities), erased, cmd.reason or "erasure requested", actor.principal_id))
+        if cmd.request_id:
+            await uow.idempotency.remember(actor.principal_id, "Erase", cmd.request_id, asdict(cmd), {"erased": erased, "at": now.isoformat()})
+        await uow.commit()
+    return erased, now
+
+
+async def sweep_retention(uow: EnrollmentUnitOfWork, engine_models: dict[Modality, tuple[str, str]], limit: int = 100) -> int:
+    """Erase enrollments past retain_until; recompute or drop the centroid; shred the data key
+    when nothing of the talent is left."""
+    now = _now()
+    async with uow:
+        expired = await uow.enrollments.expired(now, limit)
+        by_talent: dict[str, list[Enrollment]] = {}
+        for e in expired:
+            by_talent.setdefault(e.talent_id, []).append(e)
+        for talent_id, items in by_talent.items():
+            erased = await uow.templates.erase_enrollments(talent_id, [e.enrollment_id for e in items])
+            await uow.enrollments.mark_erased([e.enrollment_id for e in items], now)
+            modalities = sorted({e.modality for e in items})
+            for modality in modalities:
+                left = await uow.templates.vectors(talent_id, modality)
+                await uow.templates.replace_centroid(talent_id, modality, engine_models[modality], centroid(modality, left) if left else None)
+            uow.emit(events.BiometricsErased(talent_id, tuple(modalities), erased, "retention period ended", "system"))
+        if expired:
+            await uow.commit()
+    return len(expired)

@@ -1,0 +1,64 @@
+"""What enrollment needs from the world."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Protocol, Self
+
+import numpy as np
+
+from ..domain.events import Event
+from ..domain.model import Enrollment, Modality, Sample, SampleOutcome
+
+
+class BiometricEngine(Protocol):
+    """Decoding, detection and embedding (off the event loop, in worker processes)."""
+
+    def model(self, modality: Modality) -> tuple[str, str]:
+        """(model name, model version) of the embeddings it makes."""
+
+    async def analyze(self, modality: Modality, samples: list[Sample]) -> list[SampleOutcome]: ...
+
+    def disagreeing(self, modality: Modality, new: list[np.ndarray], existing: list[np.ndarray]) -> list[int]:
+        """Indexes into `new` of embeddings that do not look like the same person as the rest
+        (and as `existing`, the talent's earlier templates)."""
+
+
+class Templates(Protocol):
+    async def vectors(self, talent_id: str, modality: Modality) -> list[np.ndarray]:
+        """The talent's sample templates of that modality, decrypted."""
+
+    async def add(self, enrollment: Enrollment, vectors: list[np.ndarray]) -> None: ...
+    async def replace_centroid(self, talent_id: str, modality: Modality, model: tuple[str, str], vector: np.ndarray | None) -> None: ...
+    async def erase_talent(self, talent_id: str) -> tuple[int, list[Modality]]: ...
+    async def erase_enrollments(self, talent_id: str, enrollment_ids: list[str]) -> int: ...
+
+
+class Enrollments(Protocol):
+    async def add(self, enrollment: Enrollment) -> None: ...
+    async def get(self, enrollment_id: str) -> Enrollment | None: ...
+    async def for_talent(self, talent_id: str) -> list[Enrollment]: ...
+    async def mark_erased(self, enrollment_ids: list[str], now: datetime) -> None: ...
+    async def expired(self, now: datetime, limit: int) -> list[Enrollment]: ...
+
+
+class Parties(Protocol):
+    async def talent_exists(self, talent_id: str) -> bool: ...
+    async def represents(self, agency_id: str, talent_id: str, now: datetime) -> bool: ...
+
+
+class IdempotencyStore(Protocol):
+    async def recall(self, principal_id: str, operation: str, request_id: str, parameters: Any) -> dict | None: ...
+    async def remember(self, principal_id: str, operation: str, request_id: str, parameters: Any, result: dict) -> None: ...
+
+
+class EnrollmentUnitOfWork(Protocol):
+    enrollments: Enrollments
+    templates: Templates
+    parties: Parties
+    idempotency: IdempotencyStore
+
+    async def __aenter__(self) -> Self: ...
+    async def __aexit__(self, *exc: object) -> None: ...
+    def emit(self, event: Event) -> None: ...
+    async def commit(self) -> None: ...
