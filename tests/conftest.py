@@ -56,9 +56,18 @@ class Stack:
 
 def all_migrations() -> list:
     from consent.bootstrap import MIGRATIONS as consent
+    from enrollment.bootstrap import MIGRATIONS as enrollment
     from registry.bootstrap import MIGRATIONS as registry
 
-    return [registry, consent]
+    return [registry, consent, enrollment]
+
+
+def shared_data(*parts: str) -> Path:
+    """A file under ../shared/data; the test skips with a clear message when it is absent."""
+    path = SHARED_DATA.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"real media not available: {path} (tests read ../shared/data in place)")
+    return path
 
 
 @pytest.fixture(scope="session")
@@ -133,8 +142,34 @@ async def consent_app_b(stack: Stack, pool: asyncpg.Pool) -> AsyncIterator:
     await replica.app.stop()
 
 
+@pytest.fixture(scope="session")
+async def enrollment_app(stack: Stack, pool: asyncpg.Pool) -> AsyncIterator[Replica]:
+    """The enrollment service with one real worker process (dlib + Resemblyzer loaded once)."""
+    from enrollment.bootstrap import EnrollmentSettings, build_app
+    from likeness_common.crypto import load_kek
+
+    app = build_app(pool, load_kek(None, stack.kek_file), EnrollmentSettings(port=0, shutdown_grace_seconds=0.5, retention_sweep_seconds=3600))
+    await app.engine.warm_up()
+    port = await app.start()
+    yield Replica(app, f"127.0.0.1:{port}")
+    await app.stop()
+
+
 def bearer(api_key: str) -> list[tuple[str, str]]:
     return [("authorization", f"Bearer {api_key}")]
+
+
+def error_reason(error: grpc.aio.AioRpcError) -> str:
+    """The ErrorInfo.reason of a failed call ("" when there is none)."""
+    from google.rpc import error_details_pb2
+    from grpc_status import rpc_status
+
+    status = rpc_status.from_call(error)
+    for detail in status.details if status else ():
+        info = error_details_pb2.ErrorInfo()
+        if detail.Unpack(info):
+            return info.reason
+    return ""
 
 
 def unique(label: str = "x") -> str:

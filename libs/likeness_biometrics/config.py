@@ -30,10 +30,12 @@ class BioConfig:
     # face within two pyramid levels of the first (two_people.jpg has 0.48).
     multiple_faces_area_ratio: float = 0.4
     face_match_distance: float = 0.6  # Euclidean; same person 0.3-0.45, different 0.65-0.9
+    face_consistency_distance: float = 0.6  # sample vs the enrollment's medoid or centroid
     # ---- voice
     vad_aggressiveness: int = 2  # webrtcvad mode 0..3
     vad_energy_floor_dbfs: float = -55.0  # frames quieter than this are never speech
     min_speech_seconds: float = 1.0  # per enrollment clip (the service wants >= 3 s in total)
     segment_window_s: float = 2.0  # speech_segments_embeddings window length
     segment_min_s: float = 1.0  # shorter speech runs are not embedded on their own
-    voice_match_cosine: float = 0.75  # see bench/accuracy.py
+    voice_match_cosine: float = 0.80  # probe vs enrolled centroid; see bench/accuracy.py
+    voice_consistency_cosine: float = 0.7  # one clip vs the medoid clip or the centroid

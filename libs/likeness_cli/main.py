@@ -17,6 +17,8 @@ from likeness.registry.v1 import registry_pb2_grpc
 from .client import CliError, connect, request_id
 from .common import ApiKey, Json, Target, command, fail, paged
 from .consent_cmds import audit_app, consent_app, keys_app
+from .enroll_cmds import enroll_app
+from .enroll_cmds import erase as erase_biometrics
 from .output import emit, to_dict
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
@@ -28,7 +30,7 @@ mandate_app = typer.Typer(no_args_is_help=True, help="Representation mandates.")
 events_app = typer.Typer(no_args_is_help=True, help="Events on Kafka.")
 for sub, name in [(dev_app, "dev"), (agency_app, "agency"), (platform_app, "platform"), (talent_app, "talent"),
                   (mandate_app, "mandate"), (events_app, "events"), (consent_app, "consent"), (keys_app, "keys"),
-                  (audit_app, "audit")]:  # fmt: skip
+                  (audit_app, "audit"), (enroll_app, "enroll")]:  # fmt: skip
     app.add_typer(sub, name=name)
 
 def _registry(target: str | None, api_key: str | None) -> tuple[registry_pb2_grpc.RegistryServiceStub, list]:
@@ -140,6 +142,9 @@ def talent_get(talent_id: str, target: Target = None, api_key: ApiKey = None, as
     stub, md = _registry(target, api_key)
     talent = stub.GetTalent(reg.GetTalentRequest(talent_id=talent_id), metadata=md).talent
     emit(to_dict(talent), as_json, f"{talent.talent_id}  {talent.display_name}")
+
+
+talent_app.command("erase")(command(erase_biometrics))
 
 
 @talent_app.command("list")

@@ -142,8 +142,9 @@ def _rejected(modality: Modality, outcomes: list[SampleOutcome], why: str) -> In
     reason = reasons.pop() if len(reasons) == 1 else "NO_USABLE_SAMPLES"
     if modality is Modality.VOICE and all(o.accepted for o in outcomes):
         reason = "TOO_LITTLE_SPEECH"
+    rejected = ", ".join(f"{o.filename or '#' + str(o.index)}: {o.rejection}" for o in outcomes if not o.accepted)
     return InvalidArgument(
-        f"not enough usable samples: {why}",
+        f"not enough usable samples ({rejected or 'none rejected'}): {why}",
         reason=reason,
         violations=[FieldViolation(_field(modality, o.index), f"{o.rejection}: {o.detail}") for o in outcomes if not o.accepted],
     )

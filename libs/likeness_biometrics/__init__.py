@@ -1,0 +1,95 @@
+"""Biometric pipeline: media decoding, face and voice embeddings, sample consistency, worker pool.
+
+Pure Python + numpy (Pillow, PyAV, dlib, torch/Resemblyzer underneath); no gRPC, asyncpg or
+aiokafka. Importing the package is cheap: dlib and torch load only when a model is first used
+(in the worker processes of `worker.create_executor`). Install the extras with
+`scripts/install-bio.sh .venv/bin/python`.
+
+Modules: media (sniff/decode), face, voice, consistency, worker, models (identity + loaders),
+config (BioConfig), errors (MediaError, SampleRejected, Reason).
+"""
+
+from .config import BioConfig
+from .consistency import (
+    ConsistencyReport,
+    check_face_consistency,
+    check_voice_consistency,
+    face_centroid,
+    voice_centroid,
+)
+from .errors import BiometricError, MediaError, Reason, SampleRejected
+from .face import (
+    DetectedFace,
+    FaceBox,
+    FaceEnrollmentResult,
+    analyze_enrollment_image,
+    face_distance,
+    face_distances,
+    faces_in_frame,
+)
+from .media import (
+    SUPPORTED_MIME_TYPES,
+    DecodedAudio,
+    DecodedImage,
+    MediaKind,
+    MediaType,
+    VideoFrame,
+    decode_audio,
+    decode_image,
+    decode_video_frames,
+    iter_video_frames,
+    sniff,
+)
+from .models import FACE_MODEL, VOICE_MODEL, ModelInfo
+from .voice import (
+    AudioStats,
+    SegmentEmbedding,
+    VoiceEnrollmentResult,
+    analyze_audio,
+    analyze_enrollment_clip,
+    cosine_similarity,
+    embed_speech,
+    speech_segments_embeddings,
+)
+
+__all__ = [
+    "FACE_MODEL",
+    "SUPPORTED_MIME_TYPES",
+    "VOICE_MODEL",
+    "AudioStats",
+    "BioConfig",
+    "BiometricError",
+    "ConsistencyReport",
+    "DecodedAudio",
+    "DecodedImage",
+    "DetectedFace",
+    "FaceBox",
+    "FaceEnrollmentResult",
+    "MediaError",
+    "MediaKind",
+    "MediaType",
+    "ModelInfo",
+    "Reason",
+    "SampleRejected",
+    "SegmentEmbedding",
+    "VideoFrame",
+    "VoiceEnrollmentResult",
+    "analyze_audio",
+    "analyze_enrollment_clip",
+    "analyze_enrollment_image",
+    "check_face_consistency",
+    "check_voice_consistency",
+    "cosine_similarity",
+    "decode_audio",
+    "decode_image",
+    "decode_video_frames",
+    "embed_speech",
+    "face_centroid",
+    "face_distance",
+    "face_distances",
+    "faces_in_frame",
+    "iter_video_frames",
+    "sniff",
+    "speech_segments_embeddings",
+    "voice_centroid",
+]
