@@ -76,7 +76,13 @@ def dist(x: list[float]) -> list[str]:
     if not x:
         return ["0", "-", "-", "-", "-"]
     a = np.asarray(x)
-    return [str(len(a)), f"{a.min():.3f}", f"{np.median(a):.3f}", f"{np.percentile(a, 99):.3f}" if len(a) >= 100 else "-", f"{a.max():.3f}"]
+    return [
+        str(len(a)),
+        f"{a.min():.3f}",
+        f"{np.median(a):.3f}",
+        f"{np.percentile(a, 99):.3f}" if len(a) >= 100 else "-",
+        f"{a.max():.3f}",
+    ]
 
 
 def thresholds(genuine: list[float], impostor: list[float], higher_is_closer: bool) -> dict:
@@ -108,7 +114,9 @@ def thresholds(genuine: list[float], impostor: list[float], higher_is_closer: bo
     }
 
 
-def sweep(genuine: list[float], impostor: list[float], points: list[float], higher_is_closer: bool) -> str:
+def sweep(
+    genuine: list[float], impostor: list[float], points: list[float], higher_is_closer: bool
+) -> str:
     g = np.asarray(genuine)
     i = np.asarray(impostor)
     rows = []
@@ -122,7 +130,9 @@ def sweep(genuine: list[float], impostor: list[float], points: list[float], high
 def face_bench(data: Path, config: BioConfig) -> None:
     faces_dir = data / "faces"
     models = load_face_models()
-    timings: list[tuple[float, float, float, int]] = []  # decode, detect+encode ms, megapixels, faces
+    timings: list[
+        tuple[float, float, float, int]
+    ] = []  # decode, detect+encode ms, megapixels, faces
 
     def load(path: Path):
         t0 = time.perf_counter()
@@ -143,7 +153,14 @@ def face_bench(data: Path, config: BioConfig) -> None:
             except SampleRejected as exc:
                 rejected.append([f"{ident}/{name}", exc.reason])
                 continue
-            timings.append((dec_ms, (time.perf_counter() - t) * 1000, image.rgb.shape[0] * image.rgb.shape[1] / 1e6, 1))
+            timings.append(
+                (
+                    dec_ms,
+                    (time.perf_counter() - t) * 1000,
+                    image.rgb.shape[0] * image.rgb.shape[1] / 1e6,
+                    1,
+                )
+            )
             encs.append(r.encoding)
             enroll_rows.append([f"{ident}/{name}", f"{r.box.width}px", f"{r.quality:.2f}"])
         if encs:
@@ -155,7 +172,9 @@ def face_bench(data: Path, config: BioConfig) -> None:
     centroids = np.stack([enrolled[i] for i in idents]).astype(np.float64)
 
     # Enrollment-rule checks on every non-enrollment photo (what the service would say).
-    for ident_dir in sorted(p for p in faces_dir.iterdir() if p.is_dir() and p.name not in ("video",)):
+    for ident_dir in sorted(
+        p for p in faces_dir.iterdir() if p.is_dir() and p.name not in ("video",)
+    ):
         for path in sorted(ident_dir.iterdir()):
             if path.name in FACE_ENROLL.get(ident_dir.name, []):
                 continue
@@ -173,7 +192,14 @@ def face_bench(data: Path, config: BioConfig) -> None:
             image, dec_ms = load(path)
             t = time.perf_counter()
             faces = faces_in_frame(image.rgb, config, models)
-            timings.append((dec_ms, (time.perf_counter() - t) * 1000, image.rgb.shape[0] * image.rgb.shape[1] / 1e6, len(faces)))
+            timings.append(
+                (
+                    dec_ms,
+                    (time.perf_counter() - t) * 1000,
+                    image.rgb.shape[0] * image.rgb.shape[1] / 1e6,
+                    len(faces),
+                )
+            )
             if not faces:
                 probes.append((f"{ident}/{path.name}", ident, None))
                 continue
@@ -182,7 +208,14 @@ def face_bench(data: Path, config: BioConfig) -> None:
         image, dec_ms = load(faces_dir / "group" / name)
         t = time.perf_counter()
         faces = faces_in_frame(image.rgb, config, models)
-        timings.append((dec_ms, (time.perf_counter() - t) * 1000, image.rgb.shape[0] * image.rgb.shape[1] / 1e6, len(faces)))
+        timings.append(
+            (
+                dec_ms,
+                (time.perf_counter() - t) * 1000,
+                image.rgb.shape[0] * image.rgb.shape[1] / 1e6,
+                len(faces),
+            )
+        )
         faces = sorted(faces, key=lambda f: f.box.left)
         if len(faces) != len(labels):
             print(f"! {name}: {len(faces)} faces detected, {len(labels)} labelled")
@@ -217,26 +250,58 @@ def face_bench(data: Path, config: BioConfig) -> None:
     fnmr = float(np.mean(np.asarray(genuine) > t)) if genuine else 0.0
     th = thresholds(genuine, impostor, higher_is_closer=False)
 
-    print(f"== FACE  {FACE_MODEL.name} / face_recognition_models {FACE_MODEL.version}; HOG, upsample={config.face_upsample}, max side {config.max_image_side}px")
-    print(f"enrolled identities: {len(enrolled)} (centroid of {sum(len(v) for v in FACE_ENROLL.values())} photos); probes: {n_known} of enrolled people ({sum(1 for p in probes if p[0].startswith('group'))} from group photos), {n_unknown} unknown face(s)")
+    print(
+        f"== FACE  {FACE_MODEL.name} / face_recognition_models {FACE_MODEL.version}; HOG, upsample={config.face_upsample}, max side {config.max_image_side}px"
+    )
+    print(
+        f"enrolled identities: {len(enrolled)} (centroid of {sum(len(v) for v in FACE_ENROLL.values())} photos); probes: {n_known} of enrolled people ({sum(1 for p in probes if p[0].startswith('group'))} from group photos), {n_unknown} unknown face(s)"
+    )
     print()
-    print(table([
-        ["rank-1 identification (closed set)", f"{rank1}/{n_known} = {rank1 / max(1, n_known):.1%}"],
-        [f"rank-1 and distance <= {t}", f"{open_ok}/{n_known} = {open_ok / max(1, n_known):.1%}"],
-        ["probes with no face detected", str(missed)],
-        [f"false-match rate @ {t} (probe x other centroid)", f"{int(round(fmr * len(impostor)))}/{len(impostor)} = {fmr:.2%}"],
-        [f"false-non-match rate @ {t}", f"{int(round(fnmr * len(genuine)))}/{len(genuine)} = {fnmr:.1%}"],
-        [f"unknown faces matched to someone @ {t}", f"{unknown_fm}/{n_unknown}"],
-    ], ["metric", "value"]))
+    print(
+        table(
+            [
+                [
+                    "rank-1 identification (closed set)",
+                    f"{rank1}/{n_known} = {rank1 / max(1, n_known):.1%}",
+                ],
+                [
+                    f"rank-1 and distance <= {t}",
+                    f"{open_ok}/{n_known} = {open_ok / max(1, n_known):.1%}",
+                ],
+                ["probes with no face detected", str(missed)],
+                [
+                    f"false-match rate @ {t} (probe x other centroid)",
+                    f"{int(round(fmr * len(impostor)))}/{len(impostor)} = {fmr:.2%}",
+                ],
+                [
+                    f"false-non-match rate @ {t}",
+                    f"{int(round(fnmr * len(genuine)))}/{len(genuine)} = {fnmr:.1%}",
+                ],
+                [f"unknown faces matched to someone @ {t}", f"{unknown_fm}/{n_unknown}"],
+            ],
+            ["metric", "value"],
+        )
+    )
     print()
-    print(table([["genuine", *dist(genuine)], ["impostor", *dist(impostor)]], ["distance", "n", "min", "median", "p99", "max"]))
+    print(
+        table(
+            [["genuine", *dist(genuine)], ["impostor", *dist(impostor)]],
+            ["distance", "n", "min", "median", "p99", "max"],
+        )
+    )
     print()
     lo, hi = th["review"]
-    print(f"separable on this data: {th['separable']}; EER {th['eer']:.1%} at {th['eer_t']:.3f}; "
-          f"no false match below {th['zero_fm_t']:.3f} (FNMR there {th['fnmr_at_zero_fm']:.1%})")
-    print(f"recommended: threshold {t} (configured); from this data MATCH <= {lo:.2f} < REVIEW <= {hi:.2f} < NO_MATCH")
+    print(
+        f"separable on this data: {th['separable']}; EER ~{th['eer']:.1%} at {th['eer_t']:.3f}; "
+        f"no false match below {th['zero_fm_t']:.3f} (FNMR there {th['fnmr_at_zero_fm']:.1%})"
+    )
+    print(
+        f"recommended: threshold {t} (configured); from this data MATCH <= {lo:.2f} < REVIEW <= {hi:.2f} < NO_MATCH"
+    )
     print()
-    print(sweep(genuine, impostor, [0.40, 0.45, 0.50, 0.55, 0.60, 0.65, 0.70], higher_is_closer=False))
+    print(
+        sweep(genuine, impostor, [0.40, 0.45, 0.50, 0.55, 0.60, 0.65, 0.70], higher_is_closer=False)
+    )
     print()
     print("enrollment-rule outcomes (rejections):")
     print(table(rejected, ["photo", "reason"]) if rejected else "  none")
@@ -244,11 +309,20 @@ def face_bench(data: Path, config: BioConfig) -> None:
     dec = np.array([x[0] for x in timings])
     enc_ms = np.array([x[1] for x in timings])
     per_face = np.array([x[1] / max(1, x[3]) for x in timings])
-    print(table([
-        ["decode (JPEG/PNG -> RGB <= 1024px)", f"{np.median(dec):.0f}", f"{dec.max():.0f}"],
-        ["detect + encode, per image", f"{np.median(enc_ms):.0f}", f"{enc_ms.max():.0f}"],
-        ["detect + encode, per face", f"{np.median(per_face):.0f}", f"{per_face.max():.0f}"],
-    ], ["timing (ms, 1 thread)", "median", "max"]))
+    print(
+        table(
+            [
+                ["decode (JPEG/PNG -> RGB <= 1024px)", f"{np.median(dec):.0f}", f"{dec.max():.0f}"],
+                ["detect + encode, per image", f"{np.median(enc_ms):.0f}", f"{enc_ms.max():.0f}"],
+                [
+                    "detect + encode, per face",
+                    f"{np.median(per_face):.0f}",
+                    f"{per_face.max():.0f}",
+                ],
+            ],
+            ["timing (ms, 1 thread)", "median", "max"],
+        )
+    )
     print()
 
 
@@ -286,7 +360,9 @@ def voice_bench(data: Path, config: BioConfig) -> None:
         names.append(d.name)
         probes.extend((d.name, e) for e in embs[VOICE_ENROLL_N:])
         if not c.consistent:
-            print(f"! speaker {d.name}: enrollment clips {c.outliers} flagged inconsistent (cos {c.scores})")
+            print(
+                f"! speaker {d.name}: enrollment clips {c.outliers} flagged inconsistent (cos {c.scores})"
+            )
     C = np.stack(centroids).astype(np.float64)
     distractors = []
     seen = set()
@@ -325,42 +401,88 @@ def voice_bench(data: Path, config: BioConfig) -> None:
                     if (a, x) < (b, y):
                         (pair_g if ka == kb else pair_i).append(float(ea @ eb))
 
-    print(f"== VOICE  {VOICE_MODEL.name} {VOICE_MODEL.version}; webrtcvad mode {config.vad_aggressiveness}")
-    print(f"enrolled speakers: {len(names)} (centroid of {VOICE_ENROLL_N} utterances each); genuine probes: {len(probes)}; "
-          f"distractor speakers: {len(distractors)} (train-clean-100, 1 utterance each)")
+    print(
+        f"== VOICE  {VOICE_MODEL.name} {VOICE_MODEL.version}; webrtcvad mode {config.vad_aggressiveness}"
+    )
+    print(
+        f"enrolled speakers: {len(names)} (centroid of {VOICE_ENROLL_N} utterances each); genuine probes: {len(probes)}; "
+        f"distractor speakers: {len(distractors)} (train-clean-100, 1 utterance each)"
+    )
     print()
-    print(table([
-        ["rank-1 identification (10 speakers)", f"{rank1}/{len(probes)} = {rank1 / len(probes):.1%}"],
-        [f"false-match rate @ {t} (all impostor comparisons)", f"{int(round(fmr * len(all_imp)))}/{len(all_imp)} = {fmr:.2%}"],
-        [f"distractors matching any speaker @ {t}", f"{distractor_fm}/{len(distractors)} = {distractor_fm / len(distractors):.1%}"],
-        [f"false-non-match rate @ {t}", f"{int(round(fnmr * len(genuine)))}/{len(genuine)} = {fnmr:.1%}"],
-    ], ["metric", "value"]))
+    print(
+        table(
+            [
+                [
+                    "rank-1 identification (10 speakers)",
+                    f"{rank1}/{len(probes)} = {rank1 / len(probes):.1%}",
+                ],
+                [
+                    f"false-match rate @ {t} (all impostor comparisons)",
+                    f"{int(round(fmr * len(all_imp)))}/{len(all_imp)} = {fmr:.2%}",
+                ],
+                [
+                    f"distractors matching any speaker @ {t}",
+                    f"{distractor_fm}/{len(distractors)} = {distractor_fm / len(distractors):.1%}",
+                ],
+                [
+                    f"false-non-match rate @ {t}",
+                    f"{int(round(fnmr * len(genuine)))}/{len(genuine)} = {fnmr:.1%}",
+                ],
+            ],
+            ["metric", "value"],
+        )
+    )
     print()
-    print(table([
-        ["genuine (probe vs own centroid)", *dist(genuine)],
-        ["impostor: other enrolled speakers", *dist(impostor)],
-        ["impostor: 251 distractors", *dist(distractor_scores)],
-        ["clip vs clip, same speaker", *dist(pair_g)],
-        ["clip vs clip, different speakers", *dist(pair_i)],
-    ], ["cosine", "n", "min", "median", "p99", "max"]))
+    print(
+        table(
+            [
+                ["genuine (probe vs own centroid)", *dist(genuine)],
+                ["impostor: other enrolled speakers", *dist(impostor)],
+                ["impostor: 251 distractors", *dist(distractor_scores)],
+                ["clip vs clip, same speaker", *dist(pair_g)],
+                ["clip vs clip, different speakers", *dist(pair_i)],
+            ],
+            ["cosine", "n", "min", "median", "p99", "max"],
+        )
+    )
     print()
     lo, hi = th["review"]
-    print(f"separable on this data: {th['separable']}; EER {th['eer']:.2%} at {th['eer_t']:.3f}; "
-          f"no false match at >= {th['zero_fm_t']:.3f} (FNMR there {th['fnmr_at_zero_fm']:.1%})")
-    print(f"recommended: threshold {th['eer_t']:.2f} (EER; configured {t}); from this data NO_MATCH < {lo:.2f} <= REVIEW < {hi:.2f} <= MATCH")
+    print(
+        f"separable on this data: {th['separable']}; EER ~{th['eer']:.2%} at {th['eer_t']:.3f}; "
+        f"no false match at >= {th['zero_fm_t']:.3f} (FNMR there {th['fnmr_at_zero_fm']:.1%})"
+    )
+    print(
+        f"recommended: threshold {th['eer_t']:.2f} (EER; configured {t}); from this data NO_MATCH < {lo:.2f} <= REVIEW < {hi:.2f} <= MATCH"
+    )
     print()
-    print(sweep(genuine, all_imp, [0.70, 0.74, 0.76, 0.78, 0.80, 0.82, 0.84, 0.86, 0.88], higher_is_closer=True))
+    print(
+        sweep(
+            genuine,
+            all_imp,
+            [0.70, 0.74, 0.76, 0.78, 0.80, 0.82, 0.84, 0.86, 0.88],
+            higher_is_closer=True,
+        )
+    )
     pg = np.asarray(pair_g)
     pi = np.asarray(pair_i)
     ct = config.voice_consistency_cosine
-    print(f"consistency check @ {ct} (clip vs clip): same-speaker pairs flagged {np.mean(pg < ct):.1%}, "
-          f"different-speaker pairs passed {np.mean(pi >= ct):.1%}")
+    print(
+        f"consistency check @ {ct} (clip vs clip): same-speaker pairs flagged {np.mean(pg < ct):.1%}, "
+        f"different-speaker pairs passed {np.mean(pi >= ct):.1%}"
+    )
     print()
-    print(table([
-        ["decode (FLAC -> 16 kHz mono)", f"{decode_s / audio_s * 1000:.2f}"],
-        ["VAD + embed", f"{embed_s / audio_s * 1000:.2f}"],
-    ], ["timing per second of audio (ms, 1 thread)", "ms"]))
-    print(f"({audio_s:.0f} s of audio in {len(probes) + len(names) * VOICE_ENROLL_N + len(distractors)} files)")
+    print(
+        table(
+            [
+                ["decode (FLAC -> 16 kHz mono)", f"{decode_s / audio_s * 1000:.2f}"],
+                ["VAD + embed", f"{embed_s / audio_s * 1000:.2f}"],
+            ],
+            ["timing per second of audio (ms, 1 thread)", "ms"],
+        )
+    )
+    print(
+        f"({audio_s:.0f} s of audio in {len(probes) + len(names) * VOICE_ENROLL_N + len(distractors)} files)"
+    )
     print()
 
 
@@ -373,8 +495,10 @@ def main() -> None:
     if not args.data.is_dir():
         sys.exit(f"no test media at {args.data} (expected ../shared/data beside the repo)")
     config = BioConfig()
-    print(f"# bench/accuracy.py  {datetime.date.today()}  {platform.machine()}  {os.cpu_count()} cores  "
-          f"python {platform.python_version()}")
+    print(
+        f"# bench/accuracy.py  {datetime.date.today()}  {platform.machine()}  {os.cpu_count()} cores  "
+        f"python {platform.python_version()}"
+    )
     print()
     if not args.voice_only:
         face_bench(args.data, config)

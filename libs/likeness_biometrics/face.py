@@ -116,7 +116,11 @@ def face_quality(rgb: np.ndarray, rect, shape, score: float) -> tuple[float, dic
     grey = crop @ np.array([0.299, 0.587, 0.114], np.float32) if crop.size else np.zeros((1, 1))
     if grey.shape[0] >= 3 and grey.shape[1] >= 3:
         lap = (
-            grey[1:-1, :-2] + grey[1:-1, 2:] + grey[:-2, 1:-1] + grey[2:, 1:-1] - 4 * grey[1:-1, 1:-1]
+            grey[1:-1, :-2]
+            + grey[1:-1, 2:]
+            + grey[:-2, 1:-1]
+            + grey[2:, 1:-1]
+            - 4 * grey[1:-1, 1:-1]
         )
         # Normalise for size: a bigger crop of the same face has smoother neighbours.
         sharp_raw = float(lap.var()) * (side / 150.0) ** 2
@@ -178,7 +182,9 @@ def faces_in_frame(
     faces = []
     for (rect, score), shape, enc in zip(found, shapes, encodings):
         quality, factors = face_quality(rgb, rect, shape, score)
-        faces.append(DetectedFace(_clip_box(rect, h, w), enc, round(float(score), 4), quality, factors))
+        faces.append(
+            DetectedFace(_clip_box(rect, h, w), enc, round(float(score), 4), quality, factors)
+        )
     return faces
 
 

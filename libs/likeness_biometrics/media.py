@@ -60,7 +60,9 @@ _PIL_FORMATS = {"jpeg": "JPEG", "png": "PNG", "webp": "WEBP"}
 
 
 def _undecodable(what: str, **meta: str) -> MediaError:
-    return MediaError(f"could not decode the {what}", reason=Reason.UNDECODABLE_MEDIA, metadata=meta)
+    return MediaError(
+        f"could not decode the {what}", reason=Reason.UNDECODABLE_MEDIA, metadata=meta
+    )
 
 
 def _unsupported(detected: str) -> MediaError:
@@ -85,7 +87,12 @@ def _mp3_frame_header(b: bytes) -> bool:
 def _id3_skip(data: bytes) -> int:
     """Offset after an ID3v2 tag at the start (0 if none)."""
     if len(data) >= 10 and data[:3] == b"ID3":
-        size = (data[6] & 0x7F) << 21 | (data[7] & 0x7F) << 14 | (data[8] & 0x7F) << 7 | (data[9] & 0x7F)
+        size = (
+            (data[6] & 0x7F) << 21
+            | (data[7] & 0x7F) << 14
+            | (data[8] & 0x7F) << 7
+            | (data[9] & 0x7F)
+        )
         return 10 + size + (10 if data[5] & 0x10 else 0)
     return 0
 
@@ -123,7 +130,17 @@ def sniff(data: bytes) -> MediaType:
         brand = head[8:12]
         if brand == b"qt  ":
             return _TYPES["mov"]
-        if brand in (b"heic", b"heix", b"mif1", b"msf1", b"heim", b"heis", b"hevc", b"avif", b"avis"):
+        if brand in (
+            b"heic",
+            b"heix",
+            b"mif1",
+            b"msf1",
+            b"heim",
+            b"heis",
+            b"hevc",
+            b"avif",
+            b"avis",
+        ):
             raise _unsupported("heif/avif")
         return _TYPES["mp4"]
     if len(head) >= 8 and head[4:8] in (b"moov", b"mdat", b"wide", b"free", b"skip", b"pnot"):
@@ -206,7 +223,9 @@ def _to_rgb(im: Image.Image) -> Image.Image:
             div = 257.0
         grey = np.clip(np.rint(arr / div), 0, 255).astype(np.uint8)
         return Image.fromarray(grey, "L").convert("RGB")
-    has_alpha = mode in ("RGBA", "LA", "La", "RGBa", "PA") or (mode == "P" and "transparency" in im.info)
+    has_alpha = mode in ("RGBA", "LA", "La", "RGBa", "PA") or (
+        mode == "P" and "transparency" in im.info
+    )
     if has_alpha:
         rgba = im.convert("RGBA")
         white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
@@ -259,7 +278,14 @@ def decode_image(data: bytes, config: BioConfig = _DEFAULT) -> DecodedImage:
         arr = np.array(rgb, dtype=np.uint8)  # owned, writable, C-contiguous
     except MediaError:
         raise
-    except (OSError, ValueError, SyntaxError, EOFError, MemoryError, Image.DecompressionBombError) as exc:
+    except (
+        OSError,
+        ValueError,
+        SyntaxError,
+        EOFError,
+        MemoryError,
+        Image.DecompressionBombError,
+    ) as exc:
         raise _undecodable("image", format=media_type.format) from exc
     finally:
         im.close()
@@ -431,7 +457,10 @@ def iter_video_frames(data: bytes, config: BioConfig = _DEFAULT) -> Iterator[Vid
                     rgb = np.rot90(rgb, k)
                 rgb = np.ascontiguousarray(rgb)
                 thumb = _thumb(rgb)
-                if last is not None and float(np.abs(thumb - last).mean()) < config.video_min_change:
+                if (
+                    last is not None
+                    and float(np.abs(thumb - last).mean()) < config.video_min_change
+                ):
                     continue
                 last = thumb
                 yield VideoFrame(index=index, timestamp_s=round(t, 3), rgb=rgb)

@@ -84,8 +84,12 @@ def load_face_models() -> FaceModels:
             d = face_models_dir()
             _face = FaceModels(
                 detector=dlib.get_frontal_face_detector(),
-                shape_predictor=dlib.shape_predictor(str(d / "shape_predictor_5_face_landmarks.dat")),
-                encoder=dlib.face_recognition_model_v1(str(d / "dlib_face_recognition_resnet_model_v1.dat")),
+                shape_predictor=dlib.shape_predictor(
+                    str(d / "shape_predictor_5_face_landmarks.dat")
+                ),
+                encoder=dlib.face_recognition_model_v1(
+                    str(d / "dlib_face_recognition_resnet_model_v1.dat")
+                ),
             )
         return _face
 

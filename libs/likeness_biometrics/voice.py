@@ -199,14 +199,21 @@ def analyze_enrollment_clip(
             f"{stats.speech_s:.1f} s of speech found, at least {config.min_speech_seconds:g} s"
             " are needed",
             reason=Reason.TOO_LITTLE_SPEECH,
-            metadata={"speech_s": f"{stats.speech_s:.2f}", "min_speech_s": f"{config.min_speech_seconds:g}"},
+            metadata={
+                "speech_s": f"{stats.speech_s:.2f}",
+                "min_speech_s": f"{config.min_speech_seconds:g}",
+            },
         )
     embedding = _embed(_speech_only(x, runs), encoder)
     quality, factors = voice_quality(stats)
-    return VoiceEnrollmentResult(embedding=embedding, quality=quality, quality_factors=factors, stats=stats)
+    return VoiceEnrollmentResult(
+        embedding=embedding, quality=quality, quality_factors=factors, stats=stats
+    )
 
 
-def embed_speech(samples: np.ndarray, config: BioConfig = _DEFAULT, encoder=None) -> np.ndarray | None:
+def embed_speech(
+    samples: np.ndarray, config: BioConfig = _DEFAULT, encoder=None
+) -> np.ndarray | None:
     """Embedding of all detected speech (None when there is none): for a verification probe."""
     x = _as_samples(samples)
     _stats, runs = _analyze(x, config)

@@ -64,7 +64,9 @@ def create_executor(
     """A pool whose workers load the models once. `start_method` may be "forkserver" (faster
     restarts on Linux); never "fork"."""
     if start_method == "fork":
-        raise ValueError("fork is unsafe in a process running gRPC threads; use spawn or forkserver")
+        raise ValueError(
+            "fork is unsafe in a process running gRPC threads; use spawn or forkserver"
+        )
     return ProcessPoolExecutor(
         max_workers=max_workers,
         mp_context=multiprocessing.get_context(start_method),

@@ -18,14 +18,17 @@ FACES = DATA / "faces"
 LIBRI = DATA / "voices" / "librispeech"
 
 requires_data = pytest.mark.skipif(
-    not DATA.is_dir(), reason=f"real test media not found at {DATA} (../shared/data beside the repo)"
+    not DATA.is_dir(),
+    reason=f"real test media not found at {DATA} (../shared/data beside the repo)",
 )
 
 
 def need(*modules: str) -> None:
     """Skip the calling test module unless the biometric extras are installed."""
     for name in modules:
-        pytest.importorskip(name, reason=f"{name} missing: run scripts/install-bio.sh .venv/bin/python")
+        pytest.importorskip(
+            name, reason=f"{name} missing: run scripts/install-bio.sh .venv/bin/python"
+        )
 
 
 def read(rel: str) -> bytes:

@@ -51,7 +51,9 @@ async def test_face_embedding_in_the_worker(pool) -> None:
     assert isinstance(result, FaceEnrollmentResult)
     local = analyze_enrollment_image(decode_image(data).rgb)
     np.testing.assert_allclose(result.encoding, local.encoding, atol=1e-6)
-    faces = await loop.run_in_executor(pool, worker.faces_in_image, read("faces/group/two_people.jpg"))
+    faces = await loop.run_in_executor(
+        pool, worker.faces_in_image, read("faces/group/two_people.jpg")
+    )
     assert len(faces.faces) == 2
 
 
@@ -66,7 +68,9 @@ async def test_voice_embedding_in_the_worker(pool) -> None:
 
 @requires_data
 def test_video_faces_in_the_worker(pool) -> None:
-    out = pool.submit(worker.faces_in_video, read("faces/video/short_hamilton_clip.mp4")).result(timeout=120)
+    out = pool.submit(worker.faces_in_video, read("faces/video/short_hamilton_clip.mp4")).result(
+        timeout=120
+    )
     assert out.frames and sum(1 for f in out.frames if f.faces) >= len(out.frames) // 2
 
 
@@ -75,5 +79,7 @@ def test_typed_errors_cross_the_process_boundary(pool) -> None:
         pool.submit(worker.enroll_face_image, os.urandom(2048)).result(timeout=120)
     assert err.value.reason == Reason.UNDECODABLE_MEDIA
     with pytest.raises(SampleRejected) as err:
-        pool.submit(worker.enroll_voice_clip, wav_bytes(np.zeros(32000, np.float32))).result(timeout=120)
+        pool.submit(worker.enroll_voice_clip, wav_bytes(np.zeros(32000, np.float32))).result(
+            timeout=120
+        )
     assert err.value.reason == Reason.TOO_LITTLE_SPEECH
