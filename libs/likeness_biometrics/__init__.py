@@ -2,8 +2,8 @@
 
 Pure Python + numpy (Pillow, PyAV, dlib, torch/Resemblyzer underneath); no gRPC, asyncpg or
 aiokafka. Importing the package is cheap: dlib and torch load only when a model is first used
-(in the worker processes of `worker.create_executor`). Install the extras with
-`scripts/install-bio.sh .venv/bin/python`.
+(in the worker processes of `worker.create_executor`). `make setup` installs them
+(requirements/bio.txt).
 
 Modules: media (sniff/decode), face, voice, consistency, worker, models (identity + loaders),
 config (BioConfig), errors (MediaError, SampleRejected, Reason).
