@@ -58,8 +58,9 @@ def all_migrations() -> list:
     from consent.bootstrap import MIGRATIONS as consent
     from enrollment.bootstrap import MIGRATIONS as enrollment
     from registry.bootstrap import MIGRATIONS as registry
+    from verification.bootstrap import MIGRATIONS as verification
 
-    return [registry, consent, enrollment]
+    return [registry, consent, enrollment, verification]
 
 
 def shared_data(*parts: str) -> Path:
@@ -149,10 +150,28 @@ async def enrollment_app(stack: Stack, pool: asyncpg.Pool) -> AsyncIterator[Repl
     from likeness_common.crypto import load_kek
 
     app = build_app(pool, load_kek(None, stack.kek_file), EnrollmentSettings(port=0, shutdown_grace_seconds=0.5, retention_sweep_seconds=3600))
-    await app.engine.warm_up()
     port = await app.start()
     yield Replica(app, f"127.0.0.1:{port}")
     await app.stop()
+
+
+async def start_verification(stack: Stack, pool: asyncpg.Pool, consent_target: str, **overrides) -> Replica:
+    """A verification replica: its own worker pool, its own index loaded from Postgres and fed by Kafka."""
+    from likeness_common.crypto import load_kek
+    from verification.bootstrap import VerificationSettings, build_app
+
+    settings = VerificationSettings(port=0, shutdown_grace_seconds=0.5, consent_target=consent_target, **overrides)
+    app = build_app(pool, load_kek(None, stack.kek_file), stack.bootstrap, settings)
+    port = await app.start()
+    return Replica(app, f"127.0.0.1:{port}")
+
+
+@pytest.fixture(scope="session")
+async def verification_app(stack: Stack, pool: asyncpg.Pool, consent_app: Replica) -> AsyncIterator[Replica]:
+    """The verification service with two worker processes (a video's frames are split between them)."""
+    replica = await start_verification(stack, pool, consent_app.target, workers=2)
+    yield replica
+    await replica.app.stop()
 
 
 def bearer(api_key: str) -> list[tuple[str, str]]:

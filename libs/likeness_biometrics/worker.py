@@ -25,13 +25,26 @@ from dataclasses import dataclass
 import numpy as np
 
 from .config import BioConfig
-from .face import DetectedFace, FaceEnrollmentResult, analyze_enrollment_image, faces_in_frame
+from .face import (
+    DetectedFace,
+    FaceEnrollmentResult,
+    analyze_enrollment_image,
+    faces_in_frame,
+)
 from .media import decode_audio, decode_image, iter_video_frames
-from .models import FACE_MODEL, VOICE_MODEL, load_face_models, load_voice_encoder, set_single_thread
+from .models import (
+    FACE_MODEL,
+    VOICE_MODEL,
+    load_face_models,
+    load_voice_encoder,
+    set_single_thread,
+)
 from .voice import (
     SegmentEmbedding,
+    Speaker,
     VoiceEnrollmentResult,
     analyze_enrollment_clip,
+    cluster_speakers,
     embed_speech,
     speech_segments_embeddings,
 )
@@ -143,15 +156,20 @@ def faces_in_image(data: bytes, config: BioConfig | None = None) -> ImageFaces:
     return ImageFaces(faces, w, h, image.scale, round((time.perf_counter() - t) * 1000, 1))
 
 
-def faces_in_video(data: bytes, config: BioConfig | None = None) -> VideoFaces:
-    """Faces in the sampled frames of a video (config.video_fps plus the first frame)."""
+def faces_in_video(data: bytes, config: BioConfig | None = None, shard: int = 0, shards: int = 1) -> VideoFaces:
+    """Faces in the sampled frames of a video (config.video_fps plus the first frame).
+
+    With `shards` > 1, only every shards-th sampled frame (from `shard`) is analysed: submit one
+    task per shard to spread one clip's frames over the pool. Each shard decodes the whole clip
+    (cheap next to detection), so frame sampling is the same in every shard."""
     config = config or _config
     t = time.perf_counter()
     frames: list[FrameFaces] = []
     w = h = 0
-    for frame in iter_video_frames(data, config):
+    for position, frame in enumerate(iter_video_frames(data, config)):
         h, w = frame.rgb.shape[:2]
-        frames.append(FrameFaces(frame.index, frame.timestamp_s, faces_in_frame(frame.rgb, config)))
+        if position % shards == shard:
+            frames.append(FrameFaces(frame.index, frame.timestamp_s, faces_in_frame(frame.rgb, config)))
     return VideoFaces(frames, w, h, round((time.perf_counter() - t) * 1000, 1))
 
 
@@ -166,6 +184,11 @@ def voice_probe(data: bytes, config: BioConfig | None = None) -> np.ndarray | No
     """Audio bytes -> one embedding of all its speech (None when no speech)."""
     config = config or _config
     return embed_speech(decode_audio(data, config).samples, config)
+
+
+def voice_speakers(data: bytes, config: BioConfig | None = None) -> list[Speaker]:
+    """Audio (or video) bytes -> one embedding per speaker heard (windows grouped by voice)."""
+    return cluster_speakers(voice_segments(data, config))
 
 
 def voice_segments(data: bytes, config: BioConfig | None = None) -> list[SegmentEmbedding]:

@@ -38,8 +38,23 @@ from .principal import PrincipalKind
 
 log = structlog.get_logger("likeness.dev")
 
-# name -> python module run with `python -m`; grows as services are implemented.
-SERVICES: dict[str, str] = {"registry": "registry", "consent": "consent"}
+# name -> python module run with `python -m`.
+SERVICES: dict[str, str] = {
+    "registry": "registry",
+    "consent": "consent",
+    "enrollment": "enrollment",
+    "verification": "verification",
+}
+# Verification reads enrollment's tables and calls consent: it starts once both serve.
+STARTS_AFTER: dict[str, tuple[str, ...]] = {"verification": ("enrollment", "consent")}
+
+
+def service_wiring(endpoints: dict[str, str]) -> dict[str, str]:
+    """Environment that points services at each other."""
+    env = {}
+    if "consent" in endpoints:
+        env["LIKENESS_VERIFICATION_CONSENT_TARGET"] = endpoints["consent"]
+    return env
 
 _PR_SET_PDEATHSIG = 1
 
@@ -294,9 +309,18 @@ class DevStack:
         }
         if not (self.env.get("LIKENESS_KEK") or self.env.get("LIKENESS_KEK_FILE")):
             self.env["LIKENESS_KEK_FILE"] = str(write_dev_kek(self.state_dir))
-        endpoints = {name: self.start_service(name, module, wait=False) for name, module in self.services.items()}
-        for name in endpoints:
-            self.wait_for_service(name, endpoints[name])
+        endpoints: dict[str, str] = {}
+        pending = dict(self.services)
+        while pending:  # in waves: a service starts once those it needs serve
+            wave = {n: m for n, m in pending.items() if all(d in endpoints or d not in self.services for d in STARTS_AFTER.get(n, ()))}
+            if not wave:
+                raise RuntimeError(f"services wait on each other: {sorted(pending)}")
+            self.env.update(service_wiring(endpoints))
+            started = {name: self.start_service(name, module, wait=False) for name, module in wave.items()}
+            for name, target in started.items():
+                self.wait_for_service(name, target)
+            endpoints.update(started)
+            pending = {n: m for n, m in pending.items() if n not in wave}
         if self.relay:
             relay = Child("relay", [sys.executable, "-m", "likeness_common.relay"], self.state_dir / "logs" / "relay.log", env=self.env)
             relay.start()

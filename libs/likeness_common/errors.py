@@ -86,3 +86,9 @@ def require(violations: list[FieldViolation], message: str = "invalid request") 
     if violations:
         detail = "; ".join(f"{v.field}: {v.description}" for v in violations)
         raise InvalidArgument(f"{message}: {detail}", violations=violations)
+
+
+def check_request_id(request_id: str, violations: list[FieldViolation]) -> None:
+    """`request_id` (idempotency key) rules, the same on every mutating RPC."""
+    if len(request_id) > 128 or not request_id.isprintable():
+        violations.append(FieldViolation("request_id", "must be printable and at most 128 characters"))

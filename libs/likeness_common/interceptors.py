@@ -58,6 +58,11 @@ def _api_key_from(metadata: Any) -> str | None:
     return None
 
 
+def caller_api_key(context: grpc.aio.ServicerContext) -> str:
+    """The API key the caller authenticated with, to call another service on its behalf."""
+    return _api_key_from(context.invocation_metadata()) or ""
+
+
 def _is_database_unavailable(exc: BaseException) -> bool:
     return isinstance(
         exc,

@@ -59,3 +59,13 @@ def next_page_token(ids: list[str], size: int) -> str:
     if len(ids) < size:
         return ""
     return base64.urlsafe_b64encode(ids[-1].encode()).decode().rstrip("=")
+
+
+def enum_name(enum_type, value: int, prefix: str) -> str:
+    """`MODALITY_FACE` -> "FACE"; "?" for a number the enum does not define (validation names it)."""
+    return enum_type.Name(value).removeprefix(prefix) if value in enum_type.values() else "?"
+
+
+def enum_value(enum_type, name: str, prefix: str) -> int:
+    """"FACE" -> MODALITY_FACE; 0 (UNSPECIFIED) for an empty name."""
+    return enum_type.Value(prefix + name) if name else 0

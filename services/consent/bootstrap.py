@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import asyncpg
-import structlog
 from pydantic import Field
 
 from likeness.consent.v1 import consent_pb2_grpc
+from likeness_common.app import Periodic, ServiceApp
 from likeness_common.credentials import PostgresAuthenticator
 from likeness_common.crypto import Kek
 from likeness_common.db import Migrations
@@ -26,7 +24,6 @@ from .servicer import ConsentServicer
 from .service_layer import handlers
 
 MIGRATIONS = Migrations("consent", Path(__file__).parent / "migrations")
-log = structlog.get_logger("likeness.consent")
 
 
 class ConsentSettings(ServiceSettings):
@@ -37,45 +34,22 @@ class ConsentSettings(ServiceSettings):
 
 
 @dataclass
-class ConsentApp:
+class ConsentApp(ServiceApp):
     """The server plus what runs beside it: the cached view and the expiry sweeper."""
 
-    server: GrpcServer
-    view: CachedConsentView
-    keyring: SigningKeyring
-    settings: ConsentSettings
-    uow: Callable[[], PostgresConsentUnitOfWork]
-    sweeper: asyncio.Task | None = None
+    view: CachedConsentView | None = None
+    keyring: SigningKeyring | None = None
 
-    async def start_background(self) -> None:
+    async def on_start(self) -> None:
         await self.keyring.ensure_key()
         await self.view.start()
-        self.sweeper = asyncio.create_task(self._sweep())
 
-    async def stop_background(self) -> None:
-        if self.sweeper:
-            self.sweeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self.sweeper
+    async def on_stop(self) -> None:
         await self.view.stop()
 
-    async def start(self) -> int:
-        await self.start_background()
-        return await self.server.start()
 
-    async def stop(self) -> None:
-        await self.server.stop()
-        await self.stop_background()
-
-    async def _sweep(self) -> None:
-        while True:
-            await asyncio.sleep(self.settings.expiry_sweep_seconds)
-            try:
-                expired = await handlers.expire_due(self.uow())
-                if expired:
-                    log.info("grants expired", count=len(expired))
-            except Exception as error:  # keep sweeping after a database outage
-                log.warning("expiry sweep failed", error=repr(error))
+async def _expire(uow: Callable[[], PostgresConsentUnitOfWork]) -> int:
+    return len(await handlers.expire_due(uow()))
 
 
 def build_app(pool: asyncpg.Pool, dsn: str, kek: Kek, settings: ConsentSettings) -> ConsentApp:
@@ -89,4 +63,5 @@ def build_app(pool: asyncpg.Pool, dsn: str, kek: Kek, settings: ConsentSettings)
     binding = ServiceBinding(SERVICE_NAME, servicer, consent_pb2_grpc.add_ConsentServiceServicer_to_server)
     public = {f"/{SERVICE_NAME}/GetSigningKeys"}
     server = GrpcServer([binding], settings, PostgresAuthenticator(pool), public)
-    return ConsentApp(server, view, keyring, settings, uow)
+    sweeper = Periodic("consent-expiry", settings.expiry_sweep_seconds, lambda: _expire(uow))
+    return ConsentApp(server, [sweeper], view=view, keyring=keyring)

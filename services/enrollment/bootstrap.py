@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import asyncpg
-import structlog
 from pydantic import Field
 
 from likeness.enrollment.v1 import enrollment_pb2_grpc
+from likeness_common.app import Periodic, ServiceApp
 from likeness_common.credentials import PostgresAuthenticator
 from likeness_common.crypto import Kek
 from likeness_common.db import Migrations
@@ -27,7 +25,6 @@ from .service_layer import handlers
 from .servicer import EnrollmentServicer
 
 MIGRATIONS = Migrations("enrollment", Path(__file__).parent / "migrations")
-log = structlog.get_logger("likeness.enrollment")
 
 
 class EnrollmentSettings(ServiceSettings):
@@ -39,43 +36,18 @@ class EnrollmentSettings(ServiceSettings):
 
 
 @dataclass
-class EnrollmentApp:
-    server: GrpcServer
-    engine: WorkerPoolEngine
-    settings: EnrollmentSettings
-    uow: Callable[[], PostgresEnrollmentUnitOfWork]
-    sweeper: asyncio.Task | None = None
+class EnrollmentApp(ServiceApp):
+    engine: WorkerPoolEngine | None = None
 
-    async def start_background(self) -> None:
-        self.sweeper = asyncio.create_task(self._sweep())
+    async def on_start(self) -> None:
+        await self.engine.warm_up()  # the first request then pays no model loading
 
-    async def stop_background(self) -> None:
-        if self.sweeper:
-            self.sweeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self.sweeper
+    async def on_stop(self) -> None:
         self.engine.close()
 
-    async def start(self) -> int:
-        await self.start_background()
-        return await self.server.start()
 
-    async def stop(self) -> None:
-        await self.server.stop()
-        await self.stop_background()
-
-    async def sweep_once(self) -> int:
-        models = {m: self.engine.model(m) for m in Modality}
-        return await handlers.sweep_retention(self.uow(), models)
-
-    async def _sweep(self) -> None:
-        while True:
-            await asyncio.sleep(self.settings.retention_sweep_seconds)
-            try:
-                if erased := await self.sweep_once():
-                    log.info("enrollments past retention erased", count=erased)
-            except Exception as error:  # keep sweeping after a database outage
-                log.warning("retention sweep failed", error=repr(error))
+async def _sweep(uow: Callable[[], PostgresEnrollmentUnitOfWork], engine: WorkerPoolEngine) -> int:
+    return await handlers.sweep_retention(uow(), {m: engine.model(m) for m in Modality})
 
 
 def build_app(pool: asyncpg.Pool, kek: Kek, settings: EnrollmentSettings, engine: WorkerPoolEngine | None = None) -> EnrollmentApp:
@@ -87,4 +59,5 @@ def build_app(pool: asyncpg.Pool, kek: Kek, settings: EnrollmentSettings, engine
     servicer = EnrollmentServicer(uow, engine, settings.max_samples)
     binding = ServiceBinding(SERVICE_NAME, servicer, enrollment_pb2_grpc.add_EnrollmentServiceServicer_to_server)
     server = GrpcServer([binding], settings, PostgresAuthenticator(pool))
-    return EnrollmentApp(server, engine, settings, uow)
+    sweeper = Periodic("retention-sweep", settings.retention_sweep_seconds, lambda: _sweep(uow, engine))
+    return EnrollmentApp(server, [sweeper], engine=engine)

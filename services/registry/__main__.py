@@ -1,24 +1,8 @@
 """`python -m registry`: run the registration service."""
 
-from __future__ import annotations
-
-import asyncio
-
-from likeness_common.db import COMMON, create_pool, migrate
-from likeness_common.grpc_server import serve_until_signalled
-from likeness_common.logging import configure_logging
-from likeness_common.settings import CommonSettings
+from likeness_common.app import ServiceApp, run_service
 
 from .bootstrap import MIGRATIONS, RegistrySettings, build_server
 
-
-async def main() -> None:
-    common = CommonSettings()
-    configure_logging(common.log_level, common.log_json)
-    await migrate(common.database_url, [COMMON, MIGRATIONS])
-    pool = await create_pool(common.database_url, common.db_pool_min, common.db_pool_max)
-    await serve_until_signalled(build_server(pool, RegistrySettings()), pool.close)
-
-
 if __name__ == "__main__":
-    asyncio.run(main())
+    run_service([MIGRATIONS], lambda pool, common: ServiceApp(build_server(pool, RegistrySettings())))

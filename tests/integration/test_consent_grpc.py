@@ -23,7 +23,7 @@ from likeness_common import topics
 from likeness_common.proto import ts
 from likeness_common.signing import Signature, SignatureError, envelope, verify_envelope
 from tests.conftest import bearer, unique
-from tests.integration.test_outbox_relay import consume, relay_process, wait_drained
+from tests.support import consume, relay_process, wait_drained
 
 
 def rid() -> str:

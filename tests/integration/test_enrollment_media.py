@@ -27,7 +27,7 @@ from likeness_common.devstack import _postgres_bin
 from likeness_common.proto import ts
 from likeness_common.templates import TemplateVault
 from tests.conftest import bearer, error_reason, shared_data, unique
-from tests.integration.test_outbox_relay import consume, relay_process, wait_drained
+from tests.support import consume, relay_process, wait_drained
 
 NOTICE = epb.BiometricNotice(purpose_text="Protect my likeness from unconsented generated media",
                              retention=duration_pb2.Duration(seconds=365 * 86400), accept_time=ts(datetime.now(UTC)),

@@ -4,60 +4,22 @@ from __future__ import annotations
 
 import asyncio
 import random
-import sys
-import time
 import uuid
 from collections import defaultdict
 
 import pytest
-
 from likeness.events.v1 import events_pb2
 from likeness.registry.v1 import registry_pb2 as pb
 from likeness.registry.v1 import registry_pb2_grpc
-from likeness_common import kafka, topics
-from likeness_common.devstack import Child
+from likeness_common import topics
 from likeness_common.events import new_event
 from likeness_common.outbox import append_events
+
 from tests.conftest import bearer, unique
+from tests.support import consume, relay_process, wait_drained
 
 REGISTRATIONS = 1000
 KILLS = 3
-
-
-def relay_process(stack, name: str) -> Child:
-    return Child(name, [sys.executable, "-m", "likeness_common.relay"], stack.state_dir / "logs" / f"{name}.log", env=stack.env())
-
-
-async def wait_drained(pool, keys: list[str], timeout: float = 90.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        left = await pool.fetchval(
-            "SELECT count(*) FROM outbox WHERE published_at IS NULL AND message_key = ANY($1::text[])", keys
-        )
-        if left == 0:
-            return
-        await asyncio.sleep(0.2)
-    pytest.fail(f"outbox not drained within {timeout}s ({left} rows left)")
-
-
-async def consume(bootstrap: str, topic: str, keys: set[str], want: set[str], timeout: float = 60.0) -> list:
-    """Every record of `topic` whose key is in `keys`, from the beginning, until all `want` event
-    ids have been seen (or the timeout)."""
-    consumer = kafka.consumer(bootstrap, topic)
-    await consumer.start()
-    records, seen = [], set()
-    deadline = time.monotonic() + timeout
-    try:
-        while not want <= seen and time.monotonic() < deadline:
-            batch = await consumer.getmany(timeout_ms=500, max_records=2000)
-            for part in batch.values():
-                for record in part:
-                    if record.key.decode() in keys:
-                        records.append(record)
-                        seen.add(dict(record.headers)["event_id"].decode())
-    finally:
-        await consumer.stop()
-    return records
 
 
 async def test_state_change_and_event_commit_together_or_not_at_all(pool):

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from likeness.consent.v1 import consent_pb2 as pb
 from likeness.enrollment.v1 import enrollment_pb2 as enrollment_pb
-from likeness_common.proto import ts
+from likeness_common.proto import enum_name, ts
 
 from ..domain.model import Denial, Grant, GrantState
 
@@ -19,11 +19,11 @@ _STATE = {
 
 
 def modality_name(value: int) -> str:
-    return enrollment_pb.Modality.Name(value).removeprefix("MODALITY_") if value in enrollment_pb.Modality.values() else "?"
+    return enum_name(enrollment_pb.Modality, value, "MODALITY_")
 
 
 def purpose_name(value: int) -> str:
-    return pb.Purpose.Name(value).removeprefix("PURPOSE_") if value in pb.Purpose.values() else "?"
+    return enum_name(pb.Purpose, value, "PURPOSE_")
 
 
 def denial_pb(reason: Denial | None) -> int:

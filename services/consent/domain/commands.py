@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from likeness_common.errors import FieldViolation, InvalidArgument, require
+from likeness_common.errors import FieldViolation, InvalidArgument, check_request_id, require
 from likeness_common.ids import is_id
+from likeness_common.territories import ISO_3166_1_ALPHA_2
 
 from .model import Condition, Modality, Purpose, normalize_custom
-from .territories import ISO_3166_1_ALPHA_2
 
 MAX_CUSTOM = 20
 MAX_CONDITIONS = 20
@@ -63,11 +63,6 @@ class CheckConsent:
     territory: str
     at: datetime | None
     at_least_as_fresh: str
-
-
-def check_request_id(request_id: str, violations: list[FieldViolation]) -> None:
-    if len(request_id) > 128 or not request_id.isprintable():
-        violations.append(FieldViolation("request_id", "must be printable and at most 128 characters"))
 
 
 def check_id(field: str, value: str, prefix: str, violations: list[FieldViolation]) -> None:

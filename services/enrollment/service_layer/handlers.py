@@ -9,7 +9,15 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 
-from likeness_common.errors import FailedPrecondition, FieldViolation, InvalidArgument, NotFound, PermissionDenied, require
+from likeness_common.errors import (
+    FailedPrecondition,
+    FieldViolation,
+    InvalidArgument,
+    NotFound,
+    PermissionDenied,
+    check_request_id,
+    require,
+)
 from likeness_common.ids import is_id, new_id
 from likeness_common.principal import Principal
 
@@ -38,8 +46,7 @@ def _validate(cmd: commands.Enroll, max_samples: int, now: datetime) -> None:
     v: list[FieldViolation] = []
     if not is_id(cmd.talent_id, "tal"):
         v.append(FieldViolation("talent_id", "must be a tal_ id"))
-    if len(cmd.request_id) > 128 or not cmd.request_id.isprintable():
-        v.append(FieldViolation("request_id", "printable, at most 128 characters"))
+    check_request_id(cmd.request_id, v)
     field = "images" if cmd.modality is Modality.FACE else "clips"
     if not cmd.samples:
         v.append(FieldViolation(field, "send at least one sample"))

@@ -6,7 +6,7 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
 
-from likeness_common.errors import FailedPrecondition, FieldViolation, NotFound, PermissionDenied, require
+from likeness_common.errors import FailedPrecondition, FieldViolation, NotFound, PermissionDenied, check_request_id, require
 from likeness_common.ids import is_id, new_id
 from likeness_common.principal import Principal, PrincipalKind
 
@@ -15,16 +15,10 @@ from ..domain.model import MAX_REF_LENGTH, Agency, Mandate, Platform, Talent, ch
 from .unit_of_work import UnitOfWork
 
 AGENCY, PLATFORM, TALENT, MANDATE = "agc", "plt", "tal", "mnd"
-MAX_REQUEST_ID = 128
 
 
 def _now() -> datetime:
     return datetime.now(UTC)
-
-
-def _check_request_id(request_id: str, violations: list[FieldViolation]) -> None:
-    if len(request_id) > MAX_REQUEST_ID or not request_id.isprintable():
-        violations.append(FieldViolation("request_id", f"must be printable and at most {MAX_REQUEST_ID} characters"))
 
 
 def _check_id(field: str, value: str, prefix: str, violations: list[FieldViolation]) -> None:
@@ -67,7 +61,7 @@ async def register_agency(cmd: commands.RegisterAgency, actor: Principal, uow: U
     _require_operator(actor)
     violations: list[FieldViolation] = []
     name = check_name("display_name", cmd.display_name, violations)
-    _check_request_id(cmd.request_id, violations)
+    check_request_id(cmd.request_id, violations)
     require(violations)
     async with uow:
         once = _Idempotent(uow, actor, "RegisterAgency", cmd.request_id, {"display_name": name})
@@ -88,7 +82,7 @@ async def register_platform(
     _require_operator(actor)
     violations: list[FieldViolation] = []
     name = check_name("display_name", cmd.display_name, violations)
-    _check_request_id(cmd.request_id, violations)
+    check_request_id(cmd.request_id, violations)
     require(violations)
     async with uow:
         once = _Idempotent(uow, actor, "RegisterPlatform", cmd.request_id, {"display_name": name})
@@ -144,7 +138,7 @@ async def register_talent(
     violations: list[FieldViolation] = []
     name = check_name("display_name", cmd.display_name, violations)
     ref = check_optional_text("external_ref", cmd.external_ref, violations, limit=MAX_REF_LENGTH)
-    _check_request_id(cmd.request_id, violations)
+    check_request_id(cmd.request_id, violations)
     agency_id = cmd.agency_id
     if actor.is_agency:
         if agency_id and agency_id != actor.principal_id:
@@ -203,7 +197,7 @@ async def grant_mandate(cmd: commands.GrantMandate, actor: Principal, uow: UnitO
     violations: list[FieldViolation] = []
     _check_id("agency_id", cmd.agency_id, AGENCY, violations)
     _check_id("talent_id", cmd.talent_id, TALENT, violations)
-    _check_request_id(cmd.request_id, violations)
+    check_request_id(cmd.request_id, violations)
     now = _now()
     valid_from = cmd.valid_from or now
     if cmd.valid_until is not None and cmd.valid_until <= valid_from:
@@ -231,7 +225,7 @@ async def end_mandate(cmd: commands.EndMandate, actor: Principal, uow: UnitOfWor
         raise PermissionDenied("a platform cannot end mandates")
     violations: list[FieldViolation] = []
     _check_id("mandate_id", cmd.mandate_id, MANDATE, violations)
-    _check_request_id(cmd.request_id, violations)
+    check_request_id(cmd.request_id, violations)
     reason = check_optional_text("reason", cmd.reason, violations, limit=500)
     require(violations)
     async with uow:
@@ -276,7 +270,7 @@ async def rotate_api_key(cmd: commands.RotateApiKey, actor: Principal, uow: Unit
     if target != actor.principal_id and not actor.is_operator:
         raise PermissionDenied("only an operator may rotate another principal's key")
     violations: list[FieldViolation] = []
-    _check_request_id(cmd.request_id, violations)
+    check_request_id(cmd.request_id, violations)
     require(violations)
     async with uow:
         once = _Idempotent(uow, actor, "RotateApiKey", cmd.request_id, {"principal_id": target})
@@ -294,7 +288,7 @@ async def rotate_api_key(cmd: commands.RotateApiKey, actor: Principal, uow: Unit
 async def revoke_api_keys(cmd: commands.RevokeApiKeys, actor: Principal, uow: UnitOfWork) -> int:
     _require_operator(actor)
     violations: list[FieldViolation] = []
-    _check_request_id(cmd.request_id, violations)
+    check_request_id(cmd.request_id, violations)
     if not cmd.principal_id:
         violations.append(FieldViolation("principal_id", "must not be empty"))
     require(violations)

@@ -108,7 +108,7 @@ class Receipt(_message.Message):
     def __init__(self, receipt_id: _Optional[str] = ..., canonical_payload: _Optional[bytes] = ..., key_id: _Optional[str] = ..., algorithm: _Optional[str] = ..., signature: _Optional[bytes] = ...) -> None: ...
 
 class Verification(_message.Message):
-    __slots__ = ("verification_id", "platform_id", "decision", "matches", "grant_ids", "media_sha256", "decide_time", "receipt")
+    __slots__ = ("verification_id", "platform_id", "decision", "matches", "grant_ids", "media_sha256", "decide_time", "receipt", "conditions", "consistency_token", "purpose", "custom_purpose", "territory", "media_type", "frames_analyzed")
     VERIFICATION_ID_FIELD_NUMBER: _ClassVar[int]
     PLATFORM_ID_FIELD_NUMBER: _ClassVar[int]
     DECISION_FIELD_NUMBER: _ClassVar[int]
@@ -117,6 +117,13 @@ class Verification(_message.Message):
     MEDIA_SHA256_FIELD_NUMBER: _ClassVar[int]
     DECIDE_TIME_FIELD_NUMBER: _ClassVar[int]
     RECEIPT_FIELD_NUMBER: _ClassVar[int]
+    CONDITIONS_FIELD_NUMBER: _ClassVar[int]
+    CONSISTENCY_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    PURPOSE_FIELD_NUMBER: _ClassVar[int]
+    CUSTOM_PURPOSE_FIELD_NUMBER: _ClassVar[int]
+    TERRITORY_FIELD_NUMBER: _ClassVar[int]
+    MEDIA_TYPE_FIELD_NUMBER: _ClassVar[int]
+    FRAMES_ANALYZED_FIELD_NUMBER: _ClassVar[int]
     verification_id: str
     platform_id: str
     decision: Decision
@@ -125,7 +132,14 @@ class Verification(_message.Message):
     media_sha256: str
     decide_time: _timestamp_pb2.Timestamp
     receipt: Receipt
-    def __init__(self, verification_id: _Optional[str] = ..., platform_id: _Optional[str] = ..., decision: _Optional[_Union[Decision, str]] = ..., matches: _Optional[_Iterable[_Union[Match, _Mapping]]] = ..., grant_ids: _Optional[_Iterable[str]] = ..., media_sha256: _Optional[str] = ..., decide_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., receipt: _Optional[_Union[Receipt, _Mapping]] = ...) -> None: ...
+    conditions: _containers.RepeatedCompositeFieldContainer[_consent_pb2.Condition]
+    consistency_token: str
+    purpose: _consent_pb2.Purpose
+    custom_purpose: str
+    territory: str
+    media_type: str
+    frames_analyzed: int
+    def __init__(self, verification_id: _Optional[str] = ..., platform_id: _Optional[str] = ..., decision: _Optional[_Union[Decision, str]] = ..., matches: _Optional[_Iterable[_Union[Match, _Mapping]]] = ..., grant_ids: _Optional[_Iterable[str]] = ..., media_sha256: _Optional[str] = ..., decide_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., receipt: _Optional[_Union[Receipt, _Mapping]] = ..., conditions: _Optional[_Iterable[_Union[_consent_pb2.Condition, _Mapping]]] = ..., consistency_token: _Optional[str] = ..., purpose: _Optional[_Union[_consent_pb2.Purpose, str]] = ..., custom_purpose: _Optional[str] = ..., territory: _Optional[str] = ..., media_type: _Optional[str] = ..., frames_analyzed: _Optional[int] = ...) -> None: ...
 
 class VerifyResponse(_message.Message):
     __slots__ = ("verification",)

@@ -1,0 +1,78 @@
+"""asyncpg adapters of the verification service."""
+
+from __future__ import annotations
+
+import json
+
+import asyncpg
+from likeness_common import topics
+from likeness_common.audit import append_audit
+from likeness_common.events import new_event
+from likeness_common.idempotency import PostgresIdempotency
+from likeness_common.outbox import append_events
+from likeness_common.signing import Signature
+from likeness_common.uow import PostgresUnitOfWorkBase
+
+from ..domain import events
+from ..domain.model import record_from_receipt
+from ..service_layer.ports import StoredVerification
+from .proto_mapping import decided_pb
+
+
+class PostgresVerifications:
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self._conn = conn
+
+    async def add(self, stored: StoredVerification) -> None:
+        r, sig = stored.record, stored.signature
+        await self._conn.execute(
+            """INSERT INTO verifications (verification_id, receipt_id, platform_id, decision, media_sha256, talent_ids,
+                   payload, key_id, algorithm, signature, decided_at)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)""",
+            r.verification_id, r.receipt_id, r.platform_id, r.decision.value, r.media_sha256,
+            sorted({m.talent_id for m in r.matches}), stored.payload, sig.key_id, sig.algorithm, sig.signature, r.decided_at,
+        )  # fmt: skip
+
+    async def get(self, verification_id: str) -> StoredVerification | None:
+        row = await self._conn.fetchrow("SELECT * FROM verifications WHERE verification_id = $1", verification_id)
+        if row is None:
+            return None
+        payload = bytes(row["payload"])
+        return StoredVerification(
+            record_from_receipt(json.loads(payload)), payload, Signature(row["key_id"], row["algorithm"], bytes(row["signature"]))
+        )
+
+
+class PostgresEnrolled:
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self._conn = conn
+
+    async def still_enrolled(self, talent_ids: set[str]) -> set[str]:
+        # Erasure shreds the talent's data key first: no key, no usable template.
+        rows = await self._conn.fetch("SELECT talent_id FROM talent_data_keys WHERE talent_id = ANY($1::text[])", list(talent_ids))
+        return {r["talent_id"] for r in rows}
+
+
+class PostgresVerificationUnitOfWork(PostgresUnitOfWorkBase):
+    def bind(self, conn: asyncpg.Connection) -> None:
+        self.verifications = PostgresVerifications(conn)
+        self.enrolled = PostgresEnrolled(conn)
+        self.idempotency = PostgresIdempotency(conn)
+
+    async def commit(self) -> None:
+        decided: list[events.VerificationDecided] = self._events
+        out = []
+        for e in decided:
+            r = e.record
+            talent = e.key if e.key != r.platform_id else ""
+            out.append(new_event(decided_pb(r), talent_id=talent, aggregate_id=talent and r.verification_id or r.platform_id,
+                                 actor_id=r.platform_id, occurred_at=r.decided_at))  # fmt: skip
+        await append_events(self._conn, topics.VERIFICATION.name, out)
+        if decided:
+            r = decided[0].record
+            await append_audit(
+                self._conn, actor_id=r.platform_id, action="verification.decided", subject_id=r.verification_id,
+                details={"decision": r.decision.value, "receipt_id": r.receipt_id, "media_sha256": r.media_sha256,
+                         "talent_ids": sorted({m.talent_id for m in r.matches}), "grant_ids": r.grant_ids},
+            )  # fmt: skip
+        await self._finish()

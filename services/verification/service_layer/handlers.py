@@ -1,0 +1,135 @@
+"""Verification use cases. Media work and consent checks run outside any database transaction;
+the decision, its receipt and its events are stored in one short transaction."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from dataclasses import asdict
+from datetime import UTC, datetime
+
+from likeness_common.errors import NotFound, PermissionDenied
+from likeness_common.ids import is_id, new_id
+from likeness_common.principal import Principal
+from likeness_common.signing import canonical_json
+
+from ..domain import commands, events
+from ..domain.model import (
+    Modality,
+    Thresholds,
+    VerificationRecord,
+    best_matches,
+    decide,
+)
+from .ports import (
+    ConsentChecker,
+    Extractor,
+    Searcher,
+    Signer,
+    StoredVerification,
+    VerificationUnitOfWork,
+)
+
+OPERATION = "Verify"
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+async def verify(
+    cmd: commands.Verify,
+    actor: Principal,
+    uow: VerificationUnitOfWork,
+    extractor: Extractor,
+    searcher: Searcher,
+    consent: ConsentChecker,
+    signer: Signer,
+    thresholds: Thresholds,
+    *,
+    max_bytes: int,
+) -> StoredVerification:
+    if not actor.is_platform:
+        raise PermissionDenied("Verify is called by a platform, with its own API key", reason="PLATFORM_ONLY")
+    cmd.validate(max_bytes)
+    sha256 = hashlib.sha256(cmd.media).hexdigest()
+    params = {**asdict(cmd), "media": sha256}
+    if cmd.request_id:
+        async with uow:
+            if prior := await uow.idempotency.recall(actor.principal_id, OPERATION, cmd.request_id, params):
+                return await _replay(uow, prior)
+
+    media_type = extractor.media_type(cmd.media)  # UNSUPPORTED_MEDIA_TYPE / UNDECODABLE_MEDIA before any work
+    extraction = await extractor.extract(cmd.media)
+    floors = {m: thresholds.review(m) for m in Modality}
+    hits = await searcher.search(extraction.probes, floors)
+    if hits:
+        async with uow:  # the index may lag an erasure by a moment: erased talent never match
+            live = await uow.enrolled.still_enrolled({h.talent_id for h in hits})
+        hits = [h for h in hits if h.talent_id in live]
+    matches = best_matches(hits, thresholds)
+
+    territory = cmd.territory.upper()
+    checks = await asyncio.gather(
+        *(consent.check(m.talent_id, m.modality, cmd.purpose, cmd.custom_purpose, territory, cmd.at_least_as_fresh) for m in matches)
+    )
+    verdicts = {(m.talent_id, m.modality): verdict for m, (verdict, _token) in zip(matches, checks, strict=True)}
+    tokens = [token for _verdict, token in checks if token] or ([cmd.at_least_as_fresh] if cmd.at_least_as_fresh else [])
+    outcome = decide(matches, verdicts)
+
+    record = VerificationRecord(
+        verification_id=new_id("ver"),
+        receipt_id=new_id("rcp"),
+        request_id=cmd.request_id,
+        platform_id=actor.principal_id,
+        media_sha256=sha256,
+        media_type=media_type,
+        media_bytes=len(cmd.media),
+        frames=extraction.frames,
+        purpose=cmd.purpose,
+        custom_purpose=cmd.custom_purpose,
+        territory=territory,
+        decision=outcome.decision,
+        matches=outcome.matches,
+        grant_ids=outcome.grant_ids,
+        conditions=outcome.conditions,
+        models=extractor.models,
+        thresholds=thresholds,
+        consistency_token=_freshest(tokens),
+        decided_at=_now(),
+    )
+    payload, signature = await signer.sign(lambda key_id: canonical_json(record.receipt_payload(key_id)))
+    stored = StoredVerification(record, payload, signature)
+    async with uow:
+        if cmd.request_id and (prior := await uow.idempotency.recall(actor.principal_id, OPERATION, cmd.request_id, params)):
+            return await _replay(uow, prior)  # a concurrent retry won the race
+        await uow.verifications.add(stored)
+        for key in sorted({m.talent_id for m in record.matches}) or [record.platform_id]:
+            uow.emit(events.VerificationDecided(record, key))
+        if cmd.request_id:
+            await uow.idempotency.remember(actor.principal_id, OPERATION, cmd.request_id, params, {"verification_id": record.verification_id})
+        await uow.commit()
+    return stored
+
+
+def _freshest(tokens: list[str]) -> str:
+    """Consistency tokens are `ct1.<revision>` (decimal): the longest, then the greatest, is the freshest."""
+    return max(tokens, key=lambda t: (len(t), t), default="")
+
+
+async def _replay(uow: VerificationUnitOfWork, prior: dict) -> StoredVerification:
+    stored = await uow.verifications.get(prior["verification_id"])
+    if stored is None:
+        raise NotFound("that verification no longer exists")
+    return stored
+
+
+async def get_receipt(verification_id: str, actor: Principal, uow: VerificationUnitOfWork) -> StoredVerification:
+    """A platform reads its own verifications; an operator reads any."""
+    if not is_id(verification_id, "ver"):
+        raise NotFound(f"verification {verification_id[:40]!r} not found")
+    async with uow:
+        stored = await uow.verifications.get(verification_id)
+    if stored is None or not (actor.is_operator or stored.record.platform_id == actor.principal_id):
+        raise NotFound(f"verification {verification_id} not found")  # never confirm another platform's ids
+    return stored
