@@ -10,13 +10,7 @@ config (BioConfig), errors (MediaError, SampleRejected, Reason).
 """
 
 from .config import BioConfig
-from .consistency import (
-    ConsistencyReport,
-    check_face_consistency,
-    check_voice_consistency,
-    face_centroid,
-    voice_centroid,
-)
+from .consistency import ConsistencyReport, check_face_consistency, check_voice_consistency, face_centroid, voice_centroid
 from .errors import BiometricError, MediaError, Reason, SampleRejected
 from .face import (
     DetectedFace,

@@ -25,20 +25,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from .config import BioConfig
-from .face import (
-    DetectedFace,
-    FaceEnrollmentResult,
-    analyze_enrollment_image,
-    faces_in_frame,
-)
+from .face import DetectedFace, FaceEnrollmentResult, analyze_enrollment_image, faces_in_frame
 from .media import decode_audio, decode_image, iter_video_frames
-from .models import (
-    FACE_MODEL,
-    VOICE_MODEL,
-    load_face_models,
-    load_voice_encoder,
-    set_single_thread,
-)
+from .models import FACE_MODEL, VOICE_MODEL, load_face_models, load_voice_encoder, set_single_thread
 from .voice import (
     SegmentEmbedding,
     Speaker,

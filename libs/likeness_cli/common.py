@@ -6,6 +6,7 @@ import functools
 import json
 import sys
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import grpc
@@ -16,6 +17,7 @@ from .output import err_console
 
 Json = Annotated[bool, typer.Option("--json", help="Print one JSON object per result.")]
 Target = Annotated[str | None, typer.Option("--target", help="host:port (default: LIKENESS_TARGET or .likeness/dev.json).")]
+Keys = Annotated[Path | None, typer.Option(help="Key file from `likeness keys export` (offline); default: ask the service.")]
 ApiKey = Annotated[str | None, typer.Option("--api-key", help="API key (default: LIKENESS_API_KEY or the dev operator key).")]
 
 F = TypeVar("F", bound=Callable[..., Any])

@@ -14,19 +14,17 @@ import typer
 from likeness.consent.v1 import consent_pb2 as cpb
 from likeness.consent.v1 import consent_pb2_grpc
 from likeness.enrollment.v1 import enrollment_pb2 as epb
+from likeness_common.documents import GRANT_TYPE, unwrap_c2pa
 from likeness_common.proto import ts
 from likeness_common.signing import Signature, SignatureError, envelope, verify_envelope
 
 from .client import CliError, connect, request_id
-from .common import ApiKey, Json, Target, command, paged
+from .common import ApiKey, Json, Keys, Target, command, paged
 from .output import emit, to_dict
 
 consent_app = typer.Typer(no_args_is_help=True, help="Signed consent grants.")
 keys_app = typer.Typer(no_args_is_help=True, help="The registry's signing keys.")
 audit_app = typer.Typer(no_args_is_help=True, help="The hash-chained audit log.")
-
-GRANT_TYPE = "likeness.grant.v1"
-
 
 def _stub(target: str | None, api_key: str | None) -> tuple[consent_pb2_grpc.ConsentServiceStub, list]:
     conn = connect("consent", target, api_key)
@@ -44,7 +42,7 @@ def _modality(name: str) -> int:
         raise CliError(f"unknown modality {name!r}: use face or voice") from None
 
 
-def _purpose(name: str) -> tuple[int, str]:
+def purpose_value(name: str) -> tuple[int, str]:
     """A named purpose, or any other word as a custom purpose."""
     key = f"PURPOSE_{name.upper().replace('-', '_')}"
     if key in cpb.Purpose.keys() and key not in ("PURPOSE_UNSPECIFIED", "PURPOSE_CUSTOM"):
@@ -97,7 +95,7 @@ def grant(
     stub, md = _stub(target, api_key)
     purposes, custom = [], []
     for name in _csv(purpose):
-        value, custom_name = _purpose(name)
+        value, custom_name = purpose_value(name)
         purposes.append(value)
         if custom_name:
             custom.append(custom_name)
@@ -161,8 +159,8 @@ def check(
 ) -> None:
     """Is this use covered by a grant right now?"""
     stub, md = _stub(target, api_key)
-    purpose_value, custom = _purpose(purpose)
-    req = cpb.CheckConsentRequest(talent_id=talent, platform_id=platform, modality=_modality(modality), purpose=purpose_value,
+    purpose_code, custom = purpose_value(purpose)
+    req = cpb.CheckConsentRequest(talent_id=talent, platform_id=platform, modality=_modality(modality), purpose=purpose_code,
                                   custom_purpose=custom, territory=territory, at_least_as_fresh=token)  # fmt: skip
     resp = stub.CheckConsent(req, metadata=md)
     reason = None if resp.allowed else cpb.DenialReason.Name(resp.reason).removeprefix("DENIAL_REASON_")
@@ -184,7 +182,7 @@ def export(grant_id: str, target: Target = None, api_key: ApiKey = None) -> None
 @command
 def verify_grant(
     file: Path,
-    keys: Annotated[Path | None, typer.Option(help="Key file from `likeness keys export` (offline); default: ask the service.")] = None,
+    keys: Keys = None,
     target: Target = None,
     as_json: Json = False,
 ) -> None:
@@ -199,7 +197,7 @@ def verify_document(file: Path, keys: Path | None, target: str | None, kind: str
         raise CliError(f"cannot read {file}: {error.strerror}") from None
     public = load_keys(keys) if keys else fetch_keys(target)
     try:
-        payload = verify_envelope(data, public, kind)
+        payload = verify_envelope(unwrap_c2pa(data), public, kind)
     except SignatureError as error:
         raise CliError(f"{file}: NOT VALID: {error}", code="INVALID_SIGNATURE") from None
     subject = payload.get("grant_id") or payload.get("receipt_id") or ""

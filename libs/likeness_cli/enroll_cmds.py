@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 from google.protobuf import duration_pb2
-from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, Progress, TextColumn
 
 from likeness.enrollment.v1 import enrollment_pb2 as epb
 from likeness.enrollment.v1 import enrollment_pb2_grpc
@@ -16,7 +16,7 @@ from likeness_common.proto import ts
 
 from .client import CliError, connect, request_id
 from .common import ApiKey, Json, Target, command
-from .output import emit, err_console
+from .output import emit, err_console, progress
 
 enroll_app = typer.Typer(no_args_is_help=True, help="Enroll a talent's face or voice.")
 
@@ -61,9 +61,7 @@ def _notice(purpose: str, retention_days: int, accepted_at: str | None, version:
 def _enroll(modality: str, talent_id: str, files: list[Path], notice: epb.BiometricNotice, target, api_key, as_json: bool) -> None:
     stub, md = _stub(target, api_key)
     samples = _read(files, not as_json)
-    with Progress(SpinnerColumn(), TextColumn(f"analysing {len(samples)} {modality} sample(s)"), TimeElapsedColumn(),
-                  console=err_console, disable=as_json, transient=True) as progress:  # fmt: skip
-        progress.add_task("rpc", total=None)
+    with progress(f"analysing {len(samples)} {modality} sample(s)", as_json):
         if modality == "face":
             resp = stub.EnrollFace(epb.EnrollFaceRequest(request_id=request_id(), talent_id=talent_id, notice=notice, images=samples),
                                    metadata=md, timeout=600)  # fmt: skip

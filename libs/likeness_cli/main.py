@@ -20,6 +20,8 @@ from .consent_cmds import audit_app, consent_app, keys_app
 from .enroll_cmds import enroll_app
 from .enroll_cmds import erase as erase_biometrics
 from .output import emit, to_dict
+from .verify_cmds import receipt_app
+from .verify_cmds import verify as verify_clip
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
 dev_app = typer.Typer(no_args_is_help=True, help="The embedded development stack.")
@@ -30,8 +32,9 @@ mandate_app = typer.Typer(no_args_is_help=True, help="Representation mandates.")
 events_app = typer.Typer(no_args_is_help=True, help="Events on Kafka.")
 for sub, name in [(dev_app, "dev"), (agency_app, "agency"), (platform_app, "platform"), (talent_app, "talent"),
                   (mandate_app, "mandate"), (events_app, "events"), (consent_app, "consent"), (keys_app, "keys"),
-                  (audit_app, "audit"), (enroll_app, "enroll")]:  # fmt: skip
+                  (audit_app, "audit"), (enroll_app, "enroll"), (receipt_app, "receipt")]:  # fmt: skip
     app.add_typer(sub, name=name)
+app.command("verify")(verify_clip)
 
 def _registry(target: str | None, api_key: str | None) -> tuple[registry_pb2_grpc.RegistryServiceStub, list]:
     conn = connect("registry", target, api_key)
@@ -203,9 +206,9 @@ def events_tail(
     as_json: Json = False,
 ) -> None:
     """Print every event from the beginning of every likeness.* topic."""
-    from likeness_cli.client import dev_info
-
     import os
+
+    from likeness_cli.client import dev_info
 
     servers = bootstrap or os.environ.get("LIKENESS_KAFKA_BOOTSTRAP") or dev_info().get("kafka_bootstrap")
     if not servers:

@@ -11,8 +11,8 @@ from typing import Any
 
 import asyncpg
 
+from .documents import canonical_json
 from .outbox import take_write_lock
-from .signing import canonical_json
 
 GENESIS = b"\x00" * 32
 

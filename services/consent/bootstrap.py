@@ -20,8 +20,8 @@ from likeness_common.signing import SigningKeyring
 
 from . import SERVICE_NAME
 from .adapters.postgres import CachedConsentView, PostgresConsentUnitOfWork
-from .servicer import ConsentServicer
 from .service_layer import handlers
+from .servicer import ConsentServicer
 
 MIGRATIONS = Migrations("consent", Path(__file__).parent / "migrations")
 

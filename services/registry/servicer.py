@@ -17,7 +17,6 @@ from .domain.model import Agency, Mandate, MandateState, Platform, Talent
 from .service_layer import handlers
 from .service_layer.unit_of_work import UnitOfWork
 
-
 _STATE = {
     MandateState.ACTIVE: pb.MANDATE_STATE_ACTIVE,
     MandateState.PENDING: pb.MANDATE_STATE_PENDING,

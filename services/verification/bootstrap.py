@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import asyncpg
+from pydantic import Field
+
 from likeness.verification.v1 import verification_pb2_grpc
 from likeness_biometrics import BioConfig
 from likeness_common.app import ServiceApp
@@ -16,7 +18,6 @@ from likeness_common.db import Migrations
 from likeness_common.grpc_server import GrpcServer, ServiceBinding
 from likeness_common.settings import ServiceSettings, SettingsConfigDict
 from likeness_common.signing import SigningKeyring
-from pydantic import Field
 
 from . import SERVICE_NAME
 from .adapters.consent_client import ConsentClient

@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
 import grpc
+
 from likeness.verification.v1 import verification_pb2 as pb
 from likeness.verification.v1 import verification_pb2_grpc
 from likeness_common.errors import InvalidArgument, ResourceExhausted

@@ -20,12 +20,7 @@ import av  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from likeness_biometrics import BioConfig, MediaError, MediaKind, Reason  # noqa: E402
-from likeness_biometrics.media import (  # noqa: E402
-    decode_audio,
-    decode_image,
-    decode_video_frames,
-    sniff,
-)
+from likeness_biometrics.media import decode_audio, decode_image, decode_video_frames, sniff  # noqa: E402
 
 
 def tone(seconds: float, rate: int = 16000, freq: float = 220.0) -> np.ndarray:

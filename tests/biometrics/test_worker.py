@@ -20,8 +20,8 @@ from likeness_biometrics import (  # noqa: E402
     VoiceEnrollmentResult,
     analyze_enrollment_image,
     decode_image,
+    worker,  # noqa: E402
 )
-from likeness_biometrics import worker  # noqa: E402
 
 
 @pytest.fixture(scope="module")

@@ -15,6 +15,7 @@ import pytest
 pytestmark = pytest.mark.e2e
 
 LIKENESS = str(Path(sys.executable).parent / "likeness")
+SHARED_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 
 
 @pytest.fixture(scope="module")
@@ -120,10 +121,47 @@ def test_consent_cli_grant_check_revoke_export_verify(dev_stack, tmp_path):
     assert audit["intact"] is True and audit["entries_checked"] >= 2
 
 
+def test_enroll_verify_grant_and_receipt_cli(dev_stack, tmp_path):
+    _, _, env, _ = dev_stack
+    faces = SHARED_DATA / "faces"
+    if not faces.exists():
+        pytest.skip(f"real media not available: {faces}")
+    agency = cli(env, "agency", "register", "Verify Agency")
+    platform = cli(env, "platform", "register", "Verify Platform")
+    talent = cli(env, "talent", "register", "Barack Obama", "--api-key", agency["api_key"])["talent_id"]
+    enrolled = cli(env, "enroll", "face", talent, str(faces / "obama" / "obama.jpg"), str(faces / "obama" / "obama2.jpg"),
+                   "--api-key", agency["api_key"])  # fmt: skip
+    assert enrolled["accepted"] == 2 and enrolled["rejected"] == []
+    photo = str(faces / "obama" / "obama3.jpg")
+    verify = ["verify", photo, "--purpose", "advertising", "--territory", "US", "--api-key", platform["api_key"]]
+    deadline = time.monotonic() + 30
+    while (denied := cli(env, *verify))["decision"] == "NO_MATCH" and time.monotonic() < deadline:
+        time.sleep(0.5)  # the enrollment travels outbox -> Kafka -> the verification index
+    assert denied["decision"] == "DENY" and denied["matches"][0]["talent_id"] == talent
+    assert denied["matches"][0]["denial"] == "NO_GRANT"
+    granted = cli(env, "consent", "grant", talent, "--platform", platform["platform_id"], "--modality", "face",
+                  "--purpose", "advertising", "--territory", "US", "--api-key", agency["api_key"])  # fmt: skip
+    receipt, assertion = tmp_path / "receipt.json", tmp_path / "receipt.c2pa.json"
+    allowed = cli(env, *verify, "--token", granted["consistency_token"], "--receipt", str(receipt))
+    assert allowed["decision"] == "ALLOW" and allowed["grant_ids"] == [granted["grant_id"]]
+    fetched = cli(env, "receipt", "get", allowed["verification_id"], "--out", str(assertion), "--c2pa", "--api-key", platform["api_key"])
+    assert fetched["receipt_id"] == allowed["receipt_id"]
+    keys = tmp_path / "keys.json"
+    keys.write_bytes(subprocess.run([LIKENESS, "keys", "export"], env=env, capture_output=True, timeout=60, check=True).stdout)
+    for document in (receipt, assertion):
+        checked = cli(env, "receipt", "verify", str(document), "--keys", str(keys))
+        assert checked["valid"] is True and checked["payload"]["decision"] == "ALLOW"
+    tampered = tmp_path / "tampered.json"
+    tampered.write_bytes(receipt.read_bytes().replace(b'"ALLOW"', b'"DENY"'))
+    assert cli(env, "receipt", "verify", str(tampered), "--keys", str(keys), ok=False)["error"]["code"] == "INVALID_SIGNATURE"
+    junk = cli(env, "verify", str(keys), "--purpose", "advertising", "--api-key", platform["api_key"], ok=False)
+    assert junk["error"]["code"] == "INVALID_ARGUMENT"
+
+
 def test_sigterm_stops_everything_without_orphans(dev_stack):
     proc, info, _, state_dir = dev_stack
     pids = info["pids"]
-    assert {"registry", "consent", "relay", "postgres", "tansu"} <= pids.keys()
+    assert {"registry", "consent", "enrollment", "verification", "relay", "postgres", "tansu"} <= pids.keys()
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=30) == 0
     time.sleep(0.5)

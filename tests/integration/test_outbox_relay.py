@@ -8,13 +8,13 @@ import uuid
 from collections import defaultdict
 
 import pytest
+
 from likeness.events.v1 import events_pb2
 from likeness.registry.v1 import registry_pb2 as pb
 from likeness.registry.v1 import registry_pb2_grpc
 from likeness_common import topics
 from likeness_common.events import new_event
 from likeness_common.outbox import append_events
-
 from tests.conftest import bearer, unique
 from tests.support import consume, relay_process, wait_drained
 

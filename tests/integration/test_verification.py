@@ -28,11 +28,12 @@ from likeness.verification.v1 import verification_pb2 as vpb
 from likeness.verification.v1 import verification_pb2_grpc
 from likeness_biometrics import decode_audio
 from likeness_common import topics
+from likeness_common.documents import RECEIPT_TYPE
 from likeness_common.proto import ts
 from likeness_common.signing import Signature, SignatureError, envelope, verify_envelope
 from tests.conftest import bearer, error_reason, shared_data, start_verification, unique
 from tests.support import consume, relay_process, wait_drained
-from verification.domain.model import RECEIPT_TYPE, Modality
+from verification.domain.model import Modality
 
 NOTICE = epb.BiometricNotice(purpose_text="Protect my likeness", retention=duration_pb2.Duration(seconds=365 * 86400),
                              accept_time=ts(datetime.now(UTC)), notice_version="2026-11")  # fmt: skip

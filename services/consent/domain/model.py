@@ -19,6 +19,8 @@ import enum
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from likeness_common.documents import GRANT_TYPE
+
 
 class Modality(str, enum.Enum):
     FACE = "FACE"
@@ -141,7 +143,7 @@ class Grant:
             return moment.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z") if moment else None
 
         return {
-            "version": "likeness.grant.v1",
+            "version": GRANT_TYPE,
             "grant_id": self.grant_id,
             "talent_id": self.talent_id,
             "platform": self.platform_id or "*",

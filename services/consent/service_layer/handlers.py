@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from likeness_common.documents import canonical_json
 from likeness_common.errors import FailedPrecondition, FieldViolation, NotFound, PermissionDenied, require
 from likeness_common.ids import new_id
 from likeness_common.principal import Principal
-from likeness_common.signing import canonical_json
 
 from ..domain import commands, events
 from ..domain.model import ConsentDecision, Grant, GrantSignature, GrantState, Issuer, Use, decide

@@ -11,8 +11,8 @@ import numpy as np
 from likeness_biometrics import (
     FACE_MODEL,
     VOICE_MODEL,
-    BiometricError,
     BioConfig,
+    BiometricError,
     check_face_consistency,
     check_voice_consistency,
     face_centroid,

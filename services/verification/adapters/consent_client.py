@@ -5,17 +5,11 @@ verification holds no credential of its own that could check for anyone."""
 from __future__ import annotations
 
 import grpc
+
 from likeness.consent.v1 import consent_pb2 as cpb
 from likeness.consent.v1 import consent_pb2_grpc
 from likeness.enrollment.v1 import enrollment_pb2 as epb
-from likeness_common.errors import (
-    InvalidArgument,
-    LikenessError,
-    NotFound,
-    PermissionDenied,
-    Unauthenticated,
-    Unavailable,
-)
+from likeness_common.errors import InvalidArgument, LikenessError, NotFound, PermissionDenied, Unauthenticated, Unavailable
 from likeness_common.proto import enum_name, enum_value
 
 from ..domain.model import ConsentVerdict, Modality

@@ -7,22 +7,8 @@ from __future__ import annotations
 import asyncio
 from concurrent.futures import Executor
 
-from likeness_biometrics import (
-    FACE_MODEL,
-    VOICE_MODEL,
-    BioConfig,
-    MediaError,
-    MediaKind,
-    Reason,
-    sniff,
-)
-from likeness_biometrics.worker import (
-    create_executor,
-    faces_in_image,
-    faces_in_video,
-    ping,
-    voice_speakers,
-)
+from likeness_biometrics import FACE_MODEL, VOICE_MODEL, BioConfig, MediaError, MediaKind, Reason, sniff
+from likeness_biometrics.worker import create_executor, faces_in_image, faces_in_video, ping, voice_speakers
 
 from ..domain.model import Location, Modality, Probe
 from ..service_layer.ports import Extraction

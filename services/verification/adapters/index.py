@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 import numpy as np
 import structlog
+
 from likeness.events.v1 import events_pb2
 from likeness_common import topics
 from likeness_common.crypto import Kek

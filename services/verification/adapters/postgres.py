@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import asyncpg
+
 from likeness_common import topics
 from likeness_common.audit import append_audit
 from likeness_common.events import new_event

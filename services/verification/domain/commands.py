@@ -4,12 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from likeness_common.errors import (
-    FieldViolation,
-    ResourceExhausted,
-    check_request_id,
-    require,
-)
+from likeness_common.errors import FieldViolation, ResourceExhausted, check_request_id, require
 from likeness_common.territories import ISO_3166_1_ALPHA_2
 
 PURPOSES = ("ADVERTISING", "DUBBING", "SYNTHETIC_PERFORMANCE", "TRAINING", "EDITORIAL", "CUSTOM")

@@ -7,9 +7,7 @@ import enum
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-RECEIPT_TYPE = "likeness.receipt.v1"
-# The label of the custom C2PA assertion a receipt is exported as (`likeness receipt export --c2pa`).
-C2PA_LABEL = "org.likeness.verification"
+from likeness_common.documents import RECEIPT_TYPE
 
 
 class Modality(str, enum.Enum):

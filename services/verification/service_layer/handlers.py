@@ -8,27 +8,14 @@ import hashlib
 from dataclasses import asdict
 from datetime import UTC, datetime
 
+from likeness_common.documents import canonical_json
 from likeness_common.errors import NotFound, PermissionDenied
 from likeness_common.ids import is_id, new_id
 from likeness_common.principal import Principal
-from likeness_common.signing import canonical_json
 
 from ..domain import commands, events
-from ..domain.model import (
-    Modality,
-    Thresholds,
-    VerificationRecord,
-    best_matches,
-    decide,
-)
-from .ports import (
-    ConsentChecker,
-    Extractor,
-    Searcher,
-    Signer,
-    StoredVerification,
-    VerificationUnitOfWork,
-)
+from ..domain.model import Modality, Thresholds, VerificationRecord, best_matches, decide
+from .ports import ConsentChecker, Extractor, Searcher, Signer, StoredVerification, VerificationUnitOfWork
 
 OPERATION = "Verify"
 

@@ -1,0 +1,137 @@
+"""`likeness verify FILE` (as a platform) and `likeness receipt get|verify`."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from likeness.consent.v1 import consent_pb2 as cpb
+from likeness.enrollment.v1 import enrollment_pb2 as epb
+from likeness.verification.v1 import verification_pb2 as vpb
+from likeness.verification.v1 import verification_pb2_grpc
+from likeness_common.documents import C2PA_LABEL, RECEIPT_TYPE, c2pa_assertion
+from likeness_common.signing import Signature, envelope
+
+from .client import CliError, connect, request_id
+from .common import ApiKey, Json, Keys, Target, command
+from .consent_cmds import purpose_value, verify_document
+from .output import emit, progress
+
+receipt_app = typer.Typer(no_args_is_help=True, help="Signed verification receipts.")
+
+STREAM_ABOVE = 16 * 1024 * 1024  # larger files go through VerifyStream
+CHUNK = 1024 * 1024
+
+ReceiptOut = Annotated[Path | None, typer.Option("--receipt", help="Write the signed receipt (JSON) to this file.")]
+C2pa = Annotated[bool, typer.Option("--c2pa", help=f"Write the receipt as a C2PA custom assertion (label {C2PA_LABEL}).")]
+
+
+def _stub(target: str | None, api_key: str | None):
+    conn = connect("verification", target, api_key)
+    return verification_pb2_grpc.VerificationServiceStub(conn.channel()), conn.metadata
+
+
+def receipt_document(v: vpb.Verification, c2pa: bool = False) -> bytes:
+    r = v.receipt
+    doc = envelope(RECEIPT_TYPE, r.canonical_payload, Signature(r.key_id, r.algorithm, r.signature))
+    return c2pa_assertion(doc) if c2pa else doc
+
+
+def _summary(v: vpb.Verification) -> dict:
+    return {
+        "verification_id": v.verification_id,
+        "decision": vpb.Decision.Name(v.decision).removeprefix("DECISION_"),
+        "matches": [
+            {"talent_id": m.talent_id, "modality": epb.Modality.Name(m.modality).removeprefix("MODALITY_"), "score": round(m.score, 4),
+             "review_band": m.in_review_band, "start_s": round(m.start_seconds, 3), "end_s": round(m.end_seconds, 3),
+             "frame": m.frame_index, "grant_id": m.grant_id,
+             "denial": cpb.DenialReason.Name(m.denial_reason).removeprefix("DENIAL_REASON_") if m.denial_reason else ""}
+            for m in v.matches
+        ],  # fmt: skip
+        "grant_ids": list(v.grant_ids),
+        "conditions": [{"kind": c.kind, "value": c.value} for c in v.conditions],
+        "media_sha256": v.media_sha256,
+        "media_type": v.media_type,
+        "frames_analyzed": v.frames_analyzed,
+        "consistency_token": v.consistency_token,
+        "receipt_id": v.receipt.receipt_id,
+    }
+
+
+def _human(s: dict) -> str:
+    lines = [f"{s['decision']}  {s['verification_id']}  ({s['media_type']}, receipt {s['receipt_id']})"]
+    for m in s["matches"]:
+        where = f"frame {m['frame']} at {m['start_s']}s" if m["modality"] == "FACE" else f"{m['start_s']}-{m['end_s']}s"
+        verdict = f"covered by {m['grant_id']}" if m["grant_id"] else f"not covered: {m['denial']}"
+        band = " (review band)" if m["review_band"] else ""
+        lines.append(f"  {m['talent_id']}  {m['modality'].lower()} {m['score']:.3f}{band}  {where}  {verdict}")
+    lines += [f"  condition: {c['kind']} = {c['value']}" for c in s["conditions"]]
+    return "\n".join(lines)
+
+
+def _write_receipt(v: vpb.Verification, path: Path | None, c2pa: bool) -> None:
+    if path is None:
+        return
+    try:
+        path.write_bytes(receipt_document(v, c2pa))
+    except OSError as error:
+        raise CliError(f"cannot write {path}: {error.strerror}") from None
+
+
+@command
+def verify(
+    file: Path,
+    purpose: Annotated[str, typer.Option(help="advertising, dubbing, synthetic-performance, training, editorial, or a custom word.")],
+    territory: Annotated[str, typer.Option(help="ISO 3166-1 alpha-2 code where the clip is published.")] = "",
+    token: Annotated[str, typer.Option("--token", help="Consistency token from a grant or revoke (at_least_as_fresh).")] = "",
+    receipt: ReceiptOut = None,
+    c2pa: C2pa = False,
+    target: Target = None,
+    api_key: ApiKey = None,
+    as_json: Json = False,
+) -> None:
+    """Check a clip (image, audio or video) before publishing it: who is in it, and does consent cover them?"""
+    try:
+        media = file.read_bytes()
+    except OSError as error:
+        raise CliError(f"cannot read {file}: {error.strerror}") from None
+    purpose_code, custom = purpose_value(purpose)
+    params = vpb.VerifyParameters(request_id=request_id(), purpose=purpose_code, custom_purpose=custom, territory=territory,
+                                  at_least_as_fresh=token)  # fmt: skip
+    stub, md = _stub(target, api_key)
+    with progress(f"analysing {file.name} ({len(media) / 1e6:.1f} MB)", as_json):
+        if len(media) > STREAM_ABOVE:
+            v = stub.VerifyStream(_chunks(params, media), metadata=md, timeout=600).verification
+        else:
+            v = stub.Verify(vpb.VerifyRequest(parameters=params, media=media), metadata=md, timeout=600).verification
+    _write_receipt(v, receipt, c2pa)
+    summary = _summary(v)
+    emit(summary | ({"receipt_file": str(receipt)} if receipt else {}), as_json, _human(summary))
+
+
+def _chunks(params: vpb.VerifyParameters, media: bytes) -> Iterator[vpb.VerifyStreamRequest]:
+    yield vpb.VerifyStreamRequest(parameters=params)
+    for start in range(0, len(media), CHUNK):
+        yield vpb.VerifyStreamRequest(chunk=media[start : start + CHUNK])
+
+
+@receipt_app.command("get")
+@command
+def receipt_get(verification_id: str, out: Annotated[Path | None, typer.Option("--out", help="Write the signed receipt to this file.")] = None, c2pa: C2pa = False, target: Target = None, api_key: ApiKey = None,
+                as_json: Json = False) -> None:  # fmt: skip
+    """Fetch a verification and its signed receipt (a platform its own, an operator any)."""
+    stub, md = _stub(target, api_key)
+    v = stub.GetReceipt(vpb.GetReceiptRequest(verification_id=verification_id), metadata=md).verification
+    _write_receipt(v, out, c2pa)
+    summary = _summary(v)
+    emit(summary, as_json, _human(summary))
+
+
+@receipt_app.command("verify")
+@command
+def receipt_verify(file: Path, keys: Keys = None, target: Target = None, as_json: Json = False) -> None:
+    """Verify a receipt offline (plain JSON or C2PA assertion): any changed byte fails."""
+    verify_document(file, keys, target, RECEIPT_TYPE, as_json)
