@@ -14,6 +14,7 @@ from likeness_common.devstack import DevStack
 from likeness_common.logging import configure_logging
 
 ROOT = Path(__file__).resolve().parent.parent
+FACES = ROOT.parent / "shared" / "data" / "faces"
 LIKENESS = str(Path(sys.executable).parent / "likeness")
 
 
@@ -41,6 +42,12 @@ class Demo:
 
 
 def _outcome(first: dict) -> str:
+    if "decision" in first:
+        found = ", ".join(f"{m['modality'].lower()} {m['score']:.2f}" + (f" covered by {m['grant_id']}" if m["grant_id"] else f" {m['denial']}")
+                          for m in first["matches"])  # fmt: skip
+        return f"{first['decision']}" + (f" ({found})" if found else "")
+    if "enrollment_id" in first:
+        return f"{first['accepted']} sample(s) accepted"
     if "allowed" in first:
         return "ALLOWED by " + ", ".join(first["grant_ids"]) if first["allowed"] else f"NOT ALLOWED ({first['reason']})"
     if "valid" in first:
@@ -54,10 +61,22 @@ def _redact(line: dict) -> dict:
     return {k: (v[:14] + "…" if k == "api_key" and isinstance(v, str) else v) for k, v in line.items()}
 
 
+def _wait_until_indexed(env: dict[str, str], verify: list[str], timeout: float = 30.0) -> None:
+    """The enrollment reaches the verification index through the outbox and Kafka (well under a second here)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        done = subprocess.run([LIKENESS, *verify, "--json"], env=env, capture_output=True, text=True, timeout=120)
+        if done.returncode == 0 and json.loads(done.stdout)["decision"] != "NO_MATCH":
+            return
+        time.sleep(0.3)
+
+
 def main() -> None:
+    if not FACES.exists():
+        raise SystemExit(f"the demo uses the photos in {FACES} (../shared/data beside the project)")
     configure_logging("WARNING", json=False)
     stack = DevStack(ROOT / ".likeness")
-    print("starting the embedded stack (PostgreSQL, Tansu broker, services, relay)…")
+    print("starting the embedded stack (PostgreSQL, Tansu broker, four services, relay; the biometric models load)…")
     started = time.monotonic()
     info = stack.start()
     print(f"stack up in {time.monotonic() - started:.1f}s: " + ", ".join(f"{k} {v}" for k, v in info["services"].items()))
@@ -68,20 +87,31 @@ def main() -> None:
         rival = demo.run("…and a second agency", "agency", "register", "Rival Artists")
         platform = demo.run("…and a platform that publishes generated clips", "platform", "register", "ClipForge")
         talent = demo.run("The agency registers its client (a mandate comes with it)",
-                          "talent", "register", "Jordan Lee", "--api-key", agency["api_key"])  # fmt: skip
+                          "talent", "register", "Barack Obama", "--api-key", agency["api_key"])  # fmt: skip
+        tid = talent["talent_id"]
         demo.run("The agency lists the talent it represents", "talent", "list", "--api-key", agency["api_key"])
-        demo.run("Another agency cannot read that talent", "talent", "get", talent["talent_id"],
-                 "--api-key", rival["api_key"], expect_ok=False)  # fmt: skip
+        demo.run("Another agency cannot read that talent", "talent", "get", tid, "--api-key", rival["api_key"], expect_ok=False)
         demo.run("A platform cannot register talent", "talent", "register", "Someone",
                  "--api-key", platform["api_key"], expect_ok=False)  # fmt: skip
+        demo.run("The agency enrolls the talent's face from two photos (the talent accepted the biometric notice)",
+                 "enroll", "face", tid, str(FACES / "obama" / "obama.jpg"), str(FACES / "obama" / "obama2.jpg"),
+                 "--api-key", agency["api_key"])  # fmt: skip
+        clip = str(FACES / "obama" / "obama3.jpg")
+        verify = ["verify", clip, "--purpose", "advertising", "--territory", "US", "--api-key", platform["api_key"]]
+        _wait_until_indexed(env, verify)
+        demo.run("The platform verifies a generated image before publishing: a match, and no consent", *verify)
         grant = demo.run("The agency grants the platform consent: face, advertising, US and GB",
-                         "consent", "grant", talent["talent_id"], "--platform", platform["platform_id"], "--modality", "face",
+                         "consent", "grant", tid, "--platform", platform["platform_id"], "--modality", "face",
                          "--purpose", "advertising", "--territory", "US,GB", "--condition", "disclosure_label=AI-generated",
                          "--api-key", agency["api_key"])  # fmt: skip
-        check = ["consent", "check", "--talent", talent["talent_id"], "--platform", platform["platform_id"],
+        check = ["consent", "check", "--talent", tid, "--platform", platform["platform_id"],
                  "--modality", "face", "--territory", "US", "--api-key", platform["api_key"]]  # fmt: skip
         demo.run("The platform checks an advertising use", *check, "--purpose", "advertising")
         demo.run("…and a dubbing use (not granted)", *check, "--purpose", "dubbing")
+        receipt = stack.state_dir / "receipt.c2pa.json"
+        demo.run("The platform verifies again (with the grant's consistency token) and keeps the signed receipt as a C2PA assertion",
+                 *verify, "--token", grant["consistency_token"], "--receipt", str(receipt), "--c2pa")  # fmt: skip
+        demo.run("Anyone verifies the receipt offline", "receipt", "verify", str(receipt))
         document = stack.state_dir / "grant.json"
         document.write_bytes(subprocess.run([LIKENESS, "consent", "export", grant["grant_id"], "--api-key", agency["api_key"]],
                                             env=env, capture_output=True, check=True).stdout)  # fmt: skip
@@ -90,9 +120,10 @@ def main() -> None:
                            "--api-key", agency["api_key"])  # fmt: skip
         demo.run("The same check with the revoke's consistency token", *check, "--purpose", "advertising",
                  "--token", revoked["consistency_token"])  # fmt: skip
+        demo.run("…and the same upload: denied at once", *verify, "--token", revoked["consistency_token"])
         demo.run("The audit chain is intact", "audit", "verify")
         time.sleep(1.0)  # let the relay publish the last commits
-        events = demo.run("A contract system reads the registry's events from Kafka", "events", "tail", "--timeout", "2")
+        events = demo.run("A contract system reads every event from Kafka", "events", "tail", "--timeout", "2")
         events = events if isinstance(events, list) else [events]
     finally:
         stack.stop()

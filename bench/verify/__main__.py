@@ -1,0 +1,414 @@
+"""bench/verify: the 1:N index on synthetic templates, and Verify end to end over gRPC on real media.
+
+    .venv/bin/python bench/verify [--quick] [--json] [--sizes 10000,100000] [--no-index | --no-grpc]
+
+1. `ModalityIndex` in this process: FACE (128-d, Euclidean, vectors of norm ~1 like dlib encodings)
+   and VOICE (256-d, cosine, unit vectors), 10k / 100k / 1M templates (--quick: 10k, 100k), ~5
+   templates per talent. Build time (one `replace` per talent), the index's arrays in bytes and the
+   process RSS delta, search p50/p99 for 1 probe and for 16 probes (the faces of a video) at the
+   service's review bound (face distance 0.6, voice cosine 0.75): half the probes are noisy copies of
+   an indexed template (one hit each), half random (none). Then `remove` of one talent, and the
+   compaction that a run of removals past 25% dead rows triggers. Default BLAS threads (see header).
+   Random isotropic vectors are kinder than real encodings: at 1M real faces, more lookalikes fall
+   inside the bound, and each hit costs a step of Python.
+2. The whole stack (Postgres, Tansu, registry, consent, enrollment, verification, outbox relay;
+   `DevStack`), each a child process; this process is the client. An agency enrolls Obama, Biden and
+   Lin-Manuel Miranda (faces) and LibriSpeech reader 1688 (voice); Obama has an advertising grant for
+   the platform. Sequential Verify of a still image, a group photo, a speech clip and a video; then
+   4 concurrent Verify of the still image; RSS of the verification service and its workers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import json
+import os
+import platform
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+
+from verification.domain.index import Metric, ModalityIndex
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+DATA = ROOT.parent / "shared" / "data"
+FACES = DATA / "faces"
+SPEAKER = DATA / "voices" / "librispeech" / "test-other" / "1688"
+PER_TALENT = 5
+FACE_BOUND, VOICE_BOUND = 0.6, 0.75  # the service's review floors: face score 0.40, voice cosine 0.75
+BIG = [("grpc.max_send_message_length", 64 << 20), ("grpc.max_receive_message_length", 64 << 20)]
+
+
+# ---------------------------------------------------------------------------------------- helpers
+
+
+def pct(values: list[float], q: float) -> float:
+    return statistics.quantiles(values, n=1000)[int(q * 10) - 1] if len(values) > 10 else max(values)
+
+
+def rss_kib(pid: int | str = "self") -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+def children_of(pid: int) -> list[int]:
+    """Every descendant of `pid` (the service's biometric workers and their helpers)."""
+    parents: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue
+        parents[int(stat.parent.name)] = int(text.rsplit(")", 1)[1].split()[1])
+    found, frontier = [], [pid]
+    while frontier:
+        kids = [p for p, pp in parents.items() if pp in frontier]
+        found += kids
+        frontier = kids
+    return found
+
+
+def machine() -> dict:
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor() or "?")  # fmt: skip
+    try:
+        from threadpoolctl import threadpool_info
+
+        blas = ", ".join(f"{i['internal_api']} {i['version']} {i['num_threads']} threads" for i in threadpool_info() if i["user_api"] == "blas")
+    except Exception:  # threadpoolctl absent: say what the environment asks for
+        blas = "?"
+    env = {k: os.environ[k] for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS") if k in os.environ}
+    return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(), "numpy": np.__version__,
+            "blas": blas or "?", "thread_env": env, "date": f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC"}  # fmt: skip
+
+
+def ms(seconds: float) -> float:
+    return seconds * 1000
+
+
+def mib(n_bytes: float) -> str:
+    return f"{n_bytes / (1 << 20):,.0f} MiB" if n_bytes >= 10 << 20 else f"{n_bytes / (1 << 20):,.1f} MiB"
+
+
+# ---------------------------------------------------------------------------------- 1. the index
+
+
+def unit(rng: np.random.Generator, rows: int, dim: int) -> np.ndarray:
+    v = rng.standard_normal((rows, dim), dtype=np.float32)
+    v /= np.linalg.norm(v, axis=1, keepdims=True)
+    return v
+
+
+def near(rng: np.random.Generator, vectors: np.ndarray, noise: float, normalize: bool) -> np.ndarray:
+    """A probe at about `noise` from each vector (a fresh photo / clip of an enrolled person)."""
+    p = vectors + noise * unit(rng, len(vectors), vectors.shape[1])
+    return p / np.linalg.norm(p, axis=1, keepdims=True) if normalize else p
+
+
+def timed_searches(index: ModalityIndex, probes: list[np.ndarray], bound: float, budget_s: float, max_reps: int) -> tuple[list[float], float]:
+    index.search(probes[0], bound)  # warm
+    times, hits = [], 0
+    deadline = time.perf_counter() + budget_s
+    for i in range(max_reps):
+        if i >= 10 and time.perf_counter() > deadline:
+            break
+        batch = probes[i % len(probes)]
+        started = time.perf_counter()
+        found = index.search(batch, bound)
+        times.append(ms(time.perf_counter() - started))
+        hits += len(found)
+    return times, hits / len(times)
+
+
+def bench_index(modality: str, size: int, seed: int, budget_s: float) -> dict:
+    dim, metric, bound = (128, Metric.EUCLIDEAN, FACE_BOUND) if modality == "FACE" else (256, Metric.COSINE, VOICE_BOUND)
+    rng = np.random.default_rng(seed)
+    talents = size // PER_TALENT
+    data = unit(rng, talents * PER_TALENT, dim)
+    if metric is Metric.EUCLIDEAN:  # dlib encodings are not normalized: norms spread a little around 1
+        data *= rng.normal(1.0, 0.05, (len(data), 1)).astype(np.float32)
+    ids = [f"tal_{i:08d}" for i in range(talents)]
+    gc.collect()
+    rss0 = rss_kib()
+    index = ModalityIndex(dim, metric)
+    started = time.perf_counter()
+    for i, talent_id in enumerate(ids):
+        index.replace(talent_id, list(data[i * PER_TALENT : (i + 1) * PER_TALENT]))
+    build = time.perf_counter() - started
+    gc.collect()
+    rss_delta = (rss_kib() - rss0) * 1024
+    s = index._state  # noqa: SLF001 - the arrays are what the index holds
+    array_bytes = s.vectors.nbytes + s.sq_norms.nbytes + s.owners.nbytes + s.alive.nbytes
+    used_bytes = array_bytes * s.rows // len(s.vectors)
+
+    # Probes: even ones near a random indexed template (one hit), odd ones random (no hit).
+    def batch(n: int, first: int = 0) -> np.ndarray:
+        rows = rng.integers(0, len(data), n)
+        genuine = near(rng, data[rows], 0.35 if metric is Metric.EUCLIDEAN else 0.4, normalize=metric is Metric.COSINE)
+        p = unit(rng, n, dim)
+        p[first::2] = genuine[first::2]
+        return p
+
+    singles = [batch(1, i % 2) for i in range(64)]
+    sixteens = [batch(16) for _ in range(16)]
+    reps = max(20, min(500, 5_000_000 // size))
+    one, one_hits = timed_searches(index, singles, bound, budget_s, reps)
+    many, many_hits = timed_searches(index, sixteens, bound, budget_s, reps)
+    del data
+    gc.collect()
+
+    removes = []
+    for talent_id in ids[: min(1000, talents // 10)]:
+        started = time.perf_counter()
+        index.remove(talent_id)
+        removes.append((time.perf_counter() - started) * 1e6)
+    started = time.perf_counter()
+    index._compact()  # noqa: SLF001 - what `remove` runs once a quarter of the rows are dead
+    compact = time.perf_counter() - started
+    del index
+    gc.collect()
+    return {"modality": modality, "dim": dim, "metric": metric.value, "templates": talents * PER_TALENT, "talents": talents,
+            "build_s": build, "build_us_per_talent": build / talents * 1e6, "array_bytes": array_bytes, "used_bytes": used_bytes,
+            "rss_delta_bytes": rss_delta, "search1_p50_ms": statistics.median(one), "search1_p99_ms": pct(one, 99),
+            "search1_reps": len(one), "search1_hits": one_hits, "search16_p50_ms": statistics.median(many),
+            "search16_p99_ms": pct(many, 99), "search16_reps": len(many), "search16_hits": many_hits,
+            "remove_p50_us": statistics.median(removes), "remove_p99_us": pct(removes, 99), "compact_ms": ms(compact)}  # fmt: skip
+
+
+# --------------------------------------------------------------------------------- 2. over gRPC
+
+
+def flac_seconds(path: Path) -> float:
+    head = path.read_bytes()[:26]  # "fLaC", block header, STREAMINFO: rate (20 bits) ... total samples (36 bits)
+    packed = int.from_bytes(head[18:26], "big")
+    return (packed & ((1 << 36) - 1)) / (packed >> 44)
+
+
+async def run_grpc(info: dict, reps: int, seconds: float, concurrency: int) -> dict:
+    import grpc
+    from google.protobuf import duration_pb2
+
+    from likeness.consent.v1 import consent_pb2 as cpb
+    from likeness.consent.v1 import consent_pb2_grpc
+    from likeness.enrollment.v1 import enrollment_pb2 as epb
+    from likeness.enrollment.v1 import enrollment_pb2_grpc
+    from likeness.registry.v1 import registry_pb2 as rpb
+    from likeness.registry.v1 import registry_pb2_grpc
+    from likeness.verification.v1 import verification_pb2 as vpb
+    from likeness.verification.v1 import verification_pb2_grpc
+    from likeness_common.proto import ts
+
+    def rid() -> str:
+        return str(uuid.uuid4())
+
+    def bearer(key: str) -> list[tuple[str, str]]:
+        return [("authorization", f"Bearer {key}")]
+
+    services = info["services"]
+    op = bearer(info["operator_api_key"])
+    notice = epb.BiometricNotice(purpose_text="Protect my likeness", retention=duration_pb2.Duration(seconds=365 * 86400),
+                                 accept_time=ts(datetime.now(UTC)), notice_version="2026-11")  # fmt: skip
+    utterances = sorted(SPEAKER.glob("*.flac"))
+    probe_clip = min(utterances[4:], key=lambda p: abs(flac_seconds(p) - 10.0))  # not an enrollment clip
+    media = {
+        "still image (obama3.jpg)": (FACES / "obama" / "obama3.jpg").read_bytes(),
+        "group photo (two_people.jpg)": (FACES / "group" / "two_people.jpg").read_bytes(),
+        f"speech ({probe_clip.name}, {flac_seconds(probe_clip):.1f} s)": probe_clip.read_bytes(),
+        "video (short_hamilton_clip.mp4)": (FACES / "video" / "short_hamilton_clip.mp4").read_bytes(),
+    }
+    still = next(iter(media))
+    out: dict = {"enroll_ms": {}}
+    async with (grpc.aio.insecure_channel(info["target"]) as rch, grpc.aio.insecure_channel(services["enrollment"], options=BIG) as ech,
+                grpc.aio.insecure_channel(services["consent"]) as cch, grpc.aio.insecure_channel(services["verification"], options=BIG) as vch):  # fmt: skip
+        reg, enroll = registry_pb2_grpc.RegistryServiceStub(rch), enrollment_pb2_grpc.EnrollmentServiceStub(ech)
+        consent, verify = consent_pb2_grpc.ConsentServiceStub(cch), verification_pb2_grpc.VerificationServiceStub(vch)
+        agency = await reg.RegisterAgency(rpb.RegisterAgencyRequest(request_id=rid(), display_name="bench agency"), metadata=op)
+        md = bearer(agency.api_key)
+        ids = {}
+        for name in ("obama", "biden", "lin", "reader_1688"):
+            ids[name] = (await reg.RegisterTalent(rpb.RegisterTalentRequest(request_id=rid(), display_name=name), metadata=md)).talent.talent_id
+        plat = await reg.RegisterPlatform(rpb.RegisterPlatformRequest(request_id=rid(), display_name="bench platform"), metadata=op)
+        pmd = bearer(plat.api_key)
+        faces = {"obama": [("obama", "obama.jpg"), ("obama", "obama2.jpg")], "biden": [("biden", "biden.jpg")],
+                 "lin": [("lin_manuel_miranda", "lin1.png")]}  # fmt: skip
+        for name, files in faces.items():
+            images = [epb.MediaSample(filename=f[1], content=(FACES / f[0] / f[1]).read_bytes()) for f in files]
+            started = time.perf_counter()
+            await enroll.EnrollFace(epb.EnrollFaceRequest(request_id=rid(), talent_id=ids[name], notice=notice, images=images), metadata=md)
+            out["enroll_ms"][f"face {name} ({len(files)} photo{'s' * (len(files) > 1)})"] = ms(time.perf_counter() - started)
+        clips = [epb.MediaSample(filename=p.name, content=p.read_bytes()) for p in utterances[:4]]
+        started = time.perf_counter()
+        await enroll.EnrollVoice(epb.EnrollVoiceRequest(request_id=rid(), talent_id=ids["reader_1688"], notice=notice, clips=clips), metadata=md)
+        out["enroll_ms"]["voice reader 1688 (4 clips)"] = ms(time.perf_counter() - started)
+        enrolled = time.perf_counter()
+        g = cpb.Grant(talent_id=ids["obama"], platform_id=plat.platform.platform_id, modalities=[epb.MODALITY_FACE],
+                      purposes=[cpb.PURPOSE_ADVERTISING], worldwide=True)  # fmt: skip
+        await consent.CreateGrant(cpb.CreateGrantRequest(request_id=rid(), grant=g), metadata=md)
+
+        def request(data: bytes) -> vpb.VerifyRequest:
+            return vpb.VerifyRequest(parameters=vpb.VerifyParameters(request_id=rid(), purpose=cpb.PURPOSE_ADVERTISING, territory="US"), media=data)
+
+        # The index follows Kafka: wait ~3 s, then until Obama's face and the reader's voice match.
+        await asyncio.sleep(3.0)
+        speech = next(k for k in media if k.startswith("speech"))
+        for key, talent in ((still, ids["obama"]), (speech, ids["reader_1688"])):
+            while talent not in {m.talent_id for m in (await verify.Verify(request(media[key]), metadata=pmd)).verification.matches}:
+                if time.perf_counter() - enrolled > 90:
+                    raise TimeoutError(f"{talent} not in the verification index 90 s after enrollment")
+                await asyncio.sleep(0.5)
+        out["indexed_after_s"] = time.perf_counter() - enrolled
+        names = {v: k for k, v in ids.items()}
+
+        rows = []
+        for label, data in media.items():
+            await verify.Verify(request(data), metadata=pmd)  # warm
+            times, last = [], None
+            for _ in range(reps):
+                started = time.perf_counter()
+                last = (await verify.Verify(request(data), metadata=pmd)).verification
+                times.append(ms(time.perf_counter() - started))
+            rows.append({"media": label, "bytes": len(data), "media_type": last.media_type, "p50_ms": statistics.median(times),
+                         "p99_ms": pct(times, 99), "reps": reps, "decision": vpb.Decision.Name(last.decision).removeprefix("DECISION_"),
+                         "matches": sorted({names.get(m.talent_id, m.talent_id) for m in last.matches}),
+                         "frames": last.frames_analyzed})  # fmt: skip
+        out["sequential"] = rows
+
+        done, latencies = 0, []
+        deadline = time.monotonic() + seconds
+
+        async def worker() -> None:
+            nonlocal done
+            while time.monotonic() < deadline:
+                started = time.perf_counter()
+                await verify.Verify(request(media[still]), metadata=pmd)
+                latencies.append(ms(time.perf_counter() - started))
+                done += 1
+
+        started = time.monotonic()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        elapsed = time.monotonic() - started
+        out["concurrent"] = {"media": still, "concurrency": concurrency, "seconds": elapsed, "calls": done,
+                             "per_s": done / elapsed, "p50_ms": statistics.median(latencies), "p99_ms": pct(latencies, 99)}  # fmt: skip
+    return out
+
+
+def service_rss(pid: int) -> dict:
+    kids = children_of(pid)
+    kid_kib = []
+    for kid in kids:
+        try:
+            kid_kib.append(rss_kib(kid))
+        except OSError:
+            pass
+    main_kib = rss_kib(pid)
+    return {"main_bytes": main_kib * 1024, "children": len(kid_kib), "children_bytes": sum(kid_kib) * 1024,
+            "total_bytes": (main_kib + sum(kid_kib)) * 1024}  # fmt: skip
+
+
+def bench_grpc(reps: int, seconds: float, concurrency: int) -> dict:
+    from likeness_common.devstack import DevStack
+
+    state = Path(tempfile.mkdtemp(prefix="likeness-bench-verify-"))
+    stack = DevStack(state)
+    ok = False
+    try:
+        started = time.monotonic()
+        info = stack.start()
+        up = time.monotonic() - started
+        pid = info["pids"]["verification"]
+        rss_start = service_rss(pid)
+        result = asyncio.run(run_grpc(info, reps, seconds, concurrency))
+        result.update(stack_up_s=up, rss_start=rss_start, rss_end=service_rss(pid))
+        ok = True
+        return result
+    finally:
+        stack.stop()
+        if ok:
+            shutil.rmtree(state, ignore_errors=True)
+        else:
+            print(f"bench/verify: the stack's logs are in {state / 'logs'}", file=sys.stderr)
+
+
+# ----------------------------------------------------------------------------------------- main
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="10k and 100k templates; 3 Verify calls per media; 5 s concurrent.")
+    parser.add_argument("--sizes", help="Index sizes, comma-separated (default 10000,100000,1000000; --quick 10000,100000).")
+    parser.add_argument("--reps", type=int, help="Sequential Verify calls per media (default 10; --quick 3).")
+    parser.add_argument("--seconds", type=float, help="Length of the concurrent Verify run (default 10; --quick 5).")
+    parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument("--search-budget", type=float, default=3.0, help="Seconds of searches per index cell (at least 10 searches).")
+    parser.add_argument("--no-index", action="store_true", help="Skip the index part.")
+    parser.add_argument("--no-grpc", action="store_true", help="Skip the end-to-end part.")
+    parser.add_argument("--json", action="store_true", help="Print the results as one JSON object.")
+    args = parser.parse_args()
+    sizes = [int(s) for s in (args.sizes or ("10000,100000" if args.quick else "10000,100000,1000000")).split(",")]
+    reps = args.reps or (3 if args.quick else 10)
+    seconds = args.seconds or (5.0 if args.quick else 10.0)
+
+    from likeness_common.logging import configure_logging
+
+    configure_logging("WARNING", json=True)
+    host = machine()
+    t0 = time.monotonic()
+    index_rows = [] if args.no_index else [bench_index(m, n, seed, args.search_budget) for seed, (m, n) in
+                                           enumerate((m, n) for m in ("FACE", "VOICE") for n in sizes)]  # fmt: skip
+    grpc_result = None if args.no_grpc else bench_grpc(reps, seconds, args.concurrency)
+    took = time.monotonic() - t0
+    if args.json:
+        print(json.dumps({"machine": host, "took_s": took, "index": index_rows, "verify": grpc_result}))
+        return
+
+    threads = host["blas"] + (f"; {' '.join(f'{k}={v}' for k, v in host['thread_env'].items())}" if host["thread_env"] else "")
+    print(f"\nbench/verify  {host['date']}  {host['cpu']}, {host['cores']} cores, Python {host['python']}, "
+          f"numpy {host['numpy']} ({threads})  [{took:.0f} s in all]\n")  # fmt: skip
+    if index_rows:
+        print(f"1:N index (ModalityIndex), {PER_TALENT} templates per talent; bound: face distance {FACE_BOUND}, "
+              f"voice cosine {VOICE_BOUND}; hits = talents found per search\n")  # fmt: skip
+        print("| modality | templates | build (per talent) | arrays (in use) | RSS delta | 1 probe p50 / p99 | "
+              "16 probes p50 / p99 | hits 1 / 16 | remove 1 talent p50 / p99 | compact |")
+        print("| --- | ---: | --- | --- | ---: | --- | --- | --- | --- | ---: |")
+        for r in index_rows:
+            print(f"| {r['modality']} {r['dim']}-d {r['metric']} | {r['templates']:,} | {r['build_s']:.2f} s ({r['build_us_per_talent']:.0f} µs) "
+                  f"| {mib(r['array_bytes'])} ({mib(r['used_bytes'])}) | {mib(r['rss_delta_bytes'])} "
+                  f"| {r['search1_p50_ms']:.2f} / {r['search1_p99_ms']:.2f} ms | {r['search16_p50_ms']:.2f} / {r['search16_p99_ms']:.2f} ms "
+                  f"| {r['search1_hits']:.1f} / {r['search16_hits']:.1f} | {r['remove_p50_us']:.1f} / {r['remove_p99_us']:.1f} µs "
+                  f"| {r['compact_ms']:.0f} ms |")  # fmt: skip
+        print()
+    if grpc_result:
+        g = grpc_result
+        print(f"Verify over gRPC, whole stack as child processes (up in {g['stack_up_s']:.1f} s; index had the enrolled talent "
+              f"{g['indexed_after_s']:.1f} s after the last enrollment; Obama has a FACE/ADVERTISING grant, the others none)\n")  # fmt: skip
+        print("| enrollment | latency |\n| --- | ---: |")
+        for label, value in g["enroll_ms"].items():
+            print(f"| {label} | {value:,.0f} ms |")
+        print(f"\n| media | size | Verify p50 / p99 ({g['sequential'][0]['reps']} one at a time) | decision | matched | frames analysed |")
+        print("| --- | ---: | --- | --- | --- | ---: |")
+        for r in g["sequential"]:
+            print(f"| {r['media']} | {r['bytes'] / 1024:,.0f} KiB | {r['p50_ms']:,.0f} / {r['p99_ms']:,.0f} ms | {r['decision']} "
+                  f"| {', '.join(r['matches']) or '-'} | {r['frames']} |")  # fmt: skip
+        c = g["concurrent"]
+        s0, s1 = g["rss_start"], g["rss_end"]
+        print("\n| measure | value |\n| --- | --- |")
+        print(f"| {c['concurrency']} concurrent Verify of the still image, {c['seconds']:.0f} s | {c['per_s']:.2f} calls/s "
+              f"({c['calls']} calls), p50 / p99 {c['p50_ms']:,.0f} / {c['p99_ms']:,.0f} ms |")  # fmt: skip
+        for when, s in (("after start", s0), ("after the run", s1)):
+            print(f"| verification service RSS {when}: main + {s['children']} child processes | {mib(s['main_bytes'])} + "
+                  f"{mib(s['children_bytes'])} = {mib(s['total_bytes'])} |")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
