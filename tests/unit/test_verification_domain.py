@@ -1,0 +1,168 @@
+"""The verification domain without I/O: the 1:N index against brute force, the decision table,
+the receipt payload round trip."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from likeness_common.documents import RECEIPT_TYPE, canonical_json
+from verification.domain.index import Metric, ModalityIndex
+from verification.domain.model import (
+    ConsentVerdict,
+    Decision,
+    Location,
+    Match,
+    Modality,
+    Probe,
+    ProbeHit,
+    Thresholds,
+    VerificationRecord,
+    best_matches,
+    decide,
+    record_from_receipt,
+)
+
+
+def brute_force(talent_vectors: dict[str, np.ndarray], probes: np.ndarray, metric: Metric, bound: float) -> dict[tuple[int, str], float]:
+    out = {}
+    for talent, vectors in talent_vectors.items():
+        for p, probe in enumerate(probes):
+            if metric is Metric.EUCLIDEAN:
+                value = float(np.linalg.norm(vectors - probe, axis=1).min())
+                if value <= bound:
+                    out[(p, talent)] = value
+            else:
+                value = float((vectors @ probe).max())
+                if value >= bound:
+                    out[(p, talent)] = value
+    return out
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), talents=st.integers(1, 30), block=st.sampled_from([3, 7, 64, 65_536]),
+       removed=st.integers(0, 10), metric=st.sampled_from(list(Metric)))  # fmt: skip
+def test_index_search_equals_brute_force_after_adds_replaces_and_removes(seed, talents, block, removed, metric):
+    rng = np.random.default_rng(seed)
+    dim = 8
+    index = ModalityIndex(dim, metric, capacity=4, block_rows=block)
+    truth: dict[str, np.ndarray] = {}
+    for t in range(talents):
+        vectors = rng.normal(size=(int(rng.integers(1, 5)), dim)).astype(np.float32)
+        if metric is Metric.COSINE:
+            vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+        truth[f"t{t}"] = vectors
+        index.replace(f"t{t}", list(vectors))
+    for t in rng.choice(talents, size=min(removed, talents), replace=False):
+        if rng.random() < 0.5:
+            index.remove(f"t{t}")
+            del truth[f"t{t}"]
+        else:  # re-enrolled: the old templates must no longer match
+            vectors = rng.normal(size=(2, dim)).astype(np.float32)
+            if metric is Metric.COSINE:
+                vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+            truth[f"t{t}"] = vectors
+            index.replace(f"t{t}", list(vectors))
+    probes = rng.normal(size=(5, dim)).astype(np.float32)
+    if metric is Metric.COSINE:
+        probes /= np.linalg.norm(probes, axis=1, keepdims=True)
+    bound = 3.5 if metric is Metric.EUCLIDEAN else 0.3
+    got = {(h.probe, h.talent_id): h.value for h in index.search(probes, bound)}
+    want = brute_force(truth, probes, metric, bound)
+    assert got.keys() == want.keys()
+    for key, value in want.items():
+        assert got[key] == pytest.approx(value, abs=1e-4)
+    assert index.talent_count == len(truth) and index.templates == sum(len(v) for v in truth.values())
+
+
+def test_compaction_keeps_every_live_template():
+    index = ModalityIndex(4, Metric.COSINE, capacity=8)
+    unit = np.eye(4, dtype=np.float32)
+    for t in range(3000):
+        index.replace(f"t{t}", [unit[t % 4]])
+    for t in range(0, 3000, 2):
+        index.remove(f"t{t}")  # > 25% dead: the index compacts
+    hits = index.search(unit[1:2], bound=0.99)
+    assert {h.talent_id for h in hits} == {f"t{t}" for t in range(1, 3000, 2) if t % 4 == 1}
+    assert index.templates == 1500
+
+
+def test_dimension_mismatch_is_refused():
+    with pytest.raises(ValueError, match="128-d"):
+        ModalityIndex(128, Metric.EUCLIDEAN).replace("t", [np.zeros(64, np.float32)])
+
+
+T = Thresholds(face_match=0.5, face_review=0.4, voice_match=0.84, voice_review=0.75)
+
+
+def hit(talent: str, modality: Modality, score: float, start: float = 0.0) -> ProbeHit:
+    return ProbeHit(Probe(modality, Location(start, start), np.zeros(1)), talent, score)
+
+
+def test_best_matches_keeps_the_best_evidence_per_talent_and_modality_and_drops_weak_ones():
+    matches = best_matches([hit("a", Modality.FACE, 0.55, 1), hit("a", Modality.FACE, 0.7, 2), hit("a", Modality.VOICE, 0.8),
+                            hit("b", Modality.FACE, 0.39), hit("c", Modality.VOICE, 0.74)], T)  # fmt: skip
+    assert [(m.talent_id, m.modality, m.score, m.in_review_band, m.location.start_s) for m in matches] == [
+        ("a", Modality.FACE, 0.7, False, 2), ("a", Modality.VOICE, 0.8, True, 0)]  # fmt: skip
+
+
+def m(talent: str, review: bool = False, modality: Modality = Modality.FACE) -> Match:
+    return Match(talent, modality, 0.45 if review else 0.7, Location(), review)
+
+
+YES = ConsentVerdict(True, ("grt_1",), conditions=(("disclosure_label", "AI"),))
+NO = ConsentVerdict(False, (), "NO_GRANT")
+
+
+@pytest.mark.parametrize(
+    ("matches", "verdicts", "decision"),
+    [
+        ([], {}, Decision.NO_MATCH),
+        ([m("a")], {"a": YES}, Decision.ALLOW),
+        ([m("a")], {"a": NO}, Decision.DENY),
+        ([m("a"), m("b")], {"a": YES, "b": NO}, Decision.DENY),
+        ([m("a", review=True)], {"a": NO}, Decision.REVIEW),
+        ([m("a", review=True)], {"a": YES}, Decision.ALLOW),
+        ([m("a"), m("b", review=True)], {"a": YES, "b": NO}, Decision.REVIEW),
+        ([m("a"), m("b", review=True)], {"a": NO, "b": NO}, Decision.DENY),
+    ],
+)
+def test_decision_table(matches, verdicts, decision):
+    outcome = decide(matches, {(x.talent_id, x.modality): verdicts[x.talent_id] for x in matches})
+    assert outcome.decision is decision
+    for match in outcome.matches:
+        assert bool(match.grant_id) == verdicts[match.talent_id].allowed
+        assert (match.denial == "NO_GRANT") == (not verdicts[match.talent_id].allowed)
+    assert outcome.grant_ids == (["grt_1"] if any(v.allowed for v in verdicts.values()) else [])
+
+
+def test_receipt_payload_round_trips_and_has_no_floats():
+    record = VerificationRecord(
+        verification_id="ver_1", receipt_id="rcp_1", request_id="r", platform_id="plt_1", media_sha256="ab" * 32,
+        media_type="video/mp4", media_bytes=1234, frames=7, purpose="ADVERTISING", custom_purpose="", territory="US",
+        decision=Decision.DENY,
+        matches=[Match("tal_1", Modality.FACE, 0.6123, Location(2.0, 2.0, 48, (1, 20, 30, 4)), False, "", "NO_GRANT"),
+                 Match("tal_2", Modality.VOICE, 0.9, Location(0.5, 3.25), False, "grt_9", "")],
+        grant_ids=["grt_9"], conditions=[("disclosure_label", "AI")], models={"FACE": "dlib/1", "VOICE": "ge2e/1"},
+        thresholds=T, consistency_token="ct1.9", decided_at=datetime(2026, 11, 25, 12, 0, tzinfo=UTC),
+    )  # fmt: skip
+    payload = record.receipt_payload("sk_1")
+    assert payload["version"] == RECEIPT_TYPE and payload["key_id"] == "sk_1"
+    assert canonical_json(payload).count(b'"version"') == 1
+    assert not any(isinstance(v, float) for v in _leaves(payload))
+    assert record_from_receipt(payload) == record
+
+
+def _leaves(value):
+    if isinstance(value, dict):
+        for v in value.values():
+            yield from _leaves(v)
+    elif isinstance(value, list):
+        for v in value:
+            yield from _leaves(v)
+    else:
+        yield value
