@@ -11,13 +11,14 @@ from likeness.verification.v1 import verification_pb2 as pb
 from likeness.verification.v1 import verification_pb2_grpc
 from likeness_common.errors import InvalidArgument, ResourceExhausted
 from likeness_common.interceptors import caller_api_key, current_principal
+from likeness_common.ports import Signer
 
 from .adapters.consent_client import ConsentClient
 from .adapters.proto_mapping import purpose_name, verification_pb
 from .domain import commands
 from .domain.model import Thresholds
 from .service_layer import handlers
-from .service_layer.ports import Extractor, Searcher, Signer, VerificationUnitOfWork
+from .service_layer.ports import Extractor, Searcher, VerificationUnitOfWork
 
 
 @dataclass(frozen=True)

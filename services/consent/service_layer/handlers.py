@@ -7,11 +7,12 @@ from datetime import UTC, datetime
 from likeness_common.documents import canonical_json
 from likeness_common.errors import FailedPrecondition, FieldViolation, NotFound, PermissionDenied, require
 from likeness_common.ids import new_id
+from likeness_common.ports import Signer
 from likeness_common.principal import Principal
 
 from ..domain import commands, events
 from ..domain.model import ConsentDecision, Grant, GrantSignature, GrantState, Issuer, Use, decide
-from .ports import ConsentReader, ConsentUnitOfWork, Signer
+from .ports import ConsentReader, ConsentUnitOfWork
 
 
 def _now() -> datetime:

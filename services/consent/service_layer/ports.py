@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime
-from typing import Any, Protocol, Self
+from typing import Protocol, Self
 
-from likeness_common.signing import Signature
+from likeness_common.ports import IdempotencyStore
 
 from ..domain.events import Event
 from ..domain.model import Grant
@@ -26,16 +25,6 @@ class Parties(Protocol):
     async def talent_exists(self, talent_id: str) -> bool: ...
     async def platform_exists(self, platform_id: str) -> bool: ...
     async def represents(self, agency_id: str, talent_id: str, now: datetime) -> bool: ...
-
-
-class IdempotencyStore(Protocol):
-    async def recall(self, principal_id: str, operation: str, request_id: str, parameters: Any) -> dict | None: ...
-    async def remember(self, principal_id: str, operation: str, request_id: str, parameters: Any, result: dict) -> None: ...
-
-
-class Signer(Protocol):
-    async def sign(self, build: Callable[[str], bytes]) -> tuple[bytes, Signature]:
-        """Sign build(key_id) with the current key; return the payload and signature."""
 
 
 class ConsentUnitOfWork(Protocol):

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Protocol, Self
+from typing import Protocol, Self
 
 import numpy as np
+
+from likeness_common.ports import IdempotencyStore
 
 from ..domain.events import Event
 from ..domain.model import Enrollment, Modality, Sample, SampleOutcome
@@ -45,11 +47,6 @@ class Enrollments(Protocol):
 class Parties(Protocol):
     async def talent_exists(self, talent_id: str) -> bool: ...
     async def represents(self, agency_id: str, talent_id: str, now: datetime) -> bool: ...
-
-
-class IdempotencyStore(Protocol):
-    async def recall(self, principal_id: str, operation: str, request_id: str, parameters: Any) -> dict | None: ...
-    async def remember(self, principal_id: str, operation: str, request_id: str, parameters: Any, result: dict) -> None: ...
 
 
 class EnrollmentUnitOfWork(Protocol):

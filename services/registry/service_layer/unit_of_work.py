@@ -4,8 +4,9 @@ tests/unit; the same contract tests run against both."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Protocol, Self
+from typing import Protocol, Self
 
+from likeness_common.ports import IdempotencyStore
 from likeness_common.principal import PrincipalKind
 
 from ..domain.events import Event
@@ -41,13 +42,6 @@ class MandateRepository(Protocol):
 class CredentialStore(Protocol):
     async def issue(self, kind: PrincipalKind, principal_id: str) -> str: ...
     async def revoke_all(self, principal_id: str) -> int: ...
-
-
-class IdempotencyStore(Protocol):
-    async def recall(self, principal_id: str, operation: str, request_id: str, parameters: Any) -> dict | None: ...
-    async def remember(
-        self, principal_id: str, operation: str, request_id: str, parameters: Any, result: dict
-    ) -> None: ...
 
 
 class UnitOfWork(Protocol):

@@ -11,11 +11,12 @@ from datetime import UTC, datetime
 from likeness_common.documents import canonical_json
 from likeness_common.errors import NotFound, PermissionDenied
 from likeness_common.ids import is_id, new_id
+from likeness_common.ports import Signer
 from likeness_common.principal import Principal
 
 from ..domain import commands, events
 from ..domain.model import Modality, Thresholds, VerificationRecord, best_matches, decide
-from .ports import ConsentChecker, Extractor, Searcher, Signer, StoredVerification, VerificationUnitOfWork
+from .ports import ConsentChecker, Extractor, Searcher, StoredVerification, VerificationUnitOfWork
 
 OPERATION = "Verify"
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Protocol, Self
 
+from likeness_common.ports import IdempotencyStore
 from likeness_common.signing import Signature
 
 from ..domain.events import Event
@@ -42,10 +43,6 @@ class ConsentChecker(Protocol):
         """The consent service's answer for the calling platform, and its consistency token."""
 
 
-class Signer(Protocol):
-    async def sign(self, build) -> tuple[bytes, Signature]: ...
-
-
 @dataclass(frozen=True)
 class StoredVerification:
     record: VerificationRecord
@@ -61,11 +58,6 @@ class Verifications(Protocol):
 class Enrolled(Protocol):
     async def still_enrolled(self, talent_ids: set[str]) -> set[str]:
         """Those of `talent_ids` whose biometrics are not erased (the index may lag an erasure)."""
-
-
-class IdempotencyStore(Protocol):
-    async def recall(self, principal_id: str, operation: str, request_id: str, parameters: Any) -> dict | None: ...
-    async def remember(self, principal_id: str, operation: str, request_id: str, parameters: Any, result: dict) -> None: ...
 
 
 class VerificationUnitOfWork(Protocol):
