@@ -285,6 +285,8 @@ async def test_bad_requests_get_clear_errors(world):
     await expect(grpc.StatusCode.INVALID_ARGUMENT, stub.Verify(verify_request(photo, territory="XX"), metadata=world["platform"]))
     await expect(grpc.StatusCode.INVALID_ARGUMENT, stub.Verify(verify_request(photo, token="not-a-token"), metadata=world["platform"]))
     await expect(grpc.StatusCode.INVALID_ARGUMENT, stub.Verify(verify_request(b""), metadata=world["platform"]))
+    err = await expect(grpc.StatusCode.INVALID_ARGUMENT, stub.Verify(verify_request(photo, content_type="audio/wav"), metadata=world["platform"]))
+    assert error_reason(err) == "CONTENT_TYPE_MISMATCH"
     err = await expect(grpc.StatusCode.PERMISSION_DENIED, stub.Verify(verify_request(photo), metadata=world["agency"]))
     assert error_reason(err) == "PLATFORM_ONLY"
     await expect(grpc.StatusCode.UNAUTHENTICATED, stub.Verify(verify_request(photo)))

@@ -9,7 +9,7 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 
 from likeness_common.documents import canonical_json
-from likeness_common.errors import NotFound, PermissionDenied
+from likeness_common.errors import InvalidArgument, NotFound, PermissionDenied
 from likeness_common.ids import is_id, new_id
 from likeness_common.ports import Signer
 from likeness_common.principal import Principal
@@ -48,6 +48,9 @@ async def verify(
                 return await _replay(uow, prior)
 
     media_type = extractor.media_type(cmd.media)  # UNSUPPORTED_MEDIA_TYPE / UNDECODABLE_MEDIA before any work
+    declared = cmd.content_type.split(";")[0].strip().lower()
+    if declared and declared.split("/")[0] != media_type.split("/")[0]:
+        raise InvalidArgument(f"content_type says {declared} but the bytes are {media_type}", reason="CONTENT_TYPE_MISMATCH")
     extraction = await extractor.extract(cmd.media)
     floors = {m: thresholds.review(m) for m in Modality}
     hits = await searcher.search(extraction.probes, floors)
