@@ -1,18 +1,27 @@
-# One image for every service and the relay; the command picks which (see docker-compose.yml).
-# First draft (issue 2); issue 6 adds the model layer and hardening.
+# One image for every service and the relay; the compose `command` picks which.
+# Layers from least to most often changed: system libraries, Python dependencies (torch, dlib and
+# the model weights that ship in face_recognition_models and Resemblyzer: ~1 GB, cached until
+# requirements/ changes), then the code.
 FROM python:3.11-slim AS build
+ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /src
+RUN python -m venv /venv && /venv/bin/pip install 'setuptools<82' wheel
 COPY requirements/ requirements/
-RUN python -m venv /venv && /venv/bin/pip install --no-cache-dir 'setuptools<82' wheel \
-    && /venv/bin/pip install --no-cache-dir -r requirements/base.txt
+RUN /venv/bin/pip install -r requirements/base.txt \
+ && /venv/bin/pip install -r requirements/bio.txt --extra-index-url https://download.pytorch.org/whl/cpu \
+ && /venv/bin/pip install --no-deps -r requirements/bio-nodeps.txt
 COPY pyproject.toml README.md ./
 COPY libs/ libs/
 COPY services/ services/
-RUN /venv/bin/pip install --no-cache-dir --no-deps .
+RUN /venv/bin/pip install --no-deps .
 
 FROM python:3.11-slim
-RUN useradd --system --uid 10001 likeness
+# libgomp: dlib/torch OpenMP runtime.
+RUN apt-get update && apt-get install -y --no-install-recommends libgomp1 \
+ && rm -rf /var/lib/apt/lists/* \
+ && useradd --system --uid 10001 --no-create-home likeness
 COPY --from=build /venv /venv
-ENV PATH=/venv/bin:$PATH PYTHONUNBUFFERED=1 LIKENESS_LOG_JSON=true
-USER likeness
+ENV PATH=/venv/bin:$PATH PYTHONUNBUFFERED=1 LIKENESS_LOG_JSON=true OMP_NUM_THREADS=1
+USER 10001
+EXPOSE 50051 50052 50053 50054
 CMD ["python", "-m", "registry"]

@@ -1,0 +1,25 @@
+"""`python -m likeness_common.healthcheck HOST:PORT [SERVICE]`: exit 0 when the gRPC server answers
+SERVING on `grpc.health.v1` (container and Kubernetes probes), 1 otherwise."""
+
+from __future__ import annotations
+
+import sys
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+
+def check(target: str, service: str = "", timeout: float = 3.0) -> bool:
+    with grpc.insecure_channel(target) as channel:
+        try:
+            reply = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(service=service), timeout=timeout)
+        except grpc.RpcError as error:
+            print(f"{target}: {error.code().name}", file=sys.stderr)
+            return False
+    return reply.status == health_pb2.HealthCheckResponse.SERVING
+
+
+if __name__ == "__main__":
+    if len(sys.argv) not in (2, 3):
+        sys.exit("usage: python -m likeness_common.healthcheck HOST:PORT [SERVICE]")
+    sys.exit(0 if check(*sys.argv[1:]) else 1)

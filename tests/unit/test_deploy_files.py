@@ -1,0 +1,48 @@
+"""docker-compose.yml and the Dockerfile agree with the code (no Docker engine needed)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import yaml
+
+from likeness_common.devstack import SERVICES
+from likeness_common.topics import ALL_TOPICS
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def compose() -> dict:
+    return yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+
+
+def test_every_service_runs_with_a_grpc_healthcheck_on_its_own_port():
+    services = compose()["services"]
+    for name, module in SERVICES.items():
+        spec = services[name]
+        assert spec["command"] == ["python", "-m", module]
+        env = spec["environment"]
+        port = env[f"LIKENESS_{module.upper()}_PORT"]
+        assert env[f"LIKENESS_{module.upper()}_HOST"] == "0.0.0.0"
+        assert spec["healthcheck"]["test"] == ["CMD", "python", "-m", "likeness_common.healthcheck", f"127.0.0.1:{port}"]
+        assert env["LIKENESS_KEK_FILE"] == "/run/secrets/kek" and "kek" in spec["secrets"]
+        assert spec["depends_on"]["postgres"]["condition"] == "service_healthy"
+    assert services["verification"]["environment"]["LIKENESS_VERIFICATION_CONSENT_TARGET"] == f"consent:{services['consent']['environment']['LIKENESS_CONSENT_PORT']}"
+    assert services["relay"]["command"] == ["python", "-m", "likeness_common.relay"] and services["relay"]["deploy"]["replicas"] == 2
+
+
+def test_topic_init_creates_exactly_the_code_topics():
+    script = "\n".join(compose()["services"]["kafka-init"]["command"])
+    created = {m[0]: (int(m[1]), int(m[2])) for m in re.findall(r"^\s*create (\S+) (\d+) (\d+)$", script, re.M)}
+    assert created == {t.name: (t.partitions, t.retention_ms) for t in ALL_TOPICS}
+
+
+def test_no_secret_is_inlined_and_the_image_runs_as_non_root():
+    doc = compose()
+    assert doc["secrets"]["postgres_password"] == {"environment": "POSTGRES_PASSWORD"}
+    text = (ROOT / "docker-compose.yml").read_text()
+    assert "${POSTGRES_PASSWORD:?" in text and not re.search(r"PASSWORD:\s*['\"]?\w", text.replace("POSTGRES_PASSWORD_FILE", ""))
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert dockerfile.count("FROM ") == 2 and re.search(r"^USER 10001$", dockerfile, re.M)
+    assert "requirements/bio.txt" in dockerfile and "requirements/bio-nodeps.txt" in dockerfile
