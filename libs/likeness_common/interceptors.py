@@ -58,6 +58,12 @@ def _api_key_from(metadata: Any) -> str | None:
     return None
 
 
+def _request_id(request: Any) -> str:
+    """`request_id` at the top of the request, or in its `parameters` (Verify)."""
+    value = getattr(request, "request_id", "") or getattr(getattr(request, "parameters", None), "request_id", "")
+    return value if isinstance(value, str) else ""
+
+
 def caller_api_key(context: grpc.aio.ServicerContext) -> str:
     """The API key the caller authenticated with, to call another service on its behalf."""
     return _api_key_from(context.invocation_metadata()) or ""
@@ -116,7 +122,7 @@ class RpcInterceptor(grpc.aio.ServerInterceptor):
             inner = handler.unary_unary
 
             async def unary_unary(request: Any, context: grpc.aio.ServicerContext) -> Any:
-                return await self._serve(inner, request, getattr(request, "request_id", ""), context, method)
+                return await self._serve(inner, request, _request_id(request), context, method)
 
             return grpc.unary_unary_rpc_method_handler(
                 unary_unary, handler.request_deserializer, handler.response_serializer

@@ -45,15 +45,23 @@ class LikenessIndex:
             Modality.VOICE: ModalityIndex(DIMS[Modality.VOICE], Metric.COSINE),
         }
         self.loaded_at: datetime | None = None
+        self._write_lock = asyncio.Lock()
         self.last_change: dict[str, float] = {}  # talent -> monotonic time of the last reload (tests, metrics)
 
     def replace(self, talent_id: str, vectors: dict[Modality, list[np.ndarray]]) -> None:
+        """Synchronous: for the start-up load, before the server takes traffic."""
         for modality, index in self.by_modality.items():
             index.replace(talent_id, vectors.get(modality, []))
         self.last_change[talent_id] = time.monotonic()
 
+    async def apply(self, talent_id: str, vectors: dict[Modality, list[np.ndarray]]) -> None:
+        """While serving: one writer at a time, in a thread (growing or compacting a large index
+        copies hundreds of MB; searches meanwhile read their snapshot)."""
+        async with self._write_lock:
+            await asyncio.to_thread(self.replace, talent_id, vectors)
+
     def contains(self, talent_id: str, modality: Modality) -> bool:
-        return talent_id in self.by_modality[modality].talents()
+        return self.by_modality[modality].has(talent_id)
 
     def sizes(self) -> dict[str, int]:
         return {m.value: i.templates for m, i in self.by_modality.items()}
@@ -129,7 +137,8 @@ class TemplateLoader:
             for row in rows:
                 if self._comparable(row):
                     vectors.setdefault(Modality(row["modality"]), []).append(open_sealed(dek, row["sealed"], row["template_id"]))
-        self._index.replace(talent_id, vectors)
+        await self._index.apply(talent_id, vectors)
+        log.info("talent reloaded", talent_id=talent_id, templates={m.value: len(v) for m, v in vectors.items()})
 
 
 class EnrollmentFollower:

@@ -5,7 +5,8 @@ Why exact and not ANN: at 1M face templates a blocked scan of a batch of probes 
 milliseconds (bench/verify prints it), the index is always exact, adds and removes are O(1), and
 there is no graph to rebuild. See README, "1:N search".
 
-Concurrency: searches run in a worker thread while the event loop applies adds and removes. A
+Concurrency: searches run in worker threads; one writer at a time (the service serializes writes
+and runs them in a thread too, so growing or compacting 1M rows never stalls the event loop). A
 search works on one immutable snapshot (`_State`) taken at its start; writers append rows past the
 snapshot's row count, or swap in a new state, and never change rows a snapshot can see except the
 `alive` flag (a removal is visible to searches that start after it).
@@ -130,6 +131,10 @@ class ModalityIndex:
     def talents(self) -> set[str]:
         return {self._talents[c] for c in self._rows_of}
 
+    def has(self, talent_id: str) -> bool:
+        code = self._codes.get(talent_id)
+        return code is not None and code in self._rows_of
+
     def search(self, probes: np.ndarray, bound: float) -> list[Hit]:
         """For each probe, every talent with a template within `bound` (distance <= bound for
         EUCLIDEAN, cosine >= bound for COSINE), with that talent's best value."""
@@ -137,29 +142,36 @@ class ModalityIndex:
         s = self._state  # one snapshot for the whole search
         if s.rows == 0 or len(probes) == 0:
             return []
-        best: dict[tuple[int, int], float] = {}
-        closer = min if self.metric is Metric.EUCLIDEAN else max
+        euclidean = self.metric is Metric.EUCLIDEAN
         probe_sq = np.einsum("ij,ij->i", probes, probes)
+        found_probes, found_owners, found_values = [], [], []
         for start in range(0, s.rows, self._block):
             end = min(start + self._block, s.rows)
             dots = probes @ s.vectors[start:end].T  # probes x block
-            if self.metric is Metric.EUCLIDEAN:
+            if euclidean:
                 # |p - x|^2 = |p|^2 + |x|^2 - 2 p.x, compared squared: no sqrt over the block.
                 values = probe_sq[:, None] + s.sq_norms[start:end][None, :] - 2.0 * dots
                 found = (values <= bound * bound) & s.alive[start:end][None, :]
             else:
                 values = dots
                 found = (values >= bound) & s.alive[start:end][None, :]
-            for p, col in zip(*np.nonzero(found), strict=True):
-                key = (int(p), int(s.owners[start + col]))
-                value = float(values[p, col])
-                best[key] = closer(best.get(key, value), value)
-        hits = []
-        for (p, code), value in best.items():
-            if self.metric is Metric.EUCLIDEAN:
-                value = float(np.sqrt(max(value, 0.0)))
-            hits.append(Hit(p, self._talents[code], value))
-        return sorted(hits, key=lambda h: (h.probe, h.value if self.metric is Metric.EUCLIDEAN else -h.value))
+            p, col = np.nonzero(found)
+            found_probes.append(p)
+            found_owners.append(s.owners[start + col])
+            found_values.append(values[p, col])
+        p, owner, value = (np.concatenate(a) for a in (found_probes, found_owners, found_values))
+        if not len(p):
+            return []
+        # Best value per (probe, talent), vectorized: lookalike-rich data makes many hits.
+        order = np.lexsort((value if euclidean else -value, owner, p))
+        p, owner, value = p[order], owner[order], value[order]
+        first = np.ones(len(p), bool)
+        first[1:] = (p[1:] != p[:-1]) | (owner[1:] != owner[:-1])
+        p, owner, value = p[first], owner[first], value[first]
+        if euclidean:
+            value = np.sqrt(np.maximum(value, 0.0))
+        hits = [Hit(int(i), self._talents[int(o)], float(v)) for i, o, v in zip(p, owner, value, strict=True)]
+        return sorted(hits, key=lambda h: (h.probe, h.value if euclidean else -h.value))
 
 
 def _grow(array: np.ndarray, capacity: int) -> np.ndarray:
