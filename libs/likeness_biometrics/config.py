@@ -37,5 +37,5 @@ class BioConfig:
     min_speech_seconds: float = 1.0  # per enrollment clip (the service wants >= 3 s in total)
     segment_window_s: float = 2.0  # speech_segments_embeddings window length
     segment_min_s: float = 1.0  # shorter speech runs are not embedded on their own
-    voice_match_cosine: float = 0.80  # probe vs enrolled centroid; see bench/accuracy.py
+    voice_match_cosine: float = 0.80  # probe vs enrolled centroid; see bench/accuracy
     voice_consistency_cosine: float = 0.7  # one clip vs the medoid clip or the centroid

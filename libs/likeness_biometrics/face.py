@@ -8,7 +8,7 @@ minus that package (its import sets PIL's LOAD_TRUNCATED_IMAGES globally, loads 
 do not use, and needs the source-built `dlib` distribution rather than `dlib-bin`).
 
 Distance: Euclidean between encodings; same person ~0.3-0.45, different people ~0.65-0.9 on the
-test photos; the usual tolerance is 0.6 (see bench/accuracy.py).
+test photos; the usual tolerance is 0.6 (see bench/accuracy).
 """
 
 from __future__ import annotations

@@ -26,7 +26,10 @@ _KID = 8
 
 @dataclass(frozen=True)
 class Kek:
+    """The current KEK wraps; it and the `previous` ones unwrap (during a rotation, see rotate_kek)."""
+
     key: bytes
+    previous: tuple[Kek, ...] = ()
 
     @property
     def kek_id(self) -> bytes:
@@ -37,22 +40,31 @@ class Kek:
         return self.kek_id + nonce + AESGCM(self.key).encrypt(nonce, plaintext, aad)
 
     def unwrap(self, blob: bytes, aad: bytes) -> bytes:
-        if blob[:_KID] != self.kek_id:
-            raise FailedPrecondition("data was wrapped by another key-encryption key", reason="UNKNOWN_KEK")
-        nonce, body = blob[_KID : _KID + _NONCE], blob[_KID + _NONCE :]
-        return AESGCM(self.key).decrypt(nonce, body, aad)
+        for kek in (self, *self.previous):
+            if blob[:_KID] == kek.kek_id:
+                nonce, body = blob[_KID : _KID + _NONCE], blob[_KID + _NONCE :]
+                return AESGCM(kek.key).decrypt(nonce, body, aad)
+        raise FailedPrecondition("data was wrapped by another key-encryption key", reason="UNKNOWN_KEK")
+
+    def wrapped_by_current(self, blob: bytes) -> bool:
+        return blob[:_KID] == self.kek_id
 
 
 def new_kek_b64() -> str:
     return base64.b64encode(secrets.token_bytes(32)).decode()
 
 
-def load_kek(value: str | None, file: Path | None) -> Kek:
+def load_kek(value: str | None, file: Path | None, previous_file: Path | None = None) -> Kek:
     if file is not None:
         value = file.read_text().strip()
     if not value:
         raise RuntimeError("no key-encryption key: set LIKENESS_KEK (base64 of 32 bytes) or LIKENESS_KEK_FILE")
+    previous = (_decode(previous_file.read_text().strip()),) if previous_file is not None else ()
+    return Kek(_decode(value), tuple(Kek(k) for k in previous))
+
+
+def _decode(value: str) -> bytes:
     key = base64.b64decode(value)
     if len(key) != 32:
         raise RuntimeError("the key-encryption key must be 32 bytes (base64)")
-    return Kek(key)
+    return key

@@ -30,9 +30,10 @@ class CommonSettings(BaseSettings):
     db_pool_max: int = Field(10, ge=1, description="Maximum connections per pool.")
     kek: SecretStr | None = Field(None, description="Key-encryption key, base64 of 32 bytes (or use kek_file).")
     kek_file: Path | None = Field(None, description="File holding the base64 key-encryption key.")
+    kek_previous_file: Path | None = Field(None, description="During a KEK rotation: the old key, still accepted for unwrapping.")
 
     def load_kek(self) -> Kek:
-        return load_kek(self.kek.get_secret_value() if self.kek else None, self.kek_file)
+        return load_kek(self.kek.get_secret_value() if self.kek else None, self.kek_file, self.kek_previous_file)
 
 
 class ServiceSettings(BaseSettings):

@@ -5,7 +5,7 @@ Envelope encryption: each talent has a random 256-bit data key (DEK), stored onl
 KEK (AAD = talent id). Each template is float32 bytes sealed with AES-256-GCM under the DEK
 (AAD = template id, so a ciphertext moved to another row does not open). Erasure deletes the
 wrapped DEK first (crypto-shredding: every copy of the ciphertext, backups included, becomes
-noise), then the rows. KEK rotation re-wraps DEKs and never touches templates.
+noise), then the rows. KEK rotation (rotate_kek.py) re-wraps DEKs and never touches templates.
 """
 
 from __future__ import annotations
@@ -98,17 +98,6 @@ class TemplateVault:
         """Destroy the talent's data key: every template sealed under it is unreadable for good."""
         status = await self._conn.execute("DELETE FROM talent_data_keys WHERE talent_id = $1", talent_id)
         return status.endswith("1")
-
-    async def rewrap_all(self, new_kek: Kek) -> int:
-        """KEK rotation: re-wrap every data key under `new_kek`; templates stay as they are."""
-        rows = await self._conn.fetch("SELECT talent_id, wrapped_key FROM talent_data_keys FOR UPDATE")
-        for row in rows:
-            dek = self._kek.unwrap(row["wrapped_key"], row["talent_id"].encode())
-            await self._conn.execute(
-                "UPDATE talent_data_keys SET wrapped_key = $2, rewrapped_at = now() WHERE talent_id = $1",
-                row["talent_id"], new_kek.wrap(dek, row["talent_id"].encode()),
-            )  # fmt: skip
-        return len(rows)
 
 
 def _stored(row: asyncpg.Record, vector: np.ndarray) -> StoredTemplate:

@@ -26,7 +26,7 @@ class Decision(str, enum.Enum):
 class Thresholds:
     """Per modality: a score at or above `match` is a match, one in [review, match) is REVIEW
     evidence. Scores are "higher is closer": face 1 - dlib distance, voice cosine. Defaults from
-    bench/accuracy.py on ../shared/data (README, "Calibration")."""
+    bench/accuracy on ../shared/data (README, "Calibration")."""
 
     face_match: float = 0.50  # dlib distance <= 0.50 (genuine max 0.45, impostor min 0.66 measured)
     face_review: float = 0.40  # distance <= 0.60, dlib's usual tolerance

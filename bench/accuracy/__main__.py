@@ -1,6 +1,6 @@
 """Accuracy and speed of the biometric pipeline on the real media in ../shared/data.
 
-    .venv/bin/python bench/accuracy.py [--data ../shared/data] [--face-only | --voice-only]
+    .venv/bin/python bench/accuracy [--data ../shared/data] [--face-only | --voice-only]
 
 Face: each identity in faces/ is enrolled from one or two photos (centroid of the encodings);
 every other photo of an identity, and each face of the group photos (labelled by hand, left to
@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "libs"))
 
 from likeness_biometrics import (  # noqa: E402
@@ -496,7 +496,7 @@ def main() -> None:
         sys.exit(f"no test media at {args.data} (expected ../shared/data beside the repo)")
     config = BioConfig()
     print(
-        f"# bench/accuracy.py  {datetime.date.today()}  {platform.machine()}  {os.cpu_count()} cores  "
+        f"# bench/accuracy  {datetime.date.today()}  {platform.machine()}  {os.cpu_count()} cores  "
         f"python {platform.python_version()}"
     )
     print()
