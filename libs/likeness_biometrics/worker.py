@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -91,12 +92,8 @@ class WorkerInfo:
 
 def ping() -> WorkerInfo:
     """Readiness probe: returns once the worker has loaded its models."""
-    try:
-        import torch
-
-        threads: int | None = torch.get_num_threads()
-    except ImportError:
-        threads = None
+    torch = sys.modules.get("torch")  # never import it here: a face-only worker stays small
+    threads: int | None = torch.get_num_threads() if torch is not None else None
     return WorkerInfo(
         pid=os.getpid(),
         face_model=f"{FACE_MODEL.name}/{FACE_MODEL.version}",

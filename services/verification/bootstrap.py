@@ -35,7 +35,8 @@ class VerificationSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="LIKENESS_VERIFICATION_", extra="ignore")
 
     consent_target: str = Field("127.0.0.1:50052", description="host:port of the consent service.")
-    workers: int = Field(2, ge=1, le=64, description="Embedding worker processes; a video's frames are spread over them.")
+    workers: int = Field(2, ge=1, le=64, description="Face worker processes (dlib, ~95 MB each); a video's frames are spread over them.")
+    voice_workers: int = Field(1, ge=1, le=16, description="Voice worker processes (torch + Resemblyzer, ~480 MB each).")
     video_fps: float = Field(1.0, gt=0, le=30, description="Video frames sampled per second (plus the first frame).")
     max_media_bytes: int = Field(20 * 1024 * 1024, ge=1024, description="Media in one Verify request (larger: VerifyStream).")
     max_stream_bytes: int = Field(64 * 1024 * 1024, ge=1024, description="Media assembled from one VerifyStream.")
@@ -75,7 +76,7 @@ def build_app(
     thresholds = settings.thresholds()
     if thresholds.face_review > thresholds.face_match or thresholds.voice_review > thresholds.voice_match:
         raise ValueError("a review threshold must not be above its match threshold")
-    extractor = extractor or WorkerPoolExtractor(settings.workers, BioConfig(video_fps=settings.video_fps))
+    extractor = extractor or WorkerPoolExtractor(settings.workers, settings.voice_workers, BioConfig(video_fps=settings.video_fps))
     index = LikenessIndex(extractor.models)
     loader = TemplateLoader(pool, kek, index)
     follower = EnrollmentFollower(kafka_bootstrap, loader, index)

@@ -15,10 +15,15 @@ from ..service_layer.ports import Extraction
 
 
 class WorkerPoolExtractor:
-    def __init__(self, workers: int = 1, config: BioConfig | None = None, executor: Executor | None = None) -> None:
+    """Two pools: face workers (dlib only, ~95 MB each) share a video's frames; voice workers
+    (torch + Resemblyzer, ~480 MB each) embed the audio. Split so that memory pays for torch once."""
+
+    def __init__(self, face_workers: int = 2, voice_workers: int = 1, config: BioConfig | None = None) -> None:
         self._config = config or BioConfig()
-        self._workers = workers
-        self._executor = executor or create_executor(workers, self._config)
+        self._face_workers = face_workers
+        self._faces = create_executor(face_workers, self._config, modalities=("face",))
+        self._voices = create_executor(voice_workers, self._config, modalities=("voice",))
+        self._voice_workers = voice_workers
 
     @property
     def models(self) -> dict[str, str]:
@@ -26,7 +31,8 @@ class WorkerPoolExtractor:
 
     async def warm_up(self) -> None:
         loop = asyncio.get_running_loop()
-        await asyncio.gather(*(loop.run_in_executor(self._executor, ping) for _ in range(self._workers)))
+        await asyncio.gather(*(loop.run_in_executor(self._faces, ping) for _ in range(self._face_workers)),
+                             *(loop.run_in_executor(self._voices, ping) for _ in range(self._voice_workers)))  # fmt: skip
 
     def media_type(self, media: bytes) -> str:
         """The sniffed type ("image/jpeg", "video/mp4"...); MediaError when unknown."""
@@ -36,17 +42,17 @@ class WorkerPoolExtractor:
         kind = sniff(media).kind
         loop = asyncio.get_running_loop()
 
-        def run(fn, *args):
-            return loop.run_in_executor(self._executor, fn, media, self._config, *args)
+        def run(pool: Executor, fn, *args):
+            return loop.run_in_executor(pool, fn, media, self._config, *args)
 
         if kind is MediaKind.IMAGE:
-            found = await run(faces_in_image)
+            found = await run(self._faces, faces_in_image)
             return Extraction([_face(f, Location()) for f in found.faces], frames=1)
         if kind is MediaKind.AUDIO:
-            return Extraction(_voices(await run(voice_speakers)))
-        shards = max(1, self._workers)
-        results = await asyncio.gather(*(run(faces_in_video, shard, shards) for shard in range(shards)), run(voice_speakers),
-                                       return_exceptions=True)  # fmt: skip
+            return Extraction(_voices(await run(self._voices, voice_speakers)))
+        shards = self._face_workers
+        results = await asyncio.gather(*(run(self._faces, faces_in_video, shard, shards) for shard in range(shards)),
+                                       run(self._voices, voice_speakers), return_exceptions=True)  # fmt: skip
         *videos, audio = results
         for video in videos:
             if isinstance(video, BaseException):
@@ -64,7 +70,8 @@ class WorkerPoolExtractor:
         return Extraction(probes + _voices(audio), frames=sum(len(v.frames) for v in videos))
 
     def close(self) -> None:
-        self._executor.shutdown(wait=False, cancel_futures=True)
+        for pool in (self._faces, self._voices):
+            pool.shutdown(wait=False, cancel_futures=True)
 
 
 def _face(face, where: Location) -> Probe:
