@@ -58,5 +58,15 @@ async def represents(conn: asyncpg.Connection | asyncpg.Pool, agency_id: str, ta
     )  # fmt: skip
 
 
+async def represented_talent(conn: asyncpg.Connection | asyncpg.Pool, agency_id: str, now: datetime) -> list[str]:
+    """Every talent the agency holds an active mandate over (the same test as `represents`)."""
+    rows = await conn.fetch(
+        """SELECT DISTINCT talent_id FROM mandates WHERE agency_id = $1 AND valid_from <= $2
+               AND (valid_until IS NULL OR valid_until > $2) AND (ended_at IS NULL OR ended_at > $2)""",
+        agency_id, now,
+    )  # fmt: skip
+    return [r["talent_id"] for r in rows]
+
+
 async def talent_exists(conn: asyncpg.Connection, talent_id: str) -> bool:
     return await conn.fetchval("SELECT EXISTS (SELECT 1 FROM talent WHERE talent_id = $1)", talent_id)

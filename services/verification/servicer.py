@@ -12,6 +12,7 @@ from likeness.verification.v1 import verification_pb2_grpc
 from likeness_common.errors import InvalidArgument, ResourceExhausted
 from likeness_common.interceptors import caller_api_key, current_principal
 from likeness_common.ports import Signer
+from likeness_common.proto import next_page_token, page
 
 from .adapters.consent_client import ConsentClient
 from .adapters.proto_mapping import purpose_name, verification_pb
@@ -76,3 +77,11 @@ class VerificationServicer(verification_pb2_grpc.VerificationServiceServicer):
     async def GetReceipt(self, request: pb.GetReceiptRequest, context: grpc.aio.ServicerContext) -> pb.GetReceiptResponse:
         stored = await handlers.get_receipt(request.verification_id, current_principal(), self._uow())
         return pb.GetReceiptResponse(verification=verification_pb(stored))
+
+    async def ListVerifications(self, request: pb.ListVerificationsRequest, context: grpc.aio.ServicerContext) -> pb.ListVerificationsResponse:
+        size, after = page(request.page_size, request.page_token)
+        found = await handlers.list_verifications(current_principal(), self._uow(), after=after, limit=size)
+        return pb.ListVerificationsResponse(
+            verifications=[verification_pb(s) for s in found],
+            next_page_token=next_page_token([s.record.verification_id for s in found], size),
+        )

@@ -320,6 +320,32 @@ async def test_decisions_are_published_keyed_by_each_matched_talent_or_the_platf
     assert seen[none.verification_id] == {world["platform_id"]}
 
 
+async def test_agencies_list_uses_of_their_talent_and_read_those_receipts(world, channel):
+    stub, op = world["verify"], world["op"]
+    earlier = (await stub.Verify(verify_request(face_file("obama", "obama3.jpg")), metadata=world["platform2"])).verification
+    v = (await stub.Verify(verify_request(face_file("group", "two_people.jpg")), metadata=world["platform"])).verification
+    first = await stub.ListVerifications(vpb.ListVerificationsRequest(page_size=1), metadata=world["agency"])
+    assert [x.verification_id for x in first.verifications] == [v.verification_id]  # newest first
+    assert receipt_document(first.verifications[0]) == receipt_document(v)
+    second = await stub.ListVerifications(vpb.ListVerificationsRequest(page_size=1, page_token=first.next_page_token), metadata=world["agency"])
+    assert second.verifications[0].verification_id == earlier.verification_id  # another platform's use of its talent
+    fetched = (await stub.GetReceipt(vpb.GetReceiptRequest(verification_id=v.verification_id), metadata=world["agency"])).verification
+    assert receipt_document(fetched) == receipt_document(v)
+
+    own = (await stub.ListVerifications(vpb.ListVerificationsRequest(page_size=500), metadata=world["platform2"])).verifications
+    assert {x.platform_id for x in own} == {world["platform2_id"]} and v.verification_id not in {x.verification_id for x in own}
+    everything = (await stub.ListVerifications(vpb.ListVerificationsRequest(), metadata=op)).verifications
+    assert everything[0].verification_id == v.verification_id
+
+    # Another agency, with a talent of its own that never matched, sees none of them.
+    reg = registry_pb2_grpc.RegistryServiceStub(channel)
+    other = await reg.RegisterAgency(rpb.RegisterAgencyRequest(request_id=rid(), display_name=unique("ag")), metadata=op)
+    await reg.RegisterTalent(rpb.RegisterTalentRequest(request_id=rid(), display_name="someone"), metadata=bearer(other.api_key))
+    assert not (await stub.ListVerifications(vpb.ListVerificationsRequest(), metadata=bearer(other.api_key))).verifications
+    await expect(grpc.StatusCode.NOT_FOUND, stub.GetReceipt(vpb.GetReceiptRequest(verification_id=v.verification_id),
+                                                           metadata=bearer(other.api_key)))  # fmt: skip
+
+
 async def test_erased_talent_stops_matching_and_a_fresh_replica_rebuilds_its_index(world, stack, pool, consent_app, verification_app):
     ids = world["ids"]
     fresh = await start_verification(stack, pool, consent_app.target, workers=1)

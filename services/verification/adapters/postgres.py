@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 
 import asyncpg
 
@@ -12,7 +13,7 @@ from likeness_common.events import new_event
 from likeness_common.idempotency import PostgresIdempotency
 from likeness_common.outbox import append_events
 from likeness_common.signing import Signature
-from likeness_common.uow import PostgresUnitOfWorkBase
+from likeness_common.uow import PostgresUnitOfWorkBase, represented_talent
 
 from ..domain import events
 from ..domain.model import record_from_receipt
@@ -36,12 +37,33 @@ class PostgresVerifications:
 
     async def get(self, verification_id: str) -> StoredVerification | None:
         row = await self._conn.fetchrow("SELECT * FROM verifications WHERE verification_id = $1", verification_id)
-        if row is None:
-            return None
-        payload = bytes(row["payload"])
-        return StoredVerification(
-            record_from_receipt(json.loads(payload)), payload, Signature(row["key_id"], row["algorithm"], bytes(row["signature"]))
-        )
+        return None if row is None else _stored(row)
+
+
+    async def list(self, *, platform_id: str | None, talent_ids: list[str] | None, after: str, limit: int) -> list[StoredVerification]:
+        rows = await self._conn.fetch(
+            """SELECT * FROM verifications
+               WHERE ($1::text IS NULL OR platform_id = $1) AND ($2::text[] IS NULL OR talent_ids && $2::text[])
+                 AND ($3 = '' OR verification_id < $3)
+               ORDER BY verification_id DESC LIMIT $4""",
+            platform_id, talent_ids, after, limit,
+        )  # fmt: skip
+        return [_stored(row) for row in rows]
+
+
+def _stored(row: asyncpg.Record) -> StoredVerification:
+    payload = bytes(row["payload"])
+    return StoredVerification(
+        record_from_receipt(json.loads(payload)), payload, Signature(row["key_id"], row["algorithm"], bytes(row["signature"]))
+    )
+
+
+class PostgresMandates:
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self._conn = conn
+
+    async def represented(self, agency_id: str, now: datetime) -> list[str]:
+        return await represented_talent(self._conn, agency_id, now)
 
 
 class PostgresEnrolled:
@@ -58,6 +80,7 @@ class PostgresVerificationUnitOfWork(PostgresUnitOfWorkBase):
     def bind(self, conn: asyncpg.Connection) -> None:
         self.verifications = PostgresVerifications(conn)
         self.enrolled = PostgresEnrolled(conn)
+        self.mandates = PostgresMandates(conn)
         self.idempotency = PostgresIdempotency(conn)
 
     async def commit(self) -> None:

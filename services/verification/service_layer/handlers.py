@@ -116,11 +116,29 @@ async def _replay(uow: VerificationUnitOfWork, prior: dict) -> StoredVerificatio
 
 
 async def get_receipt(verification_id: str, actor: Principal, uow: VerificationUnitOfWork) -> StoredVerification:
-    """A platform reads its own verifications; an operator reads any."""
+    """A platform reads its own verifications; an agency those that matched a talent it represents
+    (the signed receipt names every matched talent, as the VerificationDecided events do); an operator any."""
     if not is_id(verification_id, "ver"):
         raise NotFound(f"verification {verification_id[:40]!r} not found")
     async with uow:
         stored = await uow.verifications.get(verification_id)
-    if stored is None or not (actor.is_operator or stored.record.platform_id == actor.principal_id):
-        raise NotFound(f"verification {verification_id} not found")  # never confirm another platform's ids
+        if stored is None:
+            visible = False
+        elif actor.is_agency:
+            represented = set(await uow.mandates.represented(actor.principal_id, _now()))
+            visible = any(m.talent_id in represented for m in stored.record.matches)
+        else:
+            visible = actor.is_operator or stored.record.platform_id == actor.principal_id
+    if not visible:
+        raise NotFound(f"verification {verification_id} not found")  # never confirm others' ids
     return stored
+
+
+async def list_verifications(actor: Principal, uow: VerificationUnitOfWork, *, after: str, limit: int) -> list[StoredVerification]:
+    """Newest first: an agency's talent's uses, a platform's own calls, or (operator) all."""
+    async with uow:
+        if actor.is_agency:
+            talent = await uow.mandates.represented(actor.principal_id, _now())
+            return await uow.verifications.list(platform_id=None, talent_ids=talent, after=after, limit=limit) if talent else []
+        platform = None if actor.is_operator else actor.principal_id
+        return await uow.verifications.list(platform_id=platform, talent_ids=None, after=after, limit=limit)

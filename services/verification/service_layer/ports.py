@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Protocol, Self
 
 from likeness_common.ports import IdempotencyStore
@@ -53,6 +54,9 @@ class StoredVerification:
 class Verifications(Protocol):
     async def add(self, stored: StoredVerification) -> None: ...
     async def get(self, verification_id: str) -> StoredVerification | None: ...
+    async def list(self, *, platform_id: str | None, talent_ids: list[str] | None, after: str, limit: int) -> list[StoredVerification]:
+        """Newest first, ids below `after` (ids are time-ordered); only the platform's own (platform_id)
+        or only those that matched one of `talent_ids`; None: no such filter."""
 
 
 class Enrolled(Protocol):
@@ -60,9 +64,15 @@ class Enrolled(Protocol):
         """Those of `talent_ids` whose biometrics are not erased (the index may lag an erasure)."""
 
 
+class Mandates(Protocol):
+    async def represented(self, agency_id: str, now: datetime) -> list[str]:
+        """The talent the agency holds an active mandate over."""
+
+
 class VerificationUnitOfWork(Protocol):
     verifications: Verifications
     enrolled: Enrolled
+    mandates: Mandates
     idempotency: IdempotencyStore
 
     async def __aenter__(self) -> Self: ...

@@ -164,3 +164,19 @@ class GetReceiptResponse(_message.Message):
     VERIFICATION_FIELD_NUMBER: _ClassVar[int]
     verification: Verification
     def __init__(self, verification: _Optional[_Union[Verification, _Mapping]] = ...) -> None: ...
+
+class ListVerificationsRequest(_message.Message):
+    __slots__ = ("page_size", "page_token")
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    page_size: int
+    page_token: str
+    def __init__(self, page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class ListVerificationsResponse(_message.Message):
+    __slots__ = ("verifications", "next_page_token")
+    VERIFICATIONS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    verifications: _containers.RepeatedCompositeFieldContainer[Verification]
+    next_page_token: str
+    def __init__(self, verifications: _Optional[_Iterable[_Union[Verification, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...

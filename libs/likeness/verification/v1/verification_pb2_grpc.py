@@ -51,6 +51,11 @@ class VerificationServiceStub:
                 request_serializer=likeness_dot_verification_dot_v1_dot_verification__pb2.GetReceiptRequest.SerializeToString,
                 response_deserializer=likeness_dot_verification_dot_v1_dot_verification__pb2.GetReceiptResponse.FromString,
                 _registered_method=True)
+        self.ListVerifications = channel.unary_unary(
+                '/likeness.verification.v1.VerificationService/ListVerifications',
+                request_serializer=likeness_dot_verification_dot_v1_dot_verification__pb2.ListVerificationsRequest.SerializeToString,
+                response_deserializer=likeness_dot_verification_dot_v1_dot_verification__pb2.ListVerificationsResponse.FromString,
+                _registered_method=True)
 
 
 class VerificationServiceServicer:
@@ -78,6 +83,14 @@ class VerificationServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListVerifications(self, request, context):
+        """Verifications newest first: an agency sees those that matched a talent it holds an active
+        mandate over (every use of its talent's likeness), a platform its own, an operator all.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_VerificationServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -95,6 +108,11 @@ def add_VerificationServiceServicer_to_server(servicer, server):
                     servicer.GetReceipt,
                     request_deserializer=likeness_dot_verification_dot_v1_dot_verification__pb2.GetReceiptRequest.FromString,
                     response_serializer=likeness_dot_verification_dot_v1_dot_verification__pb2.GetReceiptResponse.SerializeToString,
+            ),
+            'ListVerifications': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListVerifications,
+                    request_deserializer=likeness_dot_verification_dot_v1_dot_verification__pb2.ListVerificationsRequest.FromString,
+                    response_serializer=likeness_dot_verification_dot_v1_dot_verification__pb2.ListVerificationsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -180,6 +198,33 @@ class VerificationService:
             '/likeness.verification.v1.VerificationService/GetReceipt',
             likeness_dot_verification_dot_v1_dot_verification__pb2.GetReceiptRequest.SerializeToString,
             likeness_dot_verification_dot_v1_dot_verification__pb2.GetReceiptResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListVerifications(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/likeness.verification.v1.VerificationService/ListVerifications',
+            likeness_dot_verification_dot_v1_dot_verification__pb2.ListVerificationsRequest.SerializeToString,
+            likeness_dot_verification_dot_v1_dot_verification__pb2.ListVerificationsResponse.FromString,
             options,
             channel_credentials,
             insecure,
