@@ -91,6 +91,65 @@ def test_compaction_keeps_every_live_template():
     assert index.templates == 1500
 
 
+def _unit(rng: np.random.Generator, rows: int, dim: int) -> np.ndarray:
+    v = rng.normal(size=(rows, dim)).astype(np.float32)
+    return v / np.linalg.norm(v, axis=1, keepdims=True)
+
+
+@settings(max_examples=12, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), metric=st.sampled_from(list(Metric)), churn=st.integers(0, 150))
+def test_ivf_probing_every_cell_equals_brute_force_through_adds_removes_retrains_and_compaction(seed, metric, churn):
+    """With nprobe >= nlist the IVF is exhaustive, so any difference from brute force is a bug in the
+    id mapping, the snapshot filtering, the radius slack or the exact re-scoring, not in recall."""
+    rng = np.random.default_rng(seed)
+    dim, bound = 8, (0.9 if metric is Metric.EUCLIDEAN else 0.6)
+    index = ModalityIndex(dim, metric, capacity=16, ivf_min_rows=300, nprobe=10_000)
+    truth: dict[str, np.ndarray] = {}
+    for t in range(100):  # 300 rows: the IVF is trained on the last add
+        truth[f"t{t}"] = _unit(rng, 3, dim)
+        index.replace(f"t{t}", list(truth[f"t{t}"]))
+    assert index.approximate
+    for step in range(churn):  # adds into the trained IVF, re-enrollments, erasures; past 2x rows it retrains
+        t = f"t{int(rng.integers(0, 250))}"
+        if rng.random() < 0.3 and t in truth:
+            index.remove(t)
+            del truth[t]
+        else:
+            truth[t] = _unit(rng, int(rng.integers(1, 5)), dim)
+            index.replace(t, list(truth[t]))
+    if churn % 3 == 0:
+        index._compact()  # noqa: SLF001 - row numbers change: a new IVF
+    probes = np.concatenate([_unit(rng, 4, dim), next(iter(truth.values()))[:1] + 0.05 * _unit(rng, 1, dim)])
+    got = {(h.probe, h.talent_id): h.value for h in index.search(probes, bound)}
+    want = brute_force(truth, probes, metric, bound)
+    assert got.keys() == want.keys()
+    for key, value in want.items():
+        assert got[key] == pytest.approx(value, abs=1e-4)
+    exact = {(h.probe, h.talent_id): h.value for h in index.search(probes, bound, exact=True)}
+    assert exact.keys() == got.keys() and all(exact[k] == pytest.approx(v, abs=1e-4) for k, v in got.items())
+
+
+@pytest.mark.parametrize("metric", list(Metric))
+def test_ivf_finds_planted_matches_and_reports_only_exact_values_within_the_bound(metric):
+    rng = np.random.default_rng(7)
+    dim, noise, bound = 32, 0.3, (0.6 if metric is Metric.EUCLIDEAN else 0.75)
+    data = _unit(rng, 20_000, dim)
+    index = ModalityIndex(dim, metric, ivf_min_rows=10_000, nprobe=64)
+    for t in range(len(data) // 4):
+        index.replace(f"t{t}", list(data[4 * t : 4 * t + 4]))
+    assert index.approximate
+    rows = rng.integers(0, len(data), 200)
+    probes = data[rows] + noise * _unit(rng, len(rows), dim)
+    if metric is Metric.COSINE:
+        probes /= np.linalg.norm(probes, axis=1, keepdims=True)
+    approx = {(h.probe, h.talent_id): h.value for h in index.search(probes, bound)}
+    exact = {(h.probe, h.talent_id): h.value for h in index.search(probes, bound, exact=True)}
+    # Candidates are re-scored exactly: no hit outside the bound, no value other than the exact one.
+    assert approx.keys() <= exact.keys() and all(exact[k] == pytest.approx(v, abs=1e-5) for k, v in approx.items())
+    found = sum((p, f"t{r // 4}") in approx for p, r in enumerate(rows))
+    assert found / len(rows) >= 0.97, found
+
+
 def test_dimension_mismatch_is_refused():
     with pytest.raises(ValueError, match="128-d"):
         ModalityIndex(128, Metric.EUCLIDEAN).replace("t", [np.zeros(64, np.float32)])

@@ -38,11 +38,12 @@ _RELOADING = ("face_enrolled", "voice_enrolled", "biometrics_erased")
 class LikenessIndex:
     """Both modalities; scores are "higher is closer" (face: 1 - distance, voice: cosine)."""
 
-    def __init__(self, models: dict[str, str]) -> None:
+    def __init__(self, models: dict[str, str], ivf_min_rows: int = 200_000, nprobe: dict[Modality, int] | None = None) -> None:
         self.models = models  # modality -> "name/version": only comparable templates are loaded
+        nprobe = nprobe or {Modality.FACE: 128, Modality.VOICE: 256}
+        metrics = {Modality.FACE: Metric.EUCLIDEAN, Modality.VOICE: Metric.COSINE}
         self.by_modality = {
-            Modality.FACE: ModalityIndex(DIMS[Modality.FACE], Metric.EUCLIDEAN),
-            Modality.VOICE: ModalityIndex(DIMS[Modality.VOICE], Metric.COSINE),
+            m: ModalityIndex(DIMS[m], metrics[m], ivf_min_rows=ivf_min_rows, nprobe=nprobe[m]) for m in (Modality.FACE, Modality.VOICE)
         }
         self.loaded_at: datetime | None = None
         self._write_lock = asyncio.Lock()
