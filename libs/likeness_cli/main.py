@@ -70,7 +70,9 @@ def dev_up(
              f"stack up; endpoints and the operator API key are in {stack.dev_json}\n"
              + "\n".join(f"  {k:<10} {v}" for k, v in info["services"].items())
              + f"\n  {'postgres':<10} {info['database_url'].split('@')[-1]}\n  {'kafka':<10} {info['kafka_bootstrap']}"
-             + f"\n  {'logs':<10} {info['logs']}\nCtrl-C stops everything.")  # fmt: skip
+             + f"\n  {'logs':<10} {info['logs']}\nmetrics (Prometheus):\n"
+             + "\n".join(f"  {k:<10} {v}" for k, v in info["metrics"].items())
+             + "\nCtrl-C stops everything.")  # fmt: skip
         while not stopping:
             for name, child in stack.children.items():
                 if child.process is not None and child.process.poll() is not None:

@@ -1,5 +1,6 @@
 """What every service process is: a gRPC server plus background work (sweepers, followers) that
-starts before the server takes traffic and stops after it has drained."""
+starts before the server takes traffic and stops after it has drained, and its Prometheus
+endpoint when the service's settings give a `metrics_port`."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from dataclasses import dataclass, field
 
 import structlog
 
+from . import metrics
 from .db import COMMON, create_pool, migrate
 from .grpc_server import GrpcServer, serve_until_signalled
 from .logging import configure_logging
@@ -32,6 +34,7 @@ class ServiceApp:
     server: GrpcServer
     periodic: list[Periodic] = field(default_factory=list)
     _tasks: list[asyncio.Task] = field(default_factory=list, init=False)
+    metrics_endpoint: metrics.MetricsEndpoint | None = field(default=None, init=False)
 
     async def on_start(self) -> None:
         """Before periodic jobs and the server start (load caches, ensure keys...)."""
@@ -40,6 +43,9 @@ class ServiceApp:
         """After the server stopped and periodic jobs were cancelled (close pools, clients...)."""
 
     async def start_background(self) -> None:
+        settings = self.server._settings  # the service's own ServiceSettings subclass
+        name = type(settings).__name__.removesuffix("Settings").lower()
+        self.metrics_endpoint = metrics.serve(settings.host, settings.metrics_port, name)
         await self.on_start()
         self._tasks = [asyncio.create_task(self._every(p), name=p.name) for p in self.periodic]
 
@@ -51,6 +57,9 @@ class ServiceApp:
                 await task
         self._tasks = []
         await self.on_stop()
+        if self.metrics_endpoint is not None:
+            await asyncio.to_thread(self.metrics_endpoint.stop)
+            self.metrics_endpoint = None
 
     async def start(self) -> int:
         await self.start_background()

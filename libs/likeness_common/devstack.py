@@ -65,6 +65,10 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def _metrics_url(port: int) -> str:
+    return f"http://127.0.0.1:{port}/metrics"
+
+
 def _die_with_parent() -> None:  # runs in the child between fork and exec
     ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
@@ -283,6 +287,7 @@ class DevStack:
         self.children: dict[str, Child] = {}
         self.info: dict = {}
         self.env: dict[str, str] = {}
+        self.metrics: dict[str, str] = {}  # process -> its Prometheus /metrics URL
 
     @property
     def dev_json(self) -> Path:
@@ -322,13 +327,17 @@ class DevStack:
             endpoints.update(started)
             pending = {n: m for n, m in pending.items() if n not in wave}
         if self.relay:
-            relay = Child("relay", [sys.executable, "-m", "likeness_common.relay"], self.state_dir / "logs" / "relay.log", env=self.env)
+            metrics_port = free_port()
+            relay = Child("relay", [sys.executable, "-m", "likeness_common.relay"], self.state_dir / "logs" / "relay.log",
+                          env={**self.env, "LIKENESS_RELAY_METRICS_PORT": str(metrics_port)})  # fmt: skip
             relay.start()
             self.children["relay"] = relay
+            self.metrics["relay"] = _metrics_url(metrics_port)
         self.info = {
             "database_url": database_url,
             "kafka_bootstrap": bootstrap,
             "services": endpoints,
+            "metrics": dict(self.metrics),
             "target": endpoints.get("registry", ""),
             "operator_api_key": operator_key,
             "pid": os.getpid(),
@@ -340,13 +349,14 @@ class DevStack:
         return self.info
 
     def start_service(self, name: str, module: str, *, wait: bool = True) -> str:
-        """Start `python -m module` as child `name` on a free port; return host:port."""
-        port = free_port()
+        """Start `python -m module` as child `name` on a free port, its /metrics on another; return host:port."""
+        port, metrics_port = free_port(), free_port()
         prefix = module.upper()
         child = Child(name, [sys.executable, "-m", module], self.state_dir / "logs" / f"{name}.log",
-                      env={**self.env, f"LIKENESS_{prefix}_PORT": str(port)})  # fmt: skip
+                      env={**self.env, f"LIKENESS_{prefix}_PORT": str(port), f"LIKENESS_{prefix}_METRICS_PORT": str(metrics_port)})  # fmt: skip
         child.start()
         self.children[name] = child
+        self.metrics[name] = _metrics_url(metrics_port)
         target = f"127.0.0.1:{port}"
         if wait:
             self.wait_for_service(name, target)

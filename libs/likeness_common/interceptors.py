@@ -7,13 +7,15 @@ For each RPC of ours (not grpc.health / reflection) it, in this order:
 3. maps exceptions to statuses: `LikenessError` -> its code with a `google.rpc.Status` carrying
    `ErrorInfo` (and `BadRequest` for field violations); a lost database -> UNAVAILABLE;
    anything else -> INTERNAL with a generic message (the exception is logged, never sent),
-4. logs one line per RPC with the final code and the duration.
+4. logs one line per RPC with the final code and the duration, and records both in the
+   Prometheus metrics (`metrics.observe_rpc`: labels are the method and code only).
 One interceptor rather than three keeps that order explicit and gives one log line with the
 code the caller actually saw.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 import time
 from collections.abc import Awaitable, Callable, Collection
@@ -26,6 +28,7 @@ from google.protobuf import any_pb2
 from google.rpc import error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
+from . import metrics
 from .errors import InvalidArgument, LikenessError, Unauthenticated, Unavailable
 from .principal import Principal
 
@@ -158,6 +161,9 @@ class RpcInterceptor(grpc.aio.ServerInterceptor):
         except LikenessError as error:
             code = error.code
             await context.abort_with_status(to_status(error))
+        except asyncio.CancelledError:  # the caller went away or its deadline passed
+            code = "CANCELLED"
+            raise
         except Exception as error:
             if isinstance(error, grpc.aio.AbortError):
                 code = context.code().name if context.code() else "ABORTED"
@@ -176,4 +182,6 @@ class RpcInterceptor(grpc.aio.ServerInterceptor):
         finally:
             if token is not None:
                 _principal.reset(token)
-            log.info("rpc", code=code, duration_ms=round((time.perf_counter() - started) * 1000, 2))
+            elapsed = time.perf_counter() - started
+            metrics.observe_rpc(method, code, elapsed)
+            log.info("rpc", code=code, duration_ms=round(elapsed * 1000, 2))

@@ -11,6 +11,8 @@ connection dies. Each round reads unpublished rows in id order, sends them all (
 talent or aggregate id, `event_id` and `event_type` headers), waits for every ack and only then
 marks them published. A crash anywhere republishes the round: at-least-once, duplicates share the
 event_id. A NOTIFY from committing writers wakes the relay at once; a slow poll is the fallback.
+After each round the leader counts the backlog and the age of its oldest row for Prometheus
+(`metrics.OUTBOX_*`, `metrics.RELAY_LEADER`).
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ import structlog
 
 from likeness.events.v1 import events_pb2
 
-from . import kafka
+from . import kafka, metrics
 from .events import event_type, message_key
 from .settings import RelaySettings
 
@@ -81,6 +83,7 @@ class OutboxRelay:
                 log.warning("relay lost the database or broker; retrying", error=repr(error))
                 await _sleep_or_stop(stop, self._settings.leader_retry_seconds)
             finally:
+                metrics.RELAY_LEADER.set(0)
                 with contextlib.suppress(Exception):
                     await leader.close()
 
@@ -95,6 +98,7 @@ class OutboxRelay:
                 continue
             if await conn.fetchval("SELECT pg_try_advisory_lock($1)", _RELAY_LEADER_LOCK):
                 log.info("relay is leader")
+                metrics.RELAY_LEADER.set(1)
                 return conn
             await conn.close()
             if not announced:
@@ -115,8 +119,10 @@ class OutboxRelay:
                     sent = await self._publish_round(leader, producer)
                 except kafka.KafkaError as error:
                     log.warning("broker unavailable; outbox keeps the events", error=repr(error))
+                    await _observe_backlog(leader)
                     await _sleep_or_stop(stop, self._settings.poll_interval_seconds)
                     continue
+                await _observe_backlog(leader)
                 if sent < self._settings.batch_size:
                     await _wait_any(stop, self._wake, self._settings.poll_interval_seconds)
         finally:
@@ -140,10 +146,26 @@ class OutboxRelay:
                 )
             )
         await asyncio.gather(*acks)
-        await conn.execute("UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])", [r["id"] for r in rows])
+        marked = await conn.fetch(
+            "UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[]) "
+            "RETURNING topic, extract(epoch FROM published_at - created_at)::float8 AS lag",
+            [r["id"] for r in rows],
+        )
         self.published += len(rows)
+        for row in marked:
+            metrics.OUTBOX_PUBLISHED.labels(row["topic"]).inc()
+            metrics.OUTBOX_PUBLISH_LAG.observe(row["lag"])
         log.debug("outbox round published", rows=len(rows), last_id=rows[-1]["id"])
         return len(rows)
+
+
+async def _observe_backlog(conn: asyncpg.Connection) -> None:
+    row = await conn.fetchrow(
+        "SELECT count(*) AS rows, coalesce(extract(epoch FROM now() - min(created_at)), 0)::float8 AS oldest "
+        "FROM outbox WHERE published_at IS NULL"
+    )
+    metrics.OUTBOX_BACKLOG.set(row["rows"])
+    metrics.OUTBOX_OLDEST_SECONDS.set(max(row["oldest"], 0.0))
 
 
 async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:

@@ -1,10 +1,12 @@
-"""`python -m likeness_common.relay`: the outbox relay as its own process."""
+"""`python -m likeness_common.relay`: the outbox relay as its own process, with its Prometheus
+endpoint when LIKENESS_RELAY_METRICS_PORT is set (backlog, lag, published events, leadership)."""
 
 from __future__ import annotations
 
 import asyncio
 import signal
 
+from . import metrics
 from .logging import configure_logging
 from .outbox import OutboxRelay
 from .settings import CommonSettings, RelaySettings
@@ -17,7 +19,13 @@ async def main() -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    await OutboxRelay(common.database_url, common.kafka_bootstrap, RelaySettings()).run(stop)
+    settings = RelaySettings()
+    endpoint = metrics.serve(settings.metrics_host, settings.metrics_port, "relay")
+    try:
+        await OutboxRelay(common.database_url, common.kafka_bootstrap, settings).run(stop)
+    finally:
+        if endpoint is not None:
+            await asyncio.to_thread(endpoint.stop)
 
 
 if __name__ == "__main__":

@@ -47,6 +47,9 @@ class ServiceSettings(BaseSettings):
         50 * 1024 * 1024, ge=1024, description="Largest request accepted; larger ones get RESOURCE_EXHAUSTED."
     )
     shutdown_grace_seconds: float = Field(5.0, ge=0, description="How long in-flight RPCs get on SIGTERM.")
+    metrics_port: int | None = Field(
+        None, ge=0, le=65535, description="Prometheus /metrics port on `host`; 0 picks a free one; unset: no endpoint."
+    )
 
 
 class RelaySettings(BaseSettings):
@@ -57,3 +60,5 @@ class RelaySettings(BaseSettings):
         0.5, gt=0, description="Fallback poll period; a NOTIFY from a committing writer wakes the relay at once."
     )
     leader_retry_seconds: float = Field(0.5, gt=0, description="How often a standby relay tries to become leader.")
+    metrics_host: str = Field("127.0.0.1", description="Interface of the Prometheus /metrics endpoint.")
+    metrics_port: int | None = Field(None, ge=0, le=65535, description="Prometheus /metrics port; 0 picks a free one; unset: none.")

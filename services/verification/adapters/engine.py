@@ -1,6 +1,7 @@
 """Probe extraction in the biometric worker pool: every face of every sampled frame, a voiceprint
 per speech window. The frames of one video are spread over the pool (one task per shard), and the
-audio track is embedded beside them."""
+audio track is embedded beside them. Jobs in flight per pool are the `likeness_embedding_jobs`
+gauge (queued + running; above `likeness_embedding_workers`, requests are queueing)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from concurrent.futures import Executor
 
 from likeness_biometrics import FACE_MODEL, VOICE_MODEL, BioConfig, MediaError, MediaKind, Reason, sniff
 from likeness_biometrics.worker import create_executor, faces_in_image, faces_in_video, ping, voice_speakers
+from likeness_common import metrics
 
 from ..domain.model import Location, Modality, Probe
 from ..service_layer.ports import Extraction
@@ -24,6 +26,8 @@ class WorkerPoolExtractor:
         self._faces = create_executor(face_workers, self._config, modalities=("face",))
         self._voices = create_executor(voice_workers, self._config, modalities=("voice",))
         self._voice_workers = voice_workers
+        metrics.EMBEDDING_WORKERS.labels("face").set(face_workers)
+        metrics.EMBEDDING_WORKERS.labels("voice").set(voice_workers)
 
     @property
     def models(self) -> dict[str, str]:
@@ -43,7 +47,9 @@ class WorkerPoolExtractor:
         loop = asyncio.get_running_loop()
 
         def run(pool: Executor, fn, *args):
-            return loop.run_in_executor(pool, fn, media, self._config, *args)
+            future = loop.run_in_executor(pool, fn, media, self._config, *args)
+            metrics.track_job("face" if pool is self._faces else "voice", future)
+            return future
 
         if kind is MediaKind.IMAGE:
             found = await run(self._faces, faces_in_image)
