@@ -3,7 +3,8 @@ consent client, the signing keyring."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import asyncpg
@@ -11,6 +12,7 @@ from pydantic import Field
 
 from likeness.verification.v1 import verification_pb2_grpc
 from likeness_biometrics import BioConfig
+from likeness_common import metrics
 from likeness_common.app import ServiceApp
 from likeness_common.credentials import PostgresAuthenticator
 from likeness_common.crypto import Kek
@@ -57,14 +59,18 @@ class VerificationApp(ServiceApp):
     follower: EnrollmentFollower | None = None
     consent: ConsentClient | None = None
     keyring: SigningKeyring | None = None
+    _unwatch_index: Callable[[], None] | None = field(default=None, init=False)
 
     async def on_start(self) -> None:
         await self.extractor.warm_up()
         await self.keyring.ensure_key()
         await self.loader.load_all()
+        self._unwatch_index = metrics.watch_index(self.index.sizes)
         self.follower.start()
 
     async def on_stop(self) -> None:
+        if self._unwatch_index is not None:
+            self._unwatch_index()
         await self.follower.stop()
         await self.consent.close()
         self.extractor.close()
