@@ -3,18 +3,10 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
-
-import yaml
 
 from likeness_common.devstack import SERVICES
 from likeness_common.topics import ALL_TOPICS
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def compose() -> dict:
-    return yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+from tests.deploy_support import ROOT, compose
 
 
 def test_every_service_runs_with_a_grpc_healthcheck_on_its_own_port():

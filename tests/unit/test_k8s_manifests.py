@@ -1,0 +1,366 @@
+"""deploy/k8s (kustomize base + production overlay) agrees with the code and docker-compose.yml.
+
+Rendered with tests/deploy_support.render (no kustomize binary, no cluster needed)."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import re
+from pathlib import Path, PurePosixPath
+
+import pytest
+import yaml
+from pydantic import SecretStr
+
+from likeness_common.devstack import SERVICES, STARTS_AFTER
+from likeness_common.settings import CommonSettings, RelaySettings, ServiceSettings
+from likeness_common.topics import ALL_TOPICS
+from tests.deploy_support import (
+    K8S,
+    ROOT,
+    Unsupported,
+    compose,
+    containers,
+    dockerfile_user,
+    find,
+    load_documents,
+    of_kind,
+    render,
+    split_image,
+)
+
+BASE = K8S / "base"
+PRODUCTION = K8S / "overlays" / "production"
+OVERLAYS = pytest.mark.parametrize("overlay", [BASE, PRODUCTION], ids=["base", "production"])
+PREFIXES = {**{name: f"LIKENESS_{module.upper()}_" for name, module in SERVICES.items()}, "relay": "LIKENESS_RELAY_"}
+VERIFICATION_RSS_GIB = 1.2  # README, Benchmarks: verification RSS 1.19 GB after a run with its worker pools
+
+
+def config(docs: list[dict]) -> dict[str, str]:
+    return find(docs, "ConfigMap", "likeness-config")["data"]
+
+
+def pod_env(docs: list[dict], container: dict) -> dict[str, str | dict]:
+    """What the container sees: ConfigMap values from envFrom, then `env` (values or valueFrom)."""
+    env: dict[str, str | dict] = {}
+    for source in container.get("envFrom", []):
+        env.update(find(docs, "ConfigMap", source["configMapRef"]["name"])["data"])
+    for var in container.get("env", []):
+        env[var["name"]] = var.get("value", var.get("valueFrom"))
+    return env
+
+
+def settings_classes() -> list[type]:
+    for module in SERVICES.values():
+        importlib.import_module(f"{module}.bootstrap")
+    return [CommonSettings, RelaySettings, *ServiceSettings.__subclasses__()]
+
+
+def env_names(cls: type) -> dict[str, object]:
+    prefix = cls.model_config["env_prefix"]
+    return {f"{prefix}{name}".upper(): field for name, field in cls.model_fields.items()}
+
+
+def quantity(value: str | int) -> float:
+    """Kubernetes CPU or memory quantity as a number (cores or bytes)."""
+    number, unit = re.fullmatch(r"([\d.]+)(m|Ki|Mi|Gi)?", str(value)).groups()
+    return float(number) * {None: 1, "m": 1e-3, "Ki": 2**10, "Mi": 2**20, "Gi": 2**30}[unit]
+
+
+def service_port(module: str, data: dict[str, str]) -> int:
+    return int(data[f"LIKENESS_{module.upper()}_PORT"])
+
+
+def deployment_pods(docs: list[dict]) -> dict[str, dict]:
+    return {name: d["spec"]["template"]["metadata"]["labels"] for name, d in of_kind(docs, "Deployment").items()}
+
+
+def parsed_settings(docs: list[dict], monkeypatch) -> dict[str, object]:
+    """Every settings class instantiated from the ConfigMap, by env prefix (raises on a value pydantic refuses)."""
+    for key, value in config(docs).items():
+        monkeypatch.setenv(key, value)
+    return {cls.model_config["env_prefix"]: cls() for cls in settings_classes()}
+
+
+def selects(selector: dict[str, str], labels: dict[str, str]) -> bool:
+    return selector.items() <= labels.items()
+
+
+@OVERLAYS
+def test_every_service_has_a_deployment_and_a_service_with_grpc_probes_on_its_port(overlay):
+    docs = render(overlay)
+    data = config(docs)
+    compose_services = compose()["services"]
+    for name, module in SERVICES.items():
+        deployment = find(docs, "Deployment", name)
+        [container] = containers(deployment, init=False)
+        assert container["command"] == ["python", "-m", module] == compose_services[name]["command"]
+        port = service_port(module, data)
+        assert port == int(compose_services[name]["environment"][f"LIKENESS_{module.upper()}_PORT"])
+        assert data[f"LIKENESS_{module.upper()}_HOST"] == "0.0.0.0"
+        assert {p["name"]: p["containerPort"] for p in container["ports"]}["grpc"] == port
+        for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
+            assert container[probe]["grpc"] == {"port": port}, (name, probe)
+        [service_port_spec] = find(docs, "Service", name)["spec"]["ports"]
+        assert service_port_spec["port"] == port and service_port_spec["targetPort"] in ("grpc", port)
+
+
+@OVERLAYS
+def test_every_likeness_variable_is_a_real_setting_and_parses(overlay, monkeypatch):
+    docs = render(overlay)
+    classes = settings_classes()
+    known = {name for cls in classes for name in env_names(cls)}
+    data = config(docs)
+    assert {k for k in data if k.startswith("LIKENESS_")} <= known
+    parsed = parsed_settings(docs, monkeypatch)
+    for module in SERVICES.values():
+        assert parsed[f"LIKENESS_{module.upper()}_"].port == service_port(module, data)
+    host, port = parsed["LIKENESS_VERIFICATION_"].consent_target.split(":")
+    assert [p["port"] for p in find(docs, "Service", host)["spec"]["ports"]] == [int(port)]
+
+
+def test_base_settings_equal_compose_for_every_service_variable():
+    data = config(render(BASE))
+    for name, prefix in PREFIXES.items():
+        env = compose()["services"][name]["environment"]
+        own = {k: v for k, v in env.items() if k.startswith(prefix)}
+        assert {k: data.get(k) for k in own} == own
+        assert own or name == "relay"  # every service sets at least its host and port
+
+
+def test_kafka_bootstrap_is_the_strimzi_cluster_of_the_topics():
+    docs = render(BASE)
+    clusters = {t["metadata"]["labels"]["strimzi.io/cluster"] for t in of_kind(docs, "KafkaTopic").values()}
+    assert len(clusters) == 1
+    assert config(docs)["LIKENESS_KAFKA_BOOTSTRAP"] == f"{clusters.pop()}-kafka-bootstrap:9092"
+
+
+@OVERLAYS
+def test_every_process_serves_metrics_where_prometheus_scrapes(overlay, monkeypatch):
+    docs = render(overlay)
+    parsed = parsed_settings(docs, monkeypatch)
+    for name, prefix in PREFIXES.items():
+        settings = parsed[prefix]
+        assert getattr(settings, "metrics_host", getattr(settings, "host", None)) == "0.0.0.0"
+        template = find(docs, "Deployment", name)["spec"]["template"]
+        [container] = template["spec"]["containers"]
+        assert {p["name"]: p["containerPort"] for p in container["ports"]}["metrics"] == settings.metrics_port
+        annotations = template["metadata"]["annotations"]
+        assert annotations["prometheus.io/scrape"] == "true" and annotations["prometheus.io/port"] == str(settings.metrics_port)
+
+
+@OVERLAYS
+def test_every_container_has_resource_requests_and_limits(overlay):
+    docs = render(overlay)
+    pods = [d for d in docs if containers(d)]
+    assert len(pods) == len(SERVICES) + 1  # the services and the relay
+    for doc in pods:
+        for container in containers(doc):
+            resources = container["resources"]
+            for kind in ("cpu", "memory"):
+                request, limit = quantity(resources["requests"][kind]), quantity(resources["limits"][kind])
+                assert 0 < request <= limit, (doc["metadata"]["name"], container["name"], kind)
+    [verification] = containers(find(docs, "Deployment", "verification"), init=False)
+    assert quantity(verification["resources"]["requests"]["memory"]) >= VERIFICATION_RSS_GIB * 2**30
+
+
+def test_no_secret_value_is_in_the_repository_or_the_manifests():
+    for path in sorted((ROOT / "deploy").rglob("*.y*ml")):
+        for doc in load_documents(path):
+            assert not (doc.get("kind") == "Secret" and ({"data", "stringData"} & set(doc))), path
+    secret_settings = {
+        name for cls in settings_classes() for name, field in env_names(cls).items() if field.annotation in (SecretStr, SecretStr | None)
+    } | {"LIKENESS_DATABASE_URL"}  # the DSN carries the password
+    assert "LIKENESS_KEK" in secret_settings
+    referenced = set()
+    for overlay in (BASE, PRODUCTION):
+        docs = render(overlay)
+        assert not secret_settings & set(config(docs))
+        for doc in docs:
+            for container in containers(doc):
+                for var in container.get("env", []):
+                    looks_secret = var["name"] in secret_settings or re.search(r"PASSWORD|SECRET|TOKEN|_KEY$", var["name"])
+                    assert not looks_secret or var["valueFrom"]["secretKeyRef"], var
+                    referenced |= {var["valueFrom"]["secretKeyRef"]["name"]} if "valueFrom" in var else set()
+            referenced |= {v["secret"]["secretName"] for v in doc.get("spec", {}).get("template", {}).get("spec", {}).get("volumes", []) if "secret" in v}
+    readme = (ROOT / "deploy" / "README.md").read_text()
+    assert referenced == {"likeness-database", "likeness-kek"}
+    assert all(f"kubectl create secret generic {name}" in readme for name in referenced)
+
+
+@OVERLAYS
+def test_the_kek_is_mounted_from_its_secret_where_a_service_loads_it(overlay):
+    docs = render(overlay)
+    kek_file = PurePosixPath(config(docs)["LIKENESS_KEK_FILE"])
+    for name, module in SERVICES.items():
+        pod = find(docs, "Deployment", name)["spec"]["template"]["spec"]
+        [container] = pod["containers"]
+        kek_volumes = {v["name"] for v in pod["volumes"] if v.get("secret", {}).get("secretName") == "likeness-kek"}
+        mounts = {m["name"]: m for m in container["volumeMounts"]}
+        loads_kek = "load_kek()" in (ROOT / "services" / module / "__main__.py").read_text()
+        assert bool(kek_volumes) == loads_kek, name  # only the services that use the key get it
+        for volume in kek_volumes:
+            assert mounts[volume]["mountPath"] == str(kek_file.parent) and mounts[volume]["readOnly"] is True
+    assert kek_file.name == "kek"  # the key in Secret likeness-kek, as deploy/README.md creates it
+
+
+@OVERLAYS
+def test_pods_run_as_the_image_user_on_a_read_only_root_file_system(overlay):
+    for doc in render(overlay):
+        if not containers(doc):
+            continue
+        pod = doc["spec"]["template"]["spec"]
+        assert pod["securityContext"]["runAsNonRoot"] is True and pod["securityContext"]["runAsUser"] == dockerfile_user()
+        assert pod["automountServiceAccountToken"] is False
+        tmp_volumes = {v["name"] for v in pod["volumes"] if "emptyDir" in v}
+        for container in containers(doc):
+            context = container["securityContext"]
+            assert context["readOnlyRootFilesystem"] is True and context["allowPrivilegeEscalation"] is False
+            assert context["capabilities"]["drop"] == ["ALL"]
+        for container in pod["containers"]:  # Python, numba and the media decoders write to /tmp
+            assert any(m["mountPath"] == "/tmp" and m["name"] in tmp_volumes for m in container["volumeMounts"])
+    assert os.path.commonpath(["/tmp", config(render(overlay))["NUMBA_CACHE_DIR"]]) == "/tmp"
+
+
+def test_kafka_topics_equal_the_code_topics():
+    topics = of_kind(render(PRODUCTION), "KafkaTopic")
+    assert {t["apiVersion"] for t in topics.values()} == {"kafka.strimzi.io/v1beta2"}
+    rendered = {
+        t["spec"].get("topicName", name): (t["spec"]["partitions"], int(t["spec"]["config"]["retention.ms"]))
+        for name, t in topics.items()
+    }
+    assert rendered == {t.name: (t.partitions, t.retention_ms) for t in ALL_TOPICS}
+
+
+@OVERLAYS
+def test_the_autoscaler_owns_the_verification_replica_count(overlay):
+    docs = render(overlay)
+    [hpa] = of_kind(docs, "HorizontalPodAutoscaler").values()
+    assert hpa["apiVersion"] == "autoscaling/v2"
+    assert hpa["spec"]["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment", "name": "verification"}
+    assert "replicas" not in find(docs, "Deployment", "verification")["spec"]  # or every apply resets the HPA's count
+    assert 1 <= hpa["spec"]["minReplicas"] <= hpa["spec"]["maxReplicas"]
+    [metric] = hpa["spec"]["metrics"]
+    assert metric["resource"]["name"] == "cpu"  # a utilization target needs the cpu request, set above
+
+
+@OVERLAYS
+def test_selectors_of_services_and_disruption_budgets_match_deployment_pods(overlay):
+    docs = render(overlay)
+    pods = deployment_pods(docs)
+    for name, deployment in of_kind(docs, "Deployment").items():
+        assert selects(deployment["spec"]["selector"]["matchLabels"], pods[name])
+    for name, service in of_kind(docs, "Service").items():
+        assert [p for p, labels in pods.items() if selects(service["spec"]["selector"], labels)] == [name]
+    budgets = of_kind(docs, "PodDisruptionBudget")
+    assert {b["apiVersion"] for b in budgets.values()} == {"policy/v1"}
+    covered = [p for b in budgets.values() for p, labels in pods.items() if selects(b["spec"]["selector"]["matchLabels"], labels)]
+    assert sorted(covered) == sorted(pods)  # every Deployment exactly one budget
+
+
+@OVERLAYS
+def test_the_relay_runs_as_compose_runs_it_with_a_standby(overlay):
+    relay = compose()["services"]["relay"]
+    deployment = find(render(overlay), "Deployment", "relay")
+    [container] = containers(deployment)
+    assert container["command"] == relay["command"] == ["python", "-m", "likeness_common.relay"]
+    assert deployment["spec"]["replicas"] == relay["deploy"]["replicas"] == 2
+
+
+def test_services_wait_for_the_services_they_start_after():
+    docs = render(BASE)
+    data = config(docs)
+    for name, dependencies in STARTS_AFTER.items():
+        [wait] = find(docs, "Deployment", name)["spec"]["template"]["spec"]["initContainers"]
+        script = " ".join(wait["command"])
+        for dependency in dependencies:
+            target = f"{dependency}:{service_port(SERVICES[dependency], data)}"
+            assert f"python -m likeness_common.healthcheck {target}" in script
+
+
+def test_migrations_run_where_compose_runs_them():
+    """Services migrate at start (advisory lock); a migrate step in compose would need a Job here."""
+    steps = [spec["command"] for name, spec in compose()["services"].items() if "migrat" in name]
+    jobs = [c["command"] for job in of_kind(render(PRODUCTION), "Job").values() for c in containers(job)]
+    assert jobs == steps
+
+
+def test_production_overlay_sets_namespace_image_replicas_and_resources():
+    base, production = render(BASE), render(PRODUCTION)
+    assert all("namespace" not in d["metadata"] for d in base)
+    assert {d["metadata"]["namespace"] for d in production} == {"likeness"}
+    images = {c["image"] for d in production for c in containers(d)}
+    assert len(images) == 1 and split_image(images.pop())[2] not in ("", "latest")
+    for name in SERVICES.keys() - {"verification"}:
+        assert find(production, "Deployment", name)["spec"]["replicas"] > find(base, "Deployment", name)["spec"]["replicas"]
+    hpa = [find(docs, "HorizontalPodAutoscaler", "verification")["spec"]["minReplicas"] for docs in (base, production)]
+    assert hpa[1] > hpa[0]
+    for name in ("enrollment", "verification"):
+        [small], [large] = (containers(find(docs, "Deployment", name), init=False) for docs in (base, production))
+        for bound in ("requests", "limits"):
+            assert quantity(large["resources"][bound]["cpu"]) > quantity(small["resources"][bound]["cpu"])
+            assert quantity(large["resources"][bound]["memory"]) > quantity(small["resources"][bound]["memory"])
+        workers = f"LIKENESS_{name.upper()}_WORKERS"
+        assert int(config(production)[workers]) > int(config(base)[workers])
+
+
+# The renderer itself: it must do what kustomize does for the fields it accepts, and refuse the rest.
+
+
+def write(directory: Path, files: dict[str, object]) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    for name, content in files.items():
+        (directory / name).write_text(yaml.safe_dump_all(content) if isinstance(content, list) else yaml.safe_dump(content))
+    return directory
+
+
+def deployment(name: str, image: str = "app:1") -> dict:
+    container = {"name": name, "image": image, "env": [{"name": "A", "value": "1"}], "resources": {"limits": {"cpu": "1"}}}
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": name},
+        "spec": {"replicas": 1, "template": {"metadata": {"labels": {"app": name}}, "spec": {"containers": [container]}}},
+    }
+
+
+def kustomization(**fields) -> dict:
+    return {"apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization", **fields}
+
+
+def test_renderer_merges_patches_by_container_name_and_applies_overlay_fields(tmp_path):
+    write(tmp_path / "base", {
+        "kustomization.yaml": kustomization(resources=["apps.yaml"], labels=[{"pairs": {"part": "x"}, "includeTemplates": True}]),
+        "apps.yaml": [deployment("a"), deployment("b", "other:2")],
+    })  # fmt: skip
+    patch = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "a"}, "spec": {"template": {"spec": {
+        "containers": [{"name": "a", "resources": {"limits": {"memory": "1Gi"}}, "env": [{"name": "B", "value": "2"}]}]}}}}  # fmt: skip
+    overlay = write(tmp_path / "overlay", {
+        "kustomization.yaml": kustomization(resources=["../base"], namespace="ns", patches=[{"path": "patch.yaml"}],
+                                            replicas=[{"name": "b", "count": 4}], images=[{"name": "app", "newName": "r.io/app", "newTag": "9"}]),
+        "patch.yaml": patch,
+    })  # fmt: skip
+    a, b = render(overlay)
+    [container] = containers(a)
+    assert container["resources"]["limits"] == {"cpu": "1", "memory": "1Gi"}
+    assert container["env"] == [{"name": "A", "value": "1"}, {"name": "B", "value": "2"}]
+    assert container["image"] == "r.io/app:9" and containers(b)[0]["image"] == "other:2"
+    assert (a["spec"]["replicas"], b["spec"]["replicas"]) == (1, 4)
+    assert a["metadata"]["namespace"] == "ns" and a["spec"]["template"]["metadata"]["labels"] == {"app": "a", "part": "x"}
+
+
+@pytest.mark.parametrize(
+    "fields, files",
+    [
+        ({"commonLabels": {"a": "b"}}, {}),
+        ({"labels": [{"pairs": {"a": "b"}, "includeSelectors": True}]}, {}),
+        ({"patches": [{"path": "p.yaml"}]}, {"p.yaml": {"kind": "Deployment", "metadata": {"name": "missing"}}}),
+        ({"patches": [{"path": "p.yaml"}]}, {"p.yaml": {"kind": "Deployment", "metadata": {"name": "a"}, "spec": {"tolerations": []}}}),
+    ],
+    ids=["unknown field", "selector labels", "missing patch target", "list without a merge key"],
+)
+def test_renderer_refuses_what_it_does_not_implement(tmp_path, fields, files):
+    write(tmp_path, {"kustomization.yaml": kustomization(resources=["a.yaml"], **fields), "a.yaml": deployment("a"), **files})
+    with pytest.raises((Unsupported, LookupError)):
+        render(tmp_path)
