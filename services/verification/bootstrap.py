@@ -26,7 +26,7 @@ from .adapters.consent_client import ConsentClient
 from .adapters.engine import WorkerPoolExtractor
 from .adapters.index import EnrollmentFollower, LikenessIndex, TemplateLoader
 from .adapters.postgres import PostgresVerificationUnitOfWork
-from .domain.model import Thresholds
+from .domain.model import Modality, Thresholds
 from .servicer import Limits, VerificationServicer
 
 MIGRATIONS = Migrations("verification", Path(__file__).parent / "migrations")
@@ -40,6 +40,11 @@ class VerificationSettings(ServiceSettings):
     workers: int = Field(2, ge=1, le=64, description="Face worker processes (dlib, ~95 MB each); a video's frames are spread over them.")
     voice_workers: int = Field(1, ge=1, le=16, description="Voice worker processes (torch + Resemblyzer, ~480 MB each).")
     video_fps: float = Field(1.0, gt=0, le=30, description="Video frames sampled per second (plus the first frame).")
+    index_ivf_min_rows: int = Field(
+        200_000, ge=1, description="Templates of one modality from which the 1:N index searches through a faiss IVF (below: exact scan)."
+    )
+    face_nprobe: int = Field(128, ge=1, description="IVF cells probed per face search (recall against speed; see README, 1:N search).")
+    voice_nprobe: int = Field(256, ge=1, description="IVF cells probed per voice search.")
     max_media_bytes: int = Field(20 * 1024 * 1024, ge=1024, description="Media in one Verify request (larger: VerifyStream).")
     max_stream_bytes: int = Field(64 * 1024 * 1024, ge=1024, description="Media assembled from one VerifyStream.")
     face_match: float = Field(_DEFAULT.face_match, ge=0, le=1, description="Face score (1 - dlib distance) for a match.")
@@ -83,7 +88,8 @@ def build_app(
     if thresholds.face_review > thresholds.face_match or thresholds.voice_review > thresholds.voice_match:
         raise ValueError("a review threshold must not be above its match threshold")
     extractor = extractor or WorkerPoolExtractor(settings.workers, settings.voice_workers, BioConfig(video_fps=settings.video_fps))
-    index = LikenessIndex(extractor.models)
+    nprobe = {Modality.FACE: settings.face_nprobe, Modality.VOICE: settings.voice_nprobe}
+    index = LikenessIndex(extractor.models, settings.index_ivf_min_rows, nprobe)
     loader = TemplateLoader(pool, kek, index)
     follower = EnrollmentFollower(kafka_bootstrap, loader, index)
     consent = ConsentClient(settings.consent_target)
