@@ -70,6 +70,7 @@ def dev_up(
              f"stack up; endpoints and the operator API key are in {stack.dev_json}\n"
              + "\n".join(f"  {k:<10} {v}" for k, v in info["services"].items())
              + f"\n  {'postgres':<10} {info['database_url'].split('@')[-1]}\n  {'kafka':<10} {info['kafka_bootstrap']}"
+             + "".join(f"\n  {k:<10} {v}" for k, v in info["web"].items())
              + f"\n  {'logs':<10} {info['logs']}\nmetrics (Prometheus):\n"
              + "\n".join(f"  {k:<10} {v}" for k, v in info["metrics"].items())
              + "\nCtrl-C stops everything.")  # fmt: skip

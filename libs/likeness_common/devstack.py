@@ -21,9 +21,11 @@ import secrets
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,6 +49,8 @@ SERVICES: dict[str, str] = {
 }
 # Verification reads enrollment's tables and calls consent: it starts once both serve.
 STARTS_AFTER: dict[str, tuple[str, ...]] = {"verification": ("enrollment", "consent")}
+# HTTP front ends (name -> module), started once every service above serves; ready when GET /healthz answers.
+WEB: dict[str, str] = {"console": "console"}
 
 
 def service_wiring(endpoints: dict[str, str]) -> dict[str, str]:
@@ -54,6 +58,8 @@ def service_wiring(endpoints: dict[str, str]) -> dict[str, str]:
     env = {}
     if "consent" in endpoints:
         env["LIKENESS_VERIFICATION_CONSENT_TARGET"] = endpoints["consent"]
+    for name, target in endpoints.items():  # the agency console calls every service
+        env[f"LIKENESS_CONSOLE_{name.upper()}_TARGET"] = target
     return env
 
 _PR_SET_PDEATHSIG = 1
@@ -67,6 +73,22 @@ def free_port() -> int:
 
 def _metrics_url(port: int) -> str:
     return f"http://127.0.0.1:{port}/metrics"
+
+
+def _wait_for_http(url: str, timeout: float, process: subprocess.Popen, name: str, ca_file: str | None = None) -> None:
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}), urllib.request.HTTPSHandler(context=ssl.create_default_context(cafile=ca_file)))
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{name} exited with status {process.returncode} before serving")
+        try:
+            with opener.open(url, timeout=1) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.1)
+    raise TimeoutError(f"{name} did not answer {url} within {timeout}s")
 
 
 def _die_with_parent() -> None:  # runs in the child between fork and exec
@@ -326,6 +348,7 @@ class DevStack:
                 self.wait_for_service(name, target)
             endpoints.update(started)
             pending = {n: m for n, m in pending.items() if n not in wave}
+        web = {name: self.start_web(name, module, endpoints) for name, module in WEB.items() if set(SERVICES) <= set(endpoints)}
         if self.relay:
             metrics_port = free_port()
             relay = Child("relay", [sys.executable, "-m", "likeness_common.relay"], self.state_dir / "logs" / "relay.log",
@@ -337,6 +360,7 @@ class DevStack:
             "database_url": database_url,
             "kafka_bootstrap": bootstrap,
             "services": endpoints,
+            "web": web,
             "metrics": dict(self.metrics),
             "target": endpoints.get("registry", ""),
             "operator_api_key": operator_key,
@@ -361,6 +385,19 @@ class DevStack:
         if wait:
             self.wait_for_service(name, target)
         return target
+
+    def start_web(self, name: str, module: str, endpoints: dict[str, str]) -> str:
+        """Start an HTTP front end wired to every service; return its URL once /healthz answers."""
+        port, prefix = free_port(), f"LIKENESS_{module.upper()}_"
+        env = {**self.env, **service_wiring(endpoints), f"{prefix}PORT": str(port)}
+        child = Child(name, [sys.executable, "-m", module], self.state_dir / "logs" / f"{name}.log", env=env)
+        child.start()
+        self.children[name] = child
+        assert child.process is not None
+        url = f"{'https' if env.get(f'{prefix}TLS_CERT_FILE') else 'http'}://127.0.0.1:{port}"
+        _wait_for_http(f"{url}/healthz", 60, child.process, name, env.get("LIKENESS_TLS_CA_FILE"))
+        log.info("web front end serving", part=name, url=url, log=str(child.log_path))
+        return url
 
     def wait_for_service(self, name: str, target: str) -> None:
         child = self.children[name]

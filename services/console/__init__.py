@@ -1,0 +1,3 @@
+"""The agency console: a small server-rendered web gateway over the services' gRPC APIs."""
+
+SERVICE_NAME = "console"

@@ -1,0 +1,307 @@
+"""The agency console in Debian's Chromium, driven by Playwright: the console runs as its own process
+(`python -m console`) against the suite's real services; a platform's Verify goes through the real
+`likeness verify` command. Screenshots of every page land in test-artifacts/console/ (git-ignored)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import grpc
+import pytest
+
+from likeness.consent.v1 import consent_pb2 as cpb
+from likeness.consent.v1 import consent_pb2_grpc
+from likeness.registry.v1 import registry_pb2 as rpb
+from likeness.registry.v1 import registry_pb2_grpc
+from likeness_common.devstack import Child, free_port
+from likeness_common.documents import GRANT_TYPE, RECEIPT_TYPE
+from likeness_common.signing import verify_envelope
+from tests.conftest import ROOT, bearer, shared_data, unique
+from tests.support import relay_process
+from verification.domain.model import Modality
+
+playwright_api = pytest.importorskip("playwright.async_api", reason="pip install -r requirements/dev.txt")
+async_playwright, expect = playwright_api.async_playwright, playwright_api.expect
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]  # fmt: skip
+SHOTS = ROOT / "test-artifacts" / "console"
+LIKENESS = str(Path(sys.executable).parent / "likeness")
+STORY: dict = {}  # what the main scenario made, for the isolation test
+
+
+def rid() -> str:
+    return str(uuid.uuid4())
+
+
+async def wait_http(url: str, child: Child, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert child.process is not None
+        if child.process.poll() is not None:
+            pytest.fail(f"the console exited ({child.process.returncode}):\n{child.log_path.read_text()[-3000:]}")
+        try:
+            reader, writer = await asyncio.open_connection("127.0.0.1", int(url.rsplit(":", 1)[1]))
+            writer.write(b"GET /healthz HTTP/1.0\r\n\r\n")
+            status = await reader.readline()
+            writer.close()
+            if b" 200 " in status:
+                return
+        except OSError:
+            pass
+        await asyncio.sleep(0.1)
+    pytest.fail(f"the console did not serve {url} within {timeout}s")
+
+
+@pytest.fixture(scope="module")
+async def relay(stack):
+    """Enrollment events must reach Kafka to reach the verification index."""
+    process = relay_process(stack, "relay-console")
+    process.start()
+    yield process
+    process.stop()
+
+
+@pytest.fixture(scope="module")
+async def console(stack, registry_target, consent_app, enrollment_app, verification_app, relay):
+    port = free_port()
+    env = {**stack.env(), "LIKENESS_CONSOLE_PORT": str(port), "LIKENESS_CONSOLE_REGISTRY_TARGET": registry_target,
+           "LIKENESS_CONSOLE_CONSENT_TARGET": consent_app.target, "LIKENESS_CONSOLE_ENROLLMENT_TARGET": enrollment_app.target,
+           "LIKENESS_CONSOLE_VERIFICATION_TARGET": verification_app.target, "LIKENESS_CONSOLE_USES_POLL_SECONDS": "0.5"}  # fmt: skip
+    child = Child("console", [sys.executable, "-m", "console"], stack.state_dir / "logs" / "console.log", env=env)
+    child.start()
+    url = f"http://127.0.0.1:{port}"
+    try:
+        await wait_http(url, child)
+        yield url
+    finally:
+        child.stop()
+        log = child.log_path.read_text()
+        assert "Traceback" not in log, log[-3000:]
+
+
+@pytest.fixture(scope="module")
+async def browser():
+    if not CHROMIUM.exists():
+        pytest.skip("Debian's chromium is not installed (scripts/install-system-deps.sh installs it)")
+    async with async_playwright() as p:
+        chromium = await p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield chromium
+        await chromium.close()
+
+
+@pytest.fixture(scope="module")
+async def parties(stack, channel):
+    """Two agencies and a platform, registered by the operator over gRPC."""
+    reg = registry_pb2_grpc.RegistryServiceStub(channel)
+    op = bearer(stack.operator_key)
+    a = await reg.RegisterAgency(rpb.RegisterAgencyRequest(request_id=rid(), display_name=unique("Acme Talent")), metadata=op)
+    b = await reg.RegisterAgency(rpb.RegisterAgencyRequest(request_id=rid(), display_name=unique("Other Agency")), metadata=op)
+    plat = await reg.RegisterPlatform(rpb.RegisterPlatformRequest(request_id=rid(), display_name=unique("ClipTok")), metadata=op)
+    return {"a": a.api_key, "b": b.api_key, "platform_id": plat.platform.platform_id, "platform": plat.api_key}
+
+
+async def new_page(browser, base_url: str):
+    context = await browser.new_context(base_url=base_url, accept_downloads=True)
+    return context, await context.new_page()
+
+
+async def sign_in(page, api_key: str) -> None:
+    await page.goto("/signin")
+    await page.get_by_label("Agency API key").fill(api_key)
+    await page.get_by_role("button", name="Sign in").click()
+
+
+async def shot(page, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    await page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+async def signing_keys(consent_target: str) -> dict[str, bytes]:
+    async with grpc.aio.insecure_channel(consent_target) as ch:
+        resp = await consent_pb2_grpc.ConsentServiceStub(ch).GetSigningKeys(cpb.GetSigningKeysRequest())
+    return {k.key_id: k.public_key for k in resp.keys}
+
+
+async def download(page, link) -> bytes:
+    async with page.expect_download() as info:
+        await link.click()
+    return Path(await (await info.value).path()).read_bytes()
+
+
+async def cli_verify(target: str, api_key: str, photo: Path) -> dict:
+    """`likeness verify` as the platform, in a subprocess (the event loop keeps serving the services)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LIKENESS_")} | {"LIKENESS_DEV_JSON": "/nonexistent"}
+    proc = await asyncio.create_subprocess_exec(
+        LIKENESS, "verify", str(photo), "--purpose", "advertising", "--territory", "US", "--target", target,
+        "--api-key", api_key, "--json", env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    out, err = await asyncio.wait_for(proc.communicate(), 120)
+    assert proc.returncode == 0, f"{out.decode()}\n{err.decode()}"
+    return json.loads(out)
+
+
+async def wait_indexed(verification_app, talent_id: str, timeout: float = 45.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not verification_app.app.index.contains(talent_id, Modality.FACE):
+        if time.monotonic() > deadline:
+            pytest.fail(f"{talent_id} not in the verification index after {timeout}s")
+        await asyncio.sleep(0.05)
+
+
+async def test_agency_enrolls_grants_watches_a_use_and_revokes(console, browser, parties, consent_app, verification_app):
+    context, page = await new_page(browser, console)
+    name = unique("Barack Obama")
+    await sign_in(page, parties["a"])
+    await expect(page).to_have_url(re.compile(r"/talent$"))
+    await expect(page.get_by_role("heading", name="Talent", exact=True)).to_be_visible()
+    assert parties["a"] not in await page.content()  # the key is never rendered back
+
+    # Register a talent.
+    await page.get_by_label("Name").fill(name)
+    await page.get_by_role("button", name="Register talent").click()
+    row = page.locator("tbody tr", has_text=name)
+    await expect(row).to_be_visible()
+    talent_id = (await row.get_attribute("data-talent-id")) or ""
+    assert talent_id.startswith("tal_")
+    await expect(row.locator(".modality-face")).to_have_text("not enrolled")
+
+    # Enroll a face: two portraits and a group photo (refused: more than one face), with progress.
+    await row.get_by_role("link", name=f"Enroll {name}").click()
+    await page.get_by_label("Face (JPEG, PNG or WebP photos)").check()
+    await page.get_by_label("Photos or recordings").set_input_files(
+        [shared_data("faces", "obama", "obama.jpg"), shared_data("faces", "obama", "obama2.jpg"), shared_data("faces", "group", "two_people.jpg")]
+    )  # fmt: skip
+    await page.get_by_label("The talent accepted this notice").check()
+    await page.get_by_role("button", name="Upload and enroll").click()
+    results = page.locator("#results")
+    await expect(results).to_be_visible(timeout=60_000)
+    await expect(results.locator("tr", has_text="obama.jpg")).to_contain_text("accepted")
+    await expect(results.locator("tr", has_text="obama2.jpg")).to_contain_text("accepted")
+    await expect(results.locator("tr", has_text="two_people.jpg")).to_contain_text("rejected")
+    await expect(results.locator("tr", has_text="two_people.jpg")).to_contain_text("multiple faces")
+    await expect(page.get_by_role("status").first).to_contain_text("2 sample(s) enrolled")
+    await shot(page, "enroll")
+    await page.get_by_role("link", name="Talent", exact=True).click()
+    await expect(page.locator("tbody tr", has_text=name).locator(".modality-face")).to_contain_text("enrolled (2 samples)")
+    await shot(page, "talent")
+
+    # Grant consent to the platform for advertising, face, worldwide.
+    await page.get_by_role("link", name=f"Consent of {name}").click()
+    await page.get_by_label("Platform id").fill(parties["platform_id"])
+    await page.get_by_label("advertising").check()
+    await page.get_by_label("Disclosure label").fill("AI-generated")
+    await page.get_by_role("button", name="Create grant").click()
+    grant_row = page.locator("#grants tbody tr").first
+    await expect(grant_row.locator(".state")).to_have_text("active")
+    grant_id = (await grant_row.get_attribute("data-grant-id")) or ""
+    assert grant_id.startswith("grt_")
+    keys = await signing_keys(consent_app.target)
+    payload = verify_envelope(await download(page, grant_row.get_by_role("link", name=re.compile("Signed JSON"))), keys, GRANT_TYPE)
+    assert payload["grant_id"] == grant_id and payload["talent_id"] == talent_id and payload["platform"] == parties["platform_id"]
+    await shot(page, "consent")
+
+    # The Uses page is open while a platform verifies a new photo through the CLI: the row arrives by itself.
+    await page.get_by_role("link", name="Uses").click()
+    await wait_indexed(verification_app, talent_id)
+    photo = shared_data("faces", "obama", "obama3.jpg")
+    allowed = await cli_verify(verification_app.target, parties["platform"], photo)
+    assert allowed["decision"] == "ALLOW"
+    use = page.locator(f'tr[data-verification-id="{allowed["verification_id"]}"]')
+    await expect(use).to_be_visible(timeout=15_000)
+    await expect(use.locator(".decision")).to_have_text("allow")
+    for text in (name, parties["platform_id"], "advertising", "US", f"covered by {grant_id}"):
+        await expect(use).to_contain_text(text)
+    assert re.search(r"score 0\.\d{3}", await use.inner_text())
+    receipt = verify_envelope(await download(page, use.get_by_role("link", name=re.compile("Receipt"))), keys, RECEIPT_TYPE)
+    assert receipt["verification_id"] == allowed["verification_id"] and receipt["decision"] == "ALLOW"
+    await shot(page, "uses")
+
+    # Revoke with one click and a confirmation; the status changes and the next Verify is denied.
+    await page.goto(f"/talent/{talent_id}/consent")
+    page.once("dialog", lambda dialog: asyncio.ensure_future(dialog.accept()))
+    await page.locator(f'tr[data-grant-id="{grant_id}"]').get_by_role("button", name=re.compile("Revoke")).click()
+    await expect(page.locator(f'tr[data-grant-id="{grant_id}"] .state')).to_contain_text("revoked")
+    await expect(page.get_by_role("status").first).to_contain_text(f"Revoked {grant_id}")
+    await shot(page, "consent-revoked")
+    await page.get_by_role("link", name="Uses").click()
+    denied = await cli_verify(verification_app.target, parties["platform"], photo)
+    assert denied["decision"] == "DENY"
+    await expect(page.locator(f'tr[data-verification-id="{denied["verification_id"]}"] .decision')).to_have_text("deny", timeout=15_000)
+    rows = page.locator("#uses-rows tr[data-verification-id]")
+    assert await rows.first.get_attribute("data-verification-id") == denied["verification_id"]  # newest first
+
+    await page.get_by_role("link", name="Audit").click()
+    await expect(page.locator("#audit-result")).to_contain_text("Intact")
+    await shot(page, "audit")
+    STORY.update(talent_id=talent_id, name=name, grant_id=grant_id, verification_id=allowed["verification_id"])
+    await context.close()
+
+
+async def test_wrong_key_cannot_sign_in(console, browser, parties):
+    context, page = await new_page(browser, console)
+    await page.goto("/talent")
+    await expect(page).to_have_url(re.compile(r"/signin$"))  # no session: sign in first
+    await sign_in(page, "lk_0123456789abcdef.not-a-real-secret")
+    await expect(page.get_by_role("alert")).to_contain_text("That API key was not accepted")
+    await expect(page.get_by_role("navigation")).to_have_count(0)
+    await shot(page, "signin-refused")
+    await sign_in(page, parties["platform"])  # a real key, but not an agency's
+    await expect(page.get_by_role("alert")).to_contain_text("for agencies")
+    assert parties["platform"] not in await page.content()
+    await page.goto("/talent")
+    await expect(page).to_have_url(re.compile(r"/signin$"))
+    await shot(page, "signin")
+    await context.close()
+
+
+async def test_second_agency_cannot_see_the_first_agencys_talent(console, browser, parties):
+    if not STORY:
+        pytest.skip("needs the main scenario's talent, grant and verification")
+    context, page = await new_page(browser, console)
+    await sign_in(page, parties["b"])
+    await expect(page.get_by_role("heading", name="Talent", exact=True)).to_be_visible()
+    assert STORY["name"] not in await page.content()
+    for url in (f"/talent/{STORY['talent_id']}/consent", f"/talent/{STORY['talent_id']}/enroll"):  # editing the URL
+        response = await page.goto(url)
+        assert response is not None and response.status == 403, url
+        await expect(page.get_by_role("alert")).to_contain_text(re.compile("does not represent|no active mandate"))
+        assert STORY["name"] not in await page.content()
+    await shot(page, "isolation-denied")
+    for url in (f"/grants/{STORY['grant_id']}.json", f"/uses/{STORY['verification_id']}/receipt.json"):
+        response = await page.request.get(url)
+        assert response.status in (403, 404), (url, response.status)
+        assert STORY["talent_id"] not in await response.text()
+    await page.goto("/uses")
+    await expect(page.locator("#uses-rows")).to_contain_text("No Verify call has matched your talent yet")
+    assert STORY["verification_id"] not in await page.content()
+    await context.close()
+
+
+async def test_form_post_without_the_csrf_token_is_refused(console, browser, parties, channel):
+    context, page = await new_page(browser, console)
+    await sign_in(page, parties["a"])
+    await expect(page.get_by_role("heading", name="Talent", exact=True)).to_be_visible()
+    name = unique("Forged")
+    missing = await page.request.post("/talent", form={"display_name": name})  # the session cookie goes along
+    wrong = await page.request.post("/talent", form={"display_name": name, "csrf_token": "forged"})
+    assert (missing.status, wrong.status) == (403, 403)
+    assert "CSRF" in await missing.text()
+    reg = registry_pb2_grpc.RegistryServiceStub(channel)
+    listed = await reg.ListTalent(rpb.ListTalentRequest(page_size=500), metadata=bearer(parties["a"]))
+    assert name not in {t.display_name for t in listed.talent}
+    # The real form (with its token) still works in the same session.
+    await page.get_by_label("Name").fill(name)
+    await page.get_by_role("button", name="Register talent").click()
+    await expect(page.locator("tbody tr", has_text=name)).to_be_visible()
+    await context.close()
