@@ -12,6 +12,8 @@ import grpc
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
+from likeness_common.tls import ClientTls, sync_channel
+
 DEV_JSON = Path(".likeness") / "dev.json"
 
 
@@ -22,16 +24,36 @@ def dev_info() -> dict:
     return {}
 
 
+# Set by the global --ca/--cert/--key options (main.py); None: from the environment or dev.json.
+TLS_FLAGS: dict[str, Path | None] = {"ca": None, "cert": None, "key": None}
+
+
+def client_tls(info: dict) -> ClientTls:
+    """Flags, then LIKENESS_TLS_CA_FILE / _CLIENT_CERT_FILE / _CLIENT_KEY_FILE, then the dev stack's
+    throwaway PKI (`likeness dev up --tls`); none of them: plaintext."""
+    env = {"ca": "LIKENESS_TLS_CA_FILE", "cert": "LIKENESS_TLS_CLIENT_CERT_FILE", "key": "LIKENESS_TLS_CLIENT_KEY_FILE"}
+    dev = info.get("tls") or {}
+    paths = {k: TLS_FLAGS[k] or os.environ.get(env[k]) or dev.get(k) for k in env}
+    try:
+        return ClientTls(*(Path(paths[k]) if paths[k] else None for k in ("ca", "cert", "key")))
+    except ValueError as exc:
+        raise CliError(f"TLS options: {exc}") from exc
+
+
 @dataclass
 class Connection:
     target: str
     api_key: str
+    tls: ClientTls = ClientTls()
 
     def channel(self) -> grpc.Channel:
-        return grpc.insecure_channel(
-            self.target,
-            options=[("grpc.max_send_message_length", 64 << 20), ("grpc.max_receive_message_length", 64 << 20)],
-        )
+        try:
+            return sync_channel(
+                self.target, self.tls,
+                options=[("grpc.max_send_message_length", 64 << 20), ("grpc.max_receive_message_length", 64 << 20)],
+            )  # fmt: skip
+        except ValueError as exc:  # an unreadable CA / certificate / key file
+            raise CliError(str(exc)) from exc
 
     @property
     def metadata(self) -> list[tuple[str, str]]:
@@ -44,7 +66,7 @@ def connect(service: str, target: str | None, api_key: str | None) -> Connection
     if not resolved_target:
         raise CliError(f"no target for the {service} service: pass --target, set LIKENESS_TARGET or run `likeness dev up`")
     resolved_key = api_key or os.environ.get("LIKENESS_API_KEY") or info.get("operator_api_key", "")
-    return Connection(resolved_target, resolved_key)
+    return Connection(resolved_target, resolved_key, client_tls(info))
 
 
 def request_id() -> str:

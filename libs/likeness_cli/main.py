@@ -14,7 +14,7 @@ import typer
 from likeness.registry.v1 import registry_pb2 as reg
 from likeness.registry.v1 import registry_pb2_grpc
 
-from .client import CliError, connect, request_id
+from .client import TLS_FLAGS, CliError, connect, request_id
 from .common import ApiKey, Json, Target, command, fail, paged
 from .consent_cmds import audit_app, consent_app, keys_app
 from .enroll_cmds import enroll_app
@@ -36,6 +36,16 @@ for sub, name in [(dev_app, "dev"), (agency_app, "agency"), (platform_app, "plat
     app.add_typer(sub, name=name)
 app.command("verify")(verify_clip)
 
+
+@app.callback()
+def _connection_options(
+    ca: Annotated[Path | None, typer.Option("--ca", help="CA certificate (PEM) to trust: talk to the services over TLS.")] = None,
+    cert: Annotated[Path | None, typer.Option("--cert", help="Client certificate (PEM), for services that require mutual TLS.")] = None,
+    key: Annotated[Path | None, typer.Option("--key", help="Private key (PEM) of --cert.")] = None,
+) -> None:
+    TLS_FLAGS.update(ca=ca, cert=cert, key=key)
+
+
 def _registry(target: str | None, api_key: str | None) -> tuple[registry_pb2_grpc.RegistryServiceStub, list]:
     conn = connect("registry", target, api_key)
     return registry_pb2_grpc.RegistryServiceStub(conn.channel()), conn.metadata
@@ -47,6 +57,8 @@ def _registry(target: str | None, api_key: str | None) -> tuple[registry_pb2_grp
 @dev_app.command("up")
 def dev_up(
     state_dir: Annotated[Path, typer.Option(help="Where the cluster, logs and dev.json live.")] = Path(".likeness"),
+    tls: Annotated[bool, typer.Option("--tls", help="Services serve TLS with a throwaway CA (in STATE_DIR/tls; the CLI uses it).")] = False,
+    mtls: Annotated[bool, typer.Option("--mtls", help="Like --tls, and services require a client certificate (mutual TLS).")] = False,
     as_json: Json = False,
 ) -> None:
     """Start Postgres, the broker, every service and the relay; stop them all on Ctrl-C / SIGTERM."""
@@ -54,7 +66,7 @@ def dev_up(
     from likeness_common.logging import configure_logging
 
     configure_logging("INFO", as_json or None)
-    stack = DevStack(state_dir.resolve())
+    stack = DevStack(state_dir.resolve(), tls=tls, mutual_tls=mtls)
     stopping = False
 
     def _stop(signum: int, frame: object) -> None:
@@ -71,6 +83,7 @@ def dev_up(
              + "\n".join(f"  {k:<10} {v}" for k, v in info["services"].items())
              + f"\n  {'postgres':<10} {info['database_url'].split('@')[-1]}\n  {'kafka':<10} {info['kafka_bootstrap']}"
              + "".join(f"\n  {k:<10} {v}" for k, v in info["web"].items())
+             + (f"\n  {'tls':<10} {'mutual TLS' if info['tls']['mutual'] else 'TLS'}, CA {info['tls']['ca']}" if info["tls"] else "")
              + f"\n  {'logs':<10} {info['logs']}\nmetrics (Prometheus):\n"
              + "\n".join(f"  {k:<10} {v}" for k, v in info["metrics"].items())
              + "\nCtrl-C stops everything.")  # fmt: skip

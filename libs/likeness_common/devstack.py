@@ -37,6 +37,7 @@ from . import credentials, kafka
 from .crypto import new_kek_b64
 from .db import COMMON, Migrations, migrate
 from .principal import PrincipalKind
+from .tls import make_dev_pki
 
 log = structlog.get_logger("likeness.dev")
 
@@ -300,10 +301,15 @@ def write_dev_kek(state_dir: Path) -> Path:
 class DevStack:
     """Everything `likeness dev up` runs. `start()` returns the endpoints written to dev.json."""
 
-    def __init__(self, state_dir: Path, services: dict[str, str] | None = None, relay: bool = True) -> None:
+    def __init__(
+        self, state_dir: Path, services: dict[str, str] | None = None, relay: bool = True, tls: bool = False, mutual_tls: bool = False
+    ) -> None:
+        """`tls`: services serve gRPC over TLS with a throwaway CA made in `state_dir/tls`; `mutual_tls`
+        (implies tls): they also require a client certificate from that CA."""
         self.state_dir = state_dir
         self.services = SERVICES if services is None else services
         self.relay = relay
+        self.tls, self.mutual_tls = tls or mutual_tls, mutual_tls
         self.postgres: Postgres | None = None
         self.tansu: Tansu | None = None
         self.children: dict[str, Child] = {}
@@ -336,6 +342,7 @@ class DevStack:
         }
         if not (self.env.get("LIKENESS_KEK") or self.env.get("LIKENESS_KEK_FILE")):
             self.env["LIKENESS_KEK_FILE"] = str(write_dev_kek(self.state_dir))
+        tls_info = self._tls_env() if self.tls else None
         endpoints: dict[str, str] = {}
         pending = dict(self.services)
         while pending:  # in waves: a service starts once those it needs serve
@@ -364,6 +371,7 @@ class DevStack:
             "metrics": dict(self.metrics),
             "target": endpoints.get("registry", ""),
             "operator_api_key": operator_key,
+            "tls": tls_info,
             "pid": os.getpid(),
             "logs": str(self.state_dir / "logs"),
             "pids": self.pids(),
@@ -371,6 +379,19 @@ class DevStack:
         self.dev_json.touch(mode=0o600)
         self.dev_json.write_text(json.dumps(self.info, indent=2))
         return self.info
+
+    def _tls_env(self) -> dict[str, str]:
+        """Certificates for every service (server side) and for their calls to each other (client
+        side); returns the client's files for dev.json, which the CLI picks up."""
+        pki = make_dev_pki(self.state_dir / "tls")
+        for module in SERVICES.values():
+            prefix = f"LIKENESS_{module.upper()}_TLS_"
+            self.env[prefix + "CERT_FILE"], self.env[prefix + "KEY_FILE"] = str(pki.server_cert), str(pki.server_key)
+            if self.mutual_tls:
+                self.env[prefix + "CLIENT_CA_FILE"] = str(pki.ca)
+        self.env["LIKENESS_TLS_CA_FILE"] = str(pki.ca)
+        self.env["LIKENESS_TLS_CLIENT_CERT_FILE"], self.env["LIKENESS_TLS_CLIENT_KEY_FILE"] = str(pki.client_cert), str(pki.client_key)
+        return {"ca": str(pki.ca), "cert": str(pki.client_cert), "key": str(pki.client_key), "mutual": self.mutual_tls}
 
     def start_service(self, name: str, module: str, *, wait: bool = True) -> str:
         """Start `python -m module` as child `name` on a free port, its /metrics on another; return host:port."""

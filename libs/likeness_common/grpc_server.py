@@ -16,6 +16,7 @@ from grpc_reflection.v1alpha import reflection
 
 from .interceptors import Authenticator, RpcInterceptor
 from .settings import ServiceSettings
+from .tls import server_credentials
 
 log = structlog.get_logger("likeness.server")
 
@@ -55,13 +56,20 @@ class GrpcServer:
         self.port = 0
 
     async def start(self) -> int:
-        self.port = self.server.add_insecure_port(f"{self._settings.host}:{self._settings.port}")
+        settings = self._settings
+        address = f"{settings.host}:{settings.port}"
+        if settings.tls_cert_file is not None:
+            credentials = server_credentials(settings.tls_cert_file, settings.tls_key_file, settings.tls_client_ca_file)
+            self.port = self.server.add_secure_port(address, credentials)
+        else:
+            self.port = self.server.add_insecure_port(address)
         if self.port == 0:
-            raise RuntimeError(f"cannot bind {self._settings.host}:{self._settings.port}")
+            raise RuntimeError(f"cannot bind {address}")
         await self.server.start()
         for name in ["", *self._names]:
             await self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
-        log.info("grpc server listening", services=self._names, address=f"{self._settings.host}:{self.port}")
+        transport = "plaintext" if settings.tls_cert_file is None else "mutual TLS" if settings.tls_client_ca_file else "TLS"
+        log.info("grpc server listening", services=self._names, address=f"{settings.host}:{self.port}", transport=transport)
         return self.port
 
     async def stop(self) -> None:

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from .crypto import Kek, load_kek
+from .tls import ClientTls
 
 __all__ = ["CommonSettings", "RelaySettings", "ServiceSettings", "SettingsConfigDict"]
 
@@ -32,6 +33,13 @@ class CommonSettings(BaseSettings):
     kek_file: Path | None = Field(None, description="File holding the base64 key-encryption key.")
     kek_previous_file: Path | None = Field(None, description="During a KEK rotation: the old key, still accepted for unwrapping.")
 
+    tls_ca_file: Path | None = Field(None, description="Calls to other services use TLS and trust this CA (PEM).")
+    tls_client_cert_file: Path | None = Field(None, description="Certificate presented on those calls (mutual TLS).")
+    tls_client_key_file: Path | None = Field(None, description="Key of tls_client_cert_file.")
+
+    def client_tls(self) -> ClientTls:
+        return ClientTls(self.tls_ca_file, self.tls_client_cert_file, self.tls_client_key_file)
+
     def load_kek(self) -> Kek:
         return load_kek(self.kek.get_secret_value() if self.kek else None, self.kek_file, self.kek_previous_file)
 
@@ -50,6 +58,19 @@ class ServiceSettings(BaseSettings):
     metrics_port: int | None = Field(
         None, ge=0, le=65535, description="Prometheus /metrics port on `host`; 0 picks a free one; unset: no endpoint."
     )
+    tls_cert_file: Path | None = Field(None, description="PEM certificate chain: serve gRPC over TLS (with tls_key_file).")
+    tls_key_file: Path | None = Field(None, description="PEM private key of tls_cert_file.")
+    tls_client_ca_file: Path | None = Field(
+        None, description="Mutual TLS: clients must present a certificate signed by this CA (PEM)."
+    )
+
+    @model_validator(mode="after")
+    def _tls_complete(self) -> ServiceSettings:
+        if (self.tls_cert_file is None) != (self.tls_key_file is None):
+            raise ValueError("tls_cert_file and tls_key_file go together")
+        if self.tls_client_ca_file is not None and self.tls_cert_file is None:
+            raise ValueError("tls_client_ca_file (mutual TLS) needs tls_cert_file and tls_key_file")
+        return self
 
 
 class RelaySettings(BaseSettings):

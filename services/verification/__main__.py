@@ -6,4 +6,6 @@ from likeness_common.app import run_service
 from .bootstrap import MIGRATIONS, VerificationSettings, build_app
 
 if __name__ == "__main__":
-    run_service([MIGRATIONS], lambda pool, common: build_app(pool, common.load_kek(), common.kafka_bootstrap, VerificationSettings()))
+    run_service([MIGRATIONS], lambda pool, common: build_app(
+        pool, common.load_kek(), common.kafka_bootstrap, VerificationSettings(), client_tls=common.client_tls()
+    ))  # fmt: skip

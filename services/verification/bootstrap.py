@@ -20,6 +20,7 @@ from likeness_common.db import Migrations
 from likeness_common.grpc_server import GrpcServer, ServiceBinding
 from likeness_common.settings import ServiceSettings, SettingsConfigDict
 from likeness_common.signing import SigningKeyring
+from likeness_common.tls import ClientTls
 
 from . import SERVICE_NAME
 from .adapters.consent_client import ConsentClient
@@ -82,8 +83,10 @@ class VerificationApp(ServiceApp):
 
 
 def build_app(
-    pool: asyncpg.Pool, kek: Kek, kafka_bootstrap: str, settings: VerificationSettings, extractor: WorkerPoolExtractor | None = None
+    pool: asyncpg.Pool, kek: Kek, kafka_bootstrap: str, settings: VerificationSettings, extractor: WorkerPoolExtractor | None = None,
+    client_tls: ClientTls | None = None,
 ) -> VerificationApp:
+    """`client_tls`: how to reach the consent service when it serves TLS (CommonSettings.client_tls())."""
     thresholds = settings.thresholds()
     if thresholds.face_review > thresholds.face_match or thresholds.voice_review > thresholds.voice_match:
         raise ValueError("a review threshold must not be above its match threshold")
@@ -92,7 +95,7 @@ def build_app(
     index = LikenessIndex(extractor.models, settings.index_ivf_min_rows, nprobe)
     loader = TemplateLoader(pool, kek, index)
     follower = EnrollmentFollower(kafka_bootstrap, loader, index)
-    consent = ConsentClient(settings.consent_target)
+    consent = ConsentClient(settings.consent_target, client_tls)
     keyring = SigningKeyring(pool, kek)
 
     def uow() -> PostgresVerificationUnitOfWork:

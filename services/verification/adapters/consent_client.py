@@ -11,13 +11,14 @@ from likeness.consent.v1 import consent_pb2_grpc
 from likeness.enrollment.v1 import enrollment_pb2 as epb
 from likeness_common.errors import InvalidArgument, LikenessError, NotFound, PermissionDenied, Unauthenticated, Unavailable
 from likeness_common.proto import enum_name, enum_value
+from likeness_common.tls import ClientTls, aio_channel
 
 from ..domain.model import ConsentVerdict, Modality
 
 
 class ConsentClient:
-    def __init__(self, target: str, timeout_seconds: float = 5.0) -> None:
-        self._channel = grpc.aio.insecure_channel(target)
+    def __init__(self, target: str, tls: ClientTls | None = None, timeout_seconds: float = 5.0) -> None:
+        self._channel = aio_channel(target, tls)
         self._stub = consent_pb2_grpc.ConsentServiceStub(self._channel)
         self._timeout = timeout_seconds
 
