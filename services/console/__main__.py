@@ -12,6 +12,6 @@ if __name__ == "__main__":
     common, settings = CommonSettings(), ConsoleSettings()
     configure_logging(common.log_level, common.log_json)
     uvicorn.run(
-        create_app(settings), host=settings.host, port=settings.port, log_config=None, access_log=False,
+        create_app(settings, common.client_tls()), host=settings.host, port=settings.port, log_config=None, access_log=False,
         ssl_certfile=settings.tls_cert_file, ssl_keyfile=settings.tls_key_file, timeout_graceful_shutdown=5,
     )  # fmt: skip

@@ -34,6 +34,7 @@ from likeness_cli.client import CliError, Connection, request_id
 from likeness_cli.consent_cmds import grant_document, purpose_value
 from likeness_cli.verify_cmds import receipt_document
 from likeness_common.proto import ts
+from likeness_common.tls import ClientTls
 
 from .bootstrap import Backends, ConsoleSettings
 from .sessions import COOKIE, Session, SessionStore
@@ -470,12 +471,12 @@ def grant_label(g: cpb.Grant) -> dict:
     }
 
 
-def create_app(settings: ConsoleSettings) -> Starlette:
+def create_app(settings: ConsoleSettings, client_tls: ClientTls | None = None) -> Starlette:
     console = Console(settings)
 
     @asynccontextmanager
     async def lifespan(app: Starlette):
-        console.backends = Backends.connect(settings)
+        console.backends = Backends.connect(settings, client_tls)
         try:
             yield
         finally:

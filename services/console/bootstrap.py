@@ -14,6 +14,7 @@ from likeness.enrollment.v1 import enrollment_pb2_grpc
 from likeness.registry.v1 import registry_pb2_grpc
 from likeness.verification.v1 import verification_pb2_grpc
 from likeness_common.settings import SettingsConfigDict
+from likeness_common.tls import ClientTls, aio_channel
 
 
 class ConsoleSettings(BaseSettings):
@@ -46,12 +47,13 @@ class Backends:
     channels: list[grpc.aio.Channel]
 
     @classmethod
-    def connect(cls, settings: ConsoleSettings) -> Backends:
-        """Call inside the running event loop."""
+    def connect(cls, settings: ConsoleSettings, tls: ClientTls | None = None) -> Backends:
+        """Call inside the running event loop. `tls`: how to reach services that serve TLS
+        (LIKENESS_TLS_CA_FILE and, for mutual TLS, the client certificate; see CommonSettings)."""
         limit = settings.max_upload_bytes + (1 << 20)
         options = [("grpc.max_send_message_length", limit), ("grpc.max_receive_message_length", 64 << 20)]
         targets = (settings.registry_target, settings.consent_target, settings.enrollment_target, settings.verification_target)
-        channels = [grpc.aio.insecure_channel(t, options=options) for t in targets]
+        channels = [aio_channel(t, tls, options) for t in targets]
         return cls(
             registry_pb2_grpc.RegistryServiceStub(channels[0]),
             consent_pb2_grpc.ConsentServiceStub(channels[1]),
