@@ -129,6 +129,22 @@ def test_ivf_probing_every_cell_equals_brute_force_through_adds_removes_retrains
     assert exact.keys() == got.keys() and all(exact[k] == pytest.approx(v, abs=1e-4) for k, v in got.items())
 
 
+def test_bulk_load_stays_exact_and_trains_the_ivf_once_at_the_end():
+    rng = np.random.default_rng(3)
+    index = ModalityIndex(8, Metric.EUCLIDEAN, ivf_min_rows=100, nprobe=10_000)
+    truth = {f"t{t}": _unit(rng, 2, 8) for t in range(200)}
+    index.begin_bulk()
+    for talent, vectors in truth.items():
+        index.replace(talent, list(vectors))
+        assert not index.approximate  # no training on the way up
+    index.end_bulk()
+    assert index.approximate
+    probes = _unit(rng, 6, 8)
+    got = {(h.probe, h.talent_id): h.value for h in index.search(probes, 0.9)}
+    want = brute_force(truth, probes, Metric.EUCLIDEAN, 0.9)
+    assert got.keys() == want.keys() and all(got[k] == pytest.approx(v, abs=1e-4) for k, v in want.items())
+
+
 @pytest.mark.parametrize("metric", list(Metric))
 def test_ivf_finds_planted_matches_and_reports_only_exact_values_within_the_bound(metric):
     rng = np.random.default_rng(7)

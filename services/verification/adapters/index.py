@@ -99,6 +99,19 @@ class TemplateLoader:
         """Every talent's sample templates. Returns the number of templates loaded."""
         started = datetime.now(UTC)
         loaded = 0
+        for index in self._index.by_modality.values():
+            index.begin_bulk()
+        try:
+            loaded = await self._load_all(batch)
+        finally:  # train the IVF (past ivf_min_rows) once, off the loop
+            for index in self._index.by_modality.values():
+                await asyncio.to_thread(index.end_bulk)
+        self._index.loaded_at = started
+        log.info("index loaded", templates=loaded, sizes=self._index.sizes())
+        return loaded
+
+    async def _load_all(self, batch: int) -> int:
+        loaded = 0
         async with self._pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
             keys = {r["talent_id"]: r["wrapped_key"] for r in await conn.fetch("SELECT talent_id, wrapped_key FROM talent_data_keys")}
             talent, dek, vectors = None, b"", {}
@@ -120,8 +133,6 @@ class TemplateLoader:
                 loaded += 1
             if talent is not None:
                 self._index.replace(talent, vectors)
-        self._index.loaded_at = started
-        log.info("index loaded", templates=loaded, talent=len(keys), sizes=self._index.sizes())
         return loaded
 
     async def reload(self, talent_id: str) -> None:

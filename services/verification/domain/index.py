@@ -130,6 +130,7 @@ class ModalityIndex:
         self._talents: list[str] = []
         self._rows_of: dict[int, list[int]] = {}
         self._dead = 0
+        self._bulk = False
 
     # ------------------------------------------------------------------ writes (one writer at a time)
 
@@ -150,7 +151,9 @@ class ModalityIndex:
         s.alive[start:end] = True
         self._rows_of[code] = list(range(start, end))
         ivf = s.ivf
-        if ivf is not None:
+        if self._bulk:
+            ivf = None  # exact until end_bulk() builds the IVF once
+        elif ivf is not None:
             if end >= 2 * ivf.trained_rows:  # doubled since training: retrain on the live rows
                 ivf = self._build_ivf(s.vectors, s.alive, end)
             else:
@@ -168,6 +171,16 @@ class ModalityIndex:
         self._dead += len(rows)
         if self._dead > 1024 and self._dead > self._state.rows // 4:
             self._compact()
+
+    def begin_bulk(self) -> None:
+        """Many writes in a row (the start-up load): searches stay exact meanwhile, and the IVF is
+        trained once by `end_bulk` instead of at every doubling on the way up."""
+        self._bulk = True
+
+    def end_bulk(self) -> None:
+        self._bulk = False
+        s = self._state
+        self._state = _State(s.vectors, s.sq_norms, s.owners, s.alive, s.rows, self._build_ivf(s.vectors, s.alive, s.rows))
 
     def _code(self, talent_id: str) -> int:
         code = self._codes.get(talent_id)
@@ -199,7 +212,7 @@ class ModalityIndex:
         keep = np.flatnonzero(s.alive[: s.rows])
         capacity = max(1024, 2 * len(keep))
         vectors, alive = _grow(s.vectors[keep], capacity), _grow(s.alive[keep], capacity)
-        ivf = self._build_ivf(vectors, alive, len(keep))  # row numbers change: a new IVF
+        ivf = None if self._bulk else self._build_ivf(vectors, alive, len(keep))  # row numbers change: a new IVF
         compact = _State(
             vectors, _grow(s.sq_norms[keep], capacity), _grow(s.owners[keep], capacity), alive, len(keep), ivf,
         )  # fmt: skip
