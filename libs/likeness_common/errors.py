@@ -76,6 +76,16 @@ class ResourceExhausted(LikenessError):
     reason = "RESOURCE_EXHAUSTED"
 
 
+class RateLimited(ResourceExhausted):
+    """Too many calls from one caller: retry after `retry_delay` seconds (sent as google.rpc.RetryInfo)."""
+
+    reason = "RATE_LIMITED"
+
+    def __init__(self, message: str, *, retry_delay: float) -> None:
+        super().__init__(message, metadata={"retry_delay_ms": str(max(1, round(retry_delay * 1000)))})
+        self.retry_delay = retry_delay
+
+
 class Unavailable(LikenessError):
     code = "UNAVAILABLE"
     reason = "UNAVAILABLE"

@@ -15,6 +15,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from .interceptors import Authenticator, RpcInterceptor
+from .ratelimit import RateLimiter
 from .settings import ServiceSettings
 from .tls import server_credentials
 
@@ -44,8 +45,13 @@ class GrpcServer:
             ("grpc.max_send_message_length", settings.max_message_bytes),
             ("grpc.so_reuseport", 0),
         ]
+        limiter = (
+            RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst, max_keys=settings.rate_limit_max_keys)
+            if settings.rate_limit_per_second > 0
+            else None
+        )
         self.server = grpc.aio.server(
-            interceptors=[RpcInterceptor(authenticator, public_methods)], options=options
+            interceptors=[RpcInterceptor(authenticator, public_methods, limiter)], options=options
         )
         self.health = health.aio.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)

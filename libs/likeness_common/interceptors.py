@@ -3,7 +3,10 @@
 For each RPC of ours (not grpc.health / reflection) it, in this order:
 1. binds `method`, `peer` and the request's `request_id` to the structlog context,
 2. authenticates the `authorization: Bearer <api key>` metadata (except public methods) and
-   makes the principal available through `current_principal()`,
+   makes the principal available through `current_principal()`; then takes a token from the
+   caller's rate-limit bucket (`ratelimit.RateLimiter`: per principal, or per peer host for calls
+   without a valid key): an empty bucket is RESOURCE_EXHAUSTED with reason RATE_LIMITED and a
+   `google.rpc.RetryInfo`,
 3. maps exceptions to statuses: `LikenessError` -> its code with a `google.rpc.Status` carrying
    `ErrorInfo` (and `BadRequest` for field violations); a lost database -> UNAVAILABLE;
    anything else -> INTERNAL with a generic message (the exception is logged, never sent),
@@ -24,13 +27,14 @@ from typing import Any, Protocol
 import asyncpg
 import grpc
 import structlog
-from google.protobuf import any_pb2
+from google.protobuf import any_pb2, duration_pb2
 from google.rpc import error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
 from . import metrics
-from .errors import InvalidArgument, LikenessError, Unauthenticated, Unavailable
+from .errors import InvalidArgument, LikenessError, RateLimited, Unauthenticated, Unavailable
 from .principal import Principal
+from .ratelimit import RateLimiter
 
 log = structlog.get_logger("likeness.rpc")
 
@@ -103,14 +107,34 @@ def to_status(error: LikenessError) -> grpc.Status:
         packed = any_pb2.Any()
         packed.Pack(bad)
         details.append(packed)
+    if isinstance(error, RateLimited):
+        delay = duration_pb2.Duration()
+        delay.FromNanoseconds(max(1_000_000, round(error.retry_delay * 1e9)))
+        packed = any_pb2.Any()
+        packed.Pack(error_details_pb2.RetryInfo(retry_delay=delay))
+        details.append(packed)
     status = status_pb2.Status(code=grpc.StatusCode[error.code].value[0], message=error.message, details=details)
     return rpc_status.to_status(status)
 
 
+def _peer_host(peer: str) -> str:
+    """"ipv4:10.0.0.7:5123" -> "ipv4:10.0.0.7": a client cannot get a fresh bucket per connection."""
+    if peer.startswith(("ipv4:", "ipv6:")):
+        return peer.rpartition(":")[0]
+    return peer
+
+
 class RpcInterceptor(grpc.aio.ServerInterceptor):
-    def __init__(self, authenticator: Authenticator, public_methods: Collection[str] = ()) -> None:
+    def __init__(
+        self, authenticator: Authenticator, public_methods: Collection[str] = (), rate_limiter: RateLimiter | None = None
+    ) -> None:
         self._authenticator = authenticator
         self._public = frozenset(public_methods)
+        self._limiter = rate_limiter
+
+    def _spend(self, key: str) -> None:
+        if self._limiter is not None and (wait := self._limiter.acquire(key)) > 0:
+            raise RateLimited(f"too many calls: retry in {wait:.3f} s", retry_delay=wait)
 
     async def intercept_service(
         self,
@@ -150,13 +174,20 @@ class RpcInterceptor(grpc.aio.ServerInterceptor):
         code = "OK"
         token = None
         try:
-            if method not in self._public or _api_key_from(context.invocation_metadata()):
-                api_key = _api_key_from(context.invocation_metadata())
-                if not api_key:
-                    raise Unauthenticated("missing API key: send `authorization: Bearer <key>`", reason="MISSING_API_KEY")
-                principal = await self._authenticator.authenticate(api_key)
+            api_key = _api_key_from(context.invocation_metadata())
+            if api_key:
+                try:
+                    principal = await self._authenticator.authenticate(api_key)
+                except Unauthenticated:
+                    self._spend(f"peer {_peer_host(context.peer())}")  # key guessing counts against the peer
+                    raise
+                self._spend(f"principal {principal.principal_id}")
                 token = _principal.set(principal)
                 structlog.contextvars.bind_contextvars(principal=principal.principal_id)
+            else:
+                self._spend(f"peer {_peer_host(context.peer())}")
+                if method not in self._public:
+                    raise Unauthenticated("missing API key: send `authorization: Bearer <key>`", reason="MISSING_API_KEY")
             return await behavior(request, context)
         except LikenessError as error:
             code = error.code

@@ -55,6 +55,11 @@ class ServiceSettings(BaseSettings):
         50 * 1024 * 1024, ge=1024, description="Largest request accepted; larger ones get RESOURCE_EXHAUSTED."
     )
     shutdown_grace_seconds: float = Field(5.0, ge=0, description="How long in-flight RPCs get on SIGTERM.")
+    rate_limit_per_second: float = Field(
+        5000.0, ge=0, description="Sustained calls per second per principal (per peer when unauthenticated); 0: no limit."
+    )
+    rate_limit_burst: int = Field(10_000, ge=1, description="Calls a principal may make at once above the sustained rate.")
+    rate_limit_max_keys: int = Field(100_000, ge=1, description="Token buckets kept (least recently used dropped first).")
     metrics_port: int | None = Field(
         None, ge=0, le=65535, description="Prometheus /metrics port on `host`; 0 picks a free one; unset: no endpoint."
     )
