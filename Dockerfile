@@ -23,5 +23,5 @@ RUN apt-get update && apt-get install -y --no-install-recommends libgomp1 \
 COPY --from=build /venv /venv
 ENV PATH=/venv/bin:$PATH PYTHONUNBUFFERED=1 LIKENESS_LOG_JSON=true OMP_NUM_THREADS=1
 USER 10001
-EXPOSE 50051 50052 50053 50054
+EXPOSE 50051 50052 50053 50054 8080
 CMD ["python", "-m", "registry"]

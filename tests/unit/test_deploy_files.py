@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from likeness_common.devstack import SERVICES
+from likeness_common.devstack import SERVICES, WEB
 from likeness_common.topics import ALL_TOPICS
 from tests.deploy_support import ROOT, compose
 
@@ -22,6 +22,33 @@ def test_every_service_runs_with_a_grpc_healthcheck_on_its_own_port():
         assert spec["depends_on"]["postgres"]["condition"] == "service_healthy"
     assert services["verification"]["environment"]["LIKENESS_VERIFICATION_CONSENT_TARGET"] == f"consent:{services['consent']['environment']['LIKENESS_CONSENT_PORT']}"
     assert services["relay"]["command"] == ["python", "-m", "likeness_common.relay"] and services["relay"]["deploy"]["replicas"] == 2
+
+
+def test_every_web_front_end_runs_with_an_http_healthcheck_on_its_own_port():
+    services = compose()["services"]
+    assert WEB
+    for name, module in WEB.items():
+        spec, prefix = services[name], f"LIKENESS_{module.upper()}_"
+        assert spec["command"] == ["python", "-m", module]
+        env = spec["environment"]
+        port = env[f"{prefix}PORT"]
+        assert env[f"{prefix}HOST"] == "0.0.0.0"
+        assert [p.rpartition(":")[2] for p in spec["ports"]] == [port]  # published on the port it serves
+        assert spec["healthcheck"]["test"][0] in ("CMD", "CMD-SHELL")
+        assert f"http://127.0.0.1:{port}/healthz" in " ".join(spec["healthcheck"]["test"])
+        for service, service_module in SERVICES.items():  # every service by its compose name and port
+            service_port = services[service]["environment"][f"LIKENESS_{service_module.upper()}_PORT"]
+            assert env[f"{prefix}{service.upper()}_TARGET"] == f"{service}:{service_port}"
+            assert spec["depends_on"][service]["condition"] == "service_healthy"
+        assert "secrets" not in spec and not any(k.startswith("LIKENESS_KEK") or k == "LIKENESS_DATABASE_URL" for k in env)
+
+
+def test_the_image_exposes_every_service_and_web_port():
+    services = compose()["services"]
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    exposed = [int(p) for line in re.findall(r"^EXPOSE (.+)$", dockerfile, re.M) for p in line.split()]
+    ports = {int(services[name]["environment"][f"LIKENESS_{m.upper()}_PORT"]) for name, m in {**SERVICES, **WEB}.items()}
+    assert sorted(exposed) == sorted(ports)
 
 
 def test_topic_init_creates_exactly_the_code_topics():

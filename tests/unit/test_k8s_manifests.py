@@ -12,8 +12,9 @@ from pathlib import Path, PurePosixPath
 import pytest
 import yaml
 from pydantic import SecretStr
+from pydantic_settings import BaseSettings
 
-from likeness_common.devstack import SERVICES, STARTS_AFTER
+from likeness_common.devstack import SERVICES, STARTS_AFTER, WEB
 from likeness_common.settings import CommonSettings, RelaySettings, ServiceSettings
 from likeness_common.topics import ALL_TOPICS
 from tests.deploy_support import (
@@ -34,6 +35,8 @@ BASE = K8S / "base"
 PRODUCTION = K8S / "overlays" / "production"
 OVERLAYS = pytest.mark.parametrize("overlay", [BASE, PRODUCTION], ids=["base", "production"])
 PREFIXES = {**{name: f"LIKENESS_{module.upper()}_" for name, module in SERVICES.items()}, "relay": "LIKENESS_RELAY_"}
+WEB_PREFIXES = {name: f"LIKENESS_{module.upper()}_" for name, module in WEB.items()}  # HTTP front ends
+PROBES = ("startupProbe", "readinessProbe", "livenessProbe")
 VERIFICATION_RSS_GIB = 1.2  # README, Benchmarks: verification RSS 1.19 GB after a run with its worker pools
 
 
@@ -54,7 +57,17 @@ def pod_env(docs: list[dict], container: dict) -> dict[str, str | dict]:
 def settings_classes() -> list[type]:
     for module in SERVICES.values():
         importlib.import_module(f"{module}.bootstrap")
-    return [CommonSettings, RelaySettings, *ServiceSettings.__subclasses__()]
+    return [CommonSettings, RelaySettings, *ServiceSettings.__subclasses__(), *map(web_settings_class, WEB.values())]
+
+
+def web_settings_class(module: str) -> type[BaseSettings]:
+    """A WEB front end's settings: the one BaseSettings class of its bootstrap with its own prefix."""
+    bootstrap = importlib.import_module(f"{module}.bootstrap")
+    [cls] = [
+        c for c in vars(bootstrap).values()
+        if isinstance(c, type) and issubclass(c, BaseSettings) and c.model_config.get("env_prefix") == f"LIKENESS_{module.upper()}_"
+    ]  # fmt: skip
+    return cls
 
 
 def env_names(cls: type) -> dict[str, object]:
@@ -83,6 +96,12 @@ def parsed_settings(docs: list[dict], monkeypatch) -> dict[str, object]:
     return {cls.model_config["env_prefix"]: cls() for cls in settings_classes()}
 
 
+def nginx_size(value: str) -> int:
+    """An nginx size (client_max_body_size): bytes, or k / m / g (powers of 1024)."""
+    number, unit = re.fullmatch(r"(\d+)([kmg]?)", value.lower()).groups()
+    return int(number) * 1024 ** " kmg".index(unit or " ")
+
+
 def selects(selector: dict[str, str], labels: dict[str, str]) -> bool:
     return selector.items() <= labels.items()
 
@@ -100,10 +119,63 @@ def test_every_service_has_a_deployment_and_a_service_with_grpc_probes_on_its_po
         assert port == int(compose_services[name]["environment"][f"LIKENESS_{module.upper()}_PORT"])
         assert data[f"LIKENESS_{module.upper()}_HOST"] == "0.0.0.0"
         assert {p["name"]: p["containerPort"] for p in container["ports"]}["grpc"] == port
-        for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
+        for probe in PROBES:
             assert container[probe]["grpc"] == {"port": port}, (name, probe)
         [service_port_spec] = find(docs, "Service", name)["spec"]["ports"]
         assert service_port_spec["port"] == port and service_port_spec["targetPort"] in ("grpc", port)
+
+
+@OVERLAYS
+def test_every_web_front_end_has_a_deployment_and_a_service_with_http_probes_on_its_port(overlay, monkeypatch):
+    docs = render(overlay)
+    data = config(docs)
+    parsed = parsed_settings(docs, monkeypatch)
+    compose_services = compose()["services"]
+    assert WEB
+    for name, module in WEB.items():
+        settings = parsed[WEB_PREFIXES[name]]
+        deployment = find(docs, "Deployment", name)
+        [container] = containers(deployment)
+        assert container["command"] == ["python", "-m", module] == compose_services[name]["command"]
+        assert settings.host == "0.0.0.0"
+        assert settings.port == int(compose_services[name]["environment"][f"{WEB_PREFIXES[name]}PORT"])
+        ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+        assert ports == {"http": settings.port}, name
+        routes = {route.path for route in importlib.import_module(f"{module}.app").create_app(settings).routes}
+        scheme = "HTTPS" if getattr(settings, "tls_cert_file", None) else "HTTP"
+        for probe in PROBES:  # the devstack's readiness check too: GET /healthz
+            get = container[probe]["httpGet"]
+            assert get["path"] == "/healthz" in routes and get["port"] in (settings.port, "http"), (name, probe)
+            assert get.get("scheme", "HTTP") == scheme, (name, probe)
+        [service_port_spec] = find(docs, "Service", name)["spec"]["ports"]
+        assert service_port_spec["port"] == settings.port and service_port_spec["targetPort"] in ("http", settings.port)
+        # It calls every service through its Service (host name) on the port that service serves.
+        targets = {field: getattr(settings, field) for field in type(settings).model_fields if field.endswith("_target")}
+        assert sorted(targets) == sorted(f"{service}_target" for service in SERVICES)
+        for field, target in targets.items():
+            host, port = target.rsplit(":", 1)
+            assert host == field.removesuffix("_target") and int(port) == service_port(SERVICES[host], data)
+            assert [p["port"] for p in find(docs, "Service", host)["spec"]["ports"]] == [int(port)]
+        # No database, no KEK: no Secret at all. No /metrics: no scrape annotation.
+        env = pod_env(docs, container)
+        assert "LIKENESS_DATABASE_URL" not in env and not any(isinstance(v, dict) for v in env.values()), name
+        pod = deployment["spec"]["template"]
+        assert not any("secret" in v for v in pod["spec"].get("volumes", [])), name
+        serves_metrics = any("metrics" in field for field in type(settings).model_fields)
+        assert ("prometheus.io/scrape" in pod["metadata"].get("annotations", {})) == serves_metrics, name
+
+
+@OVERLAYS
+def test_web_front_ends_keep_one_replica_and_a_budget_that_lets_it_be_evicted(overlay):
+    """Sessions live in the process's memory (services/console/sessions.py): a second replica would
+    need cookie affinity at the ingress (deploy/README.md). With one, a budget must not block drains."""
+    docs = render(overlay)
+    pods = deployment_pods(docs)
+    for name in WEB:
+        assert find(docs, "Deployment", name)["spec"]["replicas"] == 1
+        budgets = of_kind(docs, "PodDisruptionBudget").values()
+        [budget] = [b["spec"] for b in budgets if selects(b["spec"]["selector"]["matchLabels"], pods[name])]
+        assert budget.get("maxUnavailable", 0) >= 1 or budget.get("minAvailable") == 0, name
 
 
 @OVERLAYS
@@ -122,7 +194,7 @@ def test_every_likeness_variable_is_a_real_setting_and_parses(overlay, monkeypat
 
 def test_base_settings_equal_compose_for_every_service_variable():
     data = config(render(BASE))
-    for name, prefix in PREFIXES.items():
+    for name, prefix in {**PREFIXES, **WEB_PREFIXES}.items():
         env = compose()["services"][name]["environment"]
         own = {k: v for k, v in env.items() if k.startswith(prefix)}
         assert {k: data.get(k) for k in own} == own
@@ -154,7 +226,7 @@ def test_every_process_serves_metrics_where_prometheus_scrapes(overlay, monkeypa
 def test_every_container_has_resource_requests_and_limits(overlay):
     docs = render(overlay)
     pods = [d for d in docs if containers(d)]
-    assert len(pods) == len(SERVICES) + 1  # the services and the relay
+    assert len(pods) == len(SERVICES) + len(WEB) + 1  # the services, the web front ends and the relay
     for doc in pods:
         for container in containers(doc):
             resources = container["resources"]
@@ -187,13 +259,15 @@ def test_no_secret_value_is_in_the_repository_or_the_manifests():
     readme = (ROOT / "deploy" / "README.md").read_text()
     assert referenced == {"likeness-database", "likeness-kek"}
     assert all(f"kubectl create secret generic {name}" in readme for name in referenced)
+    certificates = {t["secretName"] for i in of_kind(render(PRODUCTION), "Ingress").values() for t in i["spec"]["tls"]}
+    assert certificates and all(f"kubectl create secret tls {name}" in readme for name in certificates)
 
 
 @OVERLAYS
 def test_the_kek_is_mounted_from_its_secret_where_a_service_loads_it(overlay):
     docs = render(overlay)
     kek_file = PurePosixPath(config(docs)["LIKENESS_KEK_FILE"])
-    for name, module in SERVICES.items():
+    for name, module in {**SERVICES, **WEB}.items():
         pod = find(docs, "Deployment", name)["spec"]["template"]["spec"]
         [container] = pod["containers"]
         kek_volumes = {v["name"] for v in pod["volumes"] if v.get("secret", {}).get("secretName") == "likeness-kek"}
@@ -303,6 +377,32 @@ def test_production_overlay_sets_namespace_image_replicas_and_resources():
             assert quantity(large["resources"][bound]["memory"]) > quantity(small["resources"][bound]["memory"])
         workers = f"LIKENESS_{name.upper()}_WORKERS"
         assert int(config(production)[workers]) > int(config(base)[workers])
+
+
+def test_production_serves_web_front_ends_through_a_tls_ingress_with_secure_cookies(monkeypatch):
+    """TLS ends at the Ingress, so the console sees plain HTTP and must be told its cookies are Secure."""
+    base, production = render(BASE), render(PRODUCTION)
+    assert not of_kind(base, "Ingress")  # host names and certificates are the overlay's
+    ingresses = of_kind(production, "Ingress")
+    parsed = parsed_settings(production, monkeypatch)
+    for name in WEB:
+        settings = parsed[WEB_PREFIXES[name]]
+        assert settings.secure_cookies is True and not settings.tls_cert_file
+        [service_port_spec] = find(production, "Service", name)["spec"]["ports"]
+        routes = [
+            (ingress, rule) for ingress in ingresses.values() for rule in ingress["spec"]["rules"]
+            if any(p["backend"]["service"]["name"] == name for p in rule["http"]["paths"])
+        ]  # fmt: skip
+        assert routes, name
+        for ingress, rule in routes:
+            assert ingress["apiVersion"] == "networking.k8s.io/v1"
+            assert any(rule["host"] in t["hosts"] and t["secretName"] for t in ingress["spec"]["tls"]), rule["host"]
+            for path in rule["http"]["paths"]:
+                port = path["backend"]["service"]["port"]
+                assert port in ({"name": service_port_spec["name"]}, {"number": service_port_spec["port"]})
+            annotations = ingress["metadata"]["annotations"]  # ingress-nginx defaults: 1m bodies, 60 s reads
+            assert nginx_size(annotations["nginx.ingress.kubernetes.io/proxy-body-size"]) >= settings.max_upload_bytes + 2**20
+            assert int(annotations["nginx.ingress.kubernetes.io/proxy-read-timeout"]) > settings.rpc_timeout_seconds
 
 
 # The renderer itself: it must do what kustomize does for the fields it accepts, and refuse the rest.
