@@ -98,7 +98,6 @@ class OutboxRelay:
                 continue
             if await conn.fetchval("SELECT pg_try_advisory_lock($1)", _RELAY_LEADER_LOCK):
                 log.info("relay is leader")
-                metrics.RELAY_LEADER.set(1)
                 return conn
             await conn.close()
             if not announced:
@@ -109,6 +108,8 @@ class OutboxRelay:
 
     async def _lead(self, leader: asyncpg.Connection, stop: asyncio.Event) -> None:
         await leader.add_listener(CHANNEL, lambda *_: self._wake.set())
+        await _observe_backlog(leader)
+        metrics.RELAY_LEADER.set(1)  # after the first count: a leader's backlog gauge is never a default
         producer = kafka.producer(self._bootstrap)
         await producer.start()
         try:

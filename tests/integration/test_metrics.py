@@ -1,6 +1,6 @@
 """Prometheus endpoints of real processes, scraped over HTTP: RPC counts and latencies by method
 and code from the shared interceptor, the relay's backlog / lag / published / leader metrics, and
-`likeness dev up` publishing where every process's metrics are."""
+`likeness dev up` publishing where every process's metrics are, and the verification index size."""
 
 from __future__ import annotations
 
@@ -11,21 +11,27 @@ import urllib.error
 import urllib.request
 import uuid
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 
 import grpc
 import pytest
+from google.protobuf import duration_pb2
 from prometheus_client.parser import text_string_to_metric_families
 
+from likeness.enrollment.v1 import enrollment_pb2 as epb
+from likeness.enrollment.v1 import enrollment_pb2_grpc
 from likeness.events.v1 import events_pb2
 from likeness.registry.v1 import registry_pb2 as pb
 from likeness.registry.v1 import registry_pb2_grpc
-from likeness_common import topics
+from likeness_common import metrics, topics
 from likeness_common.app import ServiceApp
 from likeness_common.devstack import DevStack, free_port
 from likeness_common.events import new_event
 from likeness_common.outbox import append_events
-from tests.conftest import bearer, unique
+from likeness_common.proto import ts
+from tests.conftest import bearer, shared_data, unique
 from tests.support import relay_process
+from verification.domain.model import Modality
 
 REGISTRY_SERVICE = "likeness.registry.v1.RegistryService"
 Samples = dict[tuple[str, frozenset], float]
@@ -134,14 +140,23 @@ async def test_relay_reports_backlog_lag_published_events_and_leadership(stack, 
     try:
         samples = await scrape_when_up(url)
         deadline = time.monotonic() + 60
-        while value(samples, "likeness_outbox_backlog_rows") != 0 or value(samples, "likeness_relay_leader") != 1:
+
+        def published(samples: Samples) -> dict[str, float]:
+            return {dict(labels)["topic"]: v for (name, labels), v in samples.items() if name == "likeness_outbox_published_total"}
+
+        seen_backlog = set()
+        while value(samples, "likeness_outbox_backlog_rows") != 0 or sum(published(samples).values()) < backlog:
             assert time.monotonic() < deadline, f"relay never reported a drained outbox: {samples}"
-            await asyncio.sleep(0.1)
+            if value(samples, "likeness_relay_leader") == 1:
+                seen_backlog.add(value(samples, "likeness_outbox_backlog_rows"))
+            await asyncio.sleep(0.05)
             samples = await scrape(url)
-        assert await pool.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL") == 0
+        assert seen_backlog <= {0.0, backlog}  # as a leader it only ever reported the true backlog
+        assert value(samples, "likeness_relay_leader") == 1
+        left = await pool.fetch("SELECT id, topic, message_key FROM outbox WHERE published_at IS NULL")
+        assert not left, left[:3]
         # A fresh process: it published exactly the backlog, each row timed from its transaction.
-        published = {dict(labels)["topic"]: v for (name, labels), v in samples.items() if name == "likeness_outbox_published_total"}
-        assert sum(published.values()) == backlog and published[topics.REGISTRY.name] >= 21
+        assert sum(published(samples).values()) == backlog and published(samples)[topics.REGISTRY.name] >= 21
         assert value(samples, "likeness_outbox_publish_lag_seconds_count") == backlog
         assert value(samples, "likeness_outbox_publish_lag_seconds_sum") > 0
         assert value(samples, "likeness_outbox_oldest_unpublished_seconds") == 0
@@ -173,3 +188,38 @@ async def test_dev_stack_writes_and_serves_every_process_metrics(stack, monkeypa
         assert "metrics listening" in registry_log and info["metrics"]["registry"] in registry_log
     finally:
         await asyncio.to_thread(dev.stop)
+
+
+async def test_verification_index_gauge_equals_the_enrolled_templates(stack, pool, channel, enrollment_app, verification_app):
+    """Enroll a face through the enrollment service; once the relay and Kafka brought it to the
+    verification index, the scraped gauge equals the sample templates in Postgres."""
+    image = shared_data("faces", "obama", "obama.jpg").read_bytes()
+    relay = relay_process(stack, f"relay-index-{uuid.uuid4().hex[:6]}")
+    relay.start()
+    endpoint = metrics.serve("127.0.0.1", 0, "test")  # the verification app runs in this process
+    try:
+        reg = registry_pb2_grpc.RegistryServiceStub(channel)
+        op = bearer(stack.operator_key)
+        agency = await reg.RegisterAgency(pb.RegisterAgencyRequest(request_id=str(uuid.uuid4()), display_name=unique("ag")), metadata=op)
+        md = bearer(agency.api_key)
+        talent = await reg.RegisterTalent(pb.RegisterTalentRequest(request_id=str(uuid.uuid4()), display_name="Metrics"), metadata=md)
+        talent_id = talent.talent.talent_id
+        notice = epb.BiometricNotice(purpose_text="metrics", retention=duration_pb2.Duration(seconds=86400),
+                                     accept_time=ts(datetime.now(UTC)), notice_version="2026-11")  # fmt: skip
+        async with grpc.aio.insecure_channel(enrollment_app.target, options=[("grpc.max_send_message_length", 64 << 20)]) as ech:
+            enroll = enrollment_pb2_grpc.EnrollmentServiceStub(ech)
+            images = [epb.MediaSample(filename="obama.jpg", content=image)]
+            await enroll.EnrollFace(epb.EnrollFaceRequest(request_id=str(uuid.uuid4()), talent_id=talent_id, notice=notice, images=images), metadata=md)
+        deadline = time.monotonic() + 60
+        while not verification_app.app.index.contains(talent_id, Modality.FACE):
+            assert time.monotonic() < deadline, "enrolled face never reached the verification index"
+            await asyncio.sleep(0.05)
+        samples = await scrape(endpoint.url)
+        for modality in ("FACE", "VOICE"):
+            stored = await pool.fetchval("SELECT count(*) FROM templates WHERE kind = 'sample' AND modality = $1", modality)
+            assert value(samples, "likeness_index_templates", modality=modality) == stored
+        assert value(samples, "likeness_index_templates", modality="FACE") >= 1
+        assert value(samples, "likeness_embedding_jobs", pool="face") in (None, 0.0)  # nothing in flight now
+    finally:
+        endpoint.stop()
+        relay.stop()
