@@ -53,6 +53,7 @@ class VerificationServicer(verification_pb2_grpc.VerificationServiceServicer):
         return pb.VerifyResponse(verification=verification)
 
     async def VerifyStream(self, requests: AsyncIterator[pb.VerifyStreamRequest], context: grpc.aio.ServicerContext) -> pb.VerifyStreamResponse:
+        handlers.require_platform(current_principal())  # before buffering up to stream_bytes of media
         parameters: pb.VerifyParameters | None = None
         chunks: list[bytes] = []
         size = 0

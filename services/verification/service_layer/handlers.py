@@ -25,6 +25,12 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+def require_platform(actor: Principal) -> None:
+    """Only platforms verify media (VerifyStream asks before it reads the first chunk)."""
+    if not actor.is_platform:
+        raise PermissionDenied("Verify is called by a platform, with its own API key", reason="PLATFORM_ONLY")
+
+
 async def verify(
     cmd: commands.Verify,
     actor: Principal,
@@ -37,8 +43,7 @@ async def verify(
     *,
     max_bytes: int,
 ) -> StoredVerification:
-    if not actor.is_platform:
-        raise PermissionDenied("Verify is called by a platform, with its own API key", reason="PLATFORM_ONLY")
+    require_platform(actor)
     cmd.validate(max_bytes)
     sha256 = hashlib.sha256(cmd.media).hexdigest()
     params = {**asdict(cmd), "media": sha256}

@@ -1,0 +1,403 @@
+"""Every RPC of every service x every kind of caller, over real gRPC servers, Postgres and Kafka.
+
+The RPCs are enumerated from the generated service descriptors, so a new RPC without a row in
+EXPECTED fails the test. Each cell sends a realistic request (real ids: the talent the mandate
+covers, a real grant, a real verification; real photos and speech) and compares the outcome with
+the table:
+- ALLOWED: the call got past authorization (OK, or INVALID_ARGUMENT / FAILED_PRECONDITION /
+  ALREADY_EXISTS for the request itself, e.g. revoking a grant an earlier cell already revoked);
+- UNAUTHENTICATED / PERMISSION_DENIED;
+- NOT_FOUND where the service deliberately hides that something exists (GetReceipt: "never
+  confirm others' ids").
+A wrong allow is a cell the table refuses that went through (or an allowed list call that showed
+another agency's talent). The whole matrix is printed: pytest shows it when any cell differs.
+
+Also here: a revoked or rotated API key is refused on the very next call, on every service.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import grpc
+import pytest
+from google.protobuf import duration_pb2
+
+from likeness.consent.v1 import consent_pb2 as cpb
+from likeness.consent.v1 import consent_pb2_grpc
+from likeness.enrollment.v1 import enrollment_pb2 as epb
+from likeness.enrollment.v1 import enrollment_pb2_grpc
+from likeness.registry.v1 import registry_pb2 as rpb
+from likeness.registry.v1 import registry_pb2_grpc
+from likeness.verification.v1 import verification_pb2 as vpb
+from likeness.verification.v1 import verification_pb2_grpc
+from likeness_common.proto import ts
+from tests.conftest import bearer, shared_data, unique
+from tests.support import relay_process
+from verification.domain.model import Modality
+
+KINDS = ("operator", "agency_with_mandate", "agency_without_mandate", "platform", "unauthenticated", "revoked_key")
+OK, UNAUTH, DENIED, HIDDEN = "ALLOWED", "UNAUTHENTICATED", "PERMISSION_DENIED", "NOT_FOUND"
+# Refusals of the request itself, after authorization passed.
+PAST_AUTHORIZATION = {grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.FAILED_PRECONDITION, grpc.StatusCode.ALREADY_EXISTS}
+BIG = [("grpc.max_send_message_length", 64 << 20), ("grpc.max_receive_message_length", 64 << 20)]
+NOTICE = epb.BiometricNotice(purpose_text="Protect my likeness", retention=duration_pb2.Duration(seconds=30 * 86400),
+                             accept_time=ts(datetime.now(UTC)), notice_version="2026-11")  # fmt: skip
+
+
+def row(operator: str, with_mandate: str, without_mandate: str, platform: str, unauthenticated: str = UNAUTH) -> dict[str, str]:
+    """Expected outcome per caller kind; a revoked key is always UNAUTHENTICATED."""
+    return dict(zip(KINDS, (operator, with_mandate, without_mandate, platform, unauthenticated, UNAUTH), strict=True))
+
+
+OPERATOR_ONLY = row(OK, DENIED, DENIED, DENIED)
+ANY_PRINCIPAL = row(OK, OK, OK, OK)
+FOR_THE_TALENT = row(OK, OK, DENIED, DENIED)  # operator, or an agency with an active mandate over the talent
+PLATFORM_ONLY = row(DENIED, DENIED, DENIED, OK)
+
+EXPECTED: dict[str, dict[str, dict[str, str]]] = {
+    "likeness.registry.v1.RegistryService": {
+        "RegisterAgency": OPERATOR_ONLY,
+        "GetAgency": row(OK, OK, DENIED, DENIED),  # an agency reads itself (the one with the mandate here)
+        "ListAgencies": OPERATOR_ONLY,
+        "RegisterPlatform": OPERATOR_ONLY,
+        "GetPlatform": row(OK, DENIED, DENIED, OK),  # a platform reads itself
+        "ListPlatforms": OPERATOR_ONLY,
+        "RegisterTalent": row(OK, OK, OK, DENIED),
+        "GetTalent": FOR_THE_TALENT,
+        "ListTalent": row(OK, OK, OK, DENIED),  # agencies see only their talent (checked below)
+        "GrantMandate": OPERATOR_ONLY,
+        "EndMandate": FOR_THE_TALENT,  # the agency holding the mandate
+        "ListMandates": row(OK, OK, OK, DENIED),  # agencies see only their mandates (checked below)
+        "RotateApiKey": ANY_PRINCIPAL,  # one's own key; another's only as operator
+        "RevokeApiKeys": OPERATOR_ONLY,
+        "WhoAmI": ANY_PRINCIPAL,
+    },
+    "likeness.consent.v1.ConsentService": {
+        "CreateGrant": FOR_THE_TALENT,
+        "RevokeGrant": FOR_THE_TALENT,
+        "GetGrant": row(OK, OK, DENIED, OK),  # the platform the grant names may read it
+        "ListGrants": row(OK, OK, DENIED, OK),  # a platform sees only grants naming it
+        "CheckConsent": row(OK, OK, DENIED, OK),  # a platform checks its own uses
+        "GetSigningKeys": row(OK, OK, OK, OK, unauthenticated=OK),  # public; a revoked key is still refused
+        "RotateSigningKey": OPERATOR_ONLY,
+        "VerifyAuditLog": row(OK, OK, OK, DENIED),  # integrity and a count only: any agency
+    },
+    "likeness.enrollment.v1.EnrollmentService": {
+        "EnrollFace": FOR_THE_TALENT,
+        "EnrollVoice": FOR_THE_TALENT,
+        "GetEnrollmentStatus": FOR_THE_TALENT,
+        "EraseTalentBiometrics": FOR_THE_TALENT,
+    },
+    "likeness.verification.v1.VerificationService": {
+        "Verify": PLATFORM_ONLY,
+        "VerifyStream": PLATFORM_ONLY,
+        "GetReceipt": row(OK, OK, HIDDEN, OK),  # the calling platform, agencies of matched talent; others NOT_FOUND
+        "ListVerifications": ANY_PRINCIPAL,  # filtered per caller (checked below)
+    },
+}
+
+FILES = {
+    "likeness.registry.v1.RegistryService": (rpb, registry_pb2_grpc.RegistryServiceStub),
+    "likeness.consent.v1.ConsentService": (cpb, consent_pb2_grpc.ConsentServiceStub),
+    "likeness.enrollment.v1.EnrollmentService": (epb, enrollment_pb2_grpc.EnrollmentServiceStub),
+    "likeness.verification.v1.VerificationService": (vpb, verification_pb2_grpc.VerificationServiceStub),
+}
+
+
+def rid() -> str:
+    return str(uuid.uuid4())
+
+
+def face(*parts: str) -> epb.MediaSample:
+    path = shared_data("faces", *parts)
+    return epb.MediaSample(filename=path.name, content=path.read_bytes())
+
+
+def speech(speaker: str, count: int) -> list[epb.MediaSample]:
+    folder = shared_data("voices", "librispeech", "test-other", speaker)
+    return [epb.MediaSample(filename=p.name, content=p.read_bytes()) for p in sorted(folder.glob("*.flac"))[:count]]
+
+
+@dataclass
+class World:
+    keys: dict[str, str | None]  # caller kind -> API key
+    ids: dict[str, str]  # agency_a, agency_b, platform, talent, talent2, mandate2, spare_agency, grant, verification
+    targets: dict[str, str]  # service full name -> host:port
+    seen: list[str] = field(default_factory=list)
+
+    def metadata(self, kind: str) -> list[tuple[str, str]] | None:
+        key = self.keys[kind]
+        return bearer(key) if key else None
+
+
+async def wait_indexed(app: Any, talent_id: str, timeout: float = 45.0) -> None:
+    started = time.monotonic()
+    while not app.index.contains(talent_id, Modality.FACE):
+        if time.monotonic() - started > timeout:
+            pytest.fail(f"{talent_id} not indexed after {timeout}s")
+        await asyncio.sleep(0.02)
+
+
+@pytest.fixture(scope="module")
+async def world(stack, channel, consent_app, enrollment_app, verification_app) -> World:
+    """Agency A holds a mandate over talent T (face enrolled; a grant for platform P), agency B
+    none; agency R also holds one over T, but its key is revoked; P has verified a photo of T."""
+    reg = registry_pb2_grpc.RegistryServiceStub(channel)
+    op = bearer(stack.operator_key)
+
+    async def agency() -> rpb.RegisterAgencyResponse:
+        return await reg.RegisterAgency(rpb.RegisterAgencyRequest(request_id=rid(), display_name=unique("authz")), metadata=op)
+
+    a, b, r, spare = agency(), agency(), agency(), agency()
+    a, b, r, spare = await a, await b, await r, await spare
+    platform = await reg.RegisterPlatform(rpb.RegisterPlatformRequest(request_id=rid(), display_name=unique("authz")), metadata=op)
+    talent = (await reg.RegisterTalent(rpb.RegisterTalentRequest(request_id=rid(), display_name="Matrix T"), metadata=bearer(a.api_key))).talent
+    second = await reg.RegisterTalent(rpb.RegisterTalentRequest(request_id=rid(), display_name="Matrix T2"), metadata=bearer(a.api_key))
+    await reg.GrantMandate(rpb.GrantMandateRequest(request_id=rid(), agency_id=r.agency.agency_id, talent_id=talent.talent_id), metadata=op)
+    revoked = await reg.RevokeApiKeys(rpb.RevokeApiKeysRequest(request_id=rid(), principal_id=r.agency.agency_id), metadata=op)
+    assert revoked.revoked_count == 1
+
+    async with (
+        grpc.aio.insecure_channel(enrollment_app.target, options=BIG) as ech,
+        grpc.aio.insecure_channel(consent_app.target) as cch,
+        grpc.aio.insecure_channel(verification_app.target, options=BIG) as vch,
+    ):
+        enrolled = await enrollment_pb2_grpc.EnrollmentServiceStub(ech).EnrollFace(
+            epb.EnrollFaceRequest(request_id=rid(), talent_id=talent.talent_id, notice=NOTICE,
+                                  images=[face("obama", "obama.jpg"), face("obama", "obama2.jpg")]), metadata=bearer(a.api_key))  # fmt: skip
+        assert enrolled.enrollment.accepted_samples == 2
+        grant = await consent_pb2_grpc.ConsentServiceStub(cch).CreateGrant(
+            cpb.CreateGrantRequest(request_id=rid(), grant=cpb.Grant(
+                talent_id=talent.talent_id, platform_id=platform.platform.platform_id, modalities=[epb.MODALITY_FACE],
+                purposes=[cpb.PURPOSE_ADVERTISING], territories=["US"])), metadata=bearer(a.api_key))  # fmt: skip
+        relay = relay_process(stack, "relay-authz")
+        relay.start()
+        try:
+            await wait_indexed(verification_app.app, talent.talent_id)
+        finally:
+            relay.stop()
+        verified = await verification_pb2_grpc.VerificationServiceStub(vch).Verify(
+            vpb.VerifyRequest(parameters=vpb.VerifyParameters(request_id=rid(), purpose=cpb.PURPOSE_ADVERTISING, territory="US"),
+                              media=face("obama", "obama3.jpg").content), metadata=bearer(platform.api_key))  # fmt: skip
+        assert talent.talent_id in {m.talent_id for m in verified.verification.matches}
+
+    return World(
+        keys={"operator": stack.operator_key, "agency_with_mandate": a.api_key, "agency_without_mandate": b.api_key,
+              "platform": platform.api_key, "unauthenticated": None, "revoked_key": r.api_key},
+        ids={"agency_a": a.agency.agency_id, "agency_b": b.agency.agency_id, "platform": platform.platform.platform_id,
+             "talent": talent.talent_id, "talent2": second.talent.talent_id, "mandate2": second.mandate.mandate_id,
+             "spare_agency": spare.agency.agency_id, "grant": grant.grant.grant_id,
+             "verification": verified.verification.verification_id},
+        targets={"likeness.registry.v1.RegistryService": "", "likeness.consent.v1.ConsentService": consent_app.target,
+                 "likeness.enrollment.v1.EnrollmentService": enrollment_app.target,
+                 "likeness.verification.v1.VerificationService": verification_app.target},
+    )  # fmt: skip
+
+
+# --- one realistic request per RPC: (world, caller kind) -> request (a list of messages for a stream)
+
+
+def _verify_parameters() -> vpb.VerifyParameters:
+    return vpb.VerifyParameters(request_id=rid(), purpose=cpb.PURPOSE_ADVERTISING, territory="US")
+
+
+REQUESTS: dict[str, Callable[[World, str], Any]] = {
+    "RegisterAgency": lambda w, k: rpb.RegisterAgencyRequest(request_id=rid(), display_name=unique("authz")),
+    "GetAgency": lambda w, k: rpb.GetAgencyRequest(agency_id=w.ids["agency_a"]),
+    "ListAgencies": lambda w, k: rpb.ListAgenciesRequest(page_size=5),
+    "RegisterPlatform": lambda w, k: rpb.RegisterPlatformRequest(request_id=rid(), display_name=unique("authz")),
+    "GetPlatform": lambda w, k: rpb.GetPlatformRequest(platform_id=w.ids["platform"]),
+    "ListPlatforms": lambda w, k: rpb.ListPlatformsRequest(page_size=5),
+    "RegisterTalent": lambda w, k: rpb.RegisterTalentRequest(request_id=rid(), display_name=unique("talent")),
+    "GetTalent": lambda w, k: rpb.GetTalentRequest(talent_id=w.ids["talent"]),
+    "ListTalent": lambda w, k: rpb.ListTalentRequest(page_size=1000),
+    # The spare agency (never a caller) receives mandates over T2, so no caller's rights change.
+    "GrantMandate": lambda w, k: rpb.GrantMandateRequest(request_id=rid(), agency_id=w.ids["spare_agency"], talent_id=w.ids["talent2"]),
+    # A's mandate over T2: the operator's cell ends it, A's cell then gets FAILED_PRECONDITION (past authorization).
+    "EndMandate": lambda w, k: rpb.EndMandateRequest(request_id=rid(), mandate_id=w.ids["mandate2"], reason="matrix"),
+    "ListMandates": lambda w, k: rpb.ListMandatesRequest(talent_id=w.ids["talent"]),
+    # The operator rotates the spare agency's key (never its own: the suite shares it); others their own.
+    "RotateApiKey": lambda w, k: rpb.RotateApiKeyRequest(request_id=rid(), principal_id=w.ids["spare_agency"] if k == "operator" else ""),
+    "RevokeApiKeys": lambda w, k: rpb.RevokeApiKeysRequest(request_id=rid(), principal_id=w.ids["spare_agency"]),
+    "WhoAmI": lambda w, k: rpb.WhoAmIRequest(),
+    "CreateGrant": lambda w, k: cpb.CreateGrantRequest(request_id=rid(), grant=cpb.Grant(
+        talent_id=w.ids["talent"], platform_id=w.ids["platform"], modalities=[epb.MODALITY_FACE],
+        purposes=[cpb.PURPOSE_DUBBING], territories=["GB"])),  # fmt: skip
+    "RevokeGrant": lambda w, k: cpb.RevokeGrantRequest(request_id=rid(), grant_id=w.ids["grant"], reason="matrix"),
+    "GetGrant": lambda w, k: cpb.GetGrantRequest(grant_id=w.ids["grant"]),
+    "ListGrants": lambda w, k: cpb.ListGrantsRequest(talent_id=w.ids["talent"]),
+    "CheckConsent": lambda w, k: cpb.CheckConsentRequest(talent_id=w.ids["talent"], platform_id=w.ids["platform"],
+                                                         modality=epb.MODALITY_FACE, purpose=cpb.PURPOSE_ADVERTISING, territory="US"),  # fmt: skip
+    "GetSigningKeys": lambda w, k: cpb.GetSigningKeysRequest(),
+    "RotateSigningKey": lambda w, k: cpb.RotateSigningKeyRequest(request_id=rid()),
+    "VerifyAuditLog": lambda w, k: cpb.VerifyAuditLogRequest(),
+    "EnrollFace": lambda w, k: epb.EnrollFaceRequest(request_id=rid(), talent_id=w.ids["talent"], notice=NOTICE,
+                                                     images=[face("obama", "obama4.jpg")]),  # fmt: skip
+    "EnrollVoice": lambda w, k: epb.EnrollVoiceRequest(request_id=rid(), talent_id=w.ids["talent"], notice=NOTICE, clips=speech("1688", 3)),
+    "GetEnrollmentStatus": lambda w, k: epb.GetEnrollmentStatusRequest(talent_id=w.ids["talent"]),
+    "EraseTalentBiometrics": lambda w, k: epb.EraseTalentBiometricsRequest(request_id=rid(), talent_id=w.ids["talent"], reason="matrix"),
+    "Verify": lambda w, k: vpb.VerifyRequest(parameters=_verify_parameters(), media=face("obama", "obama_small.jpg").content),
+    "VerifyStream": lambda w, k: [vpb.VerifyStreamRequest(parameters=_verify_parameters()),
+                                  vpb.VerifyStreamRequest(chunk=face("obama", "obama_small.jpg").content)],  # fmt: skip
+    "GetReceipt": lambda w, k: vpb.GetReceiptRequest(verification_id=w.ids["verification"]),
+    "ListVerifications": lambda w, k: vpb.ListVerificationsRequest(page_size=1000),
+}
+
+
+def leak(method: str, w: World, kind: str, response: Any) -> str:
+    """For allowed list calls: what the caller must not see. "" when nothing leaked."""
+    if kind != "agency_without_mandate":
+        return ""
+    if method == "ListTalent" and w.ids["talent"] in {t.talent_id for t in response.talent}:
+        return "saw talent T"
+    if method == "ListMandates" and list(response.mandates):
+        return "saw mandates over T"
+    if method == "ListVerifications" and w.ids["verification"] in {v.verification_id for v in response.verifications}:
+        return "saw the verification of T"
+    return ""
+
+
+def test_every_rpc_has_a_row_and_a_request():
+    declared = {
+        name: sorted(pb2.DESCRIPTOR.services_by_name[name.rsplit(".", 1)[1]].methods_by_name) for name, (pb2, _) in FILES.items()
+    }
+    assert declared == {name: sorted(rows) for name, rows in EXPECTED.items()}, "an RPC lacks a row in EXPECTED (or a row names no RPC)"
+    assert {m for methods in declared.values() for m in methods} == set(REQUESTS)
+    assert all(set(cells) == set(KINDS) for rows in EXPECTED.values() for cells in rows.values())
+
+
+async def _call(stub: Any, method: str, request: Any, metadata: Any) -> tuple[str, str, Any]:
+    """-> (outcome for the table, the actual code, the response or None)."""
+    try:
+        if isinstance(request, list):
+            response = await getattr(stub, method)(iter(request), metadata=metadata, timeout=60)
+        else:
+            response = await getattr(stub, method)(request, metadata=metadata, timeout=60)
+        return OK, "OK", response
+    except grpc.aio.AioRpcError as error:
+        code = error.code()
+        return (OK if code in PAST_AUTHORIZATION else code.name), code.name, None
+
+
+async def test_authorization_matrix(world, registry_target):
+    world.targets["likeness.registry.v1.RegistryService"] = registry_target
+    cells: list[tuple[str, str, str, str, str, str]] = []  # service, method, kind, expected, outcome, detail
+    for service, rows in EXPECTED.items():
+        pb2, stub_class = FILES[service]
+        async with grpc.aio.insecure_channel(world.targets[service], options=BIG) as ch:
+            stub = stub_class(ch)
+            for method in pb2.DESCRIPTOR.services_by_name[service.rsplit(".", 1)[1]].methods_by_name:
+                for kind in KINDS:
+                    outcome, code, response = await _call(stub, method, REQUESTS[method](world, kind), world.metadata(kind))
+                    detail = "" if code in ("OK", outcome) else code
+                    if response is not None:
+                        if leaked := leak(method, world, kind, response):
+                            outcome, detail = "LEAK", leaked
+                        if method == "RotateApiKey" and kind != "operator":
+                            world.keys[kind] = response.api_key  # the old key is revoked now
+                    cells.append((service.split(".")[1], method, kind, rows[method][kind], outcome, detail))
+
+    wrong_allows = [c for c in cells if c[4] in (OK, "LEAK") and c[3] != OK or c[4] == "LEAK"]
+    mismatches = [c for c in cells if c[3] != c[4]]
+    print("\n" + render(cells))  # shown by pytest when the test fails (or with -s)
+    assert len(cells) == sum(len(r) for r in EXPECTED.values()) * len(KINDS)
+    assert not wrong_allows, f"{len(wrong_allows)} wrong allows: {wrong_allows}"
+    assert not mismatches, f"{len(mismatches)} cells differ from the table: {mismatches}"
+
+
+def render(cells: list[tuple[str, str, str, str, str, str]]) -> str:
+    """The matrix as a table: one line per RPC, one column per caller kind; `!` marks a cell that
+    differs from EXPECTED (expected -> actual)."""
+    short = {OK: "allow", UNAUTH: "unauth", DENIED: "denied", HIDDEN: "hidden"}
+    lines = [f"{'rpc':38}" + "".join(f"{k[:22]:>24}" for k in KINDS)]
+    by_rpc: dict[tuple[str, str], dict[str, str]] = {}
+    for service, method, kind, expected, outcome, detail in cells:
+        text = short.get(outcome, outcome) + (f"({detail})" if detail else "")
+        if expected != outcome:
+            text = f"!{short.get(expected, expected)}->{text}"
+        by_rpc.setdefault((service, method), {})[kind] = text
+    for (service, method), row_cells in by_rpc.items():
+        lines.append(f"{service + '.' + method:38}" + "".join(f"{row_cells[k][:23]:>24}" for k in KINDS))
+    return "\n".join(lines)
+
+
+# --- API keys: revocation and rotation act on the very next call, on every service ---------------
+
+
+async def _one_call_per_service(world: World, registry_target: str, key: str) -> dict[str, str]:
+    """A cheap authenticated call on each service with `key` -> service -> code name."""
+    md = bearer(key)
+    calls = {
+        registry_target: lambda ch: registry_pb2_grpc.RegistryServiceStub(ch).WhoAmI(rpb.WhoAmIRequest(), metadata=md),
+        world.targets["likeness.consent.v1.ConsentService"]: lambda ch: consent_pb2_grpc.ConsentServiceStub(ch).GetSigningKeys(
+            cpb.GetSigningKeysRequest(), metadata=md),  # public: a sent key is still checked  # fmt: skip
+        world.targets["likeness.enrollment.v1.EnrollmentService"]: lambda ch: enrollment_pb2_grpc.EnrollmentServiceStub(ch).GetEnrollmentStatus(
+            epb.GetEnrollmentStatusRequest(talent_id=world.ids["talent"]), metadata=md),  # fmt: skip
+        world.targets["likeness.verification.v1.VerificationService"]: lambda ch: verification_pb2_grpc.VerificationServiceStub(ch).ListVerifications(
+            vpb.ListVerificationsRequest(page_size=1), metadata=md),  # fmt: skip
+    }
+    codes = {}
+    for target, call in calls.items():
+        async with grpc.aio.insecure_channel(target) as ch:
+            try:
+                await call(ch)
+                codes[target] = "OK"
+            except grpc.aio.AioRpcError as error:
+                codes[target] = error.code().name
+    return codes
+
+
+async def _agency_over_talent(world: World, registry_target: str, op_key: str) -> tuple[str, str]:
+    """A fresh agency with a mandate over T (so every probe call is allowed) -> (agency id, key)."""
+    async with grpc.aio.insecure_channel(registry_target) as ch:
+        reg = registry_pb2_grpc.RegistryServiceStub(ch)
+        made = await reg.RegisterAgency(rpb.RegisterAgencyRequest(request_id=rid(), display_name=unique("keys")), metadata=bearer(op_key))
+        await reg.GrantMandate(rpb.GrantMandateRequest(request_id=rid(), agency_id=made.agency.agency_id, talent_id=world.ids["talent"]),
+                               metadata=bearer(op_key))  # fmt: skip
+    return made.agency.agency_id, made.api_key
+
+
+async def test_revoked_key_is_refused_on_the_very_next_call_on_every_service(world, registry_target, stack):
+    agency_id, key = await _agency_over_talent(world, registry_target, stack.operator_key)
+    assert set((await _one_call_per_service(world, registry_target, key)).values()) == {"OK"}  # warm: any cache would hold it now
+    async with grpc.aio.insecure_channel(registry_target) as ch:
+        revoked = await registry_pb2_grpc.RegistryServiceStub(ch).RevokeApiKeys(
+            rpb.RevokeApiKeysRequest(request_id=rid(), principal_id=agency_id), metadata=bearer(stack.operator_key))
+    assert revoked.revoked_count == 1
+    assert set((await _one_call_per_service(world, registry_target, key)).values()) == {"UNAUTHENTICATED"}
+
+
+async def test_rotated_key_replaces_the_old_one_at_once_on_every_service(world, registry_target, stack):
+    _, old = await _agency_over_talent(world, registry_target, stack.operator_key)
+    assert set((await _one_call_per_service(world, registry_target, old)).values()) == {"OK"}
+    async with grpc.aio.insecure_channel(registry_target) as ch:
+        new = (await registry_pb2_grpc.RegistryServiceStub(ch).RotateApiKey(rpb.RotateApiKeyRequest(request_id=rid()), metadata=bearer(old))).api_key
+    assert new != old
+    assert set((await _one_call_per_service(world, registry_target, old)).values()) == {"UNAUTHENTICATED"}
+    assert set((await _one_call_per_service(world, registry_target, new)).values()) == {"OK"}
+
+
+async def test_verify_stream_refuses_a_non_platform_before_reading_any_media(world):
+    """An agency's stream that never ends is refused at once: no media is buffered for a caller
+    that may not verify (the stream limit would otherwise let it park 64 MiB per call)."""
+
+    async def endless():
+        yield vpb.VerifyStreamRequest(parameters=_verify_parameters())
+        while True:
+            yield vpb.VerifyStreamRequest(chunk=b"\0" * 65536)
+            await asyncio.sleep(0.05)
+
+    async with grpc.aio.insecure_channel(world.targets["likeness.verification.v1.VerificationService"]) as ch:
+        stub = verification_pb2_grpc.VerificationServiceStub(ch)
+        started = time.monotonic()
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await stub.VerifyStream(endless(), metadata=world.metadata("agency_with_mandate"), timeout=10)
+    assert caught.value.code() == grpc.StatusCode.PERMISSION_DENIED, caught.value.details()
+    assert time.monotonic() - started < 5
