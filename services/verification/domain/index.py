@@ -61,32 +61,48 @@ class _Ivf:
     """A faiss IndexIVFFlat over rows of one matrix (ids = row numbers), with the lock that keeps
     faiss adds and searches apart."""
 
-    def __init__(self, vectors: np.ndarray, rows: np.ndarray, metric: Metric, nprobe: int, seed: int = 0) -> None:
+    def __init__(self, index, vectors: np.ndarray, rows: np.ndarray, trained_rows: int) -> None:
+        for start in range(0, len(rows), 262_144):  # bounded copies of the matrix
+            chunk = rows[start : start + 262_144]
+            index.add_with_ids(np.ascontiguousarray(vectors[chunk]), chunk.astype(np.int64))
+        self.trained_rows = trained_rows  # live rows when the cells were trained (retrain at 2x)
+        self._index = index
+        self._lock = threading.Lock()
+
+    @classmethod
+    def trained(cls, vectors: np.ndarray, rows: np.ndarray, metric: Metric, nprobe: int, seed: int = 0) -> _Ivf:
+        """New cells (k-means on a sample of `rows`), then every row added."""
         import faiss  # imported lazily: only indexes past `ivf_min_rows` need it
 
         dim = vectors.shape[1]
-        self.nlist = max(1, int(4 * math.sqrt(len(rows))))
+        nlist = max(1, int(4 * math.sqrt(len(rows))))
         if metric is Metric.EUCLIDEAN:
             quantizer, faiss_metric = faiss.IndexFlatL2(dim), faiss.METRIC_L2
         else:
             quantizer, faiss_metric = faiss.IndexFlatIP(dim), faiss.METRIC_INNER_PRODUCT
-        index = faiss.IndexIVFFlat(quantizer, dim, self.nlist, faiss_metric)
+        index = faiss.IndexIVFFlat(quantizer, dim, nlist, faiss_metric)
         index.cp.niter = 10
         index.cp.seed = seed
         # 40 points per cell (faiss asks for at least 39): enough for candidate generation (recall is
         # measured, not assumed), and training stays seconds at 1M rows.
         sample = rows
-        if len(rows) > 40 * self.nlist:
-            sample = np.sort(np.random.default_rng(seed).choice(rows, 40 * self.nlist, replace=False))
+        if len(rows) > 40 * nlist:
+            sample = np.sort(np.random.default_rng(seed).choice(rows, 40 * nlist, replace=False))
         index.cp.max_points_per_centroid = 40
         index.train(np.ascontiguousarray(vectors[sample]))
-        index.nprobe = min(nprobe, self.nlist)
-        for start in range(0, len(rows), 262_144):  # bounded copies of the matrix
-            chunk = rows[start : start + 262_144]
-            index.add_with_ids(np.ascontiguousarray(vectors[chunk]), chunk.astype(np.int64))
-        self.trained_rows = len(rows)
-        self._index = index
-        self._lock = threading.Lock()
+        index.nprobe = min(nprobe, nlist)
+        return cls(index, vectors, rows, len(rows))
+
+    def refilled(self, vectors: np.ndarray, rows: np.ndarray) -> _Ivf:
+        """The same cells (no k-means) over other rows: for compaction, where row numbers change
+        but the data's distribution does not."""
+        import faiss
+
+        old = self._index
+        index = faiss.IndexIVFFlat(faiss.clone_index(old.quantizer), old.d, old.nlist, old.metric_type)
+        assert index.is_trained  # a trained quantizer with nlist centroids: nothing to train
+        index.nprobe = old.nprobe
+        return _Ivf(index, vectors, rows, self.trained_rows)
 
     def add(self, block: np.ndarray, start: int) -> None:
         ids = np.arange(start, start + len(block), dtype=np.int64)
@@ -189,11 +205,14 @@ class ModalityIndex:
             self._talents.append(talent_id)
         return code
 
-    def _build_ivf(self, vectors: np.ndarray, alive: np.ndarray, rows: int) -> _Ivf | None:
+    def _build_ivf(self, vectors: np.ndarray, alive: np.ndarray, rows: int, reuse: _Ivf | None = None) -> _Ivf | None:
+        """An IVF over the live rows, if there are enough: `reuse`'s cells when given, else trained anew."""
         live = np.flatnonzero(alive[:rows])
         if len(live) < self.ivf_min_rows:
             return None
-        return _Ivf(vectors, live, self.metric, self.nprobe)
+        if reuse is not None:
+            return reuse.refilled(vectors, live)
+        return _Ivf.trained(vectors, live, self.metric, self.nprobe)
 
     def _ensure_capacity(self, extra: int) -> _State:
         s = self._state
@@ -212,7 +231,8 @@ class ModalityIndex:
         keep = np.flatnonzero(s.alive[: s.rows])
         capacity = max(1024, 2 * len(keep))
         vectors, alive = _grow(s.vectors[keep], capacity), _grow(s.alive[keep], capacity)
-        ivf = None if self._bulk else self._build_ivf(vectors, alive, len(keep))  # row numbers change: a new IVF
+        # Row numbers change: a new IVF, on the old one's cells (compaction does not move the data).
+        ivf = None if self._bulk else self._build_ivf(vectors, alive, len(keep), reuse=s.ivf)
         compact = _State(
             vectors, _grow(s.sq_norms[keep], capacity), _grow(s.owners[keep], capacity), alive, len(keep), ivf,
         )  # fmt: skip
