@@ -65,3 +65,14 @@ def test_no_secret_is_inlined_and_the_image_runs_as_non_root():
     dockerfile = (ROOT / "Dockerfile").read_text()
     assert dockerfile.count("FROM ") == 2 and re.search(r"^USER 10001$", dockerfile, re.M)
     assert "requirements/bio.txt" in dockerfile and "requirements/bio-nodeps.txt" in dockerfile
+
+
+def test_every_process_serves_metrics_on_the_compose_network():
+    services = compose()["services"]
+    for name, module in SERVICES.items():
+        env = services[name]["environment"]
+        port = env[f"LIKENESS_{module.upper()}_METRICS_PORT"]
+        assert env[f"LIKENESS_{module.upper()}_HOST"] == "0.0.0.0" and port in services[name]["expose"], name
+    relay = services["relay"]
+    assert relay["environment"]["LIKENESS_RELAY_METRICS_HOST"] == "0.0.0.0"
+    assert relay["environment"]["LIKENESS_RELAY_METRICS_PORT"] in relay["expose"]
