@@ -43,7 +43,7 @@ class ServiceApp:
         """After the server stopped and periodic jobs were cancelled (close pools, clients...)."""
 
     async def start_background(self) -> None:
-        settings = self.server._settings  # the service's own ServiceSettings subclass
+        settings = self.server.settings
         name = type(settings).__name__.removesuffix("Settings").lower()
         self.metrics_endpoint = metrics.serve(settings.host, settings.metrics_port, name)
         await self.on_start()

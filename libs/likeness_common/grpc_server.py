@@ -39,7 +39,7 @@ class GrpcServer:
         authenticator: Authenticator,
         public_methods: Collection[str] = (),
     ) -> None:
-        self._settings = settings
+        self.settings = settings  # the service's own ServiceSettings subclass
         options = [
             ("grpc.max_receive_message_length", settings.max_message_bytes),
             ("grpc.max_send_message_length", settings.max_message_bytes),
@@ -62,7 +62,7 @@ class GrpcServer:
         self.port = 0
 
     async def start(self) -> int:
-        settings = self._settings
+        settings = self.settings
         address = f"{settings.host}:{settings.port}"
         if settings.tls_cert_file is not None:
             credentials = server_credentials(settings.tls_cert_file, settings.tls_key_file, settings.tls_client_ca_file)
@@ -81,7 +81,7 @@ class GrpcServer:
     async def stop(self) -> None:
         for name in ["", *self._names]:
             await self.health.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
-        await self.server.stop(self._settings.shutdown_grace_seconds)
+        await self.server.stop(self.settings.shutdown_grace_seconds)
 
 
 async def serve_until_signalled(server: GrpcServer, cleanup: Callable[[], Awaitable[None]] | None = None) -> None:
