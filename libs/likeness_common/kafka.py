@@ -7,13 +7,19 @@ import asyncio
 import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-__all__ = ["AIOKafkaConsumer", "AIOKafkaProducer", "KafkaError", "consumer", "create_topics", "producer"]
+__all__ = [
+    "RELAY_MARKER", "AIOKafkaConsumer", "AIOKafkaProducer", "KafkaError", "consumer", "create_topics", "delete_topics",
+    "producer", "topic_names",
+]
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 
 from .topics import ALL_TOPICS, Topic
 
 log = structlog.get_logger("likeness.kafka")
+
+# An empty topic the outbox relay creates and watches: gone means the broker lost its state.
+RELAY_MARKER = Topic("likeness.relay.marker", 1, 7 * 24 * 3600 * 1000)
 
 
 def producer(bootstrap: str) -> AIOKafkaProducer:
@@ -44,8 +50,26 @@ def consumer(bootstrap: str, *topics: str, group_id: str | None = None) -> AIOKa
     )
 
 
-async def create_topics(bootstrap: str, topics: tuple[Topic, ...] = ALL_TOPICS, attempts: int = 20) -> None:
-    """Create the topics that are missing (idempotent), retrying while the broker starts."""
+async def topic_names(client: AIOKafkaProducer) -> set[str]:
+    """The topics the broker holds now: one metadata request on the producer's connection."""
+    return (await client.client.fetch_all_metadata()).topics()
+
+
+async def delete_topics(bootstrap: str, names: list[str]) -> None:
+    if not names:
+        return
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=5_000)
+    try:
+        await admin.start()
+        await admin.delete_topics(names)
+        log.info("topics deleted", topics=names)
+    finally:
+        await admin.close()
+
+
+async def create_topics(bootstrap: str, topics: tuple[Topic, ...] = ALL_TOPICS, attempts: int = 20) -> list[str]:
+    """Create the topics that are missing (idempotent), retrying while the broker starts; return
+    the names it created."""
     for attempt in range(attempts):
         admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=5_000)
         try:
@@ -62,7 +86,7 @@ async def create_topics(bootstrap: str, topics: tuple[Topic, ...] = ALL_TOPICS, 
                 except TopicAlreadyExistsError:
                     pass
                 log.info("topics created", topics=[t.name for t in missing])
-            return
+            return [t.name for t in missing]
         except Exception as error:  # broker still starting
             if attempt == attempts - 1:
                 raise
@@ -70,3 +94,4 @@ async def create_topics(bootstrap: str, topics: tuple[Topic, ...] = ALL_TOPICS, 
             await asyncio.sleep(0.25)
         finally:
             await admin.close()
+    return []  # attempts=0

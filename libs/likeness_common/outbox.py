@@ -11,6 +11,9 @@ connection dies. Each round reads unpublished rows in id order, sends them all (
 talent or aggregate id, `event_id` and `event_type` headers), waits for every ack and only then
 marks them published. A crash anywhere republishes the round: at-least-once, duplicates share the
 event_id. A NOTIFY from committing writers wakes the relay at once; a slow poll is the fallback.
+Before and after each round the relay checks that the broker still holds its marker topic: a broker
+that lost its state (Tansu's memory storage, restarted) lost every record it had acknowledged too,
+so the relay rebuilds the topics and re-queues what it published recently (`_check_broker`).
 After each round the leader counts the backlog and the age of its oldest row for Prometheus
 (`metrics.OUTBOX_*`, `metrics.RELAY_LEADER`).
 """
@@ -29,6 +32,7 @@ from likeness.events.v1 import events_pb2
 from . import kafka, metrics
 from .events import event_type, message_key
 from .settings import RelaySettings
+from .topics import ALL_TOPICS
 
 log = structlog.get_logger("likeness.outbox")
 
@@ -63,13 +67,21 @@ async def backlog(pool: asyncpg.Pool) -> int:
     return await pool.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL")
 
 
+class BrokerReset(Exception):
+    """The broker lost its state since the last check: the round is not marked published."""
+
+
 class OutboxRelay:
+    # How far back a broker that lost its state gets the outbox again (consumers dedupe on event_id).
+    replay_window_seconds = 3600.0
+
     def __init__(self, database_url: str, kafka_bootstrap: str, settings: RelaySettings | None = None) -> None:
         self._dsn = database_url
         self._bootstrap = kafka_bootstrap
         self._settings = settings or RelaySettings()
         self._wake = asyncio.Event()
         self.published = 0
+        self._marker_seen = False
 
     async def run(self, stop: asyncio.Event) -> None:
         """Wait for leadership, then publish until `stop` is set or leadership is lost."""
@@ -110,14 +122,18 @@ class OutboxRelay:
         await leader.add_listener(CHANNEL, lambda *_: self._wake.set())
         await _observe_backlog(leader)
         metrics.RELAY_LEADER.set(1)  # after the first count: a leader's backlog gauge is never a default
-        producer = kafka.producer(self._bootstrap)
-        await producer.start()
+        producer = await _started_producer(self._bootstrap)
         try:
             while not stop.is_set():
                 await leader.execute("SELECT 1")  # still leader: the lock lives on this connection
                 self._wake.clear()
                 try:
                     sent = await self._publish_round(leader, producer)
+                except BrokerReset:  # a fresh producer: its metadata must not describe the old topics
+                    with contextlib.suppress(Exception):
+                        await producer.stop()
+                    producer = await _started_producer(self._bootstrap)
+                    continue
                 except kafka.KafkaError as error:
                     log.warning("broker unavailable; outbox keeps the events", error=repr(error))
                     await _observe_backlog(leader)
@@ -138,6 +154,8 @@ class OutboxRelay:
         )
         if not rows:
             return 0
+        if await self._check_broker(conn, producer):
+            raise BrokerReset
         acks = []
         for row in rows:
             headers = [("event_id", str(row["event_id"]).encode()), ("event_type", row["event_type"].encode())]
@@ -147,6 +165,8 @@ class OutboxRelay:
                 )
             )
         await asyncio.gather(*acks)
+        if await self._check_broker(conn, producer):  # acks from a broker that restarted mid-round
+            raise BrokerReset
         marked = await conn.fetch(
             "UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[]) "
             "RETURNING topic, extract(epoch FROM published_at - created_at)::float8 AS lag",
@@ -158,6 +178,45 @@ class OutboxRelay:
             metrics.OUTBOX_PUBLISH_LAG.observe(row["lag"])
         log.debug("outbox round published", rows=len(rows), last_id=rows[-1]["id"])
         return len(rows)
+
+
+    async def _check_broker(self, conn: asyncpg.Connection, producer: kafka.AIOKafkaProducer) -> bool:
+        """Has the broker lost its state since we last looked? The relay keeps an empty marker topic
+        on the broker. Present: same broker. Missing although this relay saw it before: the broker
+        restarted empty (Tansu's memory storage). Everything it had acknowledged is gone, and a stale
+        producer writing to it made it auto-create topics (its own partition count; it dropped the
+        record that created each). So: delete those topics, create every topic with its configured
+        partitions, and mark the rows published in the last `replay_window_seconds` unpublished
+        again: the next rounds send them once more, in id order, before newer rows. Returns True
+        then. Missing and never seen (first run): create what is missing, nothing to replay."""
+        names = await kafka.topic_names(producer)
+        if kafka.RELAY_MARKER.name in names:
+            self._marker_seen = True
+            return False
+        lost = self._marker_seen
+        try:
+            if lost:
+                await kafka.delete_topics(self._bootstrap, [t.name for t in ALL_TOPICS if t.name in names])
+            await kafka.create_topics(self._bootstrap, (*ALL_TOPICS, kafka.RELAY_MARKER), attempts=1)
+        except kafka.KafkaError:
+            raise
+        except Exception as error:  # e.g. no permission to create topics: publish without this guard
+            log.warning("cannot create the relay's marker topic", error=repr(error))
+            return False
+        self._marker_seen = True
+        if lost:
+            status = await conn.execute(
+                "UPDATE outbox SET published_at = NULL WHERE published_at > now() - make_interval(secs => $1)",
+                self.replay_window_seconds,
+            )
+            log.warning("broker lost its state: topics rebuilt, recent rows re-queued", rows=int(status.split()[-1]))
+        return lost
+
+
+async def _started_producer(bootstrap: str) -> kafka.AIOKafkaProducer:
+    producer = kafka.producer(bootstrap)
+    await producer.start()
+    return producer
 
 
 async def _observe_backlog(conn: asyncpg.Connection) -> None:
