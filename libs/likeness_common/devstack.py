@@ -230,8 +230,12 @@ class Postgres:
             self.child.stop(signal.SIGINT)  # fast shutdown
 
     def restart(self) -> None:
+        self.stop()
+        self.start_again()
+
+    def start_again(self) -> None:
+        """Start the stopped cluster again: same data, port and password."""
         assert self.child is not None
-        self.child.stop(signal.SIGINT)
         self.child.start()
         self._wait_ready()
 

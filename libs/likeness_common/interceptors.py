@@ -85,6 +85,9 @@ def _is_database_unavailable(exc: BaseException) -> bool:
             asyncpg.CannotConnectNowError,
             asyncpg.ConnectionDoesNotExistError,
             asyncpg.InterfaceError,
+            # A pooled connection broken mid-operation by a restart: "cannot switch to state N;
+            # another operation is in progress" (seen in tests/faults/test_postgres_restart.py).
+            asyncpg.InternalClientError,
             asyncpg.AdminShutdownError,
             asyncpg.TooManyConnectionsError,
         ),
