@@ -28,6 +28,7 @@ import asyncpg
 import grpc
 import structlog
 from google.protobuf import any_pb2, duration_pb2
+from google.protobuf.message import DecodeError
 from google.rpc import error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
@@ -127,6 +128,35 @@ def _peer_host(peer: str) -> str:
     return peer
 
 
+class _Undecodable:
+    """A request message that did not parse: the RPC answers INVALID_ARGUMENT instead of the UNKNOWN
+    that grpc answers when a deserializer raises."""
+
+
+def _lenient(deserializer: Callable[[bytes], Any] | None) -> Callable[[bytes], Any] | None:
+    if deserializer is None:
+        return None
+
+    def parse(data: bytes) -> Any:
+        try:
+            return deserializer(data)
+        except DecodeError:
+            return _Undecodable()
+
+    return parse
+
+
+def _reject_undecodable(request: Any) -> None:
+    if isinstance(request, _Undecodable):
+        raise InvalidArgument("the request is not a valid serialized message", reason="UNDECODABLE_REQUEST")
+
+
+async def _checked(requests: Any) -> Any:
+    async for request in requests:
+        _reject_undecodable(request)
+        yield request
+
+
 class RpcInterceptor(grpc.aio.ServerInterceptor):
     def __init__(
         self, authenticator: Authenticator, public_methods: Collection[str] = (), rate_limiter: RateLimiter | None = None
@@ -155,16 +185,16 @@ class RpcInterceptor(grpc.aio.ServerInterceptor):
                 return await self._serve(inner, request, _request_id(request), context, method)
 
             return grpc.unary_unary_rpc_method_handler(
-                unary_unary, handler.request_deserializer, handler.response_serializer
+                unary_unary, _lenient(handler.request_deserializer), handler.response_serializer
             )
         if handler.stream_unary is not None:
             inner_stream = handler.stream_unary
 
             async def stream_unary(requests: Any, context: grpc.aio.ServicerContext) -> Any:
-                return await self._serve(inner_stream, requests, "", context, method)
+                return await self._serve(inner_stream, _checked(requests), "", context, method)
 
             return grpc.stream_unary_rpc_method_handler(
-                stream_unary, handler.request_deserializer, handler.response_serializer
+                stream_unary, _lenient(handler.request_deserializer), handler.response_serializer
             )
         return handler
 
@@ -191,6 +221,7 @@ class RpcInterceptor(grpc.aio.ServerInterceptor):
                 self._spend(f"peer {_peer_host(context.peer())}")
                 if method not in self._public:
                     raise Unauthenticated("missing API key: send `authorization: Bearer <key>`", reason="MISSING_API_KEY")
+            _reject_undecodable(request)
             return await behavior(request, context)
         except LikenessError as error:
             code = error.code
