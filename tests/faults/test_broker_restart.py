@@ -13,10 +13,14 @@ from __future__ import annotations
 import asyncio
 import time
 
+import pytest
+
 from likeness_common import topics
 from likeness_common.db import create_pool
 from tests.faults.support import Seen, append, committed, order_broken, read_all_topics, talent_keys
 from tests.support import relay_process, wait_drained
+
+pytestmark = pytest.mark.faults
 
 EVENTS = 2000
 KEYS = 20

@@ -10,6 +10,7 @@ import uuid
 from collections import Counter
 
 import grpc
+import pytest
 
 from likeness.consent.v1 import consent_pb2 as cpb
 from likeness.consent.v1 import consent_pb2_grpc
@@ -20,6 +21,8 @@ from likeness.registry.v1 import registry_pb2_grpc
 from likeness_common.crypto import load_kek
 from likeness_common.db import create_pool
 from tests.conftest import bearer, unique
+
+pytestmark = pytest.mark.faults
 
 WORKERS = 6  # concurrent callers per RPC
 OK_AFTER = 20  # successes of each RPC after the restart that end the run

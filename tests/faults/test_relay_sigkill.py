@@ -8,9 +8,13 @@ import asyncio
 import random
 import time
 
+import pytest
+
 from likeness_common import topics
 from tests.faults.support import Seen, append, committed, order_broken, read_all_topics, talent_keys
 from tests.support import relay_process, wait_drained
+
+pytestmark = pytest.mark.faults
 
 KILLS = 10
 KEYS = 20
