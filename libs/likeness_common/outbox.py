@@ -72,9 +72,6 @@ class BrokerReset(Exception):
 
 
 class OutboxRelay:
-    # How far back a broker that lost its state gets the outbox again (consumers dedupe on event_id).
-    replay_window_seconds = 3600.0
-
     def __init__(self, database_url: str, kafka_bootstrap: str, settings: RelaySettings | None = None) -> None:
         self._dsn = database_url
         self._bootstrap = kafka_bootstrap
@@ -186,7 +183,7 @@ class OutboxRelay:
         restarted empty (Tansu's memory storage). Everything it had acknowledged is gone, and a stale
         producer writing to it made it auto-create topics (its own partition count; it dropped the
         record that created each). So: delete those topics, create every topic with its configured
-        partitions, and mark the rows published in the last `replay_window_seconds` unpublished
+        partitions, and mark the rows published in the last `settings.replay_window_seconds` unpublished
         again: the next rounds send them once more, in id order, before newer rows. Returns True
         then. Missing and never seen (first run): create what is missing, nothing to replay."""
         names = await kafka.topic_names(producer)
@@ -207,7 +204,7 @@ class OutboxRelay:
         if lost:
             status = await conn.execute(
                 "UPDATE outbox SET published_at = NULL WHERE published_at > now() - make_interval(secs => $1)",
-                self.replay_window_seconds,
+                self._settings.replay_window_seconds,
             )
             log.warning("broker lost its state: topics rebuilt, recent rows re-queued", rows=int(status.split()[-1]))
         return lost

@@ -86,5 +86,8 @@ class RelaySettings(BaseSettings):
         0.5, gt=0, description="Fallback poll period; a NOTIFY from a committing writer wakes the relay at once."
     )
     leader_retry_seconds: float = Field(0.5, gt=0, description="How often a standby relay tries to become leader.")
+    replay_window_seconds: float = Field(
+        3600.0, ge=0, description="When the broker lost its state (marker topic gone): how far back the outbox is published again."
+    )
     metrics_host: str = Field("127.0.0.1", description="Interface of the Prometheus /metrics endpoint.")
     metrics_port: int | None = Field(None, ge=0, le=65535, description="Prometheus /metrics port; 0 picks a free one; unset: none.")
