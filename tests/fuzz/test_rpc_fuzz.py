@@ -177,7 +177,9 @@ class World:
         code, reply = await self.invoke(rpc, payload, caller)
         server_code = await server_answer(rpc, served_before)
         if server_code is not None:  # None: grpc itself refused the call before our code saw it
-            assert server_code == "OK" or grpc.StatusCode[server_code] in CLEAR, f"{rpc} as {caller}: the server answered {server_code}"
+            assert server_code == "OK" or grpc.StatusCode[server_code] in CLEAR, (
+                f"{rpc} as {caller}: the server answered {server_code}"
+            )
         if rpc.streaming and code == grpc.StatusCode.INTERNAL and reply == CLIENT_WRITE_FAILED and server_code:
             code = grpc.StatusCode[server_code]  # see CLIENT_WRITE_FAILED
         assert code == grpc.StatusCode.OK or code in CLEAR, f"{rpc} as {caller}: {code.name} {reply!r:.300}"
@@ -202,19 +204,30 @@ async def world(stack, pool, channel, registry_target, consent_app, enrollment_a
     op = bearer(stack.operator_key)
 
     async def agency() -> registry_pb2.RegisterAgencyResponse:
-        return await reg.RegisterAgency(registry_pb2.RegisterAgencyRequest(request_id=str(uuid.uuid4()), display_name=unique("fz")), metadata=op)
+        return await reg.RegisterAgency(
+            registry_pb2.RegisterAgencyRequest(request_id=str(uuid.uuid4()), display_name=unique("fz")), metadata=op
+        )
 
     async def platform() -> registry_pb2.RegisterPlatformResponse:
-        return await reg.RegisterPlatform(registry_pb2.RegisterPlatformRequest(request_id=str(uuid.uuid4()), display_name=unique("fz")), metadata=op)
+        return await reg.RegisterPlatform(
+            registry_pb2.RegisterPlatformRequest(request_id=str(uuid.uuid4()), display_name=unique("fz")), metadata=op
+        )
 
-    fuzz_agency, fuzz_platform, victim_agency, victim_platform = await agency(), await platform(), await agency(), await platform()
+    fuzz_agency, fuzz_platform, victim_agency, victim_platform = (
+        await agency(),
+        await platform(),
+        await agency(),
+        await platform(),
+    )
     async with pool.acquire() as conn, conn.transaction():
         operator_key = await credentials.issue_api_key(conn, PrincipalKind.OPERATOR, "opr_fuzz")
     talent = await reg.RegisterTalent(
-        registry_pb2.RegisterTalentRequest(request_id=str(uuid.uuid4()), display_name="Fuzz Talent"), metadata=bearer(fuzz_agency.api_key)
+        registry_pb2.RegisterTalentRequest(request_id=str(uuid.uuid4()), display_name="Fuzz Talent"),
+        metadata=bearer(fuzz_agency.api_key),
     )
     victim = await reg.RegisterTalent(
-        registry_pb2.RegisterTalentRequest(request_id=str(uuid.uuid4()), display_name="Victim"), metadata=bearer(victim_agency.api_key)
+        registry_pb2.RegisterTalentRequest(request_id=str(uuid.uuid4()), display_name="Victim"),
+        metadata=bearer(victim_agency.api_key),
     )
     channels = {
         "registry": grpc.aio.insecure_channel(registry_target, options=BIG),
@@ -350,7 +363,10 @@ def messages(descriptor: Descriptor, ids: list[str], depth: int = 0) -> st.Searc
                     for _ in range(200):
                         container.add()
                 elif count == HUGE:  # many small values (huge ones many times would be gigabytes)
-                    small = {FieldDescriptor.TYPE_STRING: st.sampled_from(ids + ODD_STRINGS), FieldDescriptor.TYPE_BYTES: st.binary(max_size=8)}
+                    small = {
+                        FieldDescriptor.TYPE_STRING: st.sampled_from(ids + ODD_STRINGS),
+                        FieldDescriptor.TYPE_BYTES: st.binary(max_size=8),
+                    }
                     container.extend([draw(small.get(fd.type, values))] * 5_000)
                 else:
                     for _ in range(count):
@@ -397,7 +413,11 @@ async def test_generated_requests_get_a_clear_status(world: World, rpc: Rpc) -> 
     """Messages built from the request descriptor, by every kind of caller."""
     profile = FUZZ_HEAVY if rpc.method.name in HEAVY else FUZZ
     request_type = rpc.method.input_type
-    payloads = stream_parts(request_type, world.ids) if rpc.streaming else messages(request_type, world.ids).map(lambda m: m.SerializeToString())
+    payloads = (
+        stream_parts(request_type, world.ids)
+        if rpc.streaming
+        else messages(request_type, world.ids).map(lambda m: m.SerializeToString())
+    )
 
     await run_examples(profile, world, rpc, payloads)
 
@@ -408,7 +428,9 @@ async def test_random_and_truncated_serializations_get_a_clear_status(world: Wor
     request_type = rpc.method.input_type
     valid = messages(request_type, world.ids).map(lambda m: m.SerializeToString())
     flipped = st.tuples(valid, st.integers(0, 2**16), st.integers(1, 255)).map(
-        lambda t: t[0] if not t[0] else t[0][: t[1] % len(t[0])] + bytes([t[0][t[1] % len(t[0])] ^ t[2]]) + t[0][t[1] % len(t[0]) + 1 :]
+        lambda t: (
+            t[0] if not t[0] else t[0][: t[1] % len(t[0])] + bytes([t[0][t[1] % len(t[0])] ^ t[2]]) + t[0][t[1] % len(t[0]) + 1 :]
+        )
     )
     raw = st.one_of(st.binary(max_size=2048), valid.flatmap(truncated), flipped)
     payloads = st.lists(raw, max_size=4) if rpc.streaming else raw
@@ -428,7 +450,9 @@ def media_request(rpc: Rpc, media: bytes, world: World) -> bytes | list[bytes]:
         if rpc.method.name == "Verify":
             return verification_pb2.VerifyRequest(parameters=params, media=media).SerializeToString()
         chunks = [media[i : i + (1 << 20)] for i in range(0, len(media), 1 << 20)]
-        parts = [verification_pb2.VerifyStreamRequest(parameters=params)] + [verification_pb2.VerifyStreamRequest(chunk=c) for c in chunks]
+        parts = [verification_pb2.VerifyStreamRequest(parameters=params)] + [
+            verification_pb2.VerifyStreamRequest(chunk=c) for c in chunks
+        ]
         return [p.SerializeToString() for p in parts]
     from google.protobuf import duration_pb2, timestamp_pb2
 
@@ -482,11 +506,18 @@ async def test_a_request_that_does_not_parse_is_invalid_argument(world: World) -
 
     from tests.conftest import error_reason
 
-    for rpc_name, payload in (("RegistryService.GetAgency", b"\xff\xff\xff"), ("VerificationService.VerifyStream", [b"\x0a\xff"])):
+    for rpc_name, payload in (
+        ("RegistryService.GetAgency", b"\xff\xff\xff"),
+        ("VerificationService.VerifyStream", [b"\x0a\xff"]),
+    ):
         rpc = next(r for r in RPCS if str(r) == rpc_name)
         channel = world.channels[rpc.service]
         call = channel.stream_unary(rpc.path) if rpc.streaming else channel.unary_unary(rpc.path)
         with pytest.raises(grpc.aio.AioRpcError) as caught:
-            await (call(iter(payload), metadata=bearer(world.keys["platform"])) if rpc.streaming else call(payload, metadata=bearer(world.keys["operator"])))
+            await (
+                call(iter(payload), metadata=bearer(world.keys["platform"]))
+                if rpc.streaming
+                else call(payload, metadata=bearer(world.keys["operator"]))
+            )
         assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT, rpc_name
         assert error_reason(caught.value) == "UNDECODABLE_REQUEST" and rpc_status.from_call(caught.value) is not None

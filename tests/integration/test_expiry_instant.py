@@ -38,7 +38,11 @@ async def test_a_grant_never_allows_after_its_not_after_instant(stack, channel, 
     op = bearer(stack.operator_key)
     agency = await reg.RegisterAgency(rpb.RegisterAgencyRequest(request_id=rid(), display_name=unique("ag")), metadata=op)
     platform = await reg.RegisterPlatform(rpb.RegisterPlatformRequest(request_id=rid(), display_name=unique("pl")), metadata=op)
-    talent = (await reg.RegisterTalent(rpb.RegisterTalentRequest(request_id=rid(), display_name="Expiring"), metadata=bearer(agency.api_key))).talent.talent_id
+    talent = (
+        await reg.RegisterTalent(
+            rpb.RegisterTalentRequest(request_id=rid(), display_name="Expiring"), metadata=bearer(agency.api_key)
+        )
+    ).talent.talent_id
 
     not_after = datetime.now(UTC) + timedelta(seconds=LEAD_SECONDS)
     instant = not_after.timestamp()

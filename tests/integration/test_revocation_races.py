@@ -55,20 +55,32 @@ async def scene(stack, pool, channel, enrollment_app, consent_app, consent_app_b
     op = bearer(stack.operator_key)
     agency = await reg.RegisterAgency(rpb.RegisterAgencyRequest(request_id=rid(), display_name=unique("ag")), metadata=op)
     platform = await reg.RegisterPlatform(rpb.RegisterPlatformRequest(request_id=rid(), display_name=unique("pl")), metadata=op)
-    talent = (await reg.RegisterTalent(rpb.RegisterTalentRequest(request_id=rid(), display_name="Obama"), metadata=bearer(agency.api_key))).talent.talent_id
+    talent = (
+        await reg.RegisterTalent(
+            rpb.RegisterTalentRequest(request_id=rid(), display_name="Obama"), metadata=bearer(agency.api_key)
+        )
+    ).talent.talent_id
     photos = [shared_data("faces", "obama", name).read_bytes() for name in ("obama.jpg", "obama2.jpg")]
     async with grpc.aio.insecure_channel(enrollment_app.target, options=BIG) as ech:
         enroll = enrollment_pb2_grpc.EnrollmentServiceStub(ech)
         for row in await pool.fetch("SELECT talent_id FROM talent_data_keys"):
-            await enroll.EraseTalentBiometrics(epb.EraseTalentBiometricsRequest(request_id=rid(), talent_id=row["talent_id"]), metadata=op)
+            await enroll.EraseTalentBiometrics(
+                epb.EraseTalentBiometricsRequest(request_id=rid(), talent_id=row["talent_id"]), metadata=op
+            )
         samples = [epb.MediaSample(filename=f"obama{i}.jpg", content=p) for i, p in enumerate(photos)]
-        await enroll.EnrollFace(epb.EnrollFaceRequest(request_id=rid(), talent_id=talent, notice=NOTICE, images=samples), metadata=bearer(agency.api_key))
+        await enroll.EnrollFace(
+            epb.EnrollFaceRequest(request_id=rid(), talent_id=talent, notice=NOTICE, images=samples),
+            metadata=bearer(agency.api_key),
+        )
     index = verification_app.app.index
     deadline = time.monotonic() + 60
     while not index.contains(talent, Modality.FACE) or index.by_modality[Modality.FACE].talents() != {talent}:
         assert time.monotonic() < deadline, "Obama not (alone) in the index after 60 s"
         await asyncio.sleep(0.05)
-    async with grpc.aio.insecure_channel(consent_app_b.target) as cch, grpc.aio.insecure_channel(verification_app.target, options=BIG) as vch:
+    async with (
+        grpc.aio.insecure_channel(consent_app_b.target) as cch,
+        grpc.aio.insecure_channel(verification_app.target, options=BIG) as vch,
+    ):
         yield {
             "talent": talent, "platform_id": platform.platform.platform_id, "agency": bearer(agency.api_key),
             "platform": bearer(platform.api_key), "consent_b": consent_pb2_grpc.ConsentServiceStub(cch),
@@ -88,11 +100,15 @@ async def grant(scene, purpose: str) -> cpb.CreateGrantResponse:
 
 
 async def revoke(scene, grant_id: str) -> cpb.RevokeGrantResponse:
-    return await scene["consent_b"].RevokeGrant(cpb.RevokeGrantRequest(request_id=rid(), grant_id=grant_id, reason="race"), metadata=scene["agency"])
+    return await scene["consent_b"].RevokeGrant(
+        cpb.RevokeGrantRequest(request_id=rid(), grant_id=grant_id, reason="race"), metadata=scene["agency"]
+    )
 
 
 async def decision(scene, purpose: str, token: str = "") -> int:
-    params = vpb.VerifyParameters(request_id=rid(), purpose=cpb.PURPOSE_CUSTOM, custom_purpose=purpose, territory="US", at_least_as_fresh=token)
+    params = vpb.VerifyParameters(
+        request_id=rid(), purpose=cpb.PURPOSE_CUSTOM, custom_purpose=purpose, territory="US", at_least_as_fresh=token
+    )
     reply = await scene["verify"].Verify(vpb.VerifyRequest(parameters=params, media=scene["photo"]), metadata=scene["platform"])
     return reply.verification.decision
 
@@ -105,7 +121,9 @@ async def test_no_verify_allows_after_an_acknowledged_revoke_with_its_token(scen
         async with gate:
             purpose = f"race {uuid.uuid4().hex[:12]}"
             granted = await grant(scene, purpose)
-            assert await decision(scene, purpose, granted.consistency_token) == vpb.DECISION_ALLOW, f"race {i}: no ALLOW before the revoke"
+            assert await decision(scene, purpose, granted.consistency_token) == vpb.DECISION_ALLOW, (
+                f"race {i}: no ALLOW before the revoke"
+            )
             revoked = await revoke(scene, granted.grant.grant_id)
             if await decision(scene, purpose, revoked.consistency_token) == vpb.DECISION_ALLOW:
                 stale.append(i)
@@ -113,7 +131,9 @@ async def test_no_verify_allows_after_an_acknowledged_revoke_with_its_token(scen
     started = time.monotonic()
     await asyncio.gather(*(race(i) for i in range(RACES)))
     elapsed = time.monotonic() - started
-    print(f"\n{RACES} revoke->Verify races with the token, concurrency {CONCURRENCY}: {len(stale)} ALLOW after the revoke, {elapsed:.1f} s")
+    print(
+        f"\n{RACES} revoke->Verify races with the token, concurrency {CONCURRENCY}: {len(stale)} ALLOW after the revoke, {elapsed:.1f} s"
+    )
     assert stale == [], f"{len(stale)} of {RACES} Verify calls allowed after the revoke was acknowledged"
 
 
@@ -134,4 +154,6 @@ async def test_without_the_token_staleness_is_measured_and_bounded(scene) -> Non
             stale_allows += 1
             worst = max(worst, time.monotonic() - acked)
             assert time.monotonic() - acked < 5, "still ALLOW 5 s after the revoke"
-    print(f"\nwithout the token: {stale_allows} stale ALLOW in {STALENESS_SAMPLES} revokes, worst {worst * 1000:.1f} ms after the revoke ack")
+    print(
+        f"\nwithout the token: {stale_allows} stale ALLOW in {STALENESS_SAMPLES} revokes, worst {worst * 1000:.1f} ms after the revoke ack"
+    )
