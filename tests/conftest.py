@@ -4,6 +4,7 @@ the same code as `likeness dev up`; servers on port 0; unique ids per test."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
 import tempfile
@@ -71,11 +72,12 @@ def shared_data(*parts: str) -> Path:
     return path
 
 
-@pytest.fixture(scope="session")
-async def stack() -> AsyncIterator[Stack]:
-    configure_logging("WARNING", json=True)
+@contextlib.asynccontextmanager
+async def throwaway_stack(prefix: str = "likeness-test-") -> AsyncIterator[Stack]:
+    """A migrated Postgres and a Tansu broker in a fresh state directory, started by the same code
+    as `likeness dev up`, stopped and deleted on exit."""
     # Not under pytest's 0700 tmp: the postgres user must be able to enter it.
-    state_dir = Path(tempfile.mkdtemp(prefix="likeness-test-"))
+    state_dir = Path(tempfile.mkdtemp(prefix=prefix))
     state_dir.chmod(0o755)
     postgres, tansu = Postgres(state_dir), Tansu(state_dir)
     try:
@@ -84,8 +86,16 @@ async def stack() -> AsyncIterator[Stack]:
         operator_key = await prepare_database(postgres.dsn, all_migrations())
         yield Stack(state_dir, postgres, tansu, operator_key, write_dev_kek(state_dir))
     finally:
-        await asyncio.gather(asyncio.to_thread(tansu.stop), asyncio.to_thread(postgres.stop))
+        # kill: a test may have left the broker stopped or restarted under another process.
+        await asyncio.gather(asyncio.to_thread(tansu.child.kill if tansu.child else tansu.stop), asyncio.to_thread(postgres.stop))
         shutil.rmtree(state_dir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+async def stack() -> AsyncIterator[Stack]:
+    configure_logging("WARNING", json=True)
+    async with throwaway_stack() as started:
+        yield started
 
 
 @pytest.fixture(scope="session")

@@ -16,6 +16,20 @@ def relay_process(stack, name: str) -> Child:
     return Child(name, [sys.executable, "-m", "likeness_common.relay"], stack.state_dir / "logs" / f"{name}.log", env=stack.env())
 
 
+def module_relay(name: str):
+    """A module-scoped fixture running a relay process, for modules whose events must reach Kafka
+    (the verification index follows enrollment events): `relay = module_relay("relay-x")`."""
+
+    @pytest.fixture(scope="module")
+    async def relay(stack):
+        process = relay_process(stack, name)
+        process.start()
+        yield process
+        process.stop()
+
+    return relay
+
+
 async def wait_drained(pool, keys: list[str], timeout: float = 90.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

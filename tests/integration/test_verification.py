@@ -32,7 +32,7 @@ from likeness_common.documents import RECEIPT_TYPE
 from likeness_common.proto import ts
 from likeness_common.signing import Signature, SignatureError, envelope, verify_envelope
 from tests.conftest import bearer, error_reason, shared_data, start_verification, unique
-from tests.support import consume, relay_process, wait_drained
+from tests.support import consume, module_relay, wait_drained
 from verification.domain.model import Modality
 
 NOTICE = epb.BiometricNotice(purpose_text="Protect my likeness", retention=duration_pb2.Duration(seconds=365 * 86400),
@@ -80,13 +80,7 @@ async def wait_indexed(app, talent_id: str, modality: Modality, present: bool = 
     return time.monotonic() - started
 
 
-@pytest.fixture(scope="module")
-async def relay(stack):
-    """A relay process for this module: enrollment events must reach Kafka to reach the index."""
-    process = relay_process(stack, "relay-verification")
-    process.start()
-    yield process
-    process.stop()
+relay = module_relay("relay-verification")  # enrollment events must reach Kafka to reach the verification index
 
 
 @pytest.fixture(scope="module")
