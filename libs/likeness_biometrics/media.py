@@ -412,9 +412,25 @@ def _thumb(rgb: np.ndarray) -> np.ndarray:
     return np.asarray(im, dtype=np.float32)
 
 
-def iter_video_frames(data: bytes, config: BioConfig = _DEFAULT) -> Iterator[VideoFrame]:
+def video_seconds(data: bytes, config: BioConfig = _DEFAULT) -> float | None:
+    """The video track's declared duration (no decoding); None when the container does not say."""
+    container = _open_container(data, _expect(data, (MediaKind.VIDEO,), config))
+    try:
+        return _declared_seconds(container, container.streams.video[0]) if container.streams.video else None
+    finally:
+        container.close()
+
+
+def iter_video_frames(
+    data: bytes, config: BioConfig = _DEFAULT, start_s: float = 0.0, end_s: float | None = None
+) -> Iterator[VideoFrame]:
     """Frames sampled at config.video_fps (the first frame always), skipping frames that barely
-    changed vs the previously kept one; display rotation applied; downscaled to max_image_side."""
+    changed vs the previously kept one; display rotation applied; downscaled to max_image_side.
+
+    With `start_s` / `end_s`, only the samples in [start_s, end_s): decoding seeks to the keyframe
+    before `start_s` and stops at `end_s`, so workers splitting one clip by time do not each decode
+    all of it. Sample times are multiples of 1/video_fps either way, so the ranges of a split see
+    the same samples as one pass (the change filter restarts at each range's first sample)."""
     media_type = _expect(data, (MediaKind.VIDEO,), config)
     limit = config.max_video_seconds
     container = _open_container(data, media_type)
@@ -435,6 +451,11 @@ def iter_video_frames(data: bytes, config: BioConfig = _DEFAULT) -> Iterator[Vid
         last: np.ndarray | None = None
         first_t: float | None = None
         index = -1
+        seeking = start_s > 0
+        if seeking:
+            first_t = float(stream.start_time * stream.time_base) if stream.start_time is not None else 0.0
+            container.seek(int((first_t + start_s) / stream.time_base), stream=stream, backward=True, any_frame=False)
+            next_t = math.ceil(start_s / step - 1e-9) * step
         try:
             for frame in container.decode(stream):
                 index += 1
@@ -444,9 +465,11 @@ def iter_video_frames(data: bytes, config: BioConfig = _DEFAULT) -> Iterator[Vid
                 t -= first_t
                 if t > limit + 1:
                     raise _too_long(t, limit)
-                if index > 0 and t + 1e-6 < next_t:
+                if end_s is not None and t + 1e-6 >= end_s:
+                    return
+                if (index > 0 or seeking) and t + 1e-6 < next_t:
                     continue
-                next_t = (math.floor(t / step) + 1) * step if index > 0 else step
+                next_t = (math.floor(t / step) + 1) * step if (index > 0 or seeking) else step
                 fw, fh = frame.width, frame.height
                 s = min(1.0, config.max_image_side / max(fw, fh))
                 rgb = frame.to_ndarray(
@@ -463,7 +486,8 @@ def iter_video_frames(data: bytes, config: BioConfig = _DEFAULT) -> Iterator[Vid
                 ):
                     continue
                 last = thumb
-                yield VideoFrame(index=index, timestamp_s=round(t, 3), rgb=rgb)
+                # After a seek the decoder's count starts anywhere: the ordinal comes from the time.
+                yield VideoFrame(index=round(t * rate) if seeking else index, timestamp_s=round(t, 3), rgb=rgb)
                 kept += 1
                 if kept >= config.video_max_frames:
                     return

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import math
 import multiprocessing
 import os
 import sys
@@ -29,7 +30,7 @@ import numpy as np
 
 from .config import BioConfig
 from .face import DetectedFace, FaceEnrollmentResult, analyze_enrollment_image, faces_in_frame
-from .media import decode_audio, decode_image, iter_video_frames
+from .media import decode_audio, decode_image, iter_video_frames, video_seconds
 from .models import FACE_MODEL, VOICE_MODEL, load_face_models, load_voice_encoder, set_single_thread
 from .voice import (
     SegmentEmbedding,
@@ -156,16 +157,28 @@ def faces_in_image(data: bytes, config: BioConfig | None = None) -> ImageFaces:
 def faces_in_video(data: bytes, config: BioConfig | None = None, shard: int = 0, shards: int = 1) -> VideoFaces:
     """Faces in the sampled frames of a video (config.video_fps plus the first frame).
 
-    With `shards` > 1, only every shards-th sampled frame (from `shard`) is analysed: submit one
-    task per shard to spread one clip's frames over the pool. Each shard decodes the whole clip
-    (cheap next to detection), so frame sampling is the same in every shard."""
+    With `shards` > 1, this task analyses its share of the sampled frames: submit one task per
+    shard to spread one clip's frames over the pool. When the container declares its duration the
+    shares are consecutive time ranges on the sample grid, and each shard decodes only from the
+    keyframe before its range to its end (decoding a 720p clip costs about a third of analysing
+    its frames: measured, bench/verify); otherwise every shard decodes the whole clip and takes
+    every shards-th sample."""
     config = config or _config
     t = time.perf_counter()
     frames: list[FrameFaces] = []
     w = h = 0
-    for position, frame in enumerate(iter_video_frames(data, config)):
+    seconds = video_seconds(data, config) if shards > 1 else None
+    if seconds is not None and config.video_fps > 0:
+        samples = math.floor(seconds * config.video_fps) + 1  # at 0, 1/fps, 2/fps ...
+        first, last = (samples * shard // shards, samples * (shard + 1) // shards)
+        start = first / config.video_fps
+        end = last / config.video_fps if shard < shards - 1 else None
+        selected, whole_range = (iter_video_frames(data, config, start, end) if first < last else iter(())), True
+    else:
+        selected, whole_range = iter_video_frames(data, config), False
+    for position, frame in enumerate(selected):
         h, w = frame.rgb.shape[:2]
-        if position % shards == shard:
+        if whole_range or position % shards == shard:
             frames.append(FrameFaces(frame.index, frame.timestamp_s, faces_in_frame(frame.rgb, config)))
     _release_memory()
     return VideoFaces(frames, w, h, round((time.perf_counter() - t) * 1000, 1))

@@ -20,7 +20,7 @@ import av  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from likeness_biometrics import BioConfig, MediaError, MediaKind, Reason  # noqa: E402
-from likeness_biometrics.media import decode_audio, decode_image, decode_video_frames, sniff  # noqa: E402
+from likeness_biometrics.media import decode_audio, decode_image, decode_video_frames, iter_video_frames, sniff, video_seconds  # noqa: E402
 
 
 def tone(seconds: float, rate: int = 16000, freq: float = 220.0) -> np.ndarray:
@@ -305,3 +305,32 @@ def test_librispeech_flac() -> None:
     path = next((DATA / "voices" / "librispeech" / "test-other").rglob("*.flac"))
     out = decode_audio(path.read_bytes())
     assert out.format == "flac" and out.source_sample_rate == 16000 and out.duration_s > 1
+
+
+@pytest.mark.parametrize("shards", [2, 3])
+@pytest.mark.parametrize("fmt, codec", [("mp4", "libx264"), ("webm", "libvpx-vp9")])
+def test_time_ranges_of_a_split_see_the_samples_of_one_pass(fmt: str, codec: str, shards: int) -> None:
+    """Workers split a clip by time (worker.faces_in_video): seeking to each range's start and
+    stopping at its end must give exactly the frames, indices and times of one pass."""
+    data = encode_video(fmt, codec, seconds=6.0, fps=10)
+    config = BioConfig(video_fps=2)
+    whole = [(f.index, f.timestamp_s) for f in iter_video_frames(data, config)]
+    samples = int(video_seconds(data, config) * config.video_fps) + 1
+    split = []
+    for k in range(shards):
+        first, last = samples * k // shards, samples * (k + 1) // shards
+        end = last / config.video_fps if k < shards - 1 else None
+        split += [(f.index, f.timestamp_s) for f in iter_video_frames(data, config, first / config.video_fps, end)]
+    assert len(whole) == 12 and split == whole
+
+
+@requires_data
+def test_real_clip_split_in_two_equals_one_pass() -> None:
+    data = read("faces/video/short_hamilton_clip.mp4")
+    whole = [(f.index, f.timestamp_s) for f in iter_video_frames(data)]
+    seconds = video_seconds(data)
+    assert seconds == pytest.approx(9.18, abs=0.1)
+    middle = (int(seconds) + 1) // 2
+    split = [(f.index, f.timestamp_s) for f in iter_video_frames(data, start_s=0.0, end_s=middle)]
+    split += [(f.index, f.timestamp_s) for f in iter_video_frames(data, start_s=middle)]
+    assert split == whole
