@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 from collections import defaultdict
 from datetime import UTC, datetime
@@ -160,6 +161,19 @@ class PostgresConsentUnitOfWork(PostgresUnitOfWorkBase):
         return revision
 
 
+_SETS: dict[frozenset, frozenset] = {}  # modality and purpose sets: a few dozen distinct values
+
+
+def _for_checks(grant: Grant) -> Grant:
+    """What a check needs of a grant, for a view that holds every grant: without the signed
+    document (exports read Postgres), with one shared object per distinct modality or purpose set.
+    About 0.9 KB less per grant (tracemalloc: 2.6 KB retained per grant before)."""
+    return dataclasses.replace(
+        grant, signature=None, modalities=_SETS.setdefault(grant.modalities, grant.modalities),
+        purposes=_SETS.setdefault(grant.purposes, grant.purposes),
+    )  # fmt: skip
+
+
 class CachedConsentView:
     """All grants in memory, by talent, with the revision they reflect.
 
@@ -208,7 +222,7 @@ class CachedConsentView:
 
     def _put(self, grant: Grant, revision: int) -> None:
         if self._revision_of.get(grant.grant_id, -1) <= revision:
-            self._by_talent[grant.talent_id][grant.grant_id] = grant
+            self._by_talent[grant.talent_id][grant.grant_id] = _for_checks(grant)
             self._revision_of[grant.grant_id] = revision
 
     def applied(self, grant: Grant, revision: int) -> None:
