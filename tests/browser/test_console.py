@@ -5,9 +5,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import re
+import ssl as ssl_module
 import sys
 import time
 import uuid
@@ -23,6 +25,7 @@ from likeness.registry.v1 import registry_pb2_grpc
 from likeness_common.devstack import Child, free_port
 from likeness_common.documents import GRANT_TYPE, RECEIPT_TYPE
 from likeness_common.signing import verify_envelope
+from likeness_common.tls import DevPki, make_dev_pki
 from tests.conftest import ROOT, bearer, shared_data, unique
 from tests.support import module_relay
 from verification.domain.model import Modality
@@ -44,14 +47,15 @@ def rid() -> str:
     return str(uuid.uuid4())
 
 
-async def wait_http(url: str, child: Child, timeout: float = 30.0) -> None:
+async def wait_http(url: str, child: Child, timeout: float = 30.0, ssl: ssl_module.SSLContext | None = None) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         assert child.process is not None
         if child.process.poll() is not None:
             pytest.fail(f"the console exited ({child.process.returncode}):\n{child.log_path.read_text()[-3000:]}")
         try:
-            reader, writer = await asyncio.open_connection("127.0.0.1", int(url.rsplit(":", 1)[1]))
+            reader, writer = await asyncio.open_connection("127.0.0.1", int(url.rsplit(":", 1)[1]), ssl=ssl,
+                                                          server_hostname="localhost" if ssl else None)  # fmt: skip
             writer.write(b"GET /healthz HTTP/1.0\r\n\r\n")
             status = await reader.readline()
             writer.close()
@@ -66,22 +70,36 @@ async def wait_http(url: str, child: Child, timeout: float = 30.0) -> None:
 relay = module_relay("relay-console")  # enrollment events must reach Kafka to reach the verification index
 
 
-@pytest.fixture(scope="module")
-async def console(stack, registry_target, consent_app, enrollment_app, verification_app, relay):
+@contextlib.asynccontextmanager
+async def running_console(stack, targets: dict[str, str], name: str = "console", pki: DevPki | None = None):
+    """`python -m console` wired to the suite's services; over HTTPS with `pki`'s server certificate."""
     port = free_port()
-    env = {**stack.env(), "LIKENESS_CONSOLE_PORT": str(port), "LIKENESS_CONSOLE_REGISTRY_TARGET": registry_target,
-           "LIKENESS_CONSOLE_CONSENT_TARGET": consent_app.target, "LIKENESS_CONSOLE_ENROLLMENT_TARGET": enrollment_app.target,
-           "LIKENESS_CONSOLE_VERIFICATION_TARGET": verification_app.target, "LIKENESS_CONSOLE_USES_POLL_SECONDS": "0.5"}  # fmt: skip
-    child = Child("console", [sys.executable, "-m", "console"], stack.state_dir / "logs" / "console.log", env=env)
+    env = {**stack.env(), "LIKENESS_CONSOLE_PORT": str(port), "LIKENESS_CONSOLE_USES_POLL_SECONDS": "0.5",
+           **{f"LIKENESS_CONSOLE_{service.upper()}_TARGET": target for service, target in targets.items()}}  # fmt: skip
+    if pki is not None:
+        env |= {"LIKENESS_CONSOLE_TLS_CERT_FILE": str(pki.server_cert), "LIKENESS_CONSOLE_TLS_KEY_FILE": str(pki.server_key)}
+    child = Child(name, [sys.executable, "-m", "console"], stack.state_dir / "logs" / f"{name}.log", env=env)
     child.start()
-    url = f"http://127.0.0.1:{port}"
+    url = f"{'https://localhost' if pki else 'http://127.0.0.1'}:{port}"
     try:
-        await wait_http(url, child)
+        await wait_http(url, child, ssl=ssl_module.create_default_context(cafile=str(pki.ca)) if pki else None)
         yield url
     finally:
         child.stop()
         log = child.log_path.read_text()
         assert "Traceback" not in log, log[-3000:]
+
+
+@pytest.fixture(scope="module")
+def targets(registry_target, consent_app, enrollment_app, verification_app) -> dict[str, str]:
+    return {"registry": registry_target, "consent": consent_app.target, "enrollment": enrollment_app.target,
+            "verification": verification_app.target}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+async def console(stack, targets, relay):
+    async with running_console(stack, targets) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
@@ -303,4 +321,28 @@ async def test_form_post_without_the_csrf_token_is_refused(console, browser, par
     await page.get_by_label("Name").fill(name)
     await page.get_by_role("button", name="Register talent").click()
     await expect(page.locator("tbody tr", has_text=name)).to_be_visible()
+    await context.close()
+
+
+async def test_over_https_the_session_cookie_is_secure_httponly_and_strict(stack, targets, browser, parties, tmp_path):
+    """The console serving TLS itself (LIKENESS_CONSOLE_TLS_CERT_FILE / _KEY_FILE, a throwaway CA that
+    Chromium is told to accept): signing in works and the session cookie carries Secure."""
+    async with running_console(stack, targets, "console-https", make_dev_pki(tmp_path / "pki")) as url:
+        context = await browser.new_context(base_url=url, ignore_https_errors=True)
+        page = await context.new_page()
+        await sign_in(page, parties["a"])
+        await expect(page.get_by_role("heading", name="Talent", exact=True)).to_be_visible()
+        cookies = [c for c in await context.cookies() if c["value"]]
+        assert cookies and all(c["secure"] and c["httpOnly"] and c["sameSite"] == "Strict" for c in cookies), cookies
+        await shot(page, "talent-https")
+        await context.close()
+
+
+async def test_over_plain_http_the_session_cookie_is_httponly_and_strict_but_not_secure(console, browser, parties):
+    """The same console without TLS (dev stack): a Secure cookie would never come back over http."""
+    context, page = await new_page(browser, console)
+    await sign_in(page, parties["a"])
+    await expect(page.get_by_role("heading", name="Talent", exact=True)).to_be_visible()
+    cookies = [c for c in await context.cookies() if c["value"]]
+    assert cookies and all(not c["secure"] and c["httpOnly"] and c["sameSite"] == "Strict" for c in cookies), cookies
     await context.close()
