@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Iterable
+from datetime import UTC, datetime
 
 import asyncpg
 import structlog
@@ -78,7 +79,8 @@ class OutboxRelay:
         self._settings = settings or RelaySettings()
         self._wake = asyncio.Event()
         self.published = 0
-        self._marker_seen = False
+        self._marker_seen_at: datetime | None = None  # when this relay last found its marker topic
+        self._guard = True  # off once the marker topic cannot be created: no detection, no replays
 
     async def run(self, stop: asyncio.Event) -> None:
         """Wait for leadership, then publish until `stop` is set or leadership is lost."""
@@ -129,6 +131,7 @@ class OutboxRelay:
                 except BrokerReset:  # a fresh producer: its metadata must not describe the old topics
                     with contextlib.suppress(Exception):
                         await producer.stop()
+                    await _sleep_or_stop(stop, 0.05)  # never a tight loop, whatever the broker does
                     producer = await _started_producer(self._bootstrap)
                     continue
                 except kafka.KafkaError as error:
@@ -182,29 +185,40 @@ class OutboxRelay:
         on the broker. Present: same broker. Missing although this relay saw it before: the broker
         restarted empty (Tansu's memory storage). Everything it had acknowledged is gone, and a stale
         producer writing to it made it auto-create topics (its own partition count; it dropped the
-        record that created each). So: delete those topics, create every topic with its configured
-        partitions, and mark the rows published in the last `settings.replay_window_seconds` unpublished
-        again: the next rounds send them once more, in id order, before newer rows. Returns True
-        then. Missing and never seen (first run): create what is missing, nothing to replay."""
-        names = await kafka.topic_names(producer)
-        if kafka.RELAY_MARKER.name in names:
-            self._marker_seen = True
+        record that created each). So: delete the topics whose partition count is not the configured
+        one (made up by the broker; a topic an operator made right stays), create every missing
+        topic, and mark unpublished again the rows published from `settings.replay_window_seconds`
+        before the broker was last seen whole: the next rounds send them once more, in id order,
+        before newer rows. Returns True then. Missing and never seen (first run): create what is
+        missing, nothing to replay. When the marker cannot be created (no permission to create
+        topics), the relay publishes without this detection and says so once."""
+        if not self._guard:
             return False
-        lost = self._marker_seen
+        partitions = await kafka.topic_partitions(producer)
+        if kafka.RELAY_MARKER.name in partitions:
+            self._marker_seen_at = datetime.now(UTC)
+            return False
+        lost = self._marker_seen_at is not None
         try:
-            if lost:
-                await kafka.delete_topics(self._bootstrap, [t.name for t in ALL_TOPICS if t.name in names])
+            if lost:  # only topics the broker made up itself: a topic with its configured partitions stays
+                made_up = [t.name for t in ALL_TOPICS if t.name in partitions and partitions[t.name] != t.partitions]
+                await kafka.delete_topics(self._bootstrap, made_up)
             await kafka.create_topics(self._bootstrap, (*ALL_TOPICS, kafka.RELAY_MARKER), attempts=1)
+            created = kafka.RELAY_MARKER.name in await kafka.topic_names(producer)
         except kafka.KafkaError:
             raise
-        except Exception as error:  # e.g. no permission to create topics: publish without this guard
+        except Exception as error:  # e.g. the admin API refused
             log.warning("cannot create the relay's marker topic", error=repr(error))
+            created = False
+        if not created:  # e.g. no permission to create topics (the admin API reports it per topic)
+            log.warning("relay marker topic unavailable: publishing without broker-reset detection")
+            self._guard = False
             return False
-        self._marker_seen = True
-        if lost:
+        marker_seen_at, self._marker_seen_at = self._marker_seen_at, datetime.now(UTC)
+        if lost:  # the window ends where the broker was last seen whole (the reset came after it)
             status = await conn.execute(
-                "UPDATE outbox SET published_at = NULL WHERE published_at > now() - make_interval(secs => $1)",
-                self._settings.replay_window_seconds,
+                "UPDATE outbox SET published_at = NULL WHERE published_at > $1::timestamptz - make_interval(secs => $2)",
+                marker_seen_at, self._settings.replay_window_seconds,
             )
             log.warning("broker lost its state: topics rebuilt, recent rows re-queued", rows=int(status.split()[-1]))
         return lost
