@@ -454,7 +454,12 @@ def iter_video_frames(
         seeking = start_s > 0
         if seeking:
             first_t = float(stream.start_time * stream.time_base) if stream.start_time is not None else 0.0
-            container.seek(int((first_t + start_s) / stream.time_base), stream=stream, backward=True, any_frame=False)
+            try:
+                container.seek(int((first_t + start_s) / stream.time_base), stream=stream, backward=True, any_frame=False)
+            except Exception:  # av.FFmpegError...: not seekable; decode from the start instead (slower, same frames)
+                container.close()
+                container = _open_container(data, media_type)
+                stream = container.streams.video[0]
             next_t = math.ceil(start_s / step - 1e-9) * step
         try:
             for frame in container.decode(stream):

@@ -168,7 +168,9 @@ def faces_in_video(data: bytes, config: BioConfig | None = None, shard: int = 0,
     frames: list[FrameFaces] = []
     w = h = 0
     seconds = video_seconds(data, config) if shards > 1 else None
-    if seconds is not None and config.video_fps > 0:
+    # The declared duration only places the split: a negative, NaN or absurd one falls back to the
+    # whole clip in every shard (the last range always decodes to the real end, whatever was declared).
+    if seconds is not None and math.isfinite(seconds) and 0 < seconds <= config.max_video_seconds + 1 and config.video_fps > 0:
         samples = math.floor(seconds * config.video_fps) + 1  # at 0, 1/fps, 2/fps ...
         first, last = (samples * shard // shards, samples * (shard + 1) // shards)
         start = first / config.video_fps

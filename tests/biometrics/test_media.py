@@ -334,3 +334,20 @@ def test_real_clip_split_in_two_equals_one_pass() -> None:
     split = [(f.index, f.timestamp_s) for f in iter_video_frames(data, start_s=0.0, end_s=middle)]
     split += [(f.index, f.timestamp_s) for f in iter_video_frames(data, start_s=middle)]
     assert split == whole
+
+
+@pytest.mark.parametrize("declared", [-5000.0, float("nan")])
+def test_a_lying_duration_never_loses_frames_when_workers_split_a_clip(declared: float) -> None:
+    """The split by time trusts the declared duration only to place the ranges: a negative or NaN one
+    falls back to every worker decoding the whole clip (worker.faces_in_video). (One over the length
+    limit is refused as MEDIA_TOO_LONG, split or not.)"""
+    from likeness_biometrics import worker
+
+    data = bytearray(encode_video("webm", "libvpx-vp9", seconds=3.0, fps=10))
+    at = data.find(b"\x44\x89")  # Matroska Duration element: an 8-byte big-endian float follows the size byte 0x88
+    assert at > 0 and data[at + 2] == 0x88
+    data[at + 3 : at + 11] = struct.pack(">d", declared)
+    config = BioConfig(video_fps=2)
+    whole = [f.index for f in iter_video_frames(bytes(data), config)]
+    split = sorted(f.frame_index for k in range(2) for f in worker.faces_in_video(bytes(data), config, k, 2).frames)
+    assert len(whole) == 6 and split == whole
