@@ -42,7 +42,7 @@ class VerificationSettings(ServiceSettings):
     voice_workers: int = Field(1, ge=1, le=16, description="Voice worker processes (torch + Resemblyzer, ~480 MB each).")
     video_fps: float = Field(1.0, gt=0, le=30, description="Video frames sampled per second (plus the first frame).")
     index_ivf_min_rows: int = Field(
-        200_000, ge=1, description="Templates of one modality from which the 1:N index searches through a faiss IVF (below: exact scan)."
+        200_000, ge=10_000, description="Templates of one modality from which the 1:N index searches through a faiss IVF (below: exact scan)."
     )
     face_nprobe: int = Field(128, ge=1, description="IVF cells probed per face search (recall against speed; see README, 1:N search).")
     voice_nprobe: int = Field(256, ge=1, description="IVF cells probed per voice search.")

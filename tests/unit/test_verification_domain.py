@@ -129,6 +129,31 @@ def test_ivf_probing_every_cell_equals_brute_force_through_adds_removes_retrains
     assert exact.keys() == got.keys() and all(exact[k] == pytest.approx(v, abs=1e-4) for k, v in got.items())
 
 
+def test_a_failed_ivf_build_leaves_the_index_as_it_was(monkeypatch):
+    from verification.domain import index as index_module
+
+    rng = np.random.default_rng(5)
+    index = ModalityIndex(8, Metric.COSINE, ivf_min_rows=100)
+    truth = {f"t{t}": _unit(rng, 2, 8) for t in range(49)}  # 98 rows: the next add trains the IVF
+    for talent, vectors in truth.items():
+        index.replace(talent, list(vectors))
+
+    def refuse(*args, **kwargs):
+        raise RuntimeError("faiss refused")
+
+    monkeypatch.setattr(index_module._Ivf, "trained", refuse)
+    with pytest.raises(RuntimeError):
+        index.replace("late", list(_unit(rng, 3, 8)))
+    assert not index.has("late") and not index.approximate and index.templates == 98
+    probes = _unit(rng, 4, 8)
+    got = {(h.probe, h.talent_id): h.value for h in index.search(probes, 0.3)}
+    want = brute_force(truth, probes, Metric.COSINE, 0.3)
+    assert got.keys() == want.keys()
+    monkeypatch.undo()
+    index.replace("late", list(_unit(rng, 3, 8)))  # the rows it had written are reused
+    assert index.has("late") and index.approximate and index.templates == 101
+
+
 def test_bulk_load_stays_exact_and_trains_the_ivf_once_at_the_end():
     rng = np.random.default_rng(3)
     index = ModalityIndex(8, Metric.EUCLIDEAN, ivf_min_rows=100, nprobe=10_000)

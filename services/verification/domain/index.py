@@ -75,7 +75,7 @@ class _Ivf:
         import faiss  # imported lazily: only indexes past `ivf_min_rows` need it
 
         dim = vectors.shape[1]
-        nlist = max(1, int(4 * math.sqrt(len(rows))))
+        nlist = max(1, min(int(4 * math.sqrt(len(rows))), len(rows) // 39))  # faiss wants >= 39 points per cell
         if metric is Metric.EUCLIDEAN:
             quantizer, faiss_metric = faiss.IndexFlatL2(dim), faiss.METRIC_L2
         else:
@@ -166,6 +166,15 @@ class ModalityIndex:
         s.owners[start:end] = code
         s.alive[start:end] = True
         self._rows_of[code] = list(range(start, end))
+        try:
+            ivf = self._ivf_after_add(s, block, start, end)
+        except BaseException:  # e.g. faiss refused to train: the rows never become visible
+            s.alive[start:end] = False
+            del self._rows_of[code]
+            raise
+        self._state = _State(s.vectors, s.sq_norms, s.owners, s.alive, end, ivf)
+
+    def _ivf_after_add(self, s: _State, block: np.ndarray, start: int, end: int) -> _Ivf | None:
         ivf = s.ivf
         if self._bulk:
             ivf = None  # exact until end_bulk() builds the IVF once
@@ -176,7 +185,7 @@ class ModalityIndex:
                 ivf.add(block, start)
         elif end - self._dead >= self.ivf_min_rows:
             ivf = self._build_ivf(s.vectors, s.alive, end)
-        self._state = _State(s.vectors, s.sq_norms, s.owners, s.alive, end, ivf)
+        return ivf
 
     def remove(self, talent_id: str) -> None:
         code = self._codes.get(talent_id)
