@@ -160,6 +160,13 @@ class Console:
         @functools.wraps(handler)
         async def endpoint(request: Request) -> Response:
             session = self.session_of(request)
+            if session is None:  # before reading a byte of the body: no session, no upload
+                return self.problem(request, session, Problem(
+                    "This form did not come from your console session (the CSRF check failed). Reload the page and try again.", 403))  # fmt: skip
+            declared = request.headers.get("content-length", "")
+            if not declared.isdigit() or int(declared) > self.settings.max_upload_bytes + (1 << 20):
+                return self.problem(request, session, Problem(
+                    f"The upload is too large or has no declared length (at most {self.settings.max_upload_bytes >> 20} MiB).", 413))  # fmt: skip
             try:
                 form = await request.form(max_files=100, max_fields=100)
             except MultiPartException as error:

@@ -324,6 +324,29 @@ async def test_form_post_without_the_csrf_token_is_refused(console, browser, par
     await context.close()
 
 
+async def test_uploads_are_refused_before_the_body_is_read_without_a_session_or_over_the_limit(console):
+    """Raw HTTP: no session cookie -> 403 although the body never arrives; a session that
+    declares more than the upload limit -> 413, also before the body (the server answers at once)."""
+    port = int(console.rsplit(":", 1)[1])
+
+    async def post(headers: str) -> bytes:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(f"POST /talent/tal_x/enroll HTTP/1.1\r\nHost: 127.0.0.1\r\n{headers}"
+                     "Content-Type: multipart/form-data; boundary=b\r\nContent-Length: 4000000000\r\n\r\n".encode())  # fmt: skip
+        await writer.drain()
+        status = await asyncio.wait_for(reader.readline(), 10)  # no body was sent: an answer means it was not awaited
+        writer.close()
+        return status
+
+    assert b" 403 " in await post("")
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)  # an anonymous session from the sign-in page
+    writer.write(b"GET /signin HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+    head = (await asyncio.wait_for(reader.read(), 10)).decode(errors="replace")
+    writer.close()
+    cookie = re.search(r"set-cookie: (likeness_console=[^;]+)", head, re.IGNORECASE).group(1)
+    assert b" 413 " in await post(f"Cookie: {cookie}\r\n")
+
+
 async def test_over_https_the_session_cookie_is_secure_httponly_and_strict(stack, targets, browser, parties, tmp_path):
     """The console serving TLS itself (LIKENESS_CONSOLE_TLS_CERT_FILE / _KEY_FILE, a throwaway CA that
     Chromium is told to accept): signing in works and the session cookie carries Secure."""
