@@ -8,8 +8,8 @@ import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 __all__ = [
-    "RELAY_MARKER", "AIOKafkaConsumer", "topic_partitions", "AIOKafkaProducer", "KafkaError", "consumer", "create_topics", "delete_topics",
-    "producer", "topic_names",
+    "RELAY_MARKER", "AIOKafkaConsumer", "AIOKafkaProducer", "KafkaError", "consumer", "create_topics", "delete_topics",
+    "producer", "topic_partitions",
 ]
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
@@ -50,13 +50,8 @@ def consumer(bootstrap: str, *topics: str, group_id: str | None = None) -> AIOKa
     )
 
 
-async def topic_names(client: AIOKafkaProducer) -> set[str]:
-    """The topics the broker holds now: one metadata request on the producer's connection."""
-    return (await client.client.fetch_all_metadata()).topics()
-
-
 async def topic_partitions(client: AIOKafkaProducer) -> dict[str, int]:
-    """Partitions per topic the broker holds now (one metadata request)."""
+    """Partitions per topic the broker holds now: one metadata request on the producer's connection."""
     cluster = await client.client.fetch_all_metadata()
     return {name: len(cluster.partitions_for_topic(name) or ()) for name in cluster.topics()}
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
@@ -36,6 +37,8 @@ from .settings import RelaySettings
 from .topics import ALL_TOPICS
 
 log = structlog.get_logger("likeness.outbox")
+
+_OBSERVE_SECONDS = 1.0  # how often the leader counts its backlog for the metrics
 
 _OUTBOX_WRITE_LOCK = 0x4C4B_4F42  # "LKOB"
 _RELAY_LEADER_LOCK = 0x4C4B_524C  # "LKRL"
@@ -81,6 +84,7 @@ class OutboxRelay:
         self.published = 0
         self._marker_seen_at: datetime | None = None  # when this relay last found its marker topic
         self._guard = True  # off once the marker topic cannot be created: no detection, no replays
+        self._observed_at = 0.0  # monotonic time of the last backlog count
 
     async def run(self, stop: asyncio.Event) -> None:
         """Wait for leadership, then publish until `stop` is set or leadership is lost."""
@@ -119,7 +123,7 @@ class OutboxRelay:
 
     async def _lead(self, leader: asyncpg.Connection, stop: asyncio.Event) -> None:
         await leader.add_listener(CHANNEL, lambda *_: self._wake.set())
-        await _observe_backlog(leader)
+        await self._observe_backlog(leader, force=True)
         metrics.RELAY_LEADER.set(1)  # after the first count: a leader's backlog gauge is never a default
         producer = await _started_producer(self._bootstrap)
         try:
@@ -136,10 +140,10 @@ class OutboxRelay:
                     continue
                 except kafka.KafkaError as error:
                     log.warning("broker unavailable; outbox keeps the events", error=repr(error))
-                    await _observe_backlog(leader)
+                    await self._observe_backlog(leader)
                     await _sleep_or_stop(stop, self._settings.poll_interval_seconds)
                     continue
-                await _observe_backlog(leader)
+                await self._observe_backlog(leader)
                 if sent < self._settings.batch_size:
                     await _wait_any(stop, self._wake, self._settings.poll_interval_seconds)
         finally:
@@ -179,6 +183,19 @@ class OutboxRelay:
         log.debug("outbox round published", rows=len(rows), last_id=rows[-1]["id"])
         return len(rows)
 
+    async def _observe_backlog(self, conn: asyncpg.Connection, force: bool = False) -> None:
+        """Backlog and oldest-row age for Prometheus, at most once per `_OBSERVE_SECONDS`: the count
+        scans every unpublished row, which after an outage is the whole backlog, round after round."""
+        now = time.monotonic()
+        if not force and now - self._observed_at < _OBSERVE_SECONDS:
+            return
+        self._observed_at = now
+        row = await conn.fetchrow(
+            "SELECT count(*) AS rows, coalesce(extract(epoch FROM now() - min(created_at)), 0)::float8 AS oldest "
+            "FROM outbox WHERE published_at IS NULL"
+        )
+        metrics.OUTBOX_BACKLOG.set(row["rows"])
+        metrics.OUTBOX_OLDEST_SECONDS.set(max(row["oldest"], 0.0))
 
     async def _check_broker(self, conn: asyncpg.Connection, producer: kafka.AIOKafkaProducer) -> bool:
         """Has the broker lost its state since we last looked? The relay keeps an empty marker topic
@@ -204,7 +221,7 @@ class OutboxRelay:
                 made_up = [t.name for t in ALL_TOPICS if t.name in partitions and partitions[t.name] != t.partitions]
                 await kafka.delete_topics(self._bootstrap, made_up)
             await kafka.create_topics(self._bootstrap, (*ALL_TOPICS, kafka.RELAY_MARKER), attempts=1)
-            created = kafka.RELAY_MARKER.name in await kafka.topic_names(producer)
+            created = kafka.RELAY_MARKER.name in await kafka.topic_partitions(producer)
         except kafka.KafkaError:
             raise
         except Exception as error:  # e.g. the admin API refused
@@ -228,15 +245,6 @@ async def _started_producer(bootstrap: str) -> kafka.AIOKafkaProducer:
     producer = kafka.producer(bootstrap)
     await producer.start()
     return producer
-
-
-async def _observe_backlog(conn: asyncpg.Connection) -> None:
-    row = await conn.fetchrow(
-        "SELECT count(*) AS rows, coalesce(extract(epoch FROM now() - min(created_at)), 0)::float8 AS oldest "
-        "FROM outbox WHERE published_at IS NULL"
-    )
-    metrics.OUTBOX_BACKLOG.set(row["rows"])
-    metrics.OUTBOX_OLDEST_SECONDS.set(max(row["oldest"], 0.0))
 
 
 async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:

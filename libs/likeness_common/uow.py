@@ -48,23 +48,22 @@ class PostgresUnitOfWorkBase:
         self._events = []
 
 
+# An agency's active mandates at an instant ($1 agency, $2 instant). The registry's `mandates` table:
+# the services share one database; see README, Design.
+_ACTIVE_MANDATES = """FROM mandates WHERE agency_id = $1 AND valid_from <= $2
+    AND (valid_until IS NULL OR valid_until > $2) AND (ended_at IS NULL OR ended_at > $2)"""
+
+
 async def represents(conn: asyncpg.Connection | asyncpg.Pool, agency_id: str, talent_id: str, now: datetime) -> bool:
-    """Does the agency hold an active mandate over the talent? (The registry's `mandates` table:
-    the services share one database; see README, Design.)"""
+    """Does the agency hold an active mandate over the talent?"""
     return await conn.fetchval(
-        """SELECT EXISTS (SELECT 1 FROM mandates WHERE agency_id = $1 AND talent_id = $2 AND valid_from <= $3
-               AND (valid_until IS NULL OR valid_until > $3) AND (ended_at IS NULL OR ended_at > $3))""",
-        agency_id, talent_id, now,
-    )  # fmt: skip
+        f"SELECT EXISTS (SELECT 1 {_ACTIVE_MANDATES} AND talent_id = $3)", agency_id, now, talent_id
+    )
 
 
 async def represented_talent(conn: asyncpg.Connection | asyncpg.Pool, agency_id: str, now: datetime) -> list[str]:
-    """Every talent the agency holds an active mandate over (the same test as `represents`)."""
-    rows = await conn.fetch(
-        """SELECT DISTINCT talent_id FROM mandates WHERE agency_id = $1 AND valid_from <= $2
-               AND (valid_until IS NULL OR valid_until > $2) AND (ended_at IS NULL OR ended_at > $2)""",
-        agency_id, now,
-    )  # fmt: skip
+    """Every talent the agency holds an active mandate over."""
+    rows = await conn.fetch(f"SELECT DISTINCT talent_id {_ACTIVE_MANDATES}", agency_id, now)
     return [r["talent_id"] for r in rows]
 
 
