@@ -39,7 +39,6 @@ class PostgresVerifications:
         row = await self._conn.fetchrow("SELECT * FROM verifications WHERE verification_id = $1", verification_id)
         return None if row is None else _stored(row)
 
-
     async def list(self, *, platform_id: str | None, talent_ids: list[str] | None, after: str, limit: int) -> list[StoredVerification]:
         rows = await self._conn.fetch(
             """SELECT * FROM verifications

@@ -35,6 +35,7 @@ IVF holds past a snapshot's row count (added after the snapshot) are ignored by 
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import math
 import threading
@@ -116,10 +117,6 @@ class _Ivf:
         p = np.repeat(np.arange(len(probes)), np.diff(lims).astype(np.int64))
         return p, ids
 
-    @property
-    def nprobe(self) -> int:
-        return self._index.nprobe
-
 
 @dataclass(frozen=True)
 class _State:
@@ -172,7 +169,7 @@ class ModalityIndex:
             s.alive[start:end] = False
             del self._rows_of[code]
             raise
-        self._state = _State(s.vectors, s.sq_norms, s.owners, s.alive, end, ivf)
+        self._state = dataclasses.replace(s, rows=end, ivf=ivf)
 
     def _ivf_after_add(self, s: _State, block: np.ndarray, start: int, end: int) -> _Ivf | None:
         ivf = s.ivf
@@ -205,7 +202,7 @@ class ModalityIndex:
     def end_bulk(self) -> None:
         self._bulk = False
         s = self._state
-        self._state = _State(s.vectors, s.sq_norms, s.owners, s.alive, s.rows, self._build_ivf(s.vectors, s.alive, s.rows))
+        self._state = dataclasses.replace(s, ivf=self._build_ivf(s.vectors, s.alive, s.rows))
 
     def _code(self, talent_id: str) -> int:
         code = self._codes.get(talent_id)
