@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -83,3 +84,24 @@ def _check_batch(rows: list, prev: bytes, checked: int) -> tuple[ChainReport | N
         prev, after = row["hash"], row["seq"]
         checked += 1
     return None, prev, after, checked
+
+
+REPORT_MAX_AGE_SECONDS = 10.0
+
+
+class SharedChainReports:
+    """`verify_chain` for a service that non-operators may ask: one scan at a time, and a report up
+    to REPORT_MAX_AGE_SECONDS old is shared unless `fresh` (operators), so a caller looping on it
+    costs one scan per interval, not one per call."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool, self._lock = pool, asyncio.Lock()
+        self._last: tuple[float, ChainReport] | None = None
+
+    async def __call__(self, fresh: bool) -> ChainReport:
+        async with self._lock:
+            if not fresh and self._last and time.monotonic() - self._last[0] < REPORT_MAX_AGE_SECONDS:
+                return self._last[1]
+            report = await verify_chain(self._pool)
+            self._last = (time.monotonic(), report)
+            return report

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -11,7 +9,7 @@ import grpc
 
 from likeness.consent.v1 import consent_pb2 as pb
 from likeness.consent.v1 import consent_pb2_grpc
-from likeness_common.audit import ChainReport, verify_chain
+from likeness_common.audit import SharedChainReports
 from likeness_common.errors import PermissionDenied
 from likeness_common.interceptors import current_principal
 from likeness_common.proto import dt, next_page_token, page, ts
@@ -27,7 +25,7 @@ from .service_layer.ports import ConsentReader, ConsentUnitOfWork
 class ConsentServicer(consent_pb2_grpc.ConsentServiceServicer):
     def __init__(self, uow: Callable[[], ConsentUnitOfWork], reader: ConsentReader, keyring: SigningKeyring, pool) -> None:
         self._uow, self._reader, self._keyring, self._pool = uow, reader, keyring, pool
-        self._audit_report = _AuditReports(pool)
+        self._audit_report = SharedChainReports(pool)
 
     async def CreateGrant(self, request: pb.CreateGrantRequest, context: grpc.aio.ServicerContext) -> pb.CreateGrantResponse:
         g = request.grant
@@ -119,27 +117,6 @@ class ConsentServicer(consent_pb2_grpc.ConsentServiceServicer):
             intact=report.intact, entries_checked=report.entries_checked,
             first_broken_seq=report.first_broken_seq, detail=report.detail,
         )  # fmt: skip
-
-
-AUDIT_REPORT_MAX_AGE_SECONDS = 10.0
-
-
-class _AuditReports:
-    """The chain check scans the whole log: one run at a time, and agencies share a report up to
-    AUDIT_REPORT_MAX_AGE_SECONDS old (an operator always gets a fresh one), so a caller looping on
-    VerifyAuditLog costs one scan per interval, not one per call."""
-
-    def __init__(self, pool) -> None:
-        self._pool, self._lock = pool, asyncio.Lock()
-        self._last: tuple[float, ChainReport] | None = None
-
-    async def __call__(self, fresh: bool) -> ChainReport:
-        async with self._lock:
-            if not fresh and self._last and time.monotonic() - self._last[0] < AUDIT_REPORT_MAX_AGE_SECONDS:
-                return self._last[1]
-            report = await verify_chain(self._pool)
-            self._last = (time.monotonic(), report)
-            return report
 
 
 def _now() -> datetime:
