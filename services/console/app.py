@@ -33,7 +33,7 @@ from likeness.verification.v1 import verification_pb2 as vpb
 from likeness_cli.client import CliError, Connection, request_id
 from likeness_cli.consent_cmds import grant_document, purpose_value
 from likeness_cli.verify_cmds import receipt_document
-from likeness_common.proto import ts
+from likeness_common.proto import enum_name, ts
 from likeness_common.tls import ClientTls
 
 from .bootstrap import Backends, ConsoleSettings
@@ -70,7 +70,8 @@ class Problem(Exception):
 
 
 def enum_label(enum_type, value: int, prefix: str) -> str:
-    return enum_type.Name(value).removeprefix(prefix).replace("_", " ").lower() if value in enum_type.values() else "?"
+    """`PURPOSE_SYNTHETIC_PERFORMANCE` -> "synthetic performance" (likeness_common.proto.enum_name, for people)."""
+    return enum_name(enum_type, value, prefix).replace("_", " ").lower()
 
 
 def when(stamp) -> str:
