@@ -5,11 +5,15 @@ from __future__ import annotations
 import asyncio
 import sys
 import time
+import uuid
 
 import pytest
 
+from likeness.registry.v1 import registry_pb2 as rpb
+from likeness.registry.v1 import registry_pb2_grpc
 from likeness_common import kafka
 from likeness_common.devstack import Child
+from tests.conftest import bearer, unique
 
 
 def relay_process(stack, name: str) -> Child:
@@ -60,3 +64,16 @@ async def consume(bootstrap: str, topic: str, keys: set[str], want: set[str], ti
     finally:
         await consumer.stop()
     return records
+
+
+async def agency_platform_and_talent(channel, operator_key: str, talent_name: str) -> tuple:
+    """A new agency, a new platform (both registered by the operator) and a talent the agency
+    registers (its mandate comes with it): (RegisterAgencyResponse, RegisterPlatformResponse, talent id)."""
+    reg = registry_pb2_grpc.RegistryServiceStub(channel)
+    op = bearer(operator_key)
+    agency = await reg.RegisterAgency(rpb.RegisterAgencyRequest(request_id=str(uuid.uuid4()), display_name=unique("ag")), metadata=op)
+    platform = await reg.RegisterPlatform(rpb.RegisterPlatformRequest(request_id=str(uuid.uuid4()), display_name=unique("pl")), metadata=op)
+    registered = await reg.RegisterTalent(
+        rpb.RegisterTalentRequest(request_id=str(uuid.uuid4()), display_name=talent_name), metadata=bearer(agency.api_key)
+    )
+    return agency, platform, registered.talent.talent_id

@@ -19,10 +19,9 @@ import grpc
 from likeness.consent.v1 import consent_pb2 as cpb
 from likeness.consent.v1 import consent_pb2_grpc
 from likeness.enrollment.v1 import enrollment_pb2 as epb
-from likeness.registry.v1 import registry_pb2 as rpb
-from likeness.registry.v1 import registry_pb2_grpc
 from likeness_common.proto import ts
-from tests.conftest import bearer, unique
+from tests.conftest import bearer
+from tests.support import agency_platform_and_talent
 
 LEAD_SECONDS = 1.5  # the grant expires this long after it is created
 AFTER_SECONDS = 1.0  # and is checked this long past the instant
@@ -34,15 +33,7 @@ def rid() -> str:
 
 
 async def test_a_grant_never_allows_after_its_not_after_instant(stack, channel, consent_app, consent_app_b) -> None:
-    reg = registry_pb2_grpc.RegistryServiceStub(channel)
-    op = bearer(stack.operator_key)
-    agency = await reg.RegisterAgency(rpb.RegisterAgencyRequest(request_id=rid(), display_name=unique("ag")), metadata=op)
-    platform = await reg.RegisterPlatform(rpb.RegisterPlatformRequest(request_id=rid(), display_name=unique("pl")), metadata=op)
-    talent = (
-        await reg.RegisterTalent(
-            rpb.RegisterTalentRequest(request_id=rid(), display_name="Expiring"), metadata=bearer(agency.api_key)
-        )
-    ).talent.talent_id
+    agency, platform, talent = await agency_platform_and_talent(channel, stack.operator_key, "Expiring")
 
     not_after = datetime.now(UTC) + timedelta(seconds=LEAD_SECONDS)
     instant = not_after.timestamp()

@@ -24,13 +24,11 @@ from likeness.consent.v1 import consent_pb2 as cpb
 from likeness.consent.v1 import consent_pb2_grpc
 from likeness.enrollment.v1 import enrollment_pb2 as epb
 from likeness.enrollment.v1 import enrollment_pb2_grpc
-from likeness.registry.v1 import registry_pb2 as rpb
-from likeness.registry.v1 import registry_pb2_grpc
 from likeness.verification.v1 import verification_pb2 as vpb
 from likeness.verification.v1 import verification_pb2_grpc
 from likeness_common.proto import ts
-from tests.conftest import bearer, shared_data, unique
-from tests.support import relay_process
+from tests.conftest import bearer, shared_data
+from tests.support import agency_platform_and_talent, relay_process
 from verification.domain.model import Modality
 
 RACES = int(os.environ.get("LIKENESS_REVOCATION_RACES", "200"))
@@ -51,15 +49,8 @@ async def scene(stack, pool, channel, enrollment_app, consent_app, consent_app_b
     an agency holding his mandate, a platform; stubs for consent replica B and verification."""
     relay = relay_process(stack, "relay-races")
     relay.start()
-    reg = registry_pb2_grpc.RegistryServiceStub(channel)
+    agency, platform, talent = await agency_platform_and_talent(channel, stack.operator_key, "Obama")
     op = bearer(stack.operator_key)
-    agency = await reg.RegisterAgency(rpb.RegisterAgencyRequest(request_id=rid(), display_name=unique("ag")), metadata=op)
-    platform = await reg.RegisterPlatform(rpb.RegisterPlatformRequest(request_id=rid(), display_name=unique("pl")), metadata=op)
-    talent = (
-        await reg.RegisterTalent(
-            rpb.RegisterTalentRequest(request_id=rid(), display_name="Obama"), metadata=bearer(agency.api_key)
-        )
-    ).talent.talent_id
     photos = [shared_data("faces", "obama", name).read_bytes() for name in ("obama.jpg", "obama2.jpg")]
     async with grpc.aio.insecure_channel(enrollment_app.target, options=BIG) as ech:
         enroll = enrollment_pb2_grpc.EnrollmentServiceStub(ech)
