@@ -6,7 +6,9 @@ The biometric extras are optional (scripts/install-bio.sh): modules skip when th
 from __future__ import annotations
 
 import io
+import struct
 import wave
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -33,6 +35,11 @@ def need(*modules: str) -> None:
 
 def read(rel: str) -> bytes:
     return (DATA / rel).read_bytes()
+
+
+def png_chunk(kind: bytes, body: bytes) -> bytes:
+    """One PNG chunk: length, type, body, CRC (for hand-built PNGs: bombs, lying headers)."""
+    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
 
 
 def wav_bytes(samples: np.ndarray, rate: int = 16000, channels: int = 1) -> bytes:

@@ -12,7 +12,7 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from tests.biometrics import DATA, need, read, requires_data, wav_bytes
+from tests.biometrics import DATA, need, png_chunk, read, requires_data, wav_bytes
 
 need("PIL", "av")
 
@@ -71,10 +71,6 @@ def image_bytes(im: Image.Image, fmt: str, **kw) -> bytes:
     buf = io.BytesIO()
     im.save(buf, format=fmt, **kw)
     return buf.getvalue()
-
-
-def png_chunk(kind: bytes, body: bytes) -> bytes:
-    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
 
 
 def png_claiming(width: int, height: int) -> bytes:

@@ -9,12 +9,12 @@ import io
 import struct
 import wave
 import zlib
-from pathlib import Path
 
 import av
 import numpy as np
 
-SHARED_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
+from tests.biometrics import DATA, png_chunk, wav_bytes
+
 REAL_FILES = (
     ("faces", "obama", "obama_small.jpg"),
     ("faces", "lin_manuel_miranda", "lin1.png"),
@@ -27,18 +27,14 @@ def real_files() -> dict[str, bytes]:
     """Real photos, a video and a speech clip from ../shared/data (those that exist)."""
     found = {}
     for parts in REAL_FILES:
-        path = SHARED_DATA.joinpath(*parts)
+        path = DATA.joinpath(*parts)
         if path.exists():
             found[path.name] = path.read_bytes()
-    speech = SHARED_DATA / "voices" / "librispeech" / "test-other" / "1688"
+    speech = DATA / "voices" / "librispeech" / "test-other" / "1688"
     if speech.exists():
         first = sorted(speech.glob("*.flac"))[:1]
         found.update({p.name: p.read_bytes() for p in first})
     return found
-
-
-def _png_chunk(kind: bytes, data: bytes) -> bytes:
-    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
 
 
 @functools.cache
@@ -49,19 +45,13 @@ def png_bomb(side: int = 30_000) -> bytes:
     packer = zlib.compressobj(9)
     idat = b"".join(packer.compress(row) for _ in range(side)) + packer.flush()
     ihdr = struct.pack(">IIBBBBB", side, side, 1, 0, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", ihdr) + _png_chunk(b"IDAT", idat) + _png_chunk(b"IEND", b"")
+    return b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", ihdr) + png_chunk(b"IDAT", idat) + png_chunk(b"IEND", b"")
 
 
 @functools.cache
 def wav_declaring_an_hour() -> bytes:
     """A WAV header that declares one hour of 16 kHz mono PCM, followed by one second of silence."""
-    out = io.BytesIO()
-    with wave.open(out, "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(16000)
-        w.writeframes(b"\x00\x00" * 16000)
-    data = bytearray(out.getvalue())
+    data = bytearray(wav_bytes(np.zeros(16000, np.float32)))
     hour = 3600 * 16000 * 2
     data[4:8] = struct.pack("<I", 36 + hour)
     data[40:44] = struct.pack("<I", hour)
