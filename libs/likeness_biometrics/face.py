@@ -3,8 +3,9 @@
 Detector: dlib's HOG frontal face detector, no upsampling by default (upsampling finds false faces
 in badges and patches, and the smallest face it finds without it is ~73 px). Alignment: the
 5-landmark shape predictor; encoding: dlib_face_recognition_resnet_model_v1, both from the
-face_recognition_models wheel. This is what face_recognition.face_encodings(model="small") does,
-minus that package (its import sets PIL's LOAD_TRUNCATED_IMAGES globally, loads a CNN detector we
+face_recognition_models wheel, the ResNet evaluated with numpy (face_net.py: dlib's own weights,
+the same numbers ~6x faster than the BLAS-less dlib wheel). This is what
+face_recognition.face_encodings(model="small") does, minus that package (its import sets PIL's LOAD_TRUNCATED_IMAGES globally, loads a CNN detector we
 do not use, and needs the source-built `dlib` distribution rather than `dlib-bin`).
 
 Distance: Euclidean between encodings; same person ~0.3-0.45, different people ~0.65-0.9 on the
@@ -19,6 +20,7 @@ import numpy as np
 
 from .config import BioConfig
 from .errors import Reason, SampleRejected
+from .face_net import CHIP_PADDING, CHIP_SIZE
 from .models import FACE_MODEL, FaceModels, load_face_models
 
 _DEFAULT = BioConfig()
@@ -115,13 +117,7 @@ def face_quality(rgb: np.ndarray, rect, shape, score: float) -> tuple[float, dic
     crop = rgb[box.top : box.bottom, box.left : box.right].astype(np.float32)
     grey = crop @ np.array([0.299, 0.587, 0.114], np.float32) if crop.size else np.zeros((1, 1))
     if grey.shape[0] >= 3 and grey.shape[1] >= 3:
-        lap = (
-            grey[1:-1, :-2]
-            + grey[1:-1, 2:]
-            + grey[:-2, 1:-1]
-            + grey[2:, 1:-1]
-            - 4 * grey[1:-1, 1:-1]
-        )
+        lap = grey[1:-1, :-2] + grey[1:-1, 2:] + grey[:-2, 1:-1] + grey[2:, 1:-1] - 4 * grey[1:-1, 1:-1]
         # Normalise for size: a bigger crop of the same face has smoother neighbours.
         sharp_raw = float(lap.var()) * (side / 150.0) ** 2
     else:
@@ -161,16 +157,11 @@ def _encode(models: FaceModels, rgb: np.ndarray, shapes: list) -> list[np.ndarra
         return []
     import dlib
 
-    full = dlib.full_object_detections()
-    for s in shapes:
-        full.append(s)
-    descriptors = models.encoder.compute_face_descriptor(rgb, full, 1)
-    return [np.asarray(d, dtype=np.float32) for d in descriptors]
+    chips = np.stack([dlib.get_face_chip(rgb, s, size=CHIP_SIZE, padding=CHIP_PADDING) for s in shapes])
+    return list(models.encoder(chips))
 
 
-def faces_in_frame(
-    rgb: np.ndarray, config: BioConfig = _DEFAULT, models: FaceModels | None = None
-) -> list[DetectedFace]:
+def faces_in_frame(rgb: np.ndarray, config: BioConfig = _DEFAULT, models: FaceModels | None = None) -> list[DetectedFace]:
     """Every face the detector finds (largest first), each with its encoding: for verification."""
     models = models or load_face_models()
     rgb = _as_rgb(rgb)
@@ -182,9 +173,7 @@ def faces_in_frame(
     faces = []
     for (rect, score), shape, enc in zip(found, shapes, encodings):
         quality, factors = face_quality(rgb, rect, shape, score)
-        faces.append(
-            DetectedFace(_clip_box(rect, h, w), enc, round(float(score), 4), quality, factors)
-        )
+        faces.append(DetectedFace(_clip_box(rect, h, w), enc, round(float(score), 4), quality, factors))
     return faces
 
 
@@ -224,8 +213,7 @@ def analyze_enrollment_image(
     side = min(rect.width(), rect.height())
     if side < config.min_face_px:
         raise SampleRejected(
-            f"the face is {side} px, at least {config.min_face_px} px are needed; use a closer or"
-            " larger photo",
+            f"the face is {side} px, at least {config.min_face_px} px are needed; use a closer or larger photo",
             reason=Reason.FACE_TOO_SMALL,
             metadata={"face_px": str(side), "min_face_px": str(config.min_face_px)},
         )

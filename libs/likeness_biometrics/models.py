@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib.metadata
 import importlib.util
 import os
+import sys
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,7 +54,7 @@ _voice: Any = None
 class FaceModels:
     detector: Any  # dlib.fhog_object_detector
     shape_predictor: Any  # dlib.shape_predictor (5 landmarks)
-    encoder: Any  # dlib.face_recognition_model_v1
+    encoder: Any  # face_net.FaceNet: dlib's ResNet weights, evaluated with numpy + BLAS
 
 
 def face_models_dir() -> Path:
@@ -80,26 +81,30 @@ def load_face_models() -> FaceModels:
         if _face is None:
             import dlib
 
+            from .face_net import FaceNet
+
             _check_version("face-recognition-models", FACE_MODEL.version)
             d = face_models_dir()
             _face = FaceModels(
                 detector=dlib.get_frontal_face_detector(),
-                shape_predictor=dlib.shape_predictor(
-                    str(d / "shape_predictor_5_face_landmarks.dat")
-                ),
-                encoder=dlib.face_recognition_model_v1(
-                    str(d / "dlib_face_recognition_resnet_model_v1.dat")
-                ),
+                shape_predictor=dlib.shape_predictor(str(d / "shape_predictor_5_face_landmarks.dat")),
+                encoder=FaceNet(d / "dlib_face_recognition_resnet_model_v1.dat"),
             )
         return _face
 
 
 def set_single_thread() -> None:
-    """One intra-op thread for torch (more were slower here, and workers run side by side)."""
+    """One BLAS thread for numpy (the face ResNet) and one intra-op thread for torch: workers run
+    side by side, one per core, and more threads were slower here."""
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     os.environ.setdefault("MKL_NUM_THREADS", "1")
-    import torch
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+    from threadpoolctl import threadpool_limits
 
+    threadpool_limits(limits=1)  # numpy's OpenBLAS is loaded already: its env var came too late
+    torch = sys.modules.get("torch")  # never imported here: a face-only worker stays small
+    if torch is None:
+        return
     torch.set_num_threads(1)
     try:
         torch.set_num_interop_threads(1)
@@ -112,6 +117,8 @@ def load_voice_encoder() -> Any:
     global _voice
     with _lock:
         if _voice is None:
+            import torch  # noqa: F401  (imported before set_single_thread pins its threads)
+
             set_single_thread()
             _check_version("resemblyzer", VOICE_MODEL.version)
             from resemblyzer import VoiceEncoder

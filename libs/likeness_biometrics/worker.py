@@ -56,10 +56,8 @@ def _release_memory() -> None:
 def _init_worker(config: BioConfig, modalities: tuple[str, ...], warm: bool) -> None:
     global _config
     _config = config
-    os.environ["OMP_NUM_THREADS"] = "1"
-    os.environ["MKL_NUM_THREADS"] = "1"
+    set_single_thread()
     if "voice" in modalities:
-        set_single_thread()
         encoder = load_voice_encoder()
         if warm:  # the first call pays ~1 s of librosa/torch lazy set-up: pay it here
             encoder.embed_utterance(np.zeros(16000, np.float32) + 1e-3)
@@ -78,9 +76,7 @@ def create_executor(
     """A pool whose workers load the models once. `start_method` may be "forkserver" (faster
     restarts on Linux); never "fork"."""
     if start_method == "fork":
-        raise ValueError(
-            "fork is unsafe in a process running gRPC threads; use spawn or forkserver"
-        )
+        raise ValueError("fork is unsafe in a process running gRPC threads; use spawn or forkserver")
     return ProcessPoolExecutor(
         max_workers=max_workers,
         mp_context=multiprocessing.get_context(start_method),
