@@ -1,7 +1,8 @@
 """Biometric pipeline: media decoding, face and voice embeddings, sample consistency, worker pool.
 
-Pure Python + numpy (Pillow, PyAV, dlib, torch/Resemblyzer underneath); no gRPC, asyncpg or
-aiokafka. Importing the package is cheap: dlib and torch load only when a model is first used
+Pure Python + numpy (Pillow, PyAV, dlib's HOG detector and landmarks; both networks evaluated with
+numpy from the dlib and Resemblyzer weight files); no gRPC, asyncpg, aiokafka or torch. Importing
+the package is cheap: dlib and the weights load only when a model is first used
 (in the worker processes of `worker.create_executor`). `make setup` installs them
 (requirements/bio.txt).
 

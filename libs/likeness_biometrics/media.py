@@ -60,9 +60,7 @@ _PIL_FORMATS = {"jpeg": "JPEG", "png": "PNG", "webp": "WEBP"}
 
 
 def _undecodable(what: str, **meta: str) -> MediaError:
-    return MediaError(
-        f"could not decode the {what}", reason=Reason.UNDECODABLE_MEDIA, metadata=meta
-    )
+    return MediaError(f"could not decode the {what}", reason=Reason.UNDECODABLE_MEDIA, metadata=meta)
 
 
 def _unsupported(detected: str) -> MediaError:
@@ -87,12 +85,7 @@ def _mp3_frame_header(b: bytes) -> bool:
 def _id3_skip(data: bytes) -> int:
     """Offset after an ID3v2 tag at the start (0 if none)."""
     if len(data) >= 10 and data[:3] == b"ID3":
-        size = (
-            (data[6] & 0x7F) << 21
-            | (data[7] & 0x7F) << 14
-            | (data[8] & 0x7F) << 7
-            | (data[9] & 0x7F)
-        )
+        size = (data[6] & 0x7F) << 21 | (data[7] & 0x7F) << 14 | (data[8] & 0x7F) << 7 | (data[9] & 0x7F)
         return 10 + size + (10 if data[5] & 0x10 else 0)
     return 0
 
@@ -223,9 +216,7 @@ def _to_rgb(im: Image.Image) -> Image.Image:
             div = 257.0
         grey = np.clip(np.rint(arr / div), 0, 255).astype(np.uint8)
         return Image.fromarray(grey, "L").convert("RGB")
-    has_alpha = mode in ("RGBA", "LA", "La", "RGBa", "PA") or (
-        mode == "P" and "transparency" in im.info
-    )
+    has_alpha = mode in ("RGBA", "LA", "La", "RGBa", "PA") or (mode == "P" and "transparency" in im.info)
     if has_alpha:
         rgba = im.convert("RGBA")
         white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
@@ -477,18 +468,13 @@ def iter_video_frames(
                 next_t = (math.floor(t / step) + 1) * step if (index > 0 or seeking) else step
                 fw, fh = frame.width, frame.height
                 s = min(1.0, config.max_image_side / max(fw, fh))
-                rgb = frame.to_ndarray(
-                    format="rgb24", width=max(1, round(fw * s)), height=max(1, round(fh * s))
-                )
+                rgb = frame.to_ndarray(format="rgb24", width=max(1, round(fw * s)), height=max(1, round(fh * s)))
                 k = round((getattr(frame, "rotation", 0) or 0) / 90) % 4
                 if k:  # display matrix rotates counter-clockwise by `rotation` degrees
                     rgb = np.rot90(rgb, k)
                 rgb = np.ascontiguousarray(rgb)
                 thumb = _thumb(rgb)
-                if (
-                    last is not None
-                    and float(np.abs(thumb - last).mean()) < config.video_min_change
-                ):
+                if last is not None and float(np.abs(thumb - last).mean()) < config.video_min_change:
                     continue
                 last = thumb
                 # After a seek the decoder's count starts anywhere: the ordinal comes from the time.

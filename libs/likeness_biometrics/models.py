@@ -1,8 +1,7 @@
 """Model identity and the (lazy, once per process) model loaders.
 
 Templates must be stored with `ModelInfo.name`/`version`: embeddings of different models (or model
-versions) are not comparable. Heavy imports (dlib, torch, resemblyzer) happen only inside the
-loaders, so importing this package costs a few milliseconds and no model memory: the gRPC process
+versions) are not comparable. Heavy imports (dlib) happen only inside the loaders, so importing this package costs a few milliseconds and no model memory: the gRPC process
 can import the result types while only the worker processes load models.
 """
 
@@ -11,7 +10,6 @@ from __future__ import annotations
 import importlib.metadata
 import importlib.util
 import os
-import sys
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -94,36 +92,32 @@ def load_face_models() -> FaceModels:
 
 
 def set_single_thread() -> None:
-    """One BLAS thread for numpy (the face ResNet) and one intra-op thread for torch: workers run
-    side by side, one per core, and more threads were slower here."""
+    """One BLAS thread for numpy (both networks run on it): workers run side by side, one per
+    core, and more threads were slower here."""
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     os.environ.setdefault("MKL_NUM_THREADS", "1")
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     from threadpoolctl import threadpool_limits
 
     threadpool_limits(limits=1)  # numpy's OpenBLAS is loaded already: its env var came too late
-    torch = sys.modules.get("torch")  # never imported here: a face-only worker stays small
-    if torch is None:
-        return
-    torch.set_num_threads(1)
-    try:
-        torch.set_num_interop_threads(1)
-    except RuntimeError:  # only settable before the first parallel work
-        pass
+
+
+def voice_model_path() -> Path:
+    """resemblyzer's bundled pretrained.pt, found without importing resemblyzer (which imports
+    torch and librosa: ~400 MiB that the numpy network does not need)."""
+    spec = importlib.util.find_spec("resemblyzer")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("resemblyzer is not installed (see scripts/install-bio.sh)")
+    return Path(next(iter(spec.submodule_search_locations))) / "pretrained.pt"
 
 
 def load_voice_encoder() -> Any:
-    """resemblyzer.VoiceEncoder on the CPU, weights from the wheel (no network)."""
+    """The GE2E encoder (voice_net.VoiceNet: resemblyzer's weights, evaluated with numpy)."""
     global _voice
     with _lock:
         if _voice is None:
-            import torch  # noqa: F401  (imported before set_single_thread pins its threads)
+            from .voice_net import VoiceNet
 
-            set_single_thread()
             _check_version("resemblyzer", VOICE_MODEL.version)
-            from resemblyzer import VoiceEncoder
-
-            encoder = VoiceEncoder(device="cpu", verbose=False)
-            encoder.eval()
-            _voice = encoder
+            _voice = VoiceNet(voice_model_path())
         return _voice

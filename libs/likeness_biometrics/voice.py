@@ -89,9 +89,7 @@ def _voiced_flags(x: np.ndarray, config: BioConfig) -> tuple[np.ndarray, np.ndar
     pcm = (np.clip(x[: n * _FRAME], -1.0, 1.0) * 32767.0).astype("<i2").tobytes()
     vad = webrtcvad.Vad(int(config.vad_aggressiveness))
     step = _FRAME * 2
-    raw = np.fromiter(
-        (vad.is_speech(pcm[i * step : (i + 1) * step], SAMPLE_RATE) for i in range(n)), bool, n
-    )
+    raw = np.fromiter((vad.is_speech(pcm[i * step : (i + 1) * step], SAMPLE_RATE) for i in range(n)), bool, n)
     raw &= db > config.vad_energy_floor_dbfs
     if n >= 5:  # 5-frame majority vote: drops 30-60 ms blips, fills 30-60 ms holes
         votes = np.convolve(raw.astype(np.int8), np.ones(5, np.int8), mode="same")
@@ -187,17 +185,14 @@ def voice_quality(stats: AudioStats) -> tuple[float, dict[str, float]]:
     return round(float(np.prod(list(factors.values()))), 4), factors
 
 
-def analyze_enrollment_clip(
-    samples: np.ndarray, config: BioConfig = _DEFAULT, encoder=None
-) -> VoiceEnrollmentResult:
+def analyze_enrollment_clip(samples: np.ndarray, config: BioConfig = _DEFAULT, encoder=None) -> VoiceEnrollmentResult:
     """Embedding of the speech in one clip, with its quality. Raises SampleRejected
     (TOO_LITTLE_SPEECH) below config.min_speech_seconds of detected speech."""
     x = _as_samples(samples)
     stats, runs = _analyze(x, config)
     if stats.speech_s < config.min_speech_seconds:
         raise SampleRejected(
-            f"{stats.speech_s:.1f} s of speech found, at least {config.min_speech_seconds:g} s"
-            " are needed",
+            f"{stats.speech_s:.1f} s of speech found, at least {config.min_speech_seconds:g} s are needed",
             reason=Reason.TOO_LITTLE_SPEECH,
             metadata={
                 "speech_s": f"{stats.speech_s:.2f}",
@@ -206,14 +201,10 @@ def analyze_enrollment_clip(
         )
     embedding = _embed(_speech_only(x, runs), encoder)
     quality, factors = voice_quality(stats)
-    return VoiceEnrollmentResult(
-        embedding=embedding, quality=quality, quality_factors=factors, stats=stats
-    )
+    return VoiceEnrollmentResult(embedding=embedding, quality=quality, quality_factors=factors, stats=stats)
 
 
-def embed_speech(
-    samples: np.ndarray, config: BioConfig = _DEFAULT, encoder=None
-) -> np.ndarray | None:
+def embed_speech(samples: np.ndarray, config: BioConfig = _DEFAULT, encoder=None) -> np.ndarray | None:
     """Embedding of all detected speech (None when there is none): for a verification probe."""
     x = _as_samples(samples)
     _stats, runs = _analyze(x, config)
@@ -222,15 +213,13 @@ def embed_speech(
     return _embed(_speech_only(x, runs), encoder)
 
 
-def speech_segments_embeddings(
-    samples: np.ndarray, config: BioConfig = _DEFAULT, encoder=None
-) -> list[SegmentEmbedding]:
+def speech_segments_embeddings(samples: np.ndarray, config: BioConfig = _DEFAULT, encoder=None) -> list[SegmentEmbedding]:
     """One embedding per window of speech: each speech segment (pauses <= 0.3 s bridged) at least
     config.segment_min_s long is cut into equal windows close to config.segment_window_s (so
     windows are ~0.67x-1.5x that long). Compare the windows to tell two speakers apart."""
     x = _as_samples(samples)
     _stats, runs = _analyze(x, config)
-    out: list[SegmentEmbedding] = []
+    windows: list[tuple[int, int]] = []
     for a, b in runs:
         start, end = a * _FRAME, min(len(x), b * _FRAME)
         length_s = (end - start) / SAMPLE_RATE
@@ -238,15 +227,15 @@ def speech_segments_embeddings(
             continue
         n = max(1, int(round(length_s / config.segment_window_s)))
         bounds = np.linspace(start, end, n + 1).astype(int)
-        for s, e in zip(bounds[:-1], bounds[1:]):
-            out.append(
-                SegmentEmbedding(
-                    start_s=round(s / SAMPLE_RATE, 3),
-                    end_s=round(e / SAMPLE_RATE, 3),
-                    embedding=_embed(x[s:e], encoder),
-                )
-            )
-    return out
+        windows.extend(zip(bounds[:-1].tolist(), bounds[1:].tolist()))
+    if not windows:
+        return []
+    encoder = encoder or load_voice_encoder()
+    embeddings = encoder.embed_utterances([_normalize_volume(x[s:e]) for s, e in windows])
+    return [
+        SegmentEmbedding(start_s=round(s / SAMPLE_RATE, 3), end_s=round(e / SAMPLE_RATE, 3), embedding=emb)
+        for (s, e), emb in zip(windows, embeddings)
+    ]
 
 
 @dataclass(frozen=True)

@@ -4,14 +4,14 @@
     result = await loop.run_in_executor(executor, enroll_face_image, data)
 
 The pool uses the 'spawn' start method: the parent runs gRPC threads, and fork() with threads held
-by gRPC (or torch) is unsafe. Spawned workers re-import this module (so the service's entry point
-must sit under `if __name__ == "__main__":`), then `_init_worker` pins torch to one thread and loads
-the models once. The task functions take bytes (and plain values) and return the dataclasses of
+by gRPC is unsafe. Spawned workers re-import this module (so the service's entry point must sit
+under `if __name__ == "__main__":`), then `_init_worker` pins numpy's BLAS to one thread and loads
+the models once (both networks run on numpy: face_net.py, voice_net.py; torch is never imported). The task functions take bytes (and plain values) and return the dataclasses of
 this package, which hold numpy arrays and pickle cheaply; expected failures come back as the typed
 errors (MediaError, SampleRejected), which pickle too.
 
-Sizing on the 2-core box: one worker per core at most; with the gRPC process also busy, 1 is a
-good default. RSS per worker ~400 MB with both models, ~650 MB after the first inference.
+Sizing on the 2-core box: one worker per core at most. RSS per worker ~100-130 MiB with both
+models (bench/verify prints the service's total).
 """
 
 from __future__ import annotations
@@ -59,7 +59,7 @@ def _init_worker(config: BioConfig, modalities: tuple[str, ...], warm: bool) -> 
     set_single_thread()
     if "voice" in modalities:
         encoder = load_voice_encoder()
-        if warm:  # the first call pays ~1 s of librosa/torch lazy set-up: pay it here
+        if warm:  # the first call pays numpy's lazy FFT and BLAS set-up: pay it here
             encoder.embed_utterance(np.zeros(16000, np.float32) + 1e-3)
     if "face" in modalities:
         load_face_models()
@@ -94,18 +94,22 @@ class WorkerInfo:
     pid: int
     face_model: str
     voice_model: str
-    torch_threads: int | None
+    blas_threads: int  # numpy's BLAS: 1, the workers run side by side
+    heavy_modules: tuple[str, ...]  # torch / librosa / resemblyzer if anything imported them: none
 
 
 def ping() -> WorkerInfo:
     """Readiness probe: returns once the worker has loaded its models."""
-    torch = sys.modules.get("torch")  # never import it here: a face-only worker stays small
-    threads: int | None = torch.get_num_threads() if torch is not None else None
+    from threadpoolctl import threadpool_info
+
+    threads = max((pool["num_threads"] for pool in threadpool_info()), default=1)
+    heavy = tuple(m for m in ("torch", "librosa", "resemblyzer") if m in sys.modules)
     return WorkerInfo(
         pid=os.getpid(),
         face_model=f"{FACE_MODEL.name}/{FACE_MODEL.version}",
         voice_model=f"{VOICE_MODEL.name}/{VOICE_MODEL.version}",
-        torch_threads=threads,
+        blas_threads=threads,
+        heavy_modules=heavy,
     )
 
 

@@ -28,9 +28,7 @@ requires_data = pytest.mark.skipif(
 def need(*modules: str) -> None:
     """Skip the calling test module unless the biometric extras are installed."""
     for name in modules:
-        pytest.importorskip(
-            name, reason=f"{name} missing: run scripts/install-bio.sh .venv/bin/python"
-        )
+        pytest.importorskip(name, reason=f"{name} missing: run scripts/install-bio.sh .venv/bin/python")
 
 
 def read(rel: str) -> bytes:

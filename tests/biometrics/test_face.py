@@ -40,9 +40,7 @@ def enc(models):
 
     def get(rel: str) -> np.ndarray:
         if rel not in cache:
-            cache[rel] = analyze_enrollment_image(
-                decode_image(read(f"faces/{rel}")).rgb, models=models
-            ).encoding
+            cache[rel] = analyze_enrollment_image(decode_image(read(f"faces/{rel}")).rgb, models=models).encoding
         return cache[rel]
 
     return get
@@ -77,9 +75,7 @@ def test_two_people_is_multiple_faces_for_enrollment_and_two_faces_for_verificat
     faces = faces_in_frame(rgb, models=models)
     assert len(faces) == 2
     assert faces[0].box.area >= faces[1].box.area
-    obama = analyze_enrollment_image(
-        decode_image(read("faces/obama/obama.jpg")).rgb, models=models
-    ).encoding
+    obama = analyze_enrollment_image(decode_image(read("faces/obama/obama.jpg")).rgb, models=models).encoding
     left, right = sorted(faces, key=lambda f: f.box.left)  # Obama stands on the left
     assert face_distance(left.encoding, obama) < 0.6 < face_distance(right.encoding, obama)
 
@@ -93,9 +89,7 @@ def test_background_face_does_not_block_enrollment(models) -> None:
 
 def test_small_face_and_no_face(models) -> None:
     with pytest.raises(SampleRejected) as err:
-        analyze_enrollment_image(
-            decode_image(read("faces/obama/obama-240p.jpg")).rgb, models=models
-        )
+        analyze_enrollment_image(decode_image(read("faces/obama/obama-240p.jpg")).rgb, models=models)
     assert err.value.reason == Reason.FACE_TOO_SMALL
     # A face too small for the detector without upsampling is still reported as too small.
     tiny = decode_image(read("faces/obama/obama.jpg"), BioConfig(max_image_side=300)).rgb
@@ -128,9 +122,7 @@ def test_video_frames_have_faces(models) -> None:
     found = [faces_in_frame(f.rgb, models=models) for f in frames]
     with_faces = [f for f in found if f]
     assert len(with_faces) >= len(frames) // 2, [len(f) for f in found]
-    lin = analyze_enrollment_image(
-        decode_image(read("faces/lin_manuel_miranda/lin1.png")).rgb, models=models
-    )
+    lin = analyze_enrollment_image(decode_image(read("faces/lin_manuel_miranda/lin1.png")).rgb, models=models)
     best = min(face_distance(face.encoding, lin.encoding) for faces in with_faces for face in faces)
     assert best < 0.6  # Lin-Manuel Miranda is in the scene
 
@@ -147,9 +139,7 @@ def test_consistency_names_the_odd_photo_out(enc) -> None:
     assert report.reference == "medoid" and report.reference_index != 2
     assert report.centroid is not None and report.centroid.shape == (128,)
     # Against an existing Obama centroid, a new Biden photo is flagged and an Obama one is not.
-    again = check_face_consistency(
-        [enc("biden/biden2.jpg"), enc("obama/obama4.jpg")], existing_centroid=report.centroid
-    )
+    again = check_face_consistency([enc("biden/biden2.jpg"), enc("obama/obama4.jpg")], existing_centroid=report.centroid)
     assert again.outliers == (0,) and again.reference == "centroid"
     # Two samples that disagree: no majority, both flagged.
     assert check_face_consistency([enc("obama/obama.jpg"), enc("biden/biden.jpg")]).outliers == (

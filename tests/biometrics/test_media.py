@@ -45,9 +45,7 @@ def encode_audio(samples: np.ndarray, fmt: str, codec: str, rate: int = 48000) -
     return buf.getvalue()
 
 
-def encode_video(
-    fmt: str, codec: str, seconds: float = 3.0, fps: int = 10, static: bool = False
-) -> bytes:
+def encode_video(fmt: str, codec: str, seconds: float = 3.0, fps: int = 10, static: bool = False) -> bytes:
     buf = io.BytesIO()
     with av.open(buf, "w", format=fmt) as out:
         stream = out.add_stream(codec, rate=fps)
@@ -77,12 +75,7 @@ def png_claiming(width: int, height: int) -> bytes:
     """A tiny PNG whose header claims width x height 8-bit RGB pixels (a decompression bomb)."""
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
     idat = zlib.compress(b"\x00" * 1024)
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + png_chunk(b"IHDR", ihdr)
-        + png_chunk(b"IDAT", idat)
-        + png_chunk(b"IEND", b"")
-    )
+    return b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", ihdr) + png_chunk(b"IDAT", idat) + png_chunk(b"IEND", b"")
 
 
 # ------------------------------------------------------------------------------------- sniffing
@@ -125,9 +118,7 @@ def test_known_but_unsupported_types(data: bytes) -> None:
     assert err.value.reason == Reason.UNSUPPORTED_MEDIA_TYPE
 
 
-@pytest.mark.parametrize(
-    "data", [os.urandom(4096), b"", b"hello, world", b"\xff\xd8\xff" + os.urandom(500)]
-)
+@pytest.mark.parametrize("data", [os.urandom(4096), b"", b"hello, world", b"\xff\xd8\xff" + os.urandom(500)])
 def test_garbage_is_undecodable(data: bytes) -> None:
     with pytest.raises(MediaError) as err:
         decode_image(data)
@@ -159,9 +150,7 @@ def test_errors_pickle_with_their_reason() -> None:
 # --------------------------------------------------------------------------------------- images
 
 
-@pytest.mark.parametrize(
-    "size", [(100_000, 100_000), (10_000, 10_000)], ids=["over-pillow-limit", "over-our-limit"]
-)
+@pytest.mark.parametrize("size", [(100_000, 100_000), (10_000, 10_000)], ids=["over-pillow-limit", "over-our-limit"])
 def test_decompression_bomb_is_refused_before_decoding(size: tuple[int, int]) -> None:
     with pytest.raises(MediaError) as err:
         decode_image(png_claiming(*size))
@@ -273,9 +262,7 @@ def test_video_without_audio_track() -> None:
 
 
 def test_video_sampling_and_change_filter() -> None:
-    moving = decode_video_frames(
-        encode_video("webm", "libvpx-vp9", seconds=3.0, fps=10), BioConfig(video_fps=2)
-    )
+    moving = decode_video_frames(encode_video("webm", "libvpx-vp9", seconds=3.0, fps=10), BioConfig(video_fps=2))
     assert [f.index for f in moving] == [0, 5, 10, 15, 20, 25]
     assert [f.timestamp_s for f in moving] == pytest.approx([0, 0.5, 1.0, 1.5, 2.0, 2.5])
     assert moving[0].rgb.shape == (240, 320, 3)

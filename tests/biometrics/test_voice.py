@@ -7,7 +7,7 @@ import pytest
 
 from tests.biometrics import libri_files, need, requires_data, wav_bytes
 
-need("torch", "resemblyzer", "webrtcvad", "av")
+need("resemblyzer", "webrtcvad", "av")
 
 from likeness_biometrics import (  # noqa: E402
     VOICE_MODEL,
@@ -39,10 +39,7 @@ def clips() -> dict[str, list[np.ndarray]]:
 
 @pytest.fixture(scope="module")
 def embeddings(clips, encoder) -> dict[str, list[np.ndarray]]:
-    return {
-        s: [analyze_enrollment_clip(x, encoder=encoder).embedding for x in xs]
-        for s, xs in clips.items()
-    }
+    return {s: [analyze_enrollment_clip(x, encoder=encoder).embedding for x in xs] for s, xs in clips.items()}
 
 
 @requires_data
@@ -60,9 +57,7 @@ def test_same_speaker_is_closer_than_different_speakers(embeddings) -> None:
     for s, embs in embeddings.items():
         for i, probe in enumerate(embs):
             scores = {
-                t: cosine_similarity(
-                    probe, voice_centroid([e for j, e in enumerate(others) if (t, j) != (s, i)])
-                )
+                t: cosine_similarity(probe, voice_centroid([e for j, e in enumerate(others) if (t, j) != (s, i)]))
                 for t, others in embeddings.items()
             }
             assert max(scores, key=scores.get) == s
@@ -139,7 +134,5 @@ def test_voice_consistency_flags_the_other_speaker(embeddings) -> None:
     assert report.outliers == (3,)
     assert report.metric == "cosine" and report.centroid is not None
     assert np.linalg.norm(report.centroid) == pytest.approx(1.0, abs=1e-5)
-    again = check_voice_consistency(
-        [embeddings["1688"][3], embeddings["3005"][3]], existing_centroid=report.centroid
-    )
+    again = check_voice_consistency([embeddings["1688"][3], embeddings["3005"][3]], existing_centroid=report.centroid)
     assert again.outliers == (1,)

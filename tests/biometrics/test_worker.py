@@ -10,7 +10,7 @@ import pytest
 
 from tests.biometrics import libri_files, need, read, requires_data, wav_bytes
 
-need("dlib", "torch", "resemblyzer", "av")
+need("dlib", "resemblyzer", "av")
 
 from likeness_biometrics import (  # noqa: E402
     FaceEnrollmentResult,
@@ -36,10 +36,11 @@ def test_fork_is_refused() -> None:
         worker.create_executor(start_method="fork")
 
 
-def test_worker_is_another_process_with_one_torch_thread(pool) -> None:
+def test_worker_is_another_process_with_one_blas_thread_and_no_torch(pool) -> None:
     info = pool.submit(worker.ping).result(timeout=120)
     assert info.pid != os.getpid()
-    assert info.torch_threads == 1
+    assert info.blas_threads == 1
+    assert info.heavy_modules == ()  # both models loaded, neither torch nor librosa imported
     assert info.face_model.startswith("dlib_face_recognition_resnet_model_v1/")
 
 
@@ -51,9 +52,7 @@ async def test_face_embedding_in_the_worker(pool) -> None:
     assert isinstance(result, FaceEnrollmentResult)
     local = analyze_enrollment_image(decode_image(data).rgb)
     np.testing.assert_allclose(result.encoding, local.encoding, atol=1e-6)
-    faces = await loop.run_in_executor(
-        pool, worker.faces_in_image, read("faces/group/two_people.jpg")
-    )
+    faces = await loop.run_in_executor(pool, worker.faces_in_image, read("faces/group/two_people.jpg"))
     assert len(faces.faces) == 2
 
 
@@ -68,9 +67,7 @@ async def test_voice_embedding_in_the_worker(pool) -> None:
 
 @requires_data
 def test_video_faces_in_the_worker(pool) -> None:
-    out = pool.submit(worker.faces_in_video, read("faces/video/short_hamilton_clip.mp4")).result(
-        timeout=120
-    )
+    out = pool.submit(worker.faces_in_video, read("faces/video/short_hamilton_clip.mp4")).result(timeout=120)
     assert out.frames and sum(1 for f in out.frames if f.faces) >= len(out.frames) // 2
 
 
@@ -79,7 +76,5 @@ def test_typed_errors_cross_the_process_boundary(pool) -> None:
         pool.submit(worker.enroll_face_image, os.urandom(2048)).result(timeout=120)
     assert err.value.reason == Reason.UNDECODABLE_MEDIA
     with pytest.raises(SampleRejected) as err:
-        pool.submit(worker.enroll_voice_clip, wav_bytes(np.zeros(32000, np.float32))).result(
-            timeout=120
-        )
+        pool.submit(worker.enroll_voice_clip, wav_bytes(np.zeros(32000, np.float32))).result(timeout=120)
     assert err.value.reason == Reason.TOO_LITTLE_SPEECH

@@ -17,8 +17,8 @@ from ..service_layer.ports import Extraction
 
 
 class WorkerPoolExtractor:
-    """Two pools: face workers (dlib only, ~95 MB each) share a video's frames; voice workers
-    (torch + Resemblyzer, ~480 MB each) embed the audio. Split so that memory pays for torch once."""
+    """Two pools: face workers share a video's frames; voice workers embed the audio, at the same
+    time. Each worker loads only its own model (~100-130 MiB RSS each)."""
 
     def __init__(self, face_workers: int = 2, voice_workers: int = 1, config: BioConfig | None = None) -> None:
         self._config = config or BioConfig()
