@@ -1,14 +1,14 @@
 # One image for every service and the relay; the compose `command` picks which.
-# Layers from least to most often changed: system libraries, Python dependencies (torch, dlib and
-# the model weights that ship in face_recognition_models and Resemblyzer: ~1 GB, cached until
-# requirements/ changes), then the code.
+# Layers from least to most often changed: system libraries, Python dependencies (dlib, PyAV,
+# faiss and the model weights that ship in face_recognition_models and Resemblyzer; no torch: both
+# networks run on numpy; cached until requirements/ changes), then the code.
 FROM python:3.11-slim AS build
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /src
 RUN python -m venv /venv && /venv/bin/pip install 'setuptools<82' wheel
 COPY requirements/ requirements/
 RUN /venv/bin/pip install -r requirements/base.txt \
- && /venv/bin/pip install -r requirements/bio.txt --extra-index-url https://download.pytorch.org/whl/cpu \
+ && /venv/bin/pip install -r requirements/bio.txt \
  && /venv/bin/pip install --no-deps -r requirements/bio-nodeps.txt
 COPY pyproject.toml README.md ./
 COPY libs/ libs/
@@ -16,7 +16,7 @@ COPY services/ services/
 RUN /venv/bin/pip install --no-deps .
 
 FROM python:3.11-slim
-# libgomp: dlib/torch OpenMP runtime.
+# libgomp: the OpenMP runtime of dlib and faiss.
 RUN apt-get update && apt-get install -y --no-install-recommends libgomp1 \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --uid 10001 --no-create-home likeness

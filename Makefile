@@ -12,7 +12,7 @@ $(STAMP): pyproject.toml requirements/*.txt scripts/install-system-deps.sh
 	./scripts/install-system-deps.sh
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip 'setuptools<82' wheel
-	$(PY) -m pip install -q -r requirements/dev.txt -r requirements/bio.txt
+	$(PY) -m pip install -q -r requirements/dev.txt -r requirements/bio.txt -r requirements/bio-reference.txt
 	$(PY) -m pip install -q --no-deps -r requirements/bio-nodeps.txt
 	$(PY) -m pip install -q --no-deps --no-build-isolation -e .
 	# libs/ and services/ on sys.path, so a new package needs no reinstall.

@@ -65,6 +65,10 @@ def test_no_secret_is_inlined_and_the_image_runs_as_non_root():
     dockerfile = (ROOT / "Dockerfile").read_text()
     assert dockerfile.count("FROM ") == 2 and re.search(r"^USER 10001$", dockerfile, re.M)
     assert "requirements/bio.txt" in dockerfile and "requirements/bio-nodeps.txt" in dockerfile
+    # the service image carries no torch or librosa: both networks run on numpy
+    assert "bio-reference" not in dockerfile
+    runtime = (ROOT / "requirements" / "bio.txt").read_text().lower()
+    assert not re.search(r"^(torch|librosa)\b", runtime, re.M)
 
 
 def test_every_process_serves_metrics_on_the_compose_network():
