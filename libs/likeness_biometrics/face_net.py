@@ -47,6 +47,8 @@ class _Reader:
         self.pos = 0
 
     def int(self) -> int:
+        if self.pos >= len(self.data):
+            raise ModelFormatError("the file ends inside a layer")
         head = self.data[self.pos]
         size = head & 0x0F
         value = int.from_bytes(self.data[self.pos + 1 : self.pos + 1 + size], "little")

@@ -96,25 +96,34 @@ class _CheckpointUnpickler(pickle.Unpickler):
 def load_legacy_state_dict(path: Path | str, entry: str = "model_state") -> dict[str, np.ndarray]:
     """checkpoint[entry] of a legacy torch.save file, as float32 numpy arrays."""
     f = io.BytesIO(Path(path).read_bytes())
+    storages: dict[str, tuple[str, int]] = {}
+
+    def load():  # every pickle in the file goes through the restricted unpickler
+        return _CheckpointUnpickler(f, storages).load()
+
     try:
-        if pickle.load(f) != _TORCH_MAGIC:
+        if load() != _TORCH_MAGIC:
             raise ModelFormatError("not a legacy torch checkpoint")
-        pickle.load(f)  # protocol version
-        info = pickle.load(f)
+        load()  # protocol version
+        info = load()
         if not isinstance(info, dict) or not info.get("little_endian", False):
             raise ModelFormatError("only little-endian checkpoints are supported")
-        storages: dict[str, tuple[str, int]] = {}
-        checkpoint = _CheckpointUnpickler(f, storages).load()
-        keys = pickle.load(f)
+        checkpoint = load()
+        keys = load()
+    except ModelFormatError:
+        raise
     except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError) as e:
-        if isinstance(e, ModelFormatError):
-            raise
         raise ModelFormatError(f"unreadable checkpoint: {e}") from e
     buffers: dict[str, np.ndarray] = {}
-    for key in keys:
+    for key in keys if isinstance(keys, list) else ():
+        if key not in storages:
+            raise ModelFormatError("checkpoint lists a storage no tensor uses")
         dtype, numel = storages[key]
-        (count,) = struct.unpack("<q", f.read(8) or b"\0" * 8)
-        raw = f.read(count * np.dtype(dtype).itemsize)
+        head = f.read(8)
+        if len(head) != 8:
+            raise ModelFormatError("checkpoint storage is truncated")
+        (count,) = struct.unpack("<q", head)
+        raw = f.read(max(0, count) * np.dtype(dtype).itemsize)
         if count != numel or len(raw) != count * np.dtype(dtype).itemsize:
             raise ModelFormatError("checkpoint storage is truncated")
         buffers[key] = np.frombuffer(raw, dtype)
@@ -123,7 +132,13 @@ def load_legacy_state_dict(path: Path | str, entry: str = "model_state") -> dict
         raise ModelFormatError(f"checkpoint has no {entry!r}")
     out = {}
     for name, t in state.items():
-        base = buffers[t.key]
+        base = buffers.get(t.key) if isinstance(t, _LazyTensor) else None
+        if base is None:
+            raise ModelFormatError(f"{name} is not a tensor with data in the checkpoint")
+        # as_strided trusts its arguments: a lying size or stride would read outside the buffer
+        last = t.offset + sum((n - 1) * s for n, s in zip(t.size, t.stride) if n > 0)
+        if t.offset < 0 or min(t.size + t.stride, default=0) < 0 or last >= len(base):
+            raise ModelFormatError(f"{name} points outside its storage")
         item = base.itemsize
         view = np.lib.stride_tricks.as_strided(base[t.offset :], t.size, tuple(s * item for s in t.stride), writeable=False)
         out[name] = np.array(view, np.float32)
@@ -270,7 +285,8 @@ class VoiceNet:
                     outputs[step] = h
             x = outputs
         embeds = np.maximum(h @ self.linear_w + self.linear_b, 0)
-        return embeds / np.linalg.norm(embeds, axis=1, keepdims=True)
+        # all-zero rows (pure digital silence) stay zero instead of becoming NaN as in the original
+        return embeds / np.maximum(np.linalg.norm(embeds, axis=1, keepdims=True), 1e-12)
 
     def embed_utterance(self, wav: np.ndarray) -> np.ndarray:
         return self.embed_utterances([wav])[0]
@@ -293,4 +309,4 @@ class VoiceNet:
         partials = self.embed_partials(np.stack(windows))
         owner = np.asarray(owners)
         out = np.stack([partials[owner == n].mean(axis=0) for n in range(len(wavs))])
-        return (out / np.linalg.norm(out, axis=1, keepdims=True)).astype(np.float32)
+        return (out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)).astype(np.float32)

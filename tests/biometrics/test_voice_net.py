@@ -19,7 +19,14 @@ from resemblyzer import VoiceEncoder, audio  # noqa: E402
 
 from likeness_biometrics import decode_audio  # noqa: E402
 from likeness_biometrics.models import load_voice_encoder, voice_model_path  # noqa: E402
-from likeness_biometrics.voice_net import ModelFormatError, VoiceNet, mel_filters, mel_spectrogram, partial_slices  # noqa: E402
+from likeness_biometrics.voice_net import (  # noqa: E402
+    ModelFormatError,
+    VoiceNet,
+    load_legacy_state_dict,
+    mel_filters,
+    mel_spectrogram,
+    partial_slices,
+)
 
 pytestmark = requires_data
 
@@ -89,3 +96,24 @@ def test_truncated_checkpoint_is_refused(tmp_path, cut):
     path.write_bytes(data[: int(len(data) * cut)])
     with pytest.raises(ModelFormatError):
         VoiceNet(path)
+
+
+def test_tensor_pointing_outside_its_storage_is_refused(tmp_path):
+    import torch
+
+    path = tmp_path / "lying.pt"
+    torch.save({"model_state": {"x": torch.zeros(7)}}, path, _use_new_zipfile_serialization=False)
+    data = path.read_bytes()
+    size = b"K\x07\x85"  # the pickled size tuple (7,): BININT1 7, TUPLE1
+    assert data.count(size) == 1
+    path.write_bytes(data.replace(size, b"K\xc8\x85"))  # claims 200 elements in a storage of 7
+    with pytest.raises(ModelFormatError, match="outside its storage"):
+        load_legacy_state_dict(path)
+    path.write_bytes(data)
+    np.testing.assert_array_equal(load_legacy_state_dict(path)["x"], np.zeros(7, np.float32))
+
+
+def test_digital_silence_embeds_to_a_finite_vector():
+    net = load_voice_encoder()
+    out = net.embed_utterances([np.zeros(8000, np.float32), np.zeros(40000, np.float32)])
+    assert out.shape == (2, 256) and np.isfinite(out).all()
