@@ -148,33 +148,29 @@ def load_legacy_state_dict(path: Path | str, entry: str = "model_state") -> dict
 # ------------------------------------------------------------------------------ features
 
 
-def _hz_to_mel(f: np.ndarray) -> np.ndarray:
-    """Slaney's mel scale (librosa's default, htk=False): linear to 1 kHz, logarithmic above."""
-    f = np.asarray(f, np.float64)
-    f_sp = 200.0 / 3
-    min_log_mel = 1000.0 / f_sp
-    logstep = np.log(6.4) / 27.0
-    mels = f / f_sp
-    high = f >= 1000.0
-    mels[high] = min_log_mel + np.log(f[high] / 1000.0) / logstep
-    return mels
+# Slaney's mel scale (librosa's default, htk=False): linear below 1 kHz, logarithmic above.
+_HZ_PER_MEL = 200.0 / 3
+_MEL_AT_1KHZ = 1000.0 / _HZ_PER_MEL
+_LOG_STEP = np.log(6.4) / 27.0
 
 
-def _mel_to_hz(m: np.ndarray) -> np.ndarray:
-    m = np.asarray(m, np.float64)
-    f_sp = 200.0 / 3
-    min_log_mel = 1000.0 / f_sp
-    logstep = np.log(6.4) / 27.0
-    freqs = f_sp * m
-    high = m >= min_log_mel
-    freqs[high] = 1000.0 * np.exp(logstep * (m[high] - min_log_mel))
-    return freqs
+def _hz_to_mel(hz: float) -> float:
+    if hz < 1000.0:
+        return hz / _HZ_PER_MEL
+    return _MEL_AT_1KHZ + float(np.log(hz / 1000.0)) / _LOG_STEP
+
+
+def _mel_to_hz(mels: np.ndarray) -> np.ndarray:
+    mels = np.asarray(mels, np.float64)
+    linear = _HZ_PER_MEL * mels
+    logarithmic = 1000.0 * np.exp(_LOG_STEP * (mels - _MEL_AT_1KHZ))
+    return np.where(mels >= _MEL_AT_1KHZ, logarithmic, linear)
 
 
 def mel_filters(sr: int = SAMPLE_RATE, n_fft: int = N_FFT, n_mels: int = N_MELS) -> np.ndarray:
     """(n_mels, n_fft // 2 + 1) triangular filters, Slaney-normalised (librosa.filters.mel)."""
     fft_freqs = np.fft.rfftfreq(n_fft, 1.0 / sr)
-    edges = _mel_to_hz(np.linspace(_hz_to_mel(np.array([0.0]))[0], _hz_to_mel(np.array([sr / 2]))[0], n_mels + 2))
+    edges = _mel_to_hz(np.linspace(_hz_to_mel(0.0), _hz_to_mel(sr / 2), n_mels + 2))
     widths = np.diff(edges)
     ramps = edges[:, None] - fft_freqs[None, :]
     lower = -ramps[:-2] / widths[:-1, None]
