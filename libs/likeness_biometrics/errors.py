@@ -43,3 +43,8 @@ class SampleRejected(BiometricError):
     """The media decoded but is not usable as an enrollment sample (NO_FACE, TOO_LITTLE_SPEECH...)."""
 
     reason = Reason.NO_FACE
+
+
+class ModelFormatError(ValueError):
+    """A weight file (dlib .dat, torch .pt) is not the network this package evaluates: a fault of
+    the installation, raised when a worker loads its models, never an INVALID_ARGUMENT."""

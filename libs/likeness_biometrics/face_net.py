@@ -33,12 +33,10 @@ from pathlib import Path
 
 import numpy as np
 
+from .errors import ModelFormatError
+
 CHIP_SIZE = 150  # dlib's compute_face_descriptor: 150 px chips, padding 0.25
 CHIP_PADDING = 0.25
-
-
-class ModelFormatError(ValueError):
-    pass
 
 
 class _Reader:
@@ -147,7 +145,7 @@ class FaceNet:
         channels = self.stem.weights.shape[1]
         for width, count in ((32, 3), (64, 4), (128, 3), (256, 3), (256, 1)):
             for i in range(count):
-                down = i == 0 and width != 32
+                down = i == 0 and width != 32  # each level but the first opens by halving
                 first = _read_conv(r, channels)
                 second = _read_conv(r, width)
                 if down:

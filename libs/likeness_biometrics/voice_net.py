@@ -32,6 +32,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .errors import ModelFormatError
+
 SAMPLE_RATE = 16000
 N_FFT = 400  # 25 ms
 HOP = 160  # 10 ms
@@ -41,10 +43,6 @@ PARTIALS_PER_SECOND = 1.3
 MIN_COVERAGE = 0.75
 _TORCH_MAGIC = 0x1950A86A20F9469CFC6C
 _DTYPES = {"FloatStorage": "<f4", "DoubleStorage": "<f8", "LongStorage": "<i8", "IntStorage": "<i4"}
-
-
-class ModelFormatError(ValueError):
-    pass
 
 
 # ------------------------------------------------------------------------------ weights
