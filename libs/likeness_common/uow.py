@@ -61,6 +61,16 @@ async def represents(conn: asyncpg.Connection | asyncpg.Pool, agency_id: str, ta
     )
 
 
+async def represents_any(
+    conn: asyncpg.Connection | asyncpg.Pool, agency_id: str, talent_ids: list[str], now: datetime
+) -> bool:
+    """Does the agency hold an active mandate over at least one of the talent? (one indexed lookup,
+    however large the agency's roster)"""
+    return await conn.fetchval(
+        f"SELECT EXISTS (SELECT 1 {_ACTIVE_MANDATES} AND talent_id = ANY($3::text[]))", agency_id, now, talent_ids
+    )
+
+
 async def represented_talent(conn: asyncpg.Connection | asyncpg.Pool, agency_id: str, now: datetime) -> list[str]:
     """Every talent the agency holds an active mandate over."""
     rows = await conn.fetch(f"SELECT DISTINCT talent_id {_ACTIVE_MANDATES}", agency_id, now)

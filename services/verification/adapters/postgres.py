@@ -13,7 +13,7 @@ from likeness_common.events import new_event
 from likeness_common.idempotency import PostgresIdempotency
 from likeness_common.outbox import append_events
 from likeness_common.signing import Signature
-from likeness_common.uow import PostgresUnitOfWorkBase, represented_talent
+from likeness_common.uow import PostgresUnitOfWorkBase, represented_talent, represents_any
 
 from ..domain import events
 from ..domain.model import record_from_receipt
@@ -63,6 +63,9 @@ class PostgresMandates:
 
     async def represented(self, agency_id: str, now: datetime) -> list[str]:
         return await represented_talent(self._conn, agency_id, now)
+
+    async def represents_any(self, agency_id: str, talent_ids: list[str], now: datetime) -> bool:
+        return await represents_any(self._conn, agency_id, talent_ids, now)
 
 
 class PostgresEnrolled:

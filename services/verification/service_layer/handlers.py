@@ -130,8 +130,8 @@ async def get_receipt(verification_id: str, actor: Principal, uow: VerificationU
         if stored is None:
             visible = False
         elif actor.is_agency:
-            represented = set(await uow.mandates.represented(actor.principal_id, _now()))
-            visible = any(m.talent_id in represented for m in stored.record.matches)
+            matched = sorted({m.talent_id for m in stored.record.matches})
+            visible = bool(matched) and await uow.mandates.represents_any(actor.principal_id, matched, _now())
         else:
             visible = actor.is_operator or stored.record.platform_id == actor.principal_id
     if not visible:

@@ -68,6 +68,9 @@ class Mandates(Protocol):
     async def represented(self, agency_id: str, now: datetime) -> list[str]:
         """The talent the agency holds an active mandate over."""
 
+    async def represents_any(self, agency_id: str, talent_ids: list[str], now: datetime) -> bool:
+        """Does the agency hold an active mandate over at least one of these talent?"""
+
 
 class VerificationUnitOfWork(Protocol):
     verifications: Verifications
