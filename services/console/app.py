@@ -98,6 +98,8 @@ class SecurityHeaders(BaseHTTPMiddleware):
 
 
 Handler = Callable[..., Awaitable[Response]]
+ROSTER_MAX_AGE = 60.0  # seconds a session's cached talent names serve the Uses page
+ROSTER_MIN_INTERVAL = 5.0  # at most this often refetched because a use names an unseen talent
 
 
 class Console:
@@ -281,6 +283,7 @@ class Console:
         req = rpb.RegisterTalentRequest(request_id=request_id(), display_name=name, external_ref=str(form.get("external_ref") or "").strip())
         resp = await self.rpc.registry.RegisterTalent(req, metadata=self.md(session), timeout=self.settings.rpc_timeout_seconds)
         session.flash = f"Registered {resp.talent.display_name} ({resp.talent.talent_id})."
+        session.roster.fetched_at = None
         return RedirectResponse("/talent", status_code=303)
 
     # -- enrollment -------------------------------------------------------------------------------
@@ -395,13 +398,20 @@ class Console:
 
     # -- uses and audit ---------------------------------------------------------------------------
 
+    async def talent_names(self, session: Session, wanted: set[str]) -> dict[str, str]:
+        """Names of the agency's talent among `wanted`, from the session's roster cache: fetched
+        again after ROSTER_MAX_AGE, or when a use names a talent it has not seen (a newly
+        registered one), at most every ROSTER_MIN_INTERVAL."""
+        roster, now = session.roster, time.monotonic()
+        if roster.stale(wanted, now, ROSTER_MAX_AGE, ROSTER_MIN_INTERVAL):
+            roster.names = {t.talent_id: t.display_name for t in await self.all_talent(session)}
+            roster.others, roster.fetched_at = wanted - roster.names.keys(), now
+        return {t: roster.names[t] for t in wanted if t in roster.names}
+
     async def uses_rows(self, session: Session) -> list[dict]:
-        talent, listed = await asyncio.gather(
-            self.all_talent(session),
-            self.rpc.verification.ListVerifications(vpb.ListVerificationsRequest(page_size=100), metadata=self.md(session),
-                                                    timeout=self.settings.rpc_timeout_seconds),
-        )  # fmt: skip
-        names = {t.talent_id: t.display_name for t in talent}
+        listed = await self.rpc.verification.ListVerifications(vpb.ListVerificationsRequest(page_size=100), metadata=self.md(session),
+                                                               timeout=self.settings.rpc_timeout_seconds)  # fmt: skip
+        names = await self.talent_names(session, {m.talent_id for v in listed.verifications for m in v.matches})
         rows = []
         for v in listed.verifications:
             ours = [m for m in v.matches if m.talent_id in names]

@@ -13,6 +13,23 @@ COOKIE = "likeness_console"
 
 
 @dataclass
+class Roster:
+    """The agency's talent names as the Uses page last fetched them, so that its 2 s poll does not
+    page through the whole roster every time. `others`: talent ids seen in a use that were not in
+    the roster when it was fetched (another agency's talent matched in the same clip)."""
+
+    names: dict[str, str] = field(default_factory=dict)
+    others: set[str] = field(default_factory=set)
+    fetched_at: float | None = None  # time.monotonic(); None: fetch before use
+
+    def stale(self, wanted: set[str], now: float, max_age: float, min_interval: float) -> bool:
+        if self.fetched_at is None or now - self.fetched_at >= max_age:
+            return True
+        unseen = wanted - self.names.keys() - self.others
+        return bool(unseen) and now - self.fetched_at >= min_interval
+
+
+@dataclass
 class Session:
     csrf: str = field(default_factory=lambda: secrets.token_urlsafe(32))
     api_key: str = ""  # empty until signed in; never rendered
@@ -20,6 +37,7 @@ class Session:
     agency_name: str = ""
     flash: str = ""
     last_seen: float = field(default_factory=time.monotonic)
+    roster: Roster = field(default_factory=Roster)
 
     @property
     def signed_in(self) -> bool:

@@ -1,0 +1,86 @@
+"""The Uses page's 2 s poll reads the agency's roster from the session's cache, not the registry."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+from console import app as console_app
+from console.app import ROSTER_MAX_AGE, ROSTER_MIN_INTERVAL, Console
+from console.bootstrap import ConsoleSettings
+from console.sessions import Session
+
+from likeness.registry.v1 import registry_pb2 as rpb
+from likeness.verification.v1 import verification_pb2 as vpb
+
+
+class Registry:
+    def __init__(self) -> None:
+        self.talent = [rpb.Talent(talent_id="tal_a", display_name="Ada")]
+        self.calls = 0
+
+    async def ListTalent(self, request, metadata, timeout):  # noqa: N802 (the gRPC method name)
+        self.calls += 1
+        return rpb.ListTalentResponse(talent=self.talent)
+
+
+class Verification:
+    def __init__(self) -> None:
+        self.matched: list[list[str]] = []
+
+    async def ListVerifications(self, request, metadata, timeout):  # noqa: N802
+        uses = [vpb.Verification(verification_id=f"ver_{n}", matches=[vpb.Match(talent_id=t) for t in ids])
+                for n, ids in enumerate(self.matched)]  # fmt: skip
+        return vpb.ListVerificationsResponse(verifications=uses)
+
+
+@pytest.fixture
+def console(monkeypatch):
+    clock = SimpleNamespace(now=1000.0)
+    monkeypatch.setattr(console_app.time, "monotonic", lambda: clock.now)
+    c = Console(ConsoleSettings())
+    c.backends = SimpleNamespace(registry=Registry(), verification=Verification())
+    return c, clock
+
+
+async def test_polls_reuse_the_roster_until_it_ages(console):
+    c, clock = console
+    session = Session(api_key="lk_x.y", agency_id="agc_1")
+    c.rpc.verification.matched = [["tal_a", "tal_other_agency"]]
+    for _ in range(10):  # 20 s of polling
+        rows = await c.uses_rows(session)
+        clock.now += 2
+    assert c.rpc.registry.calls == 1
+    assert [m["name"] for m in rows[0]["matches"]] == ["Ada"] and rows[0]["others"] == 1
+    clock.now += ROSTER_MAX_AGE
+    await c.uses_rows(session)
+    assert c.rpc.registry.calls == 2
+
+
+async def test_a_use_of_an_unseen_talent_refetches_at_most_every_few_seconds(console):
+    c, clock = console
+    session = Session(api_key="lk_x.y", agency_id="agc_1")
+    c.rpc.verification.matched = [["tal_a"]]
+    await c.uses_rows(session)
+    # a talent registered elsewhere (the CLI) is matched a moment later
+    c.rpc.registry.talent.append(rpb.Talent(talent_id="tal_b", display_name="Bo"))
+    c.rpc.verification.matched.insert(0, ["tal_b"])
+    clock.now += 1
+    rows = await c.uses_rows(session)
+    assert c.rpc.registry.calls == 1 and rows[0]["others"] == 1  # too soon: counted as another's for now
+    clock.now += ROSTER_MIN_INTERVAL
+    rows = await c.uses_rows(session)
+    assert c.rpc.registry.calls == 2 and [m["name"] for m in rows[0]["matches"]] == ["Bo"]
+    for _ in range(5):
+        clock.now += ROSTER_MIN_INTERVAL
+        await c.uses_rows(session)
+    assert c.rpc.registry.calls == 2  # nothing unseen any more
+
+
+async def test_registering_talent_in_the_console_drops_the_cache(console):
+    c, _ = console
+    session = Session(api_key="lk_x.y", agency_id="agc_1")
+    await c.talent_names(session, {"tal_a"})
+    session.roster.fetched_at = None  # what register_talent does after RegisterTalent succeeds
+    await c.talent_names(session, {"tal_a"})
+    assert c.rpc.registry.calls == 2
