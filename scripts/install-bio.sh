@@ -13,6 +13,8 @@ cd "$(dirname "$0")/.."
 "$PY" -m pip install -q --no-deps -r requirements/bio-nodeps.txt
 if [ "${2:-}" = "--reference" ]; then
   "$PY" -m pip install -q -r requirements/bio-reference.txt
+  # a wrong torch build only shows at import
+  "$PY" -c 'import torch; assert not torch.version.cuda, f"CUDA build of torch installed ({torch.__version__}); expected the CPU wheel"'
 fi
 
 # face_recognition_models prints a message and exits 0 when pkg_resources is missing: load both

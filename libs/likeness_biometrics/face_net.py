@@ -1,8 +1,8 @@
 """dlib's face recognition ResNet (dlib_face_recognition_resnet_model_v1), evaluated with numpy.
 
-Why: the prebuilt dlib wheel (dlib-bin) has no BLAS, so its ResNet takes ~73 ms per face on the
-2-core Intel Xeon VM; the same network as numpy im2col + OpenBLAS sgemm takes a fraction of that
-(bench/verify prints both). The weights are read from the very .dat file dlib loads, and the
+Why: the prebuilt dlib wheel (dlib-bin) has no BLAS, so its ResNet takes ~81 ms per face on the
+2-core Intel Xeon VM; the same network as numpy im2col + OpenBLAS sgemm takes ~13 ms (one thread,
+measured on a real face chip; README, Benchmarks). The weights are read from the very .dat file dlib loads, and the
 encodings agree with dlib's to float rounding (tests/biometrics/test_face_net.py compares them on
 real faces), so templates enrolled with either are interchangeable and FACE_MODEL is unchanged.
 
@@ -22,12 +22,12 @@ convolution gives 3x3 where the pooled input is 4x4).
 
 Layers are stored input-first, each as its name string followed by its fields; integers are
 dlib's packed form (a length byte, sign in bit 7, little-endian bytes), floats in tensors raw
-little-endian IEEE. Only the layers this network uses are parsed; anything else raises.
+little-endian IEEE. The reader walks to each layer it expects by name and checks its fields
+(shapes, strides, padding, widths); a file of another architecture fails one of those checks.
 """
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,6 +37,7 @@ from .errors import ModelFormatError
 
 CHIP_SIZE = 150  # dlib's compute_face_descriptor: 150 px chips, padding 0.25
 CHIP_PADDING = 0.25
+BATCH = 16
 
 
 class _Reader:
@@ -172,6 +173,11 @@ class FaceNet:
         chips = np.asarray(chips)
         if chips.ndim != 4 or chips.shape[1:] != (CHIP_SIZE, CHIP_SIZE, 3):
             raise ValueError(f"expected (N, {CHIP_SIZE}, {CHIP_SIZE}, 3) chips, got {chips.shape}")
+        # BATCH faces at a time, as dlib does: working memory ~4 MiB per face (61 MiB peak for 16)
+        parts = [self._forward(chips[at : at + BATCH]) for at in range(0, len(chips), BATCH)]
+        return np.concatenate(parts) if parts else np.zeros((0, self.fc.shape[1]), np.float32)
+
+    def _forward(self, chips: np.ndarray) -> np.ndarray:
         x = (chips.astype(np.float32) - self.mean) * np.float32(1 / 256)
         x = _relu(_conv(x, self.stem))
         x = _max_pool(x, *self.stem_pool[:2])
@@ -238,14 +244,3 @@ def _add_padded(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     out[: a.shape[0], : a.shape[1], : a.shape[2], : a.shape[3]] += a
     out[: b.shape[0], : b.shape[1], : b.shape[2], : b.shape[3]] += b
     return out
-
-
-_lock = threading.Lock()
-_nets: dict[Path, FaceNet] = {}
-
-
-def load_face_net(path: Path) -> FaceNet:
-    with _lock:
-        if path not in _nets:
-            _nets[path] = FaceNet(path)
-        return _nets[path]

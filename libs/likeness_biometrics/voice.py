@@ -7,7 +7,8 @@ dither out) and smoothed with a 5-frame majority vote; pauses up to 0.3 s are br
 segment. Only speech frames (plus 60 ms around each segment) go to the encoder, level-normalised
 upwards to -30 dBFS as in Resemblyzer's own preprocessing.
 
-Similarity: cosine of L2-normalised embeddings (higher is closer). Torch runs with one thread.
+Similarity: cosine of L2-normalised embeddings (higher is closer). The encoder is Resemblyzer's,
+evaluated with numpy on one BLAS thread (voice_net.py).
 """
 
 from __future__ import annotations

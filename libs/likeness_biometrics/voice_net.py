@@ -41,16 +41,12 @@ N_MELS = 40
 PARTIAL_FRAMES = 160  # 1.6 s
 PARTIALS_PER_SECOND = 1.3
 MIN_COVERAGE = 0.75
+BATCH = 32  # windows per LSTM pass: 5.5 ms per window at 32, 5.3 ms at 256 (1 thread, Xeon)
 _TORCH_MAGIC = 0x1950A86A20F9469CFC6C
 _DTYPES = {"FloatStorage": "<f4", "DoubleStorage": "<f8", "LongStorage": "<i8", "IntStorage": "<i4"}
 
 
 # ------------------------------------------------------------------------------ weights
-
-
-@dataclass(frozen=True)
-class _StorageType:
-    dtype: str
 
 
 @dataclass(frozen=True)
@@ -61,8 +57,17 @@ class _LazyTensor:
     stride: tuple[int, ...]
 
 
+def _ints(value) -> tuple[int, ...]:
+    if not isinstance(value, tuple) or not all(type(v) is int and 0 <= v < 2**40 for v in value):
+        raise ModelFormatError("tensor shape is not a tuple of small non-negative integers")
+    return value
+
+
 def _rebuild_tensor(storage, offset, size, stride, *_ignored):
-    return _LazyTensor(storage, int(offset), tuple(size), tuple(stride))
+    size, stride = _ints(size), _ints(stride)
+    if not isinstance(storage, str) or len(size) != len(stride) or offset not in range(2**40):
+        raise ModelFormatError("malformed tensor in the checkpoint")
+    return _LazyTensor(storage, offset, size, stride)
 
 
 class _CheckpointUnpickler(pickle.Unpickler):
@@ -77,17 +82,27 @@ class _CheckpointUnpickler(pickle.Unpickler):
 
     def find_class(self, module, name):
         if module == "torch" and name in _DTYPES:
-            return _StorageType(_DTYPES[name])
+            return ("storage type", _DTYPES[name])  # a tuple: a BUILD opcode cannot alter it
         try:
             return self._allowed[(module, name)]
         except KeyError:
             raise ModelFormatError(f"unexpected object {module}.{name} in the checkpoint") from None
 
     def persistent_load(self, pid):
+        if not isinstance(pid, tuple) or len(pid) != 6:
+            raise ModelFormatError("unsupported storage reference")
         kind, storage_type, key, _location, numel, view = pid
-        if kind != "storage" or view is not None or not isinstance(storage_type, _StorageType):
-            raise ModelFormatError(f"unsupported storage reference {pid[:2]!r}")
-        self.storages[key] = (storage_type.dtype, int(numel))
+        if (
+            kind != "storage"
+            or view is not None
+            or not isinstance(storage_type, tuple)
+            or storage_type[1:] not in [(d,) for d in _DTYPES.values()]
+            or not isinstance(key, str)
+            or type(numel) is not int
+            or not 0 <= numel < 2**40
+        ):
+            raise ModelFormatError(f"unsupported storage reference {str(pid)[:80]}")
+        self.storages[key] = (storage_type[1], numel)
         return key
 
 
@@ -110,11 +125,11 @@ def load_legacy_state_dict(path: Path | str, entry: str = "model_state") -> dict
         keys = load()
     except ModelFormatError:
         raise
-    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError) as e:
+    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, IndexError, KeyError) as e:
         raise ModelFormatError(f"unreadable checkpoint: {e}") from e
     buffers: dict[str, np.ndarray] = {}
     for key in keys if isinstance(keys, list) else ():
-        if key not in storages:
+        if not isinstance(key, str) or key not in storages:
             raise ModelFormatError("checkpoint lists a storage no tensor uses")
         dtype, numel = storages[key]
         head = f.read(8)
@@ -133,9 +148,10 @@ def load_legacy_state_dict(path: Path | str, entry: str = "model_state") -> dict
         base = buffers.get(t.key) if isinstance(t, _LazyTensor) else None
         if base is None:
             raise ModelFormatError(f"{name} is not a tensor with data in the checkpoint")
-        # as_strided trusts its arguments: a lying size or stride would read outside the buffer
+        # as_strided trusts its arguments: a lying size or stride would read outside the buffer,
+        # and a huge size over zero strides would allocate without limit
         last = t.offset + sum((n - 1) * s for n, s in zip(t.size, t.stride) if n > 0)
-        if t.offset < 0 or min(t.size + t.stride, default=0) < 0 or last >= len(base):
+        if last >= len(base) or int(np.prod(t.size, dtype=object)) > len(base):
             raise ModelFormatError(f"{name} points outside its storage")
         item = base.itemsize
         view = np.lib.stride_tricks.as_strided(base[t.offset :], t.size, tuple(s * item for s in t.stride), writeable=False)
@@ -248,8 +264,16 @@ class VoiceNet:
             raise ModelFormatError("unexpected layer sizes")
 
     def embed_partials(self, mels: np.ndarray) -> np.ndarray:
-        """(B, 160, 40) mel windows -> (B, 256) unit vectors."""
-        x = np.asarray(mels, np.float32).transpose(1, 0, 2)  # time-major: (T, B, 40)
+        """(B, 160, 40) mel windows -> (B, 256) unit vectors, BATCH windows at a time: working
+        memory grows with the batch (~45 MiB peak for 32 windows), and a 10-minute clip has ~800."""
+        mels = np.asarray(mels, np.float32)
+        return np.concatenate(
+            [self._embed_batch(mels[at : at + BATCH]) for at in range(0, len(mels), BATCH)]
+            or [np.zeros((0, self.linear_w.shape[1]), np.float32)]
+        )
+
+    def _embed_batch(self, mels: np.ndarray) -> np.ndarray:
+        x = mels.transpose(1, 0, 2)  # time-major: (T, B, 40)
         t, b, _ = x.shape
         n = self.hidden
         h = np.zeros((b, n), np.float32)
@@ -257,7 +281,8 @@ class VoiceNet:
         gates = np.empty((b, 4 * n), np.float32)
         scratch = np.empty((b, n), np.float32)
         for depth, layer in enumerate(self.layers):
-            inputs = (x.reshape(t * b, -1) @ layer.w_input + layer.bias).reshape(t, b, -1)
+            inputs = np.matmul(x.reshape(t * b, -1), layer.w_input).reshape(t, b, -1)
+            inputs += layer.bias
             last = depth == len(self.layers) - 1
             outputs = None if last else np.empty((t, b, n), np.float32)
             h.fill(0)

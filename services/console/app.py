@@ -110,6 +110,7 @@ class Console:
         self.templates.env.filters["when"] = when
         self.templates.env.filters["rejection"] = lambda value: enum_label(epb.SampleRejection, value, "SAMPLE_REJECTION_")
         self.backends: Backends | None = None
+        self.clock = time.monotonic  # the roster cache's clock (tests move it)
 
     # -- plumbing ---------------------------------------------------------------------------------
 
@@ -402,7 +403,7 @@ class Console:
         """Names of the agency's talent among `wanted`, from the session's roster cache: fetched
         again after ROSTER_MAX_AGE, or when a use names a talent it has not seen (a newly
         registered one), at most every ROSTER_MIN_INTERVAL."""
-        roster, now = session.roster, time.monotonic()
+        roster, now = session.roster, self.clock()
         if roster.stale(wanted, now, ROSTER_MAX_AGE, ROSTER_MIN_INTERVAL):
             roster.names = {t.talent_id: t.display_name for t in await self.all_talent(session)}
             roster.others, roster.fetched_at = wanted - roster.names.keys(), now

@@ -5,6 +5,7 @@ The biometric extras are optional (scripts/install-bio.sh): modules skip when th
 
 from __future__ import annotations
 
+import importlib.util
 import io
 import struct
 import wave
@@ -29,6 +30,15 @@ def need(*modules: str) -> None:
     """Skip the calling test module unless the biometric extras are installed."""
     for name in modules:
         pytest.importorskip(name, reason=f"{name} missing: run scripts/install-bio.sh .venv/bin/python")
+
+
+def need_installed(*packages: str) -> None:
+    """Skip unless the packages are installed, without importing them: resemblyzer's import pulls
+    in torch and librosa, which only the reference tests (test_voice_net.py) need; the others
+    only read its weights file."""
+    for name in packages:
+        if importlib.util.find_spec(name) is None:
+            pytest.skip(f"{name} missing: run scripts/install-bio.sh .venv/bin/python", allow_module_level=True)
 
 
 def read(rel: str) -> bytes:

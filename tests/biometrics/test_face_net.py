@@ -65,6 +65,8 @@ def test_a_batch_gives_each_face_its_own_descriptor(faces):
     chips = np.stack([dlib.get_face_chip(rgb, s, size=CHIP_SIZE, padding=CHIP_PADDING) for _, rgb, s in faces])
     one_by_one = np.stack([net(c[None])[0] for c in chips])
     assert np.abs(net(chips) - one_by_one).max() < 1e-5
+    many = np.concatenate([chips] * 3)  # more faces than one batch of the network
+    assert len(many) > 16 and np.abs(net(many) - np.concatenate([one_by_one] * 3)).max() < 1e-5
     # different people are far apart, so the batch did not mix rows up
     assert np.linalg.norm(one_by_one[0] - one_by_one[1]) > 0.6
 

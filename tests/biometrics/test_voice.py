@@ -5,9 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tests.biometrics import libri_files, need, requires_data, wav_bytes
+from tests.biometrics import libri_files, need, need_installed, requires_data, wav_bytes
 
-need("resemblyzer", "webrtcvad", "av")
+need("webrtcvad", "av")
+need_installed("resemblyzer")
 
 from likeness_biometrics import (  # noqa: E402
     VOICE_MODEL,

@@ -106,9 +106,18 @@ def test_tensor_pointing_outside_its_storage_is_refused(tmp_path):
     data = path.read_bytes()
     size = b"K\x07\x85"  # the pickled size tuple (7,): BININT1 7, TUPLE1
     assert data.count(size) == 1
-    path.write_bytes(data.replace(size, b"K\xc8\x85"))  # claims 200 elements in a storage of 7
-    with pytest.raises(ModelFormatError, match="outside its storage"):
-        load_legacy_state_dict(path)
+    stride = b"K\x01\x85"  # the stride tuple (1,)
+    assert data.count(stride) == 1
+    lies = {
+        "outside its storage": data.replace(size, b"K\xc8\x85"),  # 200 elements in a storage of 7
+        # 2**24 elements over a zero stride: in bounds, but an allocation without limit
+        "outside its storage ": data.replace(size, b"J\x00\x00\x00\x01\x85").replace(stride, b"K\x00\x85"),
+        "shape": data.replace(size, b"X\x01\x00\x00\x00a\x85"),  # a string as a dimension
+    }
+    for match, lie in lies.items():
+        path.write_bytes(lie)
+        with pytest.raises(ModelFormatError, match=match.strip()):
+            load_legacy_state_dict(path)
     path.write_bytes(data)
     np.testing.assert_array_equal(load_legacy_state_dict(path)["x"], np.zeros(7, np.float32))
 

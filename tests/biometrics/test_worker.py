@@ -8,9 +8,10 @@ import os
 import numpy as np
 import pytest
 
-from tests.biometrics import libri_files, need, read, requires_data, wav_bytes
+from tests.biometrics import libri_files, need, need_installed, read, requires_data, wav_bytes
 
-need("dlib", "resemblyzer", "av")
+need("dlib", "av")
+need_installed("resemblyzer")
 
 from likeness_biometrics import (  # noqa: E402
     FaceEnrollmentResult,

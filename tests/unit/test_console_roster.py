@@ -5,7 +5,6 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 import pytest
-from console import app as console_app
 from console.app import ROSTER_MAX_AGE, ROSTER_MIN_INTERVAL, Console
 from console.bootstrap import ConsoleSettings
 from console.sessions import Session
@@ -35,10 +34,10 @@ class Verification:
 
 
 @pytest.fixture
-def console(monkeypatch):
+def console():
     clock = SimpleNamespace(now=1000.0)
-    monkeypatch.setattr(console_app.time, "monotonic", lambda: clock.now)
     c = Console(ConsoleSettings())
+    c.clock = lambda: clock.now
     c.backends = SimpleNamespace(registry=Registry(), verification=Verification())
     return c, clock
 
