@@ -10,8 +10,8 @@ the models once (both networks run on numpy: face_net.py, voice_net.py; torch is
 this package, which hold numpy arrays and pickle cheaply; expected failures come back as the typed
 errors (MediaError, SampleRejected), which pickle too.
 
-Sizing on the 2-core box: one worker per core at most. RSS per worker ~100-130 MiB with both
-models (bench/verify prints the service's total).
+Sizing on the 2-core box: one worker per core at most. RSS per worker: face only 80-105 MiB,
+voice only 45-65 MiB, both ~140 MiB (bench/verify and bench/load print the services' totals).
 """
 
 from __future__ import annotations

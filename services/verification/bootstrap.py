@@ -38,8 +38,8 @@ class VerificationSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="LIKENESS_VERIFICATION_", extra="ignore")
 
     consent_target: str = Field("127.0.0.1:50052", description="host:port of the consent service.")
-    workers: int = Field(2, ge=1, le=64, description="Face worker processes (dlib, ~95 MB each); a video's frames are spread over them.")
-    voice_workers: int = Field(1, ge=1, le=16, description="Voice worker processes (Resemblyzer's encoder on numpy, ~100 MiB each).")
+    workers: int = Field(2, ge=1, le=64, description="Face worker processes (80-105 MiB each); a video's frames are spread over them.")
+    voice_workers: int = Field(1, ge=1, le=16, description="Voice worker processes (Resemblyzer's encoder on numpy, 45-65 MiB each).")
     video_fps: float = Field(1.0, gt=0, le=30, description="Video frames sampled per second (plus the first frame).")
     index_ivf_min_rows: int = Field(
         200_000, ge=10_000, description="Templates of one modality from which the 1:N index searches through a faiss IVF (below: exact scan)."

@@ -18,7 +18,7 @@ from ..service_layer.ports import Extraction
 
 class WorkerPoolExtractor:
     """Two pools: face workers share a video's frames; voice workers embed the audio, at the same
-    time. Each worker loads only its own model (~100-130 MiB RSS each)."""
+    time. Each worker loads only its own model (face 80-105 MiB RSS, voice 45-65 MiB)."""
 
     def __init__(self, face_workers: int = 2, voice_workers: int = 1, config: BioConfig | None = None) -> None:
         self._config = config or BioConfig()
