@@ -1,8 +1,13 @@
 """`make demo`: start the embedded stack, run the end-to-end story through the real `likeness`
-command, print what happened, stop the stack."""
+command, print what happened, stop the stack.
+
+    .venv/bin/python scripts/demo.py [--state-dir DIR]   (default .likeness; tests/e2e/test_demo.py
+                                                          runs it in a throwaway directory)
+"""
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import subprocess
@@ -15,6 +20,7 @@ from likeness_common.logging import configure_logging
 
 ROOT = Path(__file__).resolve().parent.parent
 FACES = ROOT.parent / "shared" / "data" / "faces"
+READER = ROOT.parent / "shared" / "data" / "voices" / "librispeech" / "test-other" / "1688"
 LIKENESS = str(Path(sys.executable).parent / "likeness")
 
 
@@ -42,9 +48,11 @@ class Demo:
 
 
 def _outcome(first: dict) -> str:
+    if "event_id" in first:  # `events tail`: summarised after the steps
+        return "ok"
     if "decision" in first:
         found = ", ".join(f"{m['modality'].lower()} {m['score']:.2f}" + (f" covered by {m['grant_id']}" if m["grant_id"] else f" {m['denial']}")
-                          for m in first["matches"])  # fmt: skip
+                          for m in first.get("matches", []))  # fmt: skip
         return f"{first['decision']}" + (f" ({found})" if found else "")
     if "enrollment_id" in first:
         return f"{first['accepted']} sample(s) accepted"
@@ -74,8 +82,11 @@ def _wait_until_indexed(env: dict[str, str], verify: list[str], timeout: float =
 def main() -> None:
     if not FACES.exists():
         raise SystemExit(f"the demo uses the photos in {FACES} (../shared/data beside the project)")
+    parser = argparse.ArgumentParser(description="The end-to-end story on the embedded stack.")
+    parser.add_argument("--state-dir", type=Path, default=ROOT / ".likeness", help="where the stack keeps its data")
+    args = parser.parse_args()
     configure_logging("WARNING", json=False)
-    stack = DevStack(ROOT / ".likeness")
+    stack = DevStack(args.state_dir)
     print("starting the embedded stack (PostgreSQL, Tansu broker, four services, relay; the biometric models load)…")
     started = time.monotonic()
     info = stack.start()
@@ -96,14 +107,25 @@ def main() -> None:
         demo.run("The agency enrolls the talent's face from two photos (the talent accepted the biometric notice)",
                  "enroll", "face", tid, str(FACES / "obama" / "obama.jpg"), str(FACES / "obama" / "obama2.jpg"),
                  "--api-key", agency["api_key"])  # fmt: skip
+        narrator = demo.run("…and registers a narrator, a voice client", "talent", "register", "LibriSpeech reader 1688",
+                            "--api-key", agency["api_key"])  # fmt: skip
+        demo.run("The agency enrolls the narrator's voice from four recordings",
+                 "enroll", "voice", narrator["talent_id"], *(str(READER / f"1688-142285-000{n}.flac") for n in range(4)),
+                 "--api-key", agency["api_key"])  # fmt: skip
         clip = str(FACES / "obama" / "obama3.jpg")
         verify = ["verify", clip, "--purpose", "advertising", "--territory", "US", "--api-key", platform["api_key"]]
+        speech = ["verify", str(READER / "1688-142285-0006.flac"), "--purpose", "advertising", "--territory", "US",
+                  "--api-key", platform["api_key"]]  # fmt: skip
         _wait_until_indexed(env, verify)
+        _wait_until_indexed(env, speech)
         demo.run("The platform verifies a generated image before publishing: a match, and no consent", *verify)
         grant = demo.run("The agency grants the platform consent: face, advertising, US and GB",
                          "consent", "grant", tid, "--platform", platform["platform_id"], "--modality", "face",
                          "--purpose", "advertising", "--territory", "US,GB", "--condition", "disclosure_label=AI-generated",
                          "--api-key", agency["api_key"])  # fmt: skip
+        voice_grant = demo.run("…and the narrator's voice for the same platform and purpose",
+                               "consent", "grant", narrator["talent_id"], "--platform", platform["platform_id"],
+                               "--modality", "voice", "--purpose", "advertising", "--api-key", agency["api_key"])  # fmt: skip
         check = ["consent", "check", "--talent", tid, "--platform", platform["platform_id"],
                  "--modality", "face", "--territory", "US", "--api-key", platform["api_key"]]  # fmt: skip
         demo.run("The platform checks an advertising use", *check, "--purpose", "advertising")
@@ -112,6 +134,11 @@ def main() -> None:
         demo.run("The platform verifies again (with the grant's consistency token) and keeps the signed receipt as a C2PA assertion",
                  *verify, "--token", grant["consistency_token"], "--receipt", str(receipt), "--c2pa")  # fmt: skip
         demo.run("Anyone verifies the receipt offline", "receipt", "verify", str(receipt))
+        demo.run("The platform verifies a generated voice-over (a recording not used for enrollment)",
+                 *speech, "--token", voice_grant["consistency_token"])  # fmt: skip
+        demo.run("…the image again, for dubbing (not granted)", *verify[:3], "dubbing", *verify[4:])
+        demo.run("…and an image of someone nobody enrolled", "verify", str(FACES / "kit_harington" / "john1.jpeg"),
+                 *verify[2:])  # fmt: skip
         document = stack.state_dir / "grant.json"
         document.write_bytes(subprocess.run([LIKENESS, "consent", "export", grant["grant_id"], "--api-key", agency["api_key"]],
                                             env=env, capture_output=True, check=True).stdout)  # fmt: skip
