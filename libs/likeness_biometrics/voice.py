@@ -189,20 +189,41 @@ def voice_quality(stats: AudioStats) -> tuple[float, dict[str, float]]:
 def analyze_enrollment_clip(samples: np.ndarray, config: BioConfig = _DEFAULT, encoder=None) -> VoiceEnrollmentResult:
     """Embedding of the speech in one clip, with its quality. Raises SampleRejected
     (TOO_LITTLE_SPEECH) below config.min_speech_seconds of detected speech."""
-    x = _as_samples(samples)
-    stats, runs = _analyze(x, config)
-    if stats.speech_s < config.min_speech_seconds:
-        raise SampleRejected(
-            f"{stats.speech_s:.1f} s of speech found, at least {config.min_speech_seconds:g} s are needed",
-            reason=Reason.TOO_LITTLE_SPEECH,
-            metadata={
-                "speech_s": f"{stats.speech_s:.2f}",
-                "min_speech_s": f"{config.min_speech_seconds:g}",
-            },
-        )
-    embedding = _embed(_speech_only(x, runs), encoder)
-    quality, factors = voice_quality(stats)
-    return VoiceEnrollmentResult(embedding=embedding, quality=quality, quality_factors=factors, stats=stats)
+    (result,) = analyze_enrollment_clips([samples], config, encoder)
+    if isinstance(result, SampleRejected):
+        raise result
+    return result
+
+
+def analyze_enrollment_clips(
+    clips: list[np.ndarray], config: BioConfig = _DEFAULT, encoder=None
+) -> list[VoiceEnrollmentResult | SampleRejected]:
+    """analyze_enrollment_clip for several clips, in order; a rejected clip comes back as its
+    SampleRejected. The accepted clips' speech goes through the encoder as one batch (on
+    OpenBLAS four clips cost ~2/3 of four separate calls)."""
+    out: list[VoiceEnrollmentResult | SampleRejected | None] = []
+    speech: list[tuple[int, AudioStats, np.ndarray]] = []
+    for n, samples in enumerate(clips):
+        x = _as_samples(samples)
+        stats, runs = _analyze(x, config)
+        if stats.speech_s < config.min_speech_seconds:
+            out.append(
+                SampleRejected(
+                    f"{stats.speech_s:.1f} s of speech found, at least {config.min_speech_seconds:g} s are needed",
+                    reason=Reason.TOO_LITTLE_SPEECH,
+                    metadata={"speech_s": f"{stats.speech_s:.2f}", "min_speech_s": f"{config.min_speech_seconds:g}"},
+                )
+            )
+            continue
+        out.append(None)
+        speech.append((n, stats, _normalize_volume(_speech_only(x, runs))))
+    if speech:
+        encoder = encoder or load_voice_encoder()
+        embeddings = encoder.embed_utterances([wav for _, _, wav in speech])
+        for (n, stats, _), embedding in zip(speech, embeddings, strict=True):
+            quality, factors = voice_quality(stats)
+            out[n] = VoiceEnrollmentResult(embedding=embedding, quality=quality, quality_factors=factors, stats=stats)
+    return out  # type: ignore[return-value]  (every None was replaced)
 
 
 def embed_speech(samples: np.ndarray, config: BioConfig = _DEFAULT, encoder=None) -> np.ndarray | None:

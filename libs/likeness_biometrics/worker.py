@@ -29,6 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .config import BioConfig
+from .errors import BiometricError
 from .face import DetectedFace, FaceEnrollmentResult, analyze_enrollment_image, faces_in_frame
 from .media import decode_audio, decode_image, iter_video_frames, video_seconds
 from .models import FACE_MODEL, VOICE_MODEL, load_face_models, load_voice_encoder, set_single_thread
@@ -37,6 +38,7 @@ from .voice import (
     Speaker,
     VoiceEnrollmentResult,
     analyze_enrollment_clip,
+    analyze_enrollment_clips,
     cluster_speakers,
     embed_speech,
     speech_segments_embeddings,
@@ -191,6 +193,21 @@ def enroll_voice_clip(data: bytes, config: BioConfig | None = None) -> VoiceEnro
     config = config or _config
     audio = decode_audio(data, config)
     return analyze_enrollment_clip(audio.samples, config)
+
+
+def enroll_voice_clips(clips: list[bytes], config: BioConfig | None = None) -> list[VoiceEnrollmentResult | BiometricError]:
+    """enroll_voice_clip for several clips in one call, in order, their speech embedded as one
+    batch; a clip that does not decode or has too little speech comes back as its error."""
+    config = config or _config
+    decoded: list[np.ndarray] = []
+    errors: dict[int, BiometricError] = {}
+    for n, data in enumerate(clips):
+        try:
+            decoded.append(decode_audio(data, config).samples)
+        except BiometricError as error:
+            errors[n] = error
+    analysed = iter(analyze_enrollment_clips(decoded, config))
+    return [errors[n] if n in errors else next(analysed) for n in range(len(clips))]
 
 
 def voice_probe(data: bytes, config: BioConfig | None = None) -> np.ndarray | None:

@@ -79,3 +79,18 @@ def test_typed_errors_cross_the_process_boundary(pool) -> None:
     with pytest.raises(SampleRejected) as err:
         pool.submit(worker.enroll_voice_clip, wav_bytes(np.zeros(32000, np.float32))).result(timeout=120)
     assert err.value.reason == Reason.TOO_LITTLE_SPEECH
+
+
+@requires_data
+def test_several_voice_clips_in_one_call_keep_their_order_and_errors(pool) -> None:
+    clips = [f.read_bytes() for f in libri_files("1688")[:3]]
+    batch = [clips[0], os.urandom(4096), clips[1], wav_bytes(np.zeros(32000, np.float32)), clips[2]]
+    results = pool.submit(worker.enroll_voice_clips, batch).result(timeout=120)
+    assert [type(r).__name__ for r in results] == [
+        "VoiceEnrollmentResult", "MediaError", "VoiceEnrollmentResult", "SampleRejected", "VoiceEnrollmentResult",
+    ]  # fmt: skip
+    assert results[1].reason == Reason.UNDECODABLE_MEDIA and results[3].reason == Reason.TOO_LITTLE_SPEECH
+    for clip, got in zip(clips, (results[0], results[2], results[4])):
+        alone = pool.submit(worker.enroll_voice_clip, clip).result(timeout=120)
+        assert np.abs(alone.embedding - got.embedding).max() < 1e-5  # the batch changes nothing
+        assert alone.stats == got.stats and alone.quality == got.quality
