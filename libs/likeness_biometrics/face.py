@@ -5,8 +5,9 @@ in badges and patches, and the smallest face it finds without it is ~73 px). Ali
 5-landmark shape predictor; encoding: dlib_face_recognition_resnet_model_v1, both from the
 face_recognition_models wheel, the ResNet evaluated with numpy (face_net.py: dlib's own weights,
 the same numbers ~6x faster than the BLAS-less dlib wheel). This is what
-face_recognition.face_encodings(model="small") does, minus that package (its import sets PIL's LOAD_TRUNCATED_IMAGES globally, loads a CNN detector we
-do not use, and needs the source-built `dlib` distribution rather than `dlib-bin`).
+face_recognition.face_encodings(model="small") does, minus that package (its import sets PIL's
+LOAD_TRUNCATED_IMAGES globally, loads a CNN detector we do not use, and needs the source-built
+`dlib` distribution rather than `dlib-bin`).
 
 Distance: Euclidean between encodings; same person ~0.3-0.45, different people ~0.65-0.9 on the
 test photos; the usual tolerance is 0.6 (see bench/accuracy).

@@ -2,8 +2,8 @@
 
 Why: the prebuilt dlib wheel (dlib-bin) has no BLAS, so its ResNet takes ~81 ms per face on the
 2-core Intel Xeon VM; the same network as numpy im2col + OpenBLAS sgemm takes ~13 ms (one thread,
-measured on a real face chip; README, Benchmarks). The weights are read from the very .dat file dlib loads, and the
-encodings agree with dlib's to float rounding (tests/biometrics/test_face_net.py compares them on
+measured on a real face chip; README, Benchmarks). The weights are read from the very .dat file
+dlib loads, and the encodings agree with dlib's to float rounding (tests/biometrics/test_face_net.py compares them on
 real faces), so templates enrolled with either are interchangeable and FACE_MODEL is unchanged.
 
 The file is dlib's serialization of this network (dnn_face_recognition_ex.cpp):
@@ -114,12 +114,13 @@ def _read_conv(r: _Reader, in_channels: int) -> _Conv:
     return _Conv(weights, bias.astype(np.float32), kh, stride_y, pad_y)
 
 
-def _read_pool(r: _Reader, name: str) -> tuple[int, int, int]:
+def _read_pool(r: _Reader, name: str) -> tuple[int, int]:
+    """(window, stride) of a square pooling layer without padding."""
     r.seek_name(name)
     nr, nc, stride_y, stride_x, pad_y, pad_x = (r.int() for _ in range(6))
     if nr != nc or stride_y != stride_x or pad_y != pad_x or pad_y != 0:
         raise ModelFormatError(f"unsupported {name}: {nr}x{nc}/{stride_y} padding {pad_y}")
-    return nr, stride_y, pad_y
+    return nr, stride_y
 
 
 @dataclass(frozen=True)
@@ -150,7 +151,7 @@ class FaceNet:
                 first = _read_conv(r, channels)
                 second = _read_conv(r, width)
                 if down:
-                    if _read_pool(r, "avg_pool_2") != (2, 2, 0):
+                    if _read_pool(r, "avg_pool_2") != (2, 2):
                         raise ModelFormatError("residual_down pooling is not 2x2/2")
                     if first.stride != 2:
                         raise ModelFormatError("residual_down convolution is not stride 2")
@@ -180,7 +181,7 @@ class FaceNet:
     def _forward(self, chips: np.ndarray) -> np.ndarray:
         x = (chips.astype(np.float32) - self.mean) * np.float32(1 / 256)
         x = _relu(_conv(x, self.stem))
-        x = _max_pool(x, *self.stem_pool[:2])
+        x = _max_pool(x, *self.stem_pool)
         for block in self.blocks:
             y = _relu(_conv(x, block.first))
             y = _conv(y, block.second)

@@ -1,7 +1,8 @@
 """Model identity and the (lazy, once per process) model loaders.
 
 Templates must be stored with `ModelInfo.name`/`version`: embeddings of different models (or model
-versions) are not comparable. Heavy imports (dlib) happen only inside the loaders, so importing this package costs a few milliseconds and no model memory: the gRPC process
+versions) are not comparable. Heavy imports (dlib) happen only inside the loaders, so importing
+this package costs a few milliseconds and no model memory: the gRPC process
 can import the result types while only the worker processes load models.
 """
 
@@ -55,13 +56,18 @@ class FaceModels:
     encoder: Any  # face_net.FaceNet: dlib's ResNet weights, evaluated with numpy + BLAS
 
 
-def face_models_dir() -> Path:
-    """Folder of face_recognition_models' .dat files, found without importing that package (its
-    __init__ imports pkg_resources, which setuptools >= 82 no longer ships)."""
-    spec = importlib.util.find_spec("face_recognition_models")
+def _package_dir(name: str) -> Path:
+    """Where an installed package lives, found without importing it."""
+    spec = importlib.util.find_spec(name)
     if spec is None or not spec.submodule_search_locations:
-        raise RuntimeError("face_recognition_models is not installed (see scripts/install-bio.sh)")
-    return Path(next(iter(spec.submodule_search_locations))) / "models"
+        raise RuntimeError(f"{name} is not installed (see scripts/install-bio.sh)")
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+def face_models_dir() -> Path:
+    """Folder of face_recognition_models' .dat files (its __init__ imports pkg_resources, which
+    setuptools >= 82 no longer ships, hence no import)."""
+    return _package_dir("face_recognition_models") / "models"
 
 
 def _check_version(dist: str, expected: str) -> None:
@@ -105,10 +111,7 @@ def set_single_thread() -> None:
 def voice_model_path() -> Path:
     """resemblyzer's bundled pretrained.pt, found without importing resemblyzer (which imports
     torch and librosa: ~400 MiB that the numpy network does not need)."""
-    spec = importlib.util.find_spec("resemblyzer")
-    if spec is None or not spec.submodule_search_locations:
-        raise RuntimeError("resemblyzer is not installed (see scripts/install-bio.sh)")
-    return Path(next(iter(spec.submodule_search_locations))) / "pretrained.pt"
+    return _package_dir("resemblyzer") / "pretrained.pt"
 
 
 def load_voice_encoder() -> Any:

@@ -167,10 +167,10 @@ def _normalize_volume(x: np.ndarray, target_dbfs: float = -30.0) -> np.ndarray:
     return x if change <= 0 else (x * (10 ** (change / 20))).astype(np.float32)
 
 
-def _embed(x: np.ndarray, encoder=None) -> np.ndarray:
+def _embed(utterances: list[np.ndarray], encoder=None) -> np.ndarray:
+    """(n, 256): each utterance volume-normalised, all of them through the encoder as one batch."""
     encoder = encoder or load_voice_encoder()
-    emb = encoder.embed_utterance(_normalize_volume(x).astype(np.float32, copy=False))
-    return np.asarray(emb, dtype=np.float32)
+    return encoder.embed_utterances([_normalize_volume(x).astype(np.float32, copy=False) for x in utterances])
 
 
 def voice_quality(stats: AudioStats) -> tuple[float, dict[str, float]]:
@@ -216,10 +216,9 @@ def analyze_enrollment_clips(
             )
             continue
         out.append(None)
-        speech.append((n, stats, _normalize_volume(_speech_only(x, runs))))
+        speech.append((n, stats, _speech_only(x, runs)))
     if speech:
-        encoder = encoder or load_voice_encoder()
-        embeddings = encoder.embed_utterances([wav for _, _, wav in speech])
+        embeddings = _embed([wav for _, _, wav in speech], encoder)
         for (n, stats, _), embedding in zip(speech, embeddings, strict=True):
             quality, factors = voice_quality(stats)
             out[n] = VoiceEnrollmentResult(embedding=embedding, quality=quality, quality_factors=factors, stats=stats)
@@ -232,7 +231,7 @@ def embed_speech(samples: np.ndarray, config: BioConfig = _DEFAULT, encoder=None
     _stats, runs = _analyze(x, config)
     if not runs:
         return None
-    return _embed(_speech_only(x, runs), encoder)
+    return _embed([_speech_only(x, runs)], encoder)[0]
 
 
 def speech_segments_embeddings(samples: np.ndarray, config: BioConfig = _DEFAULT, encoder=None) -> list[SegmentEmbedding]:
@@ -252,8 +251,7 @@ def speech_segments_embeddings(samples: np.ndarray, config: BioConfig = _DEFAULT
         windows.extend(zip(bounds[:-1].tolist(), bounds[1:].tolist()))
     if not windows:
         return []
-    encoder = encoder or load_voice_encoder()
-    embeddings = encoder.embed_utterances([_normalize_volume(x[s:e]) for s, e in windows])
+    embeddings = _embed([x[s:e] for s, e in windows], encoder)
     return [
         SegmentEmbedding(start_s=round(s / SAMPLE_RATE, 3), end_s=round(e / SAMPLE_RATE, 3), embedding=emb)
         for (s, e), emb in zip(windows, embeddings)

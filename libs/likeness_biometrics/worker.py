@@ -6,9 +6,10 @@
 The pool uses the 'spawn' start method: the parent runs gRPC threads, and fork() with threads held
 by gRPC is unsafe. Spawned workers re-import this module (so the service's entry point must sit
 under `if __name__ == "__main__":`), then `_init_worker` pins numpy's BLAS to one thread and loads
-the models once (both networks run on numpy: face_net.py, voice_net.py; torch is never imported). The task functions take bytes (and plain values) and return the dataclasses of
-this package, which hold numpy arrays and pickle cheaply; expected failures come back as the typed
-errors (MediaError, SampleRejected), which pickle too.
+the models once (both networks run on numpy: face_net.py, voice_net.py; torch is never imported).
+The task functions take bytes (and plain values) and return the dataclasses of this package,
+which hold numpy arrays and pickle cheaply; expected failures come back as the typed errors
+(MediaError, SampleRejected), which pickle too.
 
 Sizing on the 2-core box: one worker per core at most. RSS per worker: face only 80-105 MiB,
 voice only 45-65 MiB, both ~140 MiB (bench/verify and bench/load print the services' totals).
