@@ -6,8 +6,9 @@ the package is cheap: dlib and the weights load only when a model is first used
 (in the worker processes of `worker.create_executor`). `make setup` installs them
 (requirements/bio.txt).
 
-Modules: media (sniff/decode), face, voice, consistency, worker, models (identity + loaders),
-config (BioConfig), errors (MediaError, SampleRejected, Reason).
+Modules: media (sniff/decode), frames (video and animation sampling with its coverage account),
+face, voice, consistency, worker, models (identity + loaders), config (BioConfig), errors
+(MediaError, SampleRejected, Reason).
 """
 
 from .config import BioConfig
@@ -22,19 +23,8 @@ from .face import (
     face_distances,
     faces_in_frame,
 )
-from .media import (
-    SUPPORTED_MIME_TYPES,
-    DecodedAudio,
-    DecodedImage,
-    MediaKind,
-    MediaType,
-    VideoFrame,
-    decode_audio,
-    decode_image,
-    decode_video_frames,
-    iter_video_frames,
-    sniff,
-)
+from .frames import FrameCoverage, VideoFrame, VideoSampler
+from .media import SUPPORTED_MIME_TYPES, DecodedAudio, DecodedImage, MediaKind, MediaType, decode_audio, decode_image, sniff
 from .models import FACE_MODEL, VOICE_MODEL, ModelInfo
 from .voice import (
     AudioStats,
@@ -62,6 +52,7 @@ __all__ = [
     "DetectedFace",
     "FaceBox",
     "FaceEnrollmentResult",
+    "FrameCoverage",
     "MediaError",
     "MediaKind",
     "MediaType",
@@ -71,6 +62,7 @@ __all__ = [
     "SegmentEmbedding",
     "Speaker",
     "VideoFrame",
+    "VideoSampler",
     "VoiceEnrollmentResult",
     "analyze_audio",
     "analyze_enrollment_clip",
@@ -81,13 +73,11 @@ __all__ = [
     "cosine_similarity",
     "decode_audio",
     "decode_image",
-    "decode_video_frames",
     "embed_speech",
     "face_centroid",
     "face_distance",
     "face_distances",
     "faces_in_frame",
-    "iter_video_frames",
     "sniff",
     "speech_segments_embeddings",
     "voice_centroid",

@@ -14,14 +14,26 @@ class BioConfig:
     max_image_pixels: int = 64_000_000
     # Long side of the image handed to the detector (downscaled with Lanczos if larger).
     max_image_side: int = 1024
-    max_audio_seconds: float = 600.0
-    max_video_seconds: float = 300.0
-    # ---- video sampling
-    video_fps: float = 1.0  # sampled frames per second, plus the first frame
-    video_max_frames: int = 120  # frames kept at most (after change filtering)
-    # Mean absolute difference (0..255) between 32x32 grey thumbnails under which a sampled frame
-    # counts as "barely changed" vs the previously kept frame and is skipped.
-    video_min_change: float = 4.0
+    max_audio_seconds: float = 3600.0
+    max_video_seconds: float = 3600.0
+    # Animated images (GIF, APNG, WebP, AVIF): frames, and pixels summed over frames (bombs).
+    max_animation_frames: int = 10_000
+    max_animation_pixels: int = 2_000_000_000
+    # Packets that fail to decode are skipped and recorded (incomplete coverage); past this many
+    # decoding stops (the coverage says so).
+    max_decode_errors: int = 20
+    # ---- video sampling (frames.py has the rule)
+    video_fps: float = 1.0  # grid samples per second, from the first frame
+    # The longest stretch of a clip without a covered sample for coverage to be complete.
+    video_max_gap_s: float = 1.0
+    # Skip rule: a sample is unchanged (not analysed again) when no 8x8 window of its 256 px grey
+    # thumbnail differs from the last analysed frame's by this much on average (0..255).
+    video_block_change: float = 6.0
+    # Shot cut: consecutive frames whose luma differs by this much on average (64x36 points).
+    video_cut_change: float = 30.0
+    video_max_cuts_per_s: float = 4.0  # cut samples at most this often; more are counted as unseen
+    # Frames ending this long before the declared duration: a truncated clip (incomplete coverage).
+    video_end_tolerance_s: float = 1.0
     # ---- face
     face_upsample: int = 0  # HOG pyramid upsampling (0: finds faces >= ~73 px; 1 finds false faces)
     min_face_px: int = 80  # enrollment: shorter side of the face box, in analysed-image pixels

@@ -1,10 +1,12 @@
 """Media decoding: sniff the type from the bytes, decode images (Pillow), audio and video (PyAV).
 
-Supported: JPEG, PNG, WebP images; WAV, FLAC, MP3, Ogg (Opus/Vorbis) audio; MP4, MOV, WebM video
-(whose audio track `decode_audio` also reads). Recognised but unsupported types (GIF, BMP, TIFF,
-HEIC/AVIF, PDF, AVI, Matroska...) raise UNSUPPORTED_MEDIA_TYPE; bytes that match no known signature
-or fail to decode raise UNDECODABLE_MEDIA. Limits (bytes, pixels, seconds) raise MEDIA_TOO_LARGE /
-MEDIA_TOO_LONG before the expensive work where the header allows it.
+Supported: JPEG, PNG (and APNG), WebP (still and animated), GIF (still and animated), AVIF and
+HEIC images; WAV, FLAC, MP3, Ogg (Opus/Vorbis) audio; MP4, MOV, Matroska and WebM video (H.264,
+HEVC, VP8, VP9, AV1...; their audio track `decode_audio` also reads). Animated images and video are
+sampled frame by frame by frames.VideoSampler. Recognised but unsupported types (BMP, TIFF, PDF,
+AVI...) raise UNSUPPORTED_MEDIA_TYPE; bytes that match no known signature or fail to decode raise
+UNDECODABLE_MEDIA. Limits (bytes, pixels, seconds) raise MEDIA_TOO_LARGE / MEDIA_TOO_LONG before the
+expensive work where the header allows it.
 
 Nothing here keeps or logs the media.
 """
@@ -14,12 +16,11 @@ from __future__ import annotations
 import io
 import math
 import warnings
-from collections.abc import Iterator
 from dataclasses import dataclass
 from enum import Enum
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageOps
 
 from .config import BioConfig
 from .errors import MediaError, Reason
@@ -38,7 +39,7 @@ class MediaKind(str, Enum):
 @dataclass(frozen=True)
 class MediaType:
     kind: MediaKind
-    format: str  # jpeg png webp | wav flac mp3 ogg | mp4 mov webm
+    format: str  # jpeg png webp gif avif heic | wav flac mp3 ogg | mp4 mov mkv webm
     mime: str
 
 
@@ -46,6 +47,9 @@ _TYPES = {
     "jpeg": MediaType(MediaKind.IMAGE, "jpeg", "image/jpeg"),
     "png": MediaType(MediaKind.IMAGE, "png", "image/png"),
     "webp": MediaType(MediaKind.IMAGE, "webp", "image/webp"),
+    "gif": MediaType(MediaKind.IMAGE, "gif", "image/gif"),
+    "avif": MediaType(MediaKind.IMAGE, "avif", "image/avif"),
+    "heic": MediaType(MediaKind.IMAGE, "heic", "image/heic"),
     "wav": MediaType(MediaKind.AUDIO, "wav", "audio/wav"),
     "flac": MediaType(MediaKind.AUDIO, "flac", "audio/flac"),
     "mp3": MediaType(MediaKind.AUDIO, "mp3", "audio/mpeg"),
@@ -53,17 +57,27 @@ _TYPES = {
     "mp4": MediaType(MediaKind.VIDEO, "mp4", "video/mp4"),
     "mov": MediaType(MediaKind.VIDEO, "mov", "video/quicktime"),
     "webm": MediaType(MediaKind.VIDEO, "webm", "video/webm"),
+    "mkv": MediaType(MediaKind.VIDEO, "mkv", "video/x-matroska"),
 }
 SUPPORTED_MIME_TYPES = frozenset(t.mime for t in _TYPES.values())
 
-_PIL_FORMATS = {"jpeg": "JPEG", "png": "PNG", "webp": "WEBP"}
+# Pillow's format names per image format. HEIF containers may hold HEVC (HEIC) or AV1 (AVIF)
+# pictures whatever their brand says: both readers are tried.
+PIL_FORMATS = {"jpeg": ["JPEG"], "png": ["PNG"], "webp": ["WEBP"], "gif": ["GIF"], "avif": ["AVIF", "HEIF"], "heic": ["HEIF", "AVIF"]}
 
 
-def _undecodable(what: str, **meta: str) -> MediaError:
+def _heif_opener() -> None:
+    """Register pillow-heif's HEIF reader with Pillow (once; AVIF is built into Pillow)."""
+    from pillow_heif import register_heif_opener
+
+    register_heif_opener()
+
+
+def undecodable(what: str, **meta: str) -> MediaError:
     return MediaError(f"could not decode the {what}", reason=Reason.UNDECODABLE_MEDIA, metadata=meta)
 
 
-def _unsupported(detected: str) -> MediaError:
+def unsupported(detected: str) -> MediaError:
     supported = ", ".join(sorted(_TYPES))
     return MediaError(
         f"unsupported media type {detected}; supported: {supported}",
@@ -106,35 +120,25 @@ def sniff(data: bytes) -> MediaType:
         if sub == b"WAVE":
             return _TYPES["wav"]
         if sub == b"AVI ":
-            raise _unsupported("avi")
-        raise _undecodable("media")
+            raise unsupported("avi")
+        raise undecodable("media")
     if head.startswith(b"fLaC"):
         return _TYPES["flac"]
     if head.startswith(b"OggS"):
         page = data[:512]
         if b"OpusHead" in page or b"\x01vorbis" in page:
             return _TYPES["ogg"]
-        raise _unsupported("ogg-video" if b"theora" in page else "ogg")
+        raise unsupported("ogg-video" if b"theora" in page else "ogg")
     if head.startswith(b"\x1a\x45\xdf\xa3"):  # EBML: WebM or Matroska
-        if b"webm" in data[:64]:
-            return _TYPES["webm"]
-        raise _unsupported("matroska")
+        return _TYPES["webm"] if b"webm" in data[:64] else _TYPES["mkv"]
     if len(head) >= 12 and head[4:8] == b"ftyp":
         brand = head[8:12]
         if brand == b"qt  ":
             return _TYPES["mov"]
-        if brand in (
-            b"heic",
-            b"heix",
-            b"mif1",
-            b"msf1",
-            b"heim",
-            b"heis",
-            b"hevc",
-            b"avif",
-            b"avis",
-        ):
-            raise _unsupported("heif/avif")
+        if brand in (b"avif", b"avis"):
+            return _TYPES["avif"]
+        if brand in (b"heic", b"heix", b"mif1", b"msf1", b"heim", b"heis", b"hevc", b"hevx"):
+            return _TYPES["heic"]
         return _TYPES["mp4"]
     if len(head) >= 8 and head[4:8] in (b"moov", b"mdat", b"wide", b"free", b"skip", b"pnot"):
         return _TYPES["mov"]
@@ -143,9 +147,9 @@ def sniff(data: bytes) -> MediaType:
         return _TYPES["flac"] if data[off : off + 4] == b"fLaC" else _TYPES["mp3"]
     if _mp3_frame_header(head):
         return _TYPES["mp3"]
+    if head.startswith((b"GIF87a", b"GIF89a")):
+        return _TYPES["gif"]
     for magic, name in (
-        (b"GIF87a", "gif"),
-        (b"GIF89a", "gif"),
         (b"BM", "bmp"),
         (b"II*\x00", "tiff"),
         (b"MM\x00*", "tiff"),
@@ -156,11 +160,11 @@ def sniff(data: bytes) -> MediaType:
         (b"\x00\x00\x00\x0cJXL ", "jpeg-xl"),
     ):
         if head.startswith(magic):
-            raise _unsupported(name)
-    raise _undecodable("media")
+            raise unsupported(name)
+    raise undecodable("media")
 
 
-def _check_bytes(data: bytes, config: BioConfig) -> None:
+def check_bytes(data: bytes, config: BioConfig) -> None:
     if len(data) > config.max_input_bytes:
         raise MediaError(
             f"media is {len(data)} bytes, the limit is {config.max_input_bytes}",
@@ -169,8 +173,8 @@ def _check_bytes(data: bytes, config: BioConfig) -> None:
         )
 
 
-def _expect(data: bytes, kinds: tuple[MediaKind, ...], config: BioConfig) -> MediaType:
-    _check_bytes(data, config)
+def expect(data: bytes, kinds: tuple[MediaKind, ...], config: BioConfig) -> MediaType:
+    check_bytes(data, config)
     media_type = sniff(data)
     if media_type.kind not in kinds:
         wanted = " or ".join(k.value for k in kinds)
@@ -194,7 +198,7 @@ class DecodedImage:
     scale: float  # rgb size / original size (<= 1)
 
 
-def _too_many_pixels(width: int, height: int, limit: int) -> MediaError:
+def too_many_pixels(width: int, height: int, limit: int) -> MediaError:
     return MediaError(
         f"image is {width}x{height} pixels, the limit is {limit} pixels",
         reason=Reason.MEDIA_TOO_LARGE,
@@ -202,7 +206,7 @@ def _too_many_pixels(width: int, height: int, limit: int) -> MediaError:
     )
 
 
-def _to_rgb(im: Image.Image) -> Image.Image:
+def to_rgb(im: Image.Image) -> Image.Image:
     """8-bit RGB: alpha composited on white, 16/32-bit grey rescaled, palette/CMYK converted."""
     mode = im.mode
     if mode == "RGB":
@@ -224,31 +228,53 @@ def _to_rgb(im: Image.Image) -> Image.Image:
     return im.convert("RGB")
 
 
-def decode_image(data: bytes, config: BioConfig = _DEFAULT) -> DecodedImage:
-    """Decode a JPEG/PNG/WebP into an upright 8-bit RGB array no larger than max_image_side."""
-    media_type = _expect(data, (MediaKind.IMAGE,), config)
-    limit = config.max_image_pixels
+def open_image(data: bytes, media_type: MediaType) -> Image.Image:
+    """Pillow's lazy image (nothing decoded yet); UNDECODABLE_MEDIA / MEDIA_TOO_LARGE."""
+    if media_type.format in ("heic", "avif"):
+        _heif_opener()
     try:
         with warnings.catch_warnings():
-            # Our own pixel check below is the limit; Pillow still refuses > 2 * MAX_IMAGE_PIXELS
+            # Our own pixel check is the limit; Pillow still refuses > 2 * MAX_IMAGE_PIXELS
             # (~179 MP) at open time, which surfaces as the same MEDIA_TOO_LARGE.
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            im = Image.open(io.BytesIO(data), formats=[_PIL_FORMATS[media_type.format]])
+            warnings.simplefilter("ignore")
+            return Image.open(io.BytesIO(data), formats=PIL_FORMATS[media_type.format])
     except Image.DecompressionBombError:
-        raise MediaError(
-            f"image exceeds the pixel limit of {limit} pixels",
-            reason=Reason.MEDIA_TOO_LARGE,
-            metadata={"limit": str(limit)},
-        ) from None
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
-        raise _undecodable("image", format=media_type.format) from exc
+        raise MediaError("image exceeds the pixel limit", reason=Reason.MEDIA_TOO_LARGE) from None
+    except Exception as exc:  # UnidentifiedImageError, OSError, ValueError, SyntaxError, a codec's own error
+        raise undecodable("image", format=media_type.format) from exc
+
+
+def image_frame_count(data: bytes, config: BioConfig = _DEFAULT) -> int:
+    """Frames in an image file: 1 for a still, more for an animated GIF, APNG, WebP or AVIF."""
+    media_type = expect(data, (MediaKind.IMAGE,), config)
+    im = open_image(data, media_type)
+    try:
+        return max(1, int(getattr(im, "n_frames", 1) or 1))
+    except Exception as exc:
+        raise undecodable("image", format=media_type.format) from exc
+    finally:
+        im.close()
+
+
+def decode_image(data: bytes, config: BioConfig = _DEFAULT, max_side: int | None = None) -> DecodedImage:
+    """Decode a still image (the first frame of an animated one) into an upright 8-bit RGB array
+    no larger than `max_side` (default config.max_image_side)."""
+    media_type = expect(data, (MediaKind.IMAGE,), config)
+    limit = config.max_image_pixels
+    try:
+        im = open_image(data, media_type)
+    except MediaError as error:
+        if error.reason == Reason.MEDIA_TOO_LARGE:
+            raise MediaError(f"image exceeds the pixel limit of {limit} pixels", reason=Reason.MEDIA_TOO_LARGE,
+                             metadata={"limit": str(limit)}) from None  # fmt: skip
+        raise
     try:
         width, height = im.size
         if width <= 0 or height <= 0:
-            raise _undecodable("image", format=media_type.format)
+            raise undecodable("image", format=media_type.format)
         if width * height > limit:
-            raise _too_many_pixels(width, height, limit)
-        max_side = config.max_image_side
+            raise too_many_pixels(width, height, limit)
+        max_side = max_side or config.max_image_side
         if im.format == "JPEG" and max(width, height) > max_side:
             # Decode at a reduced DCT scale (1/2, 1/4, 1/8) no smaller than the target.
             s = max_side / max(width, height)
@@ -260,7 +286,7 @@ def decode_image(data: bytes, config: BioConfig = _DEFAULT) -> DecodedImage:
                 upright = ImageOps.exif_transpose(im)
             except Exception:  # a broken EXIF block must not lose the picture
                 upright = im
-            rgb = _to_rgb(upright)
+            rgb = to_rgb(upright)
         # Original dimensions as displayed (EXIF orientation may swap them).
         if upright.size != im.size:  # rotated by 90/270 degrees
             width, height = height, width
@@ -277,11 +303,11 @@ def decode_image(data: bytes, config: BioConfig = _DEFAULT) -> DecodedImage:
         MemoryError,
         Image.DecompressionBombError,
     ) as exc:
-        raise _undecodable("image", format=media_type.format) from exc
+        raise undecodable("image", format=media_type.format) from exc
     finally:
         im.close()
     if arr.ndim != 3 or arr.shape[2] != 3 or arr.size == 0:
-        raise _undecodable("image", format=media_type.format)
+        raise undecodable("image", format=media_type.format)
     return DecodedImage(
         rgb=arr,
         format=media_type.format,
@@ -294,16 +320,16 @@ def decode_image(data: bytes, config: BioConfig = _DEFAULT) -> DecodedImage:
 # ---------------------------------------------------------------------------------- audio/video
 
 
-def _open_container(data: bytes, media_type: MediaType):
+def open_container(data: bytes, media_type: MediaType):
     import av
 
     try:
         return av.open(io.BytesIO(data), mode="r")
     except Exception as exc:  # av.FFmpegError, UnicodeDecodeError, ValueError...
-        raise _undecodable(media_type.kind.value, format=media_type.format) from exc
+        raise undecodable(media_type.kind.value, format=media_type.format) from exc
 
 
-def _too_long(seconds: float, limit: float) -> MediaError:
+def too_long(seconds: float, limit: float) -> MediaError:
     return MediaError(
         f"media is {seconds:.0f} s long, the limit is {limit:.0f} s",
         reason=Reason.MEDIA_TOO_LONG,
@@ -311,7 +337,7 @@ def _too_long(seconds: float, limit: float) -> MediaError:
     )
 
 
-def _declared_seconds(container, stream) -> float | None:
+def declared_seconds(container, stream) -> float | None:
     if stream.duration is not None and stream.time_base is not None:
         return float(stream.duration * stream.time_base)
     if container.duration is not None:
@@ -326,26 +352,43 @@ class DecodedAudio:
     format: str
     source_sample_rate: int
     source_channels: int
+    declared_s: float | None = None  # the track's declared duration
+    decode_errors: tuple[str, ...] = ()  # packets that failed to decode (skipped, the rest kept)
 
     @property
     def duration_s(self) -> float:
         return len(self.samples) / self.sample_rate
 
 
-def decode_audio(data: bytes, config: BioConfig = _DEFAULT) -> DecodedAudio:
-    """Decode audio (or a video's first audio track) to 16 kHz mono float32."""
+def has_audio_track(data: bytes, config: BioConfig = _DEFAULT) -> bool:
+    media_type = expect(data, (MediaKind.AUDIO, MediaKind.VIDEO), config)
+    container = open_container(data, media_type)
+    try:
+        return bool(container.streams.audio)
+    finally:
+        container.close()
+
+
+def decode_audio(data: bytes, config: BioConfig = _DEFAULT, *, strict: bool = True) -> DecodedAudio:
+    """Decode audio (or a video's first audio track) to 16 kHz mono float32.
+
+    A packet that fails to decode is skipped and recorded in `decode_errors` (decoding goes on, up
+    to config.max_decode_errors). With `strict` (enrollment) any such error refuses the whole clip
+    as UNDECODABLE_MEDIA; verification passes strict=False and reports the errors as incomplete
+    coverage instead."""
     import av
 
-    media_type = _expect(data, (MediaKind.AUDIO, MediaKind.VIDEO), config)
+    media_type = expect(data, (MediaKind.AUDIO, MediaKind.VIDEO), config)
     limit = config.max_audio_seconds
-    container = _open_container(data, media_type)
+    container = open_container(data, media_type)
+    errors: list[str] = []
     try:
         if not container.streams.audio:
             raise MediaError("the media has no audio track", reason=Reason.NO_AUDIO_STREAM)
         stream = container.streams.audio[0]
-        declared = _declared_seconds(container, stream)
+        declared = declared_seconds(container, stream)
         if declared is not None and declared > limit + 1:
-            raise _too_long(declared, limit)
+            raise too_long(declared, limit)
         src_rate = int(stream.codec_context.sample_rate or stream.rate or 0)
         src_channels = int(getattr(stream.codec_context.layout, "nb_channels", 0) or 0)
         resampler = av.AudioResampler(format="flt", layout="mono", rate=SAMPLE_RATE)
@@ -360,139 +403,73 @@ def decode_audio(data: bytes, config: BioConfig = _DEFAULT) -> DecodedAudio:
                 chunks.append(arr)
                 total += len(arr)
                 if total > max_samples + SAMPLE_RATE:
-                    raise _too_long(total / SAMPLE_RATE, limit)
+                    raise too_long(total / SAMPLE_RATE, limit)
 
         try:
-            for frame in container.decode(stream):
-                take(resampler.resample(frame))
+            for packet in container.demux(stream):
+                try:
+                    frames = packet.decode()
+                except av.FFmpegError as exc:
+                    at = float(packet.pts * packet.time_base) if packet.pts is not None and packet.time_base else None
+                    errors.append(f"{type(exc).__name__} at {at:.2f} s" if at is not None else type(exc).__name__)
+                    if len(errors) >= config.max_decode_errors:
+                        errors.append(f"stopped after {len(errors)} decode errors")
+                        break
+                    continue
+                for frame in frames:
+                    take(resampler.resample(frame))
             take(resampler.resample(None))
         except MediaError:
             raise
-        except Exception as exc:
+        except Exception as exc:  # the resampler or the demuxer gave up: keep what decoded, say so
             if not chunks:
-                raise _undecodable("audio", format=media_type.format) from exc
-            # A damaged tail: keep what decoded (the quality checks judge the rest).
+                raise undecodable("audio", format=media_type.format) from exc
+            errors.append(f"{type(exc).__name__} after {total / SAMPLE_RATE:.2f} s")
     finally:
         container.close()
-    if not chunks:
-        raise _undecodable("audio", format=media_type.format)
+    if not chunks or (strict and errors):
+        raise undecodable("audio", format=media_type.format)
     samples = np.concatenate(chunks).astype(np.float32, copy=False)
     if len(samples) > max_samples:
-        raise _too_long(len(samples) / SAMPLE_RATE, limit)
+        raise too_long(len(samples) / SAMPLE_RATE, limit)
     np.clip(samples, -1.0, 1.0, out=samples)
     if not np.isfinite(samples).all():
-        raise _undecodable("audio", format=media_type.format)
+        raise undecodable("audio", format=media_type.format)
     return DecodedAudio(
         samples=samples,
         sample_rate=SAMPLE_RATE,
         format=media_type.format,
         source_sample_rate=src_rate,
         source_channels=src_channels,
+        declared_s=round(declared, 3) if declared is not None and math.isfinite(declared) and declared >= 0 else None,
+        decode_errors=tuple(errors),
     )
-
-
-@dataclass(frozen=True)
-class VideoFrame:
-    index: int  # ordinal of the decoded frame in the stream (0-based)
-    timestamp_s: float
-    rgb: np.ndarray  # HxWx3 uint8, upright, at most max_image_side
-
-
-def _thumb(rgb: np.ndarray) -> np.ndarray:
-    im = Image.fromarray(rgb).convert("L").resize((32, 32), Image.Resampling.BILINEAR)
-    return np.asarray(im, dtype=np.float32)
 
 
 def video_seconds(data: bytes, config: BioConfig = _DEFAULT) -> float | None:
     """The video track's declared duration (no decoding); None when the container does not say."""
-    container = _open_container(data, _expect(data, (MediaKind.VIDEO,), config))
+    container = open_container(data, expect(data, (MediaKind.VIDEO,), config))
     try:
-        return _declared_seconds(container, container.streams.video[0]) if container.streams.video else None
+        return declared_seconds(container, container.streams.video[0]) if container.streams.video else None
     finally:
         container.close()
 
 
-def iter_video_frames(
-    data: bytes, config: BioConfig = _DEFAULT, start_s: float = 0.0, end_s: float | None = None
-) -> Iterator[VideoFrame]:
-    """Frames sampled at config.video_fps (the first frame always), skipping frames that barely
-    changed vs the previously kept one; display rotation applied; downscaled to max_image_side.
 
-    With `start_s` / `end_s`, only the samples in [start_s, end_s): decoding seeks to the keyframe
-    before `start_s` and stops at `end_s`, so workers splitting one clip by time do not each decode
-    all of it. Sample times are multiples of 1/video_fps either way, so the ranges of a split see
-    the same samples as one pass (the change filter restarts at each range's first sample)."""
-    media_type = _expect(data, (MediaKind.VIDEO,), config)
-    limit = config.max_video_seconds
-    container = _open_container(data, media_type)
+@dataclass(frozen=True)
+class Streams:
+    """What a container holds, from its header (nothing decoded)."""
+
+    video: bool
+    audio: bool
+    video_seconds: float | None  # declared
+    audio_seconds: float | None
+
+
+def probe_streams(data: bytes, config: BioConfig = _DEFAULT) -> Streams:
+    container = open_container(data, expect(data, (MediaKind.AUDIO, MediaKind.VIDEO), config))
     try:
-        if not container.streams.video:
-            raise MediaError("the media has no video track", reason=Reason.NO_VIDEO_STREAM)
-        stream = container.streams.video[0]
-        declared = _declared_seconds(container, stream)
-        if declared is not None and declared > limit + 1:
-            raise _too_long(declared, limit)
-        w, h = stream.codec_context.width, stream.codec_context.height
-        if w and h and w * h > config.max_image_pixels:
-            raise _too_many_pixels(w, h, config.max_image_pixels)
-        rate = float(stream.average_rate) if stream.average_rate else 25.0
-        step = 1.0 / config.video_fps if config.video_fps > 0 else math.inf
-        next_t = 0.0
-        kept = 0
-        last: np.ndarray | None = None
-        first_t: float | None = None
-        index = -1
-        seeking = start_s > 0
-        if seeking:
-            first_t = float(stream.start_time * stream.time_base) if stream.start_time is not None else 0.0
-            try:
-                container.seek(int((first_t + start_s) / stream.time_base), stream=stream, backward=True, any_frame=False)
-            except Exception:  # av.FFmpegError...: not seekable; decode from the start instead (slower, same frames)
-                container.close()
-                container = _open_container(data, media_type)
-                stream = container.streams.video[0]
-            next_t = math.ceil(start_s / step - 1e-9) * step
-        try:
-            for frame in container.decode(stream):
-                index += 1
-                t = float(frame.time) if frame.time is not None else index / rate
-                if first_t is None:
-                    first_t = t
-                t -= first_t
-                if t > limit + 1:
-                    raise _too_long(t, limit)
-                if end_s is not None and t + 1e-6 >= end_s:
-                    return
-                if (index > 0 or seeking) and t + 1e-6 < next_t:
-                    continue
-                next_t = (math.floor(t / step) + 1) * step if (index > 0 or seeking) else step
-                fw, fh = frame.width, frame.height
-                s = min(1.0, config.max_image_side / max(fw, fh))
-                rgb = frame.to_ndarray(format="rgb24", width=max(1, round(fw * s)), height=max(1, round(fh * s)))
-                k = round((getattr(frame, "rotation", 0) or 0) / 90) % 4
-                if k:  # display matrix rotates counter-clockwise by `rotation` degrees
-                    rgb = np.rot90(rgb, k)
-                rgb = np.ascontiguousarray(rgb)
-                thumb = _thumb(rgb)
-                if last is not None and float(np.abs(thumb - last).mean()) < config.video_min_change:
-                    continue
-                last = thumb
-                # After a seek the decoder's count starts anywhere: the ordinal comes from the time.
-                yield VideoFrame(index=round(t * rate) if seeking else index, timestamp_s=round(t, 3), rgb=rgb)
-                kept += 1
-                if kept >= config.video_max_frames:
-                    return
-        except MediaError:
-            raise
-        except Exception as exc:
-            if index <= 0:
-                raise _undecodable("video", format=media_type.format) from exc
-            # A damaged tail: stop with the frames we have.
-        if index < 0:
-            raise _undecodable("video", format=media_type.format)
+        v, a = container.streams.video, container.streams.audio
+        return Streams(bool(v), bool(a), declared_seconds(container, v[0]) if v else None, declared_seconds(container, a[0]) if a else None)
     finally:
         container.close()
-
-
-def decode_video_frames(data: bytes, config: BioConfig = _DEFAULT) -> list[VideoFrame]:
-    return list(iter_video_frames(data, config))

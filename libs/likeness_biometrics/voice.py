@@ -238,8 +238,13 @@ def speech_segments_embeddings(samples: np.ndarray, config: BioConfig = _DEFAULT
     """One embedding per window of speech: each speech segment (pauses <= 0.3 s bridged) at least
     config.segment_min_s long is cut into equal windows close to config.segment_window_s (so
     windows are ~0.67x-1.5x that long). Compare the windows to tell two speakers apart."""
+    return speech_windows(samples, config, encoder)[1]
+
+
+def speech_windows(samples: np.ndarray, config: BioConfig = _DEFAULT, encoder=None) -> tuple[AudioStats, list[SegmentEmbedding]]:
+    """The clip's AudioStats and speech_segments_embeddings, from one pass of voice detection."""
     x = _as_samples(samples)
-    _stats, runs = _analyze(x, config)
+    stats, runs = _analyze(x, config)
     windows: list[tuple[int, int]] = []
     for a, b in runs:
         start, end = a * _FRAME, min(len(x), b * _FRAME)
@@ -250,9 +255,9 @@ def speech_segments_embeddings(samples: np.ndarray, config: BioConfig = _DEFAULT
         bounds = np.linspace(start, end, n + 1).astype(int)
         windows.extend(zip(bounds[:-1].tolist(), bounds[1:].tolist()))
     if not windows:
-        return []
+        return stats, []
     embeddings = _embed([x[s:e] for s, e in windows], encoder)
-    return [
+    return stats, [
         SegmentEmbedding(start_s=round(s / SAMPLE_RATE, 3), end_s=round(e / SAMPLE_RATE, 3), embedding=emb)
         for (s, e), emb in zip(windows, embeddings)
     ]
@@ -269,29 +274,28 @@ class Speaker:
 
 
 def cluster_speakers(segments: list[SegmentEmbedding], link_cosine: float = 0.65) -> list[Speaker]:
-    """Group speech windows by speaker (agglomerative, average linkage on cosine): two voices in
+    """Group speech windows by speaker (agglomerative, average linkage on cosine, scipy's compiled
+    implementation: O(n^2) in the number of windows, ~1,800 for an hour of speech): two voices in
     one clip become two probes. A group's mean embedding scores like a whole utterance (genuine
     median 0.92 on LibriSpeech) where single 2 s windows score lower (median 0.86); on two-speaker
-    concatenations of the test-other speakers 0.65 split 43 of 45 pairs correctly."""
+    concatenations of the test-other speakers 0.65 split 43 of 45 pairs correctly. Verification
+    searches every window on its own as well (a short cameo can hide inside a group's mean)."""
     if not segments:
         return []
     unit = np.stack([s.embedding / max(float(np.linalg.norm(s.embedding)), 1e-9) for s in segments]).astype(np.float64)
-    similarity = unit @ unit.T
-    groups = [[i] for i in range(len(segments))]
-    while len(groups) > 1:
-        best, pair = -2.0, (0, 0)
-        for a in range(len(groups)):
-            for b in range(a + 1, len(groups)):
-                linkage = float(similarity[np.ix_(groups[a], groups[b])].mean())
-                if linkage > best:
-                    best, pair = linkage, (a, b)
-        if best < link_cosine:
-            break
-        a, b = pair
-        groups[a] += groups.pop(b)
+    if len(segments) == 1:
+        labels = np.ones(1, int)
+    else:
+        from scipy.cluster.hierarchy import fcluster, linkage
+
+        # Average linkage on cosine distance (1 - cosine): groups merge while the mean cosine
+        # between them is at least link_cosine, the rule this function always had.
+        tree = linkage(unit, method="average", metric="cosine")
+        labels = fcluster(tree, t=1.0 - link_cosine, criterion="distance")
     speakers = []
-    for group in groups:
+    for label in np.unique(labels):
+        group = np.flatnonzero(labels == label)
         mean = unit[group].mean(axis=0)
         mean /= max(float(np.linalg.norm(mean)), 1e-9)
-        speakers.append(Speaker(segments[min(group)].start_s, segments[max(group)].end_s, len(group), mean.astype(np.float32)))
+        speakers.append(Speaker(segments[group.min()].start_s, segments[group.max()].end_s, len(group), mean.astype(np.float32)))
     return sorted(speakers, key=lambda s: s.start_s)

@@ -32,7 +32,8 @@ import numpy as np
 from .config import BioConfig
 from .errors import BiometricError
 from .face import DetectedFace, FaceEnrollmentResult, analyze_enrollment_image, faces_in_frame
-from .media import decode_audio, decode_image, iter_video_frames, video_seconds
+from .frames import FrameCoverage, VideoSampler, still_coverage
+from .media import decode_audio, decode_image, has_audio_track, image_frame_count
 from .models import FACE_MODEL, VOICE_MODEL, load_face_models, load_voice_encoder, set_single_thread
 from .voice import (
     SegmentEmbedding,
@@ -43,6 +44,7 @@ from .voice import (
     cluster_speakers,
     embed_speech,
     speech_segments_embeddings,
+    speech_windows,
 )
 
 _config = BioConfig()
@@ -117,15 +119,6 @@ def ping() -> WorkerInfo:
 
 
 @dataclass(frozen=True)
-class ImageFaces:
-    faces: list[DetectedFace]  # largest first
-    image_width: int
-    image_height: int
-    scale: float  # analysed size / original size
-    elapsed_ms: float
-
-
-@dataclass(frozen=True)
 class FrameFaces:
     frame_index: int
     timestamp_s: float
@@ -133,9 +126,13 @@ class FrameFaces:
 
 
 @dataclass(frozen=True)
-class VideoFaces:
-    frames: list[FrameFaces]  # sampled frames, with or without faces
-    frame_width: int
+class VisualFaces:
+    """The faces of an image, an animation or a video (or one time range of it), frame by frame,
+    with the account of what was sampled, analysed and skipped."""
+
+    frames: list[FrameFaces]  # analysed frames, with or without faces
+    coverage: FrameCoverage
+    frame_width: int  # of the analysed pictures
     frame_height: int
     elapsed_ms: float
 
@@ -147,46 +144,42 @@ def enroll_face_image(data: bytes, config: BioConfig | None = None) -> FaceEnrol
     return analyze_enrollment_image(image.rgb, config)
 
 
-def faces_in_image(data: bytes, config: BioConfig | None = None) -> ImageFaces:
+def faces_in_image(data: bytes, config: BioConfig | None = None) -> VisualFaces:
+    """Every face of a still image; an animated image (GIF, APNG, WebP, AVIF) is sampled frame by
+    frame like a video."""
     config = config or _config
+    if image_frame_count(data, config) > 1:
+        return faces_in_video(data, config)
     t = time.perf_counter()
     image = decode_image(data, config)
     faces = faces_in_frame(image.rgb, config)
     h, w = image.rgb.shape[:2]
     _release_memory()
-    return ImageFaces(faces, w, h, image.scale, round((time.perf_counter() - t) * 1000, 1))
+    return VisualFaces([FrameFaces(0, 0.0, faces)], still_coverage(), w, h, round((time.perf_counter() - t) * 1000, 1))
 
 
-def faces_in_video(data: bytes, config: BioConfig | None = None, shard: int = 0, shards: int = 1) -> VideoFaces:
-    """Faces in the sampled frames of a video (config.video_fps plus the first frame).
+def time_ranges(seconds: float | None, parts: int, config: BioConfig) -> list[tuple[float, float | None]]:
+    """`parts` consecutive [start, end) ranges on the sample grid covering a clip of `seconds`
+    (the last open-ended, so it decodes to the real end whatever was declared). A missing, negative,
+    NaN or absurd declared duration gives one range: the whole clip."""
+    if seconds is None or not math.isfinite(seconds) or not 0 < seconds <= config.max_video_seconds + 1 or parts <= 1:
+        return [(0.0, None)]
+    samples = math.floor(seconds * config.video_fps) + 1  # at 0, 1/fps, 2/fps ...
+    parts = min(parts, samples)
+    bounds = [samples * k // parts / config.video_fps for k in range(parts + 1)]
+    return [(bounds[k], bounds[k + 1] if k < parts - 1 else None) for k in range(parts)]
 
-    With `shards` > 1, this task analyses its share of the sampled frames: submit one task per
-    shard to spread one clip's frames over the pool. When the container declares its duration the
-    shares are consecutive time ranges on the sample grid, and each shard decodes only from the
-    keyframe before its range to its end (decoding a 720p clip costs about a third of analysing
-    its frames: measured, bench/verify); otherwise every shard decodes the whole clip and takes
-    every shards-th sample."""
+
+def faces_in_video(data: bytes, config: BioConfig | None = None, start_s: float = 0.0, end_s: float | None = None) -> VisualFaces:
+    """Faces in the sampled frames of a video or animated image (frames.VideoSampler has the rule),
+    in [start_s, end_s) of it: submit one task per `time_ranges` range to spread a clip over the
+    pool (each decodes only from the keyframe before its range to its end)."""
     config = config or _config
     t = time.perf_counter()
-    frames: list[FrameFaces] = []
-    w = h = 0
-    seconds = video_seconds(data, config) if shards > 1 else None
-    # The declared duration only places the split: a negative, NaN or absurd one falls back to the
-    # whole clip in every shard (the last range always decodes to the real end, whatever was declared).
-    if seconds is not None and math.isfinite(seconds) and 0 < seconds <= config.max_video_seconds + 1 and config.video_fps > 0:
-        samples = math.floor(seconds * config.video_fps) + 1  # at 0, 1/fps, 2/fps ...
-        first, last = (samples * shard // shards, samples * (shard + 1) // shards)
-        start = first / config.video_fps
-        end = last / config.video_fps if shard < shards - 1 else None
-        selected, whole_range = (iter_video_frames(data, config, start, end) if first < last else iter(())), True
-    else:
-        selected, whole_range = iter_video_frames(data, config), False
-    for position, frame in enumerate(selected):
-        h, w = frame.rgb.shape[:2]
-        if whole_range or position % shards == shard:
-            frames.append(FrameFaces(frame.index, frame.timestamp_s, faces_in_frame(frame.rgb, config)))
+    sampler = VideoSampler(data, config, start_s, end_s)
+    frames = [FrameFaces(frame.index, frame.timestamp_s, faces_in_frame(frame.rgb, config)) for frame in sampler]
     _release_memory()
-    return VideoFaces(frames, w, h, round((time.perf_counter() - t) * 1000, 1))
+    return VisualFaces(frames, sampler.coverage, sampler.width, sampler.height, round((time.perf_counter() - t) * 1000, 1))
 
 
 def enroll_voice_clip(data: bytes, config: BioConfig | None = None) -> VoiceEnrollmentResult:
@@ -217,11 +210,47 @@ def voice_probe(data: bytes, config: BioConfig | None = None) -> np.ndarray | No
     return embed_speech(decode_audio(data, config).samples, config)
 
 
+@dataclass(frozen=True)
+class AudioCoverage:
+    """What the voice analysis heard of a clip."""
+
+    audio_track: bool
+    declared_s: float | None = None
+    decoded_s: float = 0.0
+    speech_s: float = 0.0
+    windows: int = 0  # speech windows embedded (each searched on its own)
+    decode_errors: tuple[str, ...] = ()
+
+    def truncated(self, tolerance_s: float) -> bool:
+        return self.declared_s is not None and self.decoded_s + tolerance_s < self.declared_s
+
+
+@dataclass(frozen=True)
+class VoiceFindings:
+    speakers: list[Speaker]  # windows grouped by voice: one mean embedding per speaker
+    windows: list[SegmentEmbedding]  # every speech window
+    coverage: AudioCoverage
+    elapsed_ms: float
+
+
+def voices_in_audio(data: bytes, config: BioConfig | None = None) -> VoiceFindings:
+    """Audio (or a video's audio track) -> every speech window's embedding and the speakers they
+    group into. A video without an audio track is not an error: nothing to hear."""
+    config = config or _config
+    t = time.perf_counter()
+    if not has_audio_track(data, config):
+        return VoiceFindings([], [], AudioCoverage(audio_track=False), round((time.perf_counter() - t) * 1000, 1))
+    audio = decode_audio(data, config, strict=False)
+    stats, windows = speech_windows(audio.samples, config)
+    speakers = cluster_speakers(windows)
+    coverage = AudioCoverage(True, audio.declared_s, round(audio.duration_s, 3), stats.speech_s, len(windows), audio.decode_errors)
+    _release_memory()
+    return VoiceFindings(speakers, windows, coverage, round((time.perf_counter() - t) * 1000, 1))
+
+
 def voice_speakers(data: bytes, config: BioConfig | None = None) -> list[Speaker]:
     """Audio (or video) bytes -> one embedding per speaker heard (windows grouped by voice)."""
-    speakers = cluster_speakers(voice_segments(data, config))
-    _release_memory()
-    return speakers
+    return voices_in_audio(data, config).speakers
 
 
 def voice_segments(data: bytes, config: BioConfig | None = None) -> list[SegmentEmbedding]:

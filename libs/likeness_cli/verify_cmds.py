@@ -40,10 +40,51 @@ def receipt_document(v: vpb.Verification, c2pa: bool = False) -> bytes:
     return c2pa_assertion(doc) if c2pa else doc
 
 
+def coverage_summary(c: vpb.Coverage) -> dict:
+    """The coverage record as plain JSON (the `coverage` object of `likeness verify --json`)."""
+    return {
+        "complete": c.complete,
+        "incomplete_reasons": list(c.incomplete_reasons),
+        "media_seconds": round(c.media_seconds, 3),
+        "sample_fps": round(c.sample_fps, 3),
+        "frames_in_clip": c.frames_in_clip,
+        "frames_sampled": c.frames_sampled,
+        "frames_analyzed": c.frames_analyzed,
+        "frames_skipped_unchanged": c.frames_skipped_unchanged,
+        "max_gap_s": round(c.max_gap_seconds, 3),
+        "max_gap_allowed_s": round(c.max_gap_allowed_seconds, 3),
+        "audio_track": c.audio_track,
+        "audio_seconds": round(c.audio_seconds, 3),
+        "speech_seconds": round(c.speech_seconds, 3),
+        "voice_windows": c.voice_windows,
+        "decode_errors": list(c.decode_errors),
+        "skip_rule": c.skip_rule,
+    }
+
+
+def coverage_line(c: vpb.Coverage) -> str:
+    """The coverage in one line, for people (CLI and console)."""
+    parts = []
+    if c.sample_fps > 0:
+        parts.append(f"{c.frames_analyzed} of {c.frames_sampled} sampled frames analysed ({c.frames_skipped_unchanged} unchanged), "
+                     f"{c.frames_in_clip} frames in {c.media_seconds:.1f} s, longest gap {c.max_gap_seconds:.2f} s")  # fmt: skip
+    elif c.frames_in_clip:
+        parts.append("still image")
+    if c.audio_track:
+        parts.append(f"audio {c.audio_seconds:.1f} s, speech {c.speech_seconds:.1f} s in {c.voice_windows} windows")
+    elif c.sample_fps > 0:
+        parts.append("no audio track")
+    head = "complete" if c.complete else "INCOMPLETE (" + ", ".join(c.incomplete_reasons) + ")"
+    return f"{head}: " + "; ".join(parts)
+
+
 def _summary(v: vpb.Verification) -> dict:
     return {
         "verification_id": v.verification_id,
         "decision": vpb.Decision.Name(v.decision).removeprefix("DECISION_"),
+        "review_reasons": [vpb.ReviewReason.Name(r).removeprefix("REVIEW_REASON_") for r in v.review_reasons],
+        "coverage": coverage_summary(v.coverage) if v.HasField("coverage") else None,
+        "coverage_line": coverage_line(v.coverage) if v.HasField("coverage") else "not recorded (receipt schema 1)",
         "matches": [
             {"talent_id": m.talent_id, "modality": epb.Modality.Name(m.modality).removeprefix("MODALITY_"), "score": round(m.score, 4),
              "review_band": m.in_review_band, "start_s": round(m.start_seconds, 3), "end_s": round(m.end_seconds, 3),
@@ -62,7 +103,9 @@ def _summary(v: vpb.Verification) -> dict:
 
 
 def _human(s: dict) -> str:
-    lines = [f"{s['decision']}  {s['verification_id']}  ({s['media_type']}, receipt {s['receipt_id']})"]
+    reasons = f" ({', '.join(s['review_reasons'])})" if s["review_reasons"] else ""
+    lines = [f"{s['decision']}{reasons}  {s['verification_id']}  ({s['media_type']}, receipt {s['receipt_id']})",
+             f"  coverage: {s['coverage_line']}"]  # fmt: skip
     for m in s["matches"]:
         where = f"frame {m['frame']} at {m['start_s']}s" if m["modality"] == "FACE" else f"{m['start_s']}-{m['end_s']}s"
         verdict = f"covered by {m['grant_id']}" if m["grant_id"] else f"not covered: {m['denial']}"

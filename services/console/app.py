@@ -32,7 +32,7 @@ from likeness.registry.v1 import registry_pb2 as rpb
 from likeness.verification.v1 import verification_pb2 as vpb
 from likeness_cli.client import CliError, Connection, request_id
 from likeness_cli.consent_cmds import grant_document, purpose_value
-from likeness_cli.verify_cmds import receipt_document
+from likeness_cli.verify_cmds import coverage_line, receipt_document
 from likeness_common.proto import enum_name, ts
 from likeness_common.tls import ClientTls
 
@@ -424,6 +424,8 @@ class Console:
                              "denial": enum_label(cpb.DenialReason, m.denial_reason, "DENIAL_REASON_") if m.denial_reason else ""}
                             for m in ours],
                 "others": len({m.talent_id for m in v.matches} - set(names)),
+                "coverage": coverage_line(v.coverage) if v.HasField("coverage") else "not recorded",
+                "reasons": ", ".join(enum_label(vpb.ReviewReason, r, "REVIEW_REASON_") for r in v.review_reasons),
             })  # fmt: skip
         return rows
 

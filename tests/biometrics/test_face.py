@@ -18,8 +18,8 @@ from likeness_biometrics import (  # noqa: E402
     SampleRejected,
     analyze_enrollment_image,
     check_face_consistency,
+    VideoSampler,
     decode_image,
-    decode_video_frames,
     face_distance,
     face_distances,
     faces_in_frame,
@@ -118,7 +118,7 @@ def test_alpha_png_face(models, enc) -> None:
 
 
 def test_video_frames_have_faces(models) -> None:
-    frames = decode_video_frames(read("faces/video/short_hamilton_clip.mp4"))
+    frames = list(VideoSampler(read("faces/video/short_hamilton_clip.mp4"), BioConfig()))
     found = [faces_in_frame(f.rgb, models=models) for f in frames]
     with_faces = [f for f in found if f]
     assert len(with_faces) >= len(frames) // 2, [len(f) for f in found]

@@ -20,7 +20,14 @@ import av  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from likeness_biometrics import BioConfig, MediaError, MediaKind, Reason  # noqa: E402
-from likeness_biometrics.media import decode_audio, decode_image, decode_video_frames, iter_video_frames, sniff, video_seconds  # noqa: E402
+from likeness_biometrics.frames import VideoSampler  # noqa: E402
+from likeness_biometrics.media import decode_audio, decode_image, sniff, video_seconds  # noqa: E402
+
+
+def sample(data: bytes, config: BioConfig = BioConfig(), start_s: float = 0.0, end_s: float | None = None):
+    """(frames to analyse, coverage) of one sampler pass."""
+    sampler = VideoSampler(data, config, start_s, end_s)
+    return list(sampler), sampler.coverage
 
 
 def tone(seconds: float, rate: int = 16000, freq: float = 220.0) -> np.ndarray:
@@ -54,7 +61,7 @@ def encode_video(fmt: str, codec: str, seconds: float = 3.0, fps: int = 10, stat
         for i in range(int(seconds * fps)):
             img = np.zeros((240, 320, 3), np.uint8)
             if not static:
-                img[:, (i * 11) % 320 :] = (40 + i * 7) % 255  # moving edge, changing level
+                img[:, (i * 5) % 320 :] = (40 + i * 7) % 255  # moving edge, changing level
             frame = av.VideoFrame.from_ndarray(img, format="rgb24")
             frame.pts = i
             frame.time_base = Fraction(1, fps)
@@ -69,6 +76,13 @@ def image_bytes(im: Image.Image, fmt: str, **kw) -> bytes:
     buf = io.BytesIO()
     im.save(buf, format=fmt, **kw)
     return buf.getvalue()
+
+
+def heic_bytes(im: Image.Image) -> bytes:
+    from pillow_heif import register_heif_opener
+
+    register_heif_opener()
+    return image_bytes(im, "HEIF")
 
 
 def png_claiming(width: int, height: int) -> bytes:
@@ -94,8 +108,12 @@ def png_claiming(width: int, height: int) -> bytes:
         (encode_video("webm", "libvpx-vp9", 0.5), MediaKind.VIDEO, "webm"),
         (encode_video("mov", "mpeg4", 0.5), MediaKind.VIDEO, "mov"),
         (encode_video("mp4", "mpeg4", 0.5), MediaKind.VIDEO, "mp4"),
+        (encode_video("matroska", "libx264", 0.5), MediaKind.VIDEO, "mkv"),
+        (image_bytes(Image.new("RGB", (8, 8)), "GIF"), MediaKind.IMAGE, "gif"),
+        (image_bytes(Image.new("RGB", (8, 8)), "AVIF"), MediaKind.IMAGE, "avif"),
+        (heic_bytes(Image.new("RGB", (64, 64))), MediaKind.IMAGE, "heic"),
     ],
-    ids=["jpeg", "png", "webp", "wav", "flac", "mp3", "ogg-opus", "webm", "mov", "mp4"],
+    ids=["jpeg", "png", "webp", "wav", "flac", "mp3", "ogg-opus", "webm", "mov", "mp4", "mkv", "gif", "avif", "heic"],
 )
 def test_sniff_supported(data: bytes, kind: MediaKind, fmt: str) -> None:
     t = sniff(data)
@@ -105,12 +123,11 @@ def test_sniff_supported(data: bytes, kind: MediaKind, fmt: str) -> None:
 @pytest.mark.parametrize(
     "data",
     [
-        image_bytes(Image.new("RGB", (8, 8)), "GIF"),
         image_bytes(Image.new("RGB", (8, 8)), "BMP"),
         image_bytes(Image.new("RGB", (8, 8)), "TIFF"),
         b"%PDF-1.7\n...",
     ],
-    ids=["gif", "bmp", "tiff", "pdf"],
+    ids=["bmp", "tiff", "pdf"],
 )
 def test_known_but_unsupported_types(data: bytes) -> None:
     with pytest.raises(MediaError) as err:
@@ -139,12 +156,12 @@ def test_wrong_kind_is_unsupported() -> None:
 
 def test_errors_pickle_with_their_reason() -> None:
     with pytest.raises(MediaError) as err:
-        decode_image(b"GIF89a" + b"\x00" * 20)
+        decode_image(b"BM" + b"\x00" * 20)
     back = pickle.loads(pickle.dumps(err.value))
     assert isinstance(back, MediaError)
     assert back.reason == Reason.UNSUPPORTED_MEDIA_TYPE
     assert back.code == "INVALID_ARGUMENT"
-    assert back.metadata == {"detected": "gif"}
+    assert back.metadata == {"detected": "bmp"}
 
 
 # --------------------------------------------------------------------------------------- images
@@ -262,20 +279,24 @@ def test_video_without_audio_track() -> None:
 
 
 def test_video_sampling_and_change_filter() -> None:
-    moving = decode_video_frames(encode_video("webm", "libvpx-vp9", seconds=3.0, fps=10), BioConfig(video_fps=2))
+    moving, cov = sample(encode_video("webm", "libvpx-vp9", seconds=3.0, fps=10), BioConfig(video_fps=2))
     assert [f.index for f in moving] == [0, 5, 10, 15, 20, 25]
     assert [f.timestamp_s for f in moving] == pytest.approx([0, 0.5, 1.0, 1.5, 2.0, 2.5])
     assert moving[0].rgb.shape == (240, 320, 3)
-    static = decode_video_frames(encode_video("mp4", "mpeg4", seconds=3.0, fps=10, static=True))
-    assert [f.index for f in static] == [0]  # the first frame always, then nothing changed
+    assert (cov.frames_decoded, cov.frames_sampled, cov.frames_analyzed) == (30, 6, 6) and cov.max_gap_s() == 0.5
+    static, cov = sample(encode_video("mp4", "mpeg4", seconds=3.0, fps=10, static=True))
+    assert [f.index for f in static] == [0]  # the first frame, then nothing changed...
+    # ...but every grid sample is accounted for: skipped as unchanged, never dropped.
+    assert (cov.frames_sampled, cov.frames_analyzed, cov.skipped_unchanged) == (3, 1, 2)
+    assert cov.max_gap_s() == 1.0 and cov.max_analyzed_gap_s() == 3.0 and not cov.decode_errors
 
 
 @requires_data
 def test_real_video_frames_and_audio_track() -> None:
     data = read("faces/video/short_hamilton_clip.mp4")
-    frames = decode_video_frames(data)
+    frames, cov = sample(data)
     assert frames[0].index == 0 and frames[0].timestamp_s == 0
-    assert 5 <= len(frames) <= 11  # ~10 s at 1 fps
+    assert len(frames) == cov.frames_sampled == 10 and cov.frames_decoded == 275  # ~9.2 s at 1 fps, every sample changed
     assert all(b.timestamp_s > a.timestamp_s for a, b in zip(frames, frames[1:]))
     assert frames[0].rgb.shape == (360, 640, 3)
     audio = decode_audio(data)
@@ -293,37 +314,42 @@ def test_librispeech_flac() -> None:
 @pytest.mark.parametrize("shards", [2, 3])
 @pytest.mark.parametrize("fmt, codec", [("mp4", "libx264"), ("webm", "libvpx-vp9")])
 def test_time_ranges_of_a_split_see_the_samples_of_one_pass(fmt: str, codec: str, shards: int) -> None:
-    """Workers split a clip by time (worker.faces_in_video): seeking to each range's start and
-    stopping at its end must give exactly the frames, indices and times of one pass."""
+    """Workers split a clip by time (worker.time_ranges): seeking to each range's start and
+    stopping at its end must give exactly the frames, indices and times of one pass, and the merged
+    coverage the counts of one pass."""
+    from likeness_biometrics.frames import FrameCoverage
+    from likeness_biometrics.worker import time_ranges
+
     data = encode_video(fmt, codec, seconds=6.0, fps=10)
     config = BioConfig(video_fps=2)
-    whole = [(f.index, f.timestamp_s) for f in iter_video_frames(data, config)]
-    samples = int(video_seconds(data, config) * config.video_fps) + 1
-    split = []
-    for k in range(shards):
-        first, last = samples * k // shards, samples * (k + 1) // shards
-        end = last / config.video_fps if k < shards - 1 else None
-        split += [(f.index, f.timestamp_s) for f in iter_video_frames(data, config, first / config.video_fps, end)]
-    assert len(whole) == 12 and split == whole
+    frames, whole = sample(data, config)
+    split, parts = [], []
+    for start, end in time_ranges(video_seconds(data, config), shards, config):
+        got, cov = sample(data, config, start, end)
+        split += [(f.index, f.timestamp_s) for f in got]
+        parts.append(cov)
+    merged = FrameCoverage.merged(parts)
+    assert whole.frames_sampled == 12 + whole.cut_samples and split == [(f.index, f.timestamp_s) for f in frames]
+    assert (merged.frames_decoded, merged.frames_sampled, merged.covered_s) == (whole.frames_decoded, whole.frames_sampled, whole.covered_s)
 
 
 @requires_data
 def test_real_clip_split_in_two_equals_one_pass() -> None:
     data = read("faces/video/short_hamilton_clip.mp4")
-    whole = [(f.index, f.timestamp_s) for f in iter_video_frames(data)]
+    whole = [(f.index, f.timestamp_s) for f in sample(data)[0]]
     seconds = video_seconds(data)
     assert seconds == pytest.approx(9.18, abs=0.1)
     middle = (int(seconds) + 1) // 2
-    split = [(f.index, f.timestamp_s) for f in iter_video_frames(data, start_s=0.0, end_s=middle)]
-    split += [(f.index, f.timestamp_s) for f in iter_video_frames(data, start_s=middle)]
+    split = [(f.index, f.timestamp_s) for f in sample(data, start_s=0.0, end_s=middle)[0]]
+    split += [(f.index, f.timestamp_s) for f in sample(data, start_s=middle)[0]]
     assert split == whole
 
 
 @pytest.mark.parametrize("declared", [-5000.0, float("nan")])
 def test_a_lying_duration_never_loses_frames_when_workers_split_a_clip(declared: float) -> None:
     """The split by time trusts the declared duration only to place the ranges: a negative or NaN one
-    falls back to every worker decoding the whole clip (worker.faces_in_video). (One over the length
-    limit is refused as MEDIA_TOO_LONG, split or not.)"""
+    falls back to one range, the whole clip (worker.time_ranges). (One over the length limit is
+    refused as MEDIA_TOO_LONG, split or not.)"""
     from likeness_biometrics import worker
 
     data = bytearray(encode_video("webm", "libvpx-vp9", seconds=3.0, fps=10))
@@ -331,6 +357,8 @@ def test_a_lying_duration_never_loses_frames_when_workers_split_a_clip(declared:
     assert at > 0 and data[at + 2] == 0x88
     data[at + 3 : at + 11] = struct.pack(">d", declared)
     config = BioConfig(video_fps=2)
-    whole = [f.index for f in iter_video_frames(bytes(data), config)]
-    split = sorted(f.frame_index for k in range(2) for f in worker.faces_in_video(bytes(data), config, k, 2).frames)
+    whole = [f.index for f in sample(bytes(data), config)[0]]
+    ranges = worker.time_ranges(video_seconds(bytes(data), config), 2, config)
+    assert ranges == [(0.0, None)]
+    split = sorted(f.frame_index for start, end in ranges for f in worker.faces_in_video(bytes(data), config, start, end).frames)
     assert len(whole) == 6 and split == whole

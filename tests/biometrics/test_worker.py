@@ -54,7 +54,7 @@ async def test_face_embedding_in_the_worker(pool) -> None:
     local = analyze_enrollment_image(decode_image(data).rgb)
     np.testing.assert_allclose(result.encoding, local.encoding, atol=1e-6)
     faces = await loop.run_in_executor(pool, worker.faces_in_image, read("faces/group/two_people.jpg"))
-    assert len(faces.faces) == 2
+    assert len(faces.frames) == 1 and len(faces.frames[0].faces) == 2 and faces.coverage.frames_analyzed == 1
 
 
 @requires_data

@@ -3,6 +3,7 @@ the receipt payload round trip."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import numpy as np
@@ -14,12 +15,14 @@ from likeness_common.documents import RECEIPT_TYPE, canonical_json
 from verification.domain.index import Metric, ModalityIndex
 from verification.domain.model import (
     ConsentVerdict,
+    Coverage,
     Decision,
     Location,
     Match,
     Modality,
     Probe,
     ProbeHit,
+    ReviewReason,
     Thresholds,
     VerificationRecord,
     best_matches,
@@ -232,12 +235,60 @@ NO = ConsentVerdict(False, (), "NO_GRANT")
     ],
 )
 def test_decision_table(matches, verdicts, decision):
-    outcome = decide(matches, {(x.talent_id, x.modality): verdicts[x.talent_id] for x in matches})
+    outcome = decide(matches, {(x.talent_id, x.modality): verdicts[x.talent_id] for x in matches}, COMPLETE)
     assert outcome.decision is decision
+    assert outcome.review_reasons == ((ReviewReason.REVIEW_BAND,) if decision is Decision.REVIEW else ())
     for match in outcome.matches:
         assert bool(match.grant_id) == verdicts[match.talent_id].allowed
         assert (match.denial == "NO_GRANT") == (not verdicts[match.talent_id].allowed)
     assert outcome.grant_ids == (["grt_1"] if any(v.allowed for v in verdicts.values()) else [])
+
+
+COMPLETE = Coverage(media_seconds=10.0, sample_fps=1.0, frames_in_clip=250, frames_sampled=11, frames_analyzed=8,
+                    frames_skipped_unchanged=3, skip_rule="rule", max_gap_s=1.0, max_gap_allowed_s=1.0, max_analyzed_gap_s=3.0,
+                    audio_track=True, audio_seconds=10.0, speech_seconds=6.5, voice_windows=4)  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "gap, reason",
+    [
+        ({"decode_errors": ("video: InvalidDataError at 4.00 s",)}, "DECODE_ERRORS"),
+        ({"max_gap_s": 1.5}, "GAP_OVER_MAXIMUM"),
+        ({"frames_analyzed": 7}, "SAMPLES_UNACCOUNTED"),
+        ({"video_truncated": True}, "VIDEO_TRUNCATED"),
+        ({"audio_truncated": True}, "AUDIO_TRUNCATED"),
+        ({"cuts_unsampled": 2}, "CUTS_UNSAMPLED"),
+    ],
+)
+def test_incomplete_coverage_never_allows_nor_clears(gap, reason):
+    """What was not seen may hold anyone: ALLOW and NO_MATCH become REVIEW (INCOMPLETE_COVERAGE);
+    a DENY from what was seen stands."""
+    partial = replace(COMPLETE, **gap)
+    assert not partial.complete and partial.incomplete_reasons == (reason,)
+    cases = [([m("a")], {"a": YES}, Decision.ALLOW), ([], {}, Decision.NO_MATCH), ([m("a", review=True)], {"a": NO}, Decision.REVIEW),
+             ([m("a")], {"a": NO}, Decision.DENY)]  # fmt: skip
+    for matches, verdicts, seen in cases:
+        v = {(x.talent_id, x.modality): verdicts[x.talent_id] for x in matches}
+        assert decide(matches, v, COMPLETE).decision is seen
+        outcome = decide(matches, v, partial)
+        if seen is Decision.DENY:
+            assert outcome.decision is Decision.DENY and outcome.review_reasons == ()
+        else:
+            assert outcome.decision is Decision.REVIEW and ReviewReason.INCOMPLETE_COVERAGE in outcome.review_reasons
+
+
+def test_a_still_image_and_an_audio_clip_have_no_video_gap_rule():
+    assert Coverage(frames_in_clip=1, frames_sampled=1, frames_analyzed=1).complete
+    assert Coverage(audio_track=True, audio_seconds=8.0, speech_seconds=7.0, voice_windows=4).complete
+
+
+def test_a_speech_window_has_its_own_thresholds():
+    t = replace(T, voice_window_match=0.9, voice_window_review=0.8)
+    window = ProbeHit(Probe(Modality.VOICE, Location(3, 5), np.zeros(1), window=True), "a", 0.86)
+    mean = ProbeHit(Probe(Modality.VOICE, Location(0, 9), np.zeros(1)), "a", 0.85)
+    assert [(x.score, x.in_review_band) for x in best_matches([window], t)] == [(0.86, True)]
+    assert [(x.score, x.in_review_band) for x in best_matches([window, mean], t)] == [(0.85, False)]  # a confirmed match first
+    assert best_matches([replace(window, score=0.79)], t) == []
 
 
 def test_receipt_payload_round_trips_and_has_no_floats():
@@ -249,12 +300,28 @@ def test_receipt_payload_round_trips_and_has_no_floats():
                  Match("tal_2", Modality.VOICE, 0.9, Location(0.5, 3.25), False, "grt_9", "")],
         grant_ids=["grt_9"], conditions=[("disclosure_label", "AI")], models={"FACE": "dlib/1", "VOICE": "ge2e/1"},
         thresholds=T, consistency_token="ct1.9", decided_at=datetime(2026, 11, 25, 12, 0, tzinfo=UTC),
+        coverage=replace(COMPLETE, decode_errors=("audio: x",)), review_reasons=(ReviewReason.INCOMPLETE_COVERAGE,),
     )  # fmt: skip
     payload = record.receipt_payload("sk_1")
-    assert payload["version"] == RECEIPT_TYPE and payload["key_id"] == "sk_1"
+    assert payload["version"] == RECEIPT_TYPE and payload["key_id"] == "sk_1" and payload["schema"] == 2
+    assert payload["coverage"]["complete"] is False and payload["coverage"]["incomplete_reasons"] == ["DECODE_ERRORS"]
+    assert payload["review_reasons"] == ["INCOMPLETE_COVERAGE"]
     assert canonical_json(payload).count(b'"version"') == 1
     assert not any(isinstance(v, float) for v in _leaves(payload))
     assert record_from_receipt(payload) == record
+
+
+def test_a_schema_1_receipt_still_reads():
+    """Receipts signed before coverage was recorded have no schema, coverage or review_reasons keys."""
+    v1 = {"version": RECEIPT_TYPE, "key_id": "sk_1", "receipt_id": "rcp_1", "verification_id": "ver_1", "request_id": "r",
+          "issued_at": "2026-11-25T12:00:00.000000Z", "platform_id": "plt_1",
+          "media": {"sha256": "ab" * 32, "type": "image/jpeg", "bytes": 10, "frames": 1},
+          "use": {"purpose": "ADVERTISING", "custom_purpose": "", "territory": "US"}, "decision": "ALLOW", "matches": [],
+          "grant_ids": [], "conditions": [], "models": {}, "consistency_token": "",
+          "thresholds": {"face_match": "0.5000", "face_review": "0.4000", "voice_match": "0.8400", "voice_review": "0.7500"}}  # fmt: skip
+    record = record_from_receipt(v1)
+    assert record.schema == 1 and record.coverage is None and record.review_reasons == ()
+    assert "coverage" not in record.receipt_payload("sk_1")
 
 
 def _leaves(value):

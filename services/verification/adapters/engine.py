@@ -1,33 +1,51 @@
-"""Probe extraction in the biometric worker pool: every face of every sampled frame, a voiceprint
-per speech window. The frames of one video are spread over the pool (one task per shard), and the
-audio track is embedded beside them. Jobs in flight per pool are the `likeness_embedding_jobs`
-gauge (queued + running; above `likeness_embedding_workers`, requests are queueing)."""
+"""Probe extraction in the biometric worker pool: every face of every analysed frame, a voiceprint
+per speaker and per speech window, and the coverage account of what was seen. A video is split
+into time ranges spread over the face pool (at least one per face worker, one per
+`shard_seconds` of clip for progress on long clips), and the audio track is embedded beside them.
+Jobs in flight per pool are the `likeness_embedding_jobs` gauge (queued + running; above
+`likeness_embedding_workers`, requests are queueing)."""
 
 from __future__ import annotations
 
 import asyncio
+import math
 from concurrent.futures import Executor
 
-from likeness_biometrics import FACE_MODEL, VOICE_MODEL, BioConfig, MediaError, MediaKind, Reason, sniff
-from likeness_biometrics.worker import create_executor, faces_in_image, faces_in_video, ping, voice_speakers
+from likeness_biometrics import FACE_MODEL, VOICE_MODEL, BioConfig, FrameCoverage, MediaKind, sniff
+from likeness_biometrics.media import probe_streams
+from likeness_biometrics.worker import (
+    VisualFaces,
+    VoiceFindings,
+    create_executor,
+    faces_in_image,
+    faces_in_video,
+    ping,
+    time_ranges,
+    voices_in_audio,
+)
 from likeness_common import metrics
 
-from ..domain.model import Location, Modality, Probe
-from ..service_layer.ports import Extraction
+from ..domain.model import Coverage, Location, Modality, Probe
+from ..service_layer.ports import Extraction, Progress
 
 
 class WorkerPoolExtractor:
     """Two pools: face workers share a video's frames; voice workers embed the audio, at the same
     time. Each worker loads only its own model (face 80-105 MiB RSS, voice 45-65 MiB)."""
 
-    def __init__(self, face_workers: int = 2, voice_workers: int = 1, config: BioConfig | None = None) -> None:
+    def __init__(self, face_workers: int = 2, voice_workers: int = 1, config: BioConfig | None = None, shard_seconds: float = 30.0) -> None:
         self._config = config or BioConfig()
         self._face_workers = face_workers
+        self._shard_seconds = shard_seconds
         self._faces = create_executor(face_workers, self._config, modalities=("face",))
         self._voices = create_executor(voice_workers, self._config, modalities=("voice",))
         self._voice_workers = voice_workers
         metrics.EMBEDDING_WORKERS.labels("face").set(face_workers)
         metrics.EMBEDDING_WORKERS.labels("voice").set(voice_workers)
+
+    @property
+    def config(self) -> BioConfig:
+        return self._config
 
     @property
     def models(self) -> dict[str, str]:
@@ -42,48 +60,104 @@ class WorkerPoolExtractor:
         """The sniffed type ("image/jpeg", "video/mp4"...); MediaError when unknown."""
         return sniff(media).mime
 
-    async def extract(self, media: bytes) -> Extraction:
+    async def media_seconds(self, media: bytes) -> float | None:
+        if sniff(media).kind is MediaKind.IMAGE:
+            return None
+        streams = await asyncio.to_thread(probe_streams, media, self._config)
+        known = [s for s in (streams.video_seconds, streams.audio_seconds) if s is not None and math.isfinite(s)]
+        return max(known) if known else None
+
+    async def extract(self, media: bytes, progress: Progress | None = None) -> Extraction:
         kind = sniff(media).kind
         loop = asyncio.get_running_loop()
+        jobs: list[asyncio.Future] = []
 
-        def run(pool: Executor, fn, *args):
+        def run(pool: Executor, fn, *args) -> asyncio.Future:
             future = loop.run_in_executor(pool, fn, media, self._config, *args)
             metrics.track_job("face" if pool is self._faces else "voice", future)
+            jobs.append(future)
             return future
 
+        streams = await asyncio.to_thread(probe_streams, media, self._config) if kind is not MediaKind.IMAGE else None
         if kind is MediaKind.IMAGE:
-            found = await run(self._faces, faces_in_image)
-            return Extraction([_face(f, Location()) for f in found.faces], frames=1)
-        if kind is MediaKind.AUDIO:
-            return Extraction(_voices(await run(self._voices, voice_speakers)))
-        shards = self._face_workers
-        results = await asyncio.gather(*(run(self._faces, faces_in_video, shard, shards) for shard in range(shards)),
-                                       run(self._voices, voice_speakers), return_exceptions=True)  # fmt: skip
-        *videos, audio = results
-        for video in videos:
-            if isinstance(video, BaseException):
-                raise video
-        if isinstance(audio, MediaError) and audio.reason is Reason.NO_AUDIO_STREAM:
-            audio = []
-        elif isinstance(audio, BaseException):
-            raise audio
+            visual = [run(self._faces, faces_in_image)]
+            voice = None
+        elif streams is not None and not streams.video:  # audio, or an audio-only MP4 / Matroska (.m4a, .mka)
+            visual, voice = [], run(self._voices, voices_in_audio)
+        else:
+            seconds = streams.video_seconds
+            parts = max(self._face_workers, math.ceil((seconds or 0) / self._shard_seconds))
+            visual = [run(self._faces, faces_in_video, start, end) for start, end in time_ranges(seconds, parts, self._config)]
+            voice = run(self._voices, voices_in_audio)
+        if progress is not None:
+            done = 0
+
+            def tick(_future) -> None:
+                nonlocal done
+                done += 1
+                progress(done, len(jobs))
+
+            for job in jobs:
+                job.add_done_callback(tick)
+        try:
+            shares: list[VisualFaces] = list(await asyncio.gather(*visual))
+            heard: VoiceFindings | None = await voice if voice is not None else None
+        except BaseException:
+            for job in jobs:  # one share failed (or we were cancelled): drop what has not started
+                job.cancel()
+            await asyncio.gather(*jobs, return_exceptions=True)
+            raise
         probes = [
             _face(face, Location(frame.timestamp_s, frame.timestamp_s, frame.frame_index))
-            for video in videos
-            for frame in video.frames
+            for share in shares
+            for frame in share.frames
             for face in frame.faces
         ]
-        return Extraction(probes + _voices(audio), frames=sum(len(v.frames) for v in videos))
+        if heard is not None:
+            probes += [Probe(Modality.VOICE, Location(s.start_s, s.end_s), s.embedding) for s in heard.speakers]
+            probes += [Probe(Modality.VOICE, Location(w.start_s, w.end_s), w.embedding, window=True) for w in heard.windows]
+        coverage = coverage_of(shares, heard, self._config)
+        return Extraction(probes, coverage, frames=coverage.frames_analyzed)
 
     def close(self) -> None:
         for pool in (self._faces, self._voices):
             pool.shutdown(wait=False, cancel_futures=True)
 
 
+def skip_rule(config: BioConfig) -> str:
+    return (f"grid {config.video_fps:g}/s plus shot cuts (luma change >= {config.video_cut_change:g}); a sample is skipped when it is "
+            f"the last analysed frame or no 8x8 window of its 256 px grey thumbnail changed by >= {config.video_block_change:g}/255")  # fmt: skip
+
+
+def coverage_of(shares: list[VisualFaces], heard: VoiceFindings | None, config: BioConfig) -> Coverage:
+    """The domain's coverage record from the workers' accounts."""
+    frames = FrameCoverage.merged([s.coverage for s in shares]) if shares else None
+    video = frames is not None and frames.fps > 0
+    audio = heard.coverage if heard is not None else None
+    errors = [f"video: {e}" for e in (frames.decode_errors if frames else [])] + [f"audio: {e}" for e in (audio.decode_errors if audio else ())]
+    seconds = max(frames.duration_s if frames else 0.0, audio.decoded_s if audio else 0.0, (audio.declared_s or 0.0) if audio else 0.0)
+    return Coverage(
+        media_seconds=round(seconds, 3),
+        sample_fps=frames.fps if video else 0.0,
+        frames_in_clip=frames.frames_decoded if frames else 0,
+        frames_sampled=frames.frames_sampled if frames else 0,
+        frames_analyzed=frames.frames_analyzed if frames else 0,
+        frames_skipped_unchanged=(frames.skipped_identical + frames.skipped_unchanged) if frames else 0,
+        skip_rule=skip_rule(config) if video else "",
+        max_gap_s=frames.max_gap_s() if video else 0.0,
+        max_gap_allowed_s=config.video_max_gap_s if video else 0.0,
+        max_analyzed_gap_s=frames.max_analyzed_gap_s() if video else 0.0,
+        audio_track=bool(audio and audio.audio_track),
+        audio_seconds=audio.decoded_s if audio else 0.0,
+        speech_seconds=audio.speech_s if audio else 0.0,
+        voice_windows=audio.windows if audio else 0,
+        decode_errors=tuple(errors),
+        video_truncated=bool(video and frames.truncated(config.video_end_tolerance_s)),
+        audio_truncated=bool(audio and audio.truncated(config.video_end_tolerance_s)),
+        cuts_unsampled=frames.cuts_unsampled if frames else 0,
+    )
+
+
 def _face(face, where: Location) -> Probe:
     b = face.box
     return Probe(Modality.FACE, Location(where.start_s, where.end_s, where.frame_index, (b.top, b.right, b.bottom, b.left)), face.encoding)
-
-
-def _voices(speakers) -> list[Probe]:
-    return [Probe(Modality.VOICE, Location(s.start_s, s.end_s), s.embedding) for s in speakers]

@@ -8,7 +8,7 @@ from likeness.events.v1 import events_pb2
 from likeness.verification.v1 import verification_pb2 as pb
 from likeness_common.proto import enum_name, enum_value, ts
 
-from ..domain.model import Match, VerificationRecord
+from ..domain.model import Coverage, Match, VerificationRecord
 from ..service_layer.ports import StoredVerification
 
 
@@ -27,6 +27,22 @@ def match_pb(m: Match) -> pb.Match:
     )  # fmt: skip
 
 
+def coverage_pb(c: Coverage | None) -> pb.Coverage | None:
+    if c is None:
+        return None
+    return pb.Coverage(
+        complete=c.complete, incomplete_reasons=c.incomplete_reasons, media_seconds=c.media_seconds, sample_fps=c.sample_fps,
+        frames_in_clip=c.frames_in_clip, frames_sampled=c.frames_sampled, frames_analyzed=c.frames_analyzed,
+        frames_skipped_unchanged=c.frames_skipped_unchanged, skip_rule=c.skip_rule, max_gap_seconds=c.max_gap_s,
+        max_gap_allowed_seconds=c.max_gap_allowed_s, max_analyzed_gap_seconds=c.max_analyzed_gap_s, audio_track=c.audio_track,
+        audio_seconds=c.audio_seconds, speech_seconds=c.speech_seconds, voice_windows=c.voice_windows, decode_errors=c.decode_errors,
+    )  # fmt: skip
+
+
+def review_reasons_pb(r: VerificationRecord) -> list[int]:
+    return [enum_value(pb.ReviewReason, reason.value, "REVIEW_REASON_") for reason in r.review_reasons]
+
+
 def verification_pb(stored: StoredVerification) -> pb.Verification:
     r, sig = stored.record, stored.signature
     return pb.Verification(
@@ -39,7 +55,7 @@ def verification_pb(stored: StoredVerification) -> pb.Verification:
         conditions=[cpb.Condition(kind=k, value=v) for k, v in r.conditions],
         consistency_token=r.consistency_token,
         purpose=enum_value(cpb.Purpose, r.purpose, "PURPOSE_"), custom_purpose=r.custom_purpose, territory=r.territory,
-        media_type=r.media_type, frames_analyzed=r.frames,
+        media_type=r.media_type, frames_analyzed=r.frames, coverage=coverage_pb(r.coverage), review_reasons=review_reasons_pb(r),
     )  # fmt: skip
 
 
@@ -49,5 +65,5 @@ def decided_pb(r: VerificationRecord) -> events_pb2.VerificationDecided:
         decision=enum_value(pb.Decision, r.decision.value, "DECISION_"),
         purpose=enum_value(cpb.Purpose, r.purpose, "PURPOSE_"), territory=r.territory,
         matches=[match_pb(m) for m in r.matches], grant_ids=r.grant_ids, media_sha256=r.media_sha256,
-        receipt_id=r.receipt_id,
+        receipt_id=r.receipt_id, coverage=coverage_pb(r.coverage), review_reasons=review_reasons_pb(r),
     )  # fmt: skip

@@ -4,7 +4,7 @@ consent verdicts to ALLOW / DENY / NO_MATCH / REVIEW; the signed receipt's canon
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 from likeness_common.documents import RECEIPT_TYPE
@@ -22,6 +22,15 @@ class Decision(str, enum.Enum):
     REVIEW = "REVIEW"
 
 
+class ReviewReason(str, enum.Enum):
+    REVIEW_BAND = "REVIEW_BAND"  # uncovered evidence scored in the review band, none above the match threshold
+    INCOMPLETE_COVERAGE = "INCOMPLETE_COVERAGE"  # part of the clip was not analysed: never ALLOW, never NO_MATCH
+
+
+# Receipt payload schema: 1 (no coverage), 2 (coverage, review_reasons). Fields are only ever added.
+RECEIPT_SCHEMA = 2
+
+
 @dataclass(frozen=True)
 class Thresholds:
     """Per modality: a score at or above `match` is a match, one in [review, match) is REVIEW
@@ -32,15 +41,73 @@ class Thresholds:
     face_review: float = 0.40  # distance <= 0.60, dlib's usual tolerance
     voice_match: float = 0.84
     voice_review: float = 0.75
+    # One ~2 s speech window on its own (a cameo inside someone else's narration): windows score
+    # lower and spread wider than a speaker's mean, so they have their own pair (bench/robustness).
+    voice_window_match: float = 0.84
+    voice_window_review: float = 0.75
 
-    def match(self, modality: Modality) -> float:
-        return self.face_match if modality is Modality.FACE else self.voice_match
+    def match(self, modality: Modality, window: bool = False) -> float:
+        if modality is Modality.FACE:
+            return self.face_match
+        return self.voice_window_match if window else self.voice_match
 
-    def review(self, modality: Modality) -> float:
-        return self.face_review if modality is Modality.FACE else self.voice_review
+    def review(self, modality: Modality, window: bool = False) -> float:
+        if modality is Modality.FACE:
+            return self.face_review
+        return self.voice_window_review if window else self.voice_review
 
     def as_dict(self) -> dict[str, str]:
         return {k: f"{v:.4f}" for k, v in self.__dict__.items()}
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """What the analysis saw of the clip, and whether that is all of it.
+
+    Complete when every sample at the configured rate was analysed or skipped under the skip rule
+    (`skip_rule`), no packet failed to decode, no stream ended early, no shot cut went unsampled,
+    and no stretch of the clip longer than `max_gap_allowed_s` went without a covered sample.
+    Stills: one frame; audio: no frames."""
+
+    media_seconds: float = 0.0
+    sample_fps: float = 0.0  # video grid samples per second (0: still image or audio only)
+    frames_in_clip: int = 0  # decoded video frames (1 for a still)
+    frames_sampled: int = 0  # grid samples and shot-cut samples
+    frames_analyzed: int = 0
+    frames_skipped_unchanged: int = 0  # provably unchanged since the last analysed frame
+    skip_rule: str = ""
+    max_gap_s: float = 0.0  # longest stretch without a covered sample (analysed or skipped by the rule)
+    max_gap_allowed_s: float = 0.0
+    max_analyzed_gap_s: float = 0.0  # longest stretch between analysed frames (informative)
+    audio_track: bool = False
+    audio_seconds: float = 0.0  # decoded
+    speech_seconds: float = 0.0
+    voice_windows: int = 0  # speech windows embedded, each searched on its own
+    decode_errors: tuple[str, ...] = ()
+    video_truncated: bool = False  # frames end before the declared duration
+    audio_truncated: bool = False
+    cuts_unsampled: int = 0
+
+    @property
+    def incomplete_reasons(self) -> tuple[str, ...]:
+        reasons = []
+        if self.decode_errors:
+            reasons.append("DECODE_ERRORS")
+        if self.frames_sampled != self.frames_analyzed + self.frames_skipped_unchanged:
+            reasons.append("SAMPLES_UNACCOUNTED")
+        if self.sample_fps > 0 and self.max_gap_s > self.max_gap_allowed_s + 1e-3:
+            reasons.append("GAP_OVER_MAXIMUM")
+        if self.video_truncated:
+            reasons.append("VIDEO_TRUNCATED")
+        if self.audio_truncated:
+            reasons.append("AUDIO_TRUNCATED")
+        if self.cuts_unsampled:
+            reasons.append("CUTS_UNSAMPLED")
+        return tuple(reasons)
+
+    @property
+    def complete(self) -> bool:
+        return not self.incomplete_reasons
 
 
 @dataclass(frozen=True)
@@ -60,6 +127,7 @@ class Probe:
     modality: Modality
     location: Location
     vector: object = field(repr=False)
+    window: bool = False  # one speech window on its own (not a speaker's mean)
 
 
 @dataclass(frozen=True)
@@ -90,17 +158,20 @@ class ConsentVerdict:
 
 
 def best_matches(hits: list[ProbeHit], thresholds: Thresholds) -> list[Match]:
-    """One match per (talent, modality): the best-scoring evidence, if it reaches the review band."""
-    best: dict[tuple[str, Modality], ProbeHit] = {}
+    """One match per (talent, modality): the strongest evidence that reaches its review band, a
+    probe at or above its match threshold before any in the band (a speaker's mean and a single
+    window have their own thresholds, so their raw scores are compared within each tier)."""
+    best: dict[tuple[str, Modality], tuple[bool, float, ProbeHit]] = {}
     for hit in hits:
-        key = (hit.talent_id, hit.probe.modality)
-        if hit.score >= thresholds.review(hit.probe.modality) and (key not in best or hit.score > best[key].score):
-            best[key] = hit
+        p = hit.probe
+        if hit.score < thresholds.review(p.modality, p.window):
+            continue
+        key = (hit.talent_id, p.modality)
+        rank = (hit.score >= thresholds.match(p.modality, p.window), hit.score, hit)
+        if key not in best or rank[:2] > best[key][:2]:
+            best[key] = rank
     return sorted(
-        (
-            Match(h.talent_id, h.probe.modality, round(h.score, 4), h.probe.location, h.score < thresholds.match(h.probe.modality))
-            for h in best.values()
-        ),
+        (Match(h.talent_id, h.probe.modality, round(h.score, 4), h.probe.location, not confirmed) for confirmed, _, h in best.values()),
         key=lambda m: (m.talent_id, m.modality.value),
     )
 
@@ -111,12 +182,22 @@ class Outcome:
     matches: list[Match]
     grant_ids: list[str]
     conditions: list[tuple[str, str]]
+    review_reasons: tuple[ReviewReason, ...] = ()
 
 
-def decide(matches: list[Match], verdicts: dict[tuple[str, Modality], ConsentVerdict]) -> Outcome:
-    """ALLOW: every matched talent is covered for the modality it was found in. DENY: a confirmed
-    match (above the match threshold) is not covered. REVIEW: the only uncovered evidence is in the
-    review band. NO_MATCH: nothing reached the review band."""
+def decide(matches: list[Match], verdicts: dict[tuple[str, Modality], ConsentVerdict], coverage: Coverage) -> Outcome:
+    """ALLOW: every matched talent is covered for the modality it was found in, and the analysis
+    covered the whole clip. DENY: a confirmed match (above the match threshold) is not covered
+    (whatever the coverage: what was seen already denies). REVIEW: the only uncovered evidence is in
+    the review band, or the coverage is incomplete (what was not seen may hold anyone: neither ALLOW
+    nor NO_MATCH can be signed). NO_MATCH: nothing reached the review band in a complete analysis."""
+    outcome = _decide_seen(matches, verdicts)
+    if coverage.complete or outcome.decision is Decision.DENY:
+        return outcome
+    return replace(outcome, decision=Decision.REVIEW, review_reasons=(*outcome.review_reasons, ReviewReason.INCOMPLETE_COVERAGE))
+
+
+def _decide_seen(matches: list[Match], verdicts: dict[tuple[str, Modality], ConsentVerdict]) -> Outcome:
     if not matches:
         return Outcome(Decision.NO_MATCH, [], [], [])
     annotated, grant_ids, conditions = [], [], []
@@ -134,7 +215,8 @@ def decide(matches: list[Match], verdicts: dict[tuple[str, Modality], ConsentVer
             else:
                 denied = True
     decision = Decision.DENY if denied else Decision.REVIEW if review else Decision.ALLOW
-    return Outcome(decision, annotated, grant_ids, conditions)
+    reasons = (ReviewReason.REVIEW_BAND,) if decision is Decision.REVIEW else ()
+    return Outcome(decision, annotated, grant_ids, conditions, reasons)
 
 
 def _with(m: Match, **changes: str) -> Match:
@@ -168,9 +250,12 @@ class VerificationRecord:
     thresholds: Thresholds
     consistency_token: str
     decided_at: datetime
+    coverage: Coverage | None = None  # None only in schema-1 receipts (before coverage was recorded)
+    review_reasons: tuple[ReviewReason, ...] = ()
+    schema: int = RECEIPT_SCHEMA
 
     def receipt_payload(self, key_id: str) -> dict:
-        return {
+        doc = {
             "version": RECEIPT_TYPE,
             "key_id": key_id,
             "receipt_id": self.receipt_id,
@@ -188,6 +273,33 @@ class VerificationRecord:
             "thresholds": self.thresholds.as_dict(),
             "consistency_token": self.consistency_token,
         }
+        if self.schema >= 2:
+            doc["schema"] = self.schema
+            doc["coverage"] = _coverage_doc(self.coverage or Coverage())
+            doc["review_reasons"] = [r.value for r in self.review_reasons]
+        return doc
+
+
+_COVERAGE_FLOATS = ("media_seconds", "sample_fps", "max_gap_s", "max_gap_allowed_s", "max_analyzed_gap_s", "audio_seconds", "speech_seconds")
+_COVERAGE_INTS = ("frames_in_clip", "frames_sampled", "frames_analyzed", "frames_skipped_unchanged", "voice_windows", "cuts_unsampled")
+_COVERAGE_FLAGS = ("audio_track", "video_truncated", "audio_truncated")
+
+
+def _coverage_doc(c: Coverage) -> dict:
+    doc: dict = {"complete": c.complete, "incomplete_reasons": list(c.incomplete_reasons), "skip_rule": c.skip_rule,
+                 "decode_errors": list(c.decode_errors)}  # fmt: skip
+    doc |= {k: f"{getattr(c, k):.3f}" for k in _COVERAGE_FLOATS}
+    doc |= {k: getattr(c, k) for k in _COVERAGE_INTS + _COVERAGE_FLAGS}
+    return doc
+
+
+def _coverage_from(doc: dict) -> Coverage:
+    return Coverage(
+        skip_rule=doc["skip_rule"],
+        decode_errors=tuple(doc["decode_errors"]),
+        **{k: float(doc[k]) for k in _COVERAGE_FLOATS},
+        **{k: doc[k] for k in _COVERAGE_INTS + _COVERAGE_FLAGS},
+    )
 
 
 def _match_doc(m: Match) -> dict:
@@ -228,10 +340,16 @@ def record_from_receipt(doc: dict) -> VerificationRecord:
         grant_ids=list(doc["grant_ids"]),
         conditions=[(c["kind"], c["value"]) for c in doc["conditions"]],
         models=dict(doc["models"]),
-        thresholds=Thresholds(**{k: float(v) for k, v in doc["thresholds"].items()}),
+        thresholds=Thresholds(**{k: float(v) for k, v in doc["thresholds"].items() if k in _THRESHOLD_FIELDS}),
         consistency_token=doc["consistency_token"],
         decided_at=datetime.fromisoformat(doc["issued_at"]),
+        coverage=_coverage_from(doc["coverage"]) if "coverage" in doc else None,
+        review_reasons=tuple(ReviewReason(r) for r in doc.get("review_reasons", ())),
+        schema=int(doc.get("schema", 1)),
     )
+
+
+_THRESHOLD_FIELDS = frozenset(Thresholds.__dataclass_fields__)
 
 
 def _match_from(doc: dict) -> Match:

@@ -57,7 +57,7 @@ async def verify(
     if declared and declared.split("/")[0] != media_type.split("/")[0]:
         raise InvalidArgument(f"content_type says {declared} but the bytes are {media_type}", reason="CONTENT_TYPE_MISMATCH")
     extraction = await extractor.extract(cmd.media)
-    floors = {m: thresholds.review(m) for m in Modality}
+    floors = {m: min(thresholds.review(m), thresholds.review(m, window=True)) for m in Modality}
     hits = await searcher.search(extraction.probes, floors)
     if hits:
         async with uow:  # the index may lag an erasure by a moment: erased talent never match
@@ -71,7 +71,7 @@ async def verify(
     )
     verdicts = {(m.talent_id, m.modality): verdict for m, (verdict, _token) in zip(matches, checks, strict=True)}
     tokens = [token for _verdict, token in checks if token] or ([cmd.at_least_as_fresh] if cmd.at_least_as_fresh else [])
-    outcome = decide(matches, verdicts)
+    outcome = decide(matches, verdicts, extraction.coverage)
 
     record = VerificationRecord(
         verification_id=new_id("ver"),
@@ -93,6 +93,8 @@ async def verify(
         thresholds=thresholds,
         consistency_token=_freshest(tokens),
         decided_at=_now(),
+        coverage=extraction.coverage,
+        review_reasons=outcome.review_reasons,
     )
     payload, signature = await signer.sign(lambda key_id: canonical_json(record.receipt_payload(key_id)))
     stored = StoredVerification(record, payload, signature)

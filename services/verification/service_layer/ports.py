@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol, Self
@@ -10,14 +11,18 @@ from likeness_common.ports import IdempotencyStore
 from likeness_common.signing import Signature
 
 from ..domain.events import Event
-from ..domain.model import ConsentVerdict, Modality, Probe, ProbeHit, VerificationRecord
+from ..domain.model import ConsentVerdict, Coverage, Modality, Probe, ProbeHit, VerificationRecord
 
 
 @dataclass(frozen=True)
 class Extraction:
     probes: list[Probe]
+    coverage: Coverage
     frames: int = 0  # video frames (or 1 image) analysed
     extra: dict[str, Any] = field(default_factory=dict)
+
+
+Progress = Callable[[int, int], None]  # (units done, units in all)
 
 
 class Extractor(Protocol):
@@ -28,7 +33,10 @@ class Extractor(Protocol):
         """Modality name -> "model/version" of the embeddings it makes."""
 
     def media_type(self, media: bytes) -> str: ...
-    async def extract(self, media: bytes) -> Extraction: ...
+    async def media_seconds(self, media: bytes) -> float | None:
+        """The clip's declared duration (None for a still image or when the container does not say)."""
+
+    async def extract(self, media: bytes, progress: Progress | None = None) -> Extraction: ...
 
 
 class Searcher(Protocol):

@@ -19,11 +19,58 @@ class Decision(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     DECISION_DENY: _ClassVar[Decision]
     DECISION_NO_MATCH: _ClassVar[Decision]
     DECISION_REVIEW: _ClassVar[Decision]
+
+class ReviewReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    REVIEW_REASON_UNSPECIFIED: _ClassVar[ReviewReason]
+    REVIEW_REASON_REVIEW_BAND: _ClassVar[ReviewReason]
+    REVIEW_REASON_INCOMPLETE_COVERAGE: _ClassVar[ReviewReason]
 DECISION_UNSPECIFIED: Decision
 DECISION_ALLOW: Decision
 DECISION_DENY: Decision
 DECISION_NO_MATCH: Decision
 DECISION_REVIEW: Decision
+REVIEW_REASON_UNSPECIFIED: ReviewReason
+REVIEW_REASON_REVIEW_BAND: ReviewReason
+REVIEW_REASON_INCOMPLETE_COVERAGE: ReviewReason
+
+class Coverage(_message.Message):
+    __slots__ = ("complete", "incomplete_reasons", "media_seconds", "sample_fps", "frames_in_clip", "frames_sampled", "frames_analyzed", "frames_skipped_unchanged", "skip_rule", "max_gap_seconds", "max_gap_allowed_seconds", "max_analyzed_gap_seconds", "audio_track", "audio_seconds", "speech_seconds", "voice_windows", "decode_errors")
+    COMPLETE_FIELD_NUMBER: _ClassVar[int]
+    INCOMPLETE_REASONS_FIELD_NUMBER: _ClassVar[int]
+    MEDIA_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    SAMPLE_FPS_FIELD_NUMBER: _ClassVar[int]
+    FRAMES_IN_CLIP_FIELD_NUMBER: _ClassVar[int]
+    FRAMES_SAMPLED_FIELD_NUMBER: _ClassVar[int]
+    FRAMES_ANALYZED_FIELD_NUMBER: _ClassVar[int]
+    FRAMES_SKIPPED_UNCHANGED_FIELD_NUMBER: _ClassVar[int]
+    SKIP_RULE_FIELD_NUMBER: _ClassVar[int]
+    MAX_GAP_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    MAX_GAP_ALLOWED_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    MAX_ANALYZED_GAP_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    AUDIO_TRACK_FIELD_NUMBER: _ClassVar[int]
+    AUDIO_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    SPEECH_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    VOICE_WINDOWS_FIELD_NUMBER: _ClassVar[int]
+    DECODE_ERRORS_FIELD_NUMBER: _ClassVar[int]
+    complete: bool
+    incomplete_reasons: _containers.RepeatedScalarFieldContainer[str]
+    media_seconds: float
+    sample_fps: float
+    frames_in_clip: int
+    frames_sampled: int
+    frames_analyzed: int
+    frames_skipped_unchanged: int
+    skip_rule: str
+    max_gap_seconds: float
+    max_gap_allowed_seconds: float
+    max_analyzed_gap_seconds: float
+    audio_track: bool
+    audio_seconds: float
+    speech_seconds: float
+    voice_windows: int
+    decode_errors: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, complete: _Optional[bool] = ..., incomplete_reasons: _Optional[_Iterable[str]] = ..., media_seconds: _Optional[float] = ..., sample_fps: _Optional[float] = ..., frames_in_clip: _Optional[int] = ..., frames_sampled: _Optional[int] = ..., frames_analyzed: _Optional[int] = ..., frames_skipped_unchanged: _Optional[int] = ..., skip_rule: _Optional[str] = ..., max_gap_seconds: _Optional[float] = ..., max_gap_allowed_seconds: _Optional[float] = ..., max_analyzed_gap_seconds: _Optional[float] = ..., audio_track: _Optional[bool] = ..., audio_seconds: _Optional[float] = ..., speech_seconds: _Optional[float] = ..., voice_windows: _Optional[int] = ..., decode_errors: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class VerifyParameters(_message.Message):
     __slots__ = ("request_id", "content_type", "purpose", "custom_purpose", "territory", "at_least_as_fresh")
@@ -108,7 +155,7 @@ class Receipt(_message.Message):
     def __init__(self, receipt_id: _Optional[str] = ..., canonical_payload: _Optional[bytes] = ..., key_id: _Optional[str] = ..., algorithm: _Optional[str] = ..., signature: _Optional[bytes] = ...) -> None: ...
 
 class Verification(_message.Message):
-    __slots__ = ("verification_id", "platform_id", "decision", "matches", "grant_ids", "media_sha256", "decide_time", "receipt", "conditions", "consistency_token", "purpose", "custom_purpose", "territory", "media_type", "frames_analyzed")
+    __slots__ = ("verification_id", "platform_id", "decision", "matches", "grant_ids", "media_sha256", "decide_time", "receipt", "conditions", "consistency_token", "purpose", "custom_purpose", "territory", "media_type", "frames_analyzed", "coverage", "review_reasons")
     VERIFICATION_ID_FIELD_NUMBER: _ClassVar[int]
     PLATFORM_ID_FIELD_NUMBER: _ClassVar[int]
     DECISION_FIELD_NUMBER: _ClassVar[int]
@@ -124,6 +171,8 @@ class Verification(_message.Message):
     TERRITORY_FIELD_NUMBER: _ClassVar[int]
     MEDIA_TYPE_FIELD_NUMBER: _ClassVar[int]
     FRAMES_ANALYZED_FIELD_NUMBER: _ClassVar[int]
+    COVERAGE_FIELD_NUMBER: _ClassVar[int]
+    REVIEW_REASONS_FIELD_NUMBER: _ClassVar[int]
     verification_id: str
     platform_id: str
     decision: Decision
@@ -139,7 +188,9 @@ class Verification(_message.Message):
     territory: str
     media_type: str
     frames_analyzed: int
-    def __init__(self, verification_id: _Optional[str] = ..., platform_id: _Optional[str] = ..., decision: _Optional[_Union[Decision, str]] = ..., matches: _Optional[_Iterable[_Union[Match, _Mapping]]] = ..., grant_ids: _Optional[_Iterable[str]] = ..., media_sha256: _Optional[str] = ..., decide_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., receipt: _Optional[_Union[Receipt, _Mapping]] = ..., conditions: _Optional[_Iterable[_Union[_consent_pb2.Condition, _Mapping]]] = ..., consistency_token: _Optional[str] = ..., purpose: _Optional[_Union[_consent_pb2.Purpose, str]] = ..., custom_purpose: _Optional[str] = ..., territory: _Optional[str] = ..., media_type: _Optional[str] = ..., frames_analyzed: _Optional[int] = ...) -> None: ...
+    coverage: Coverage
+    review_reasons: _containers.RepeatedScalarFieldContainer[ReviewReason]
+    def __init__(self, verification_id: _Optional[str] = ..., platform_id: _Optional[str] = ..., decision: _Optional[_Union[Decision, str]] = ..., matches: _Optional[_Iterable[_Union[Match, _Mapping]]] = ..., grant_ids: _Optional[_Iterable[str]] = ..., media_sha256: _Optional[str] = ..., decide_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., receipt: _Optional[_Union[Receipt, _Mapping]] = ..., conditions: _Optional[_Iterable[_Union[_consent_pb2.Condition, _Mapping]]] = ..., consistency_token: _Optional[str] = ..., purpose: _Optional[_Union[_consent_pb2.Purpose, str]] = ..., custom_purpose: _Optional[str] = ..., territory: _Optional[str] = ..., media_type: _Optional[str] = ..., frames_analyzed: _Optional[int] = ..., coverage: _Optional[_Union[Coverage, _Mapping]] = ..., review_reasons: _Optional[_Iterable[_Union[ReviewReason, str]]] = ...) -> None: ...
 
 class VerifyResponse(_message.Message):
     __slots__ = ("verification",)
