@@ -198,7 +198,7 @@ class _Grid:
                 if self.cut_tokens >= 1.0 - _EPS:
                     self.cut_tokens -= 1.0
                     self.cov.cut_samples += 1
-                    self._sample(frame, cut=True)
+                    self._sample(frame, frame.time_s, cut=True)
                 else:
                     self.cov.cuts_unsampled += 1
         if self.end is not None and frame.time_s + _EPS >= self.end:
@@ -223,14 +223,15 @@ class _Grid:
                 return
             self.k += 1
             if g + _EPS >= frame.time_s:  # (a grid point before the first frame has nothing on screen: a gap)
-                self._sample(frame, cut=False)
+                self._sample(frame, g, cut=False)
 
-    def _sample(self, frame: _Decoded, cut: bool) -> None:
+    def _sample(self, frame: _Decoded, at: float, cut: bool) -> None:
+        """The sample at time `at` shows `frame` (a grid point, or a cut's own time)."""
         cov = self.cov
         cov.frames_sampled += 1
         if frame is self.last_analyzed:
             cov.skipped_identical += 1
-            cov.covered_s.append(round(frame.time_s, 3))
+            cov.covered_s.append(round(at, 3))
             return
         if frame.rgb is None:
             frame.rgb = self.to_rgb(frame.source)
@@ -241,12 +242,12 @@ class _Grid:
             and max_window_change(thumb, self.last_thumb) < self.config.video_block_change
         ):
             cov.skipped_unchanged += 1
-            cov.covered_s.append(round(frame.time_s, 3))
+            cov.covered_s.append(round(at, 3))
             return
         self.last_analyzed, self.last_thumb = frame, thumb
         cov.frames_analyzed += 1
-        cov.covered_s.append(round(frame.time_s, 3))
-        cov.analyzed_s.append(round(frame.time_s, 3))
+        cov.covered_s.append(round(at, 3))
+        cov.analyzed_s.append(round(at, 3))
         self.ready.append(VideoFrame(index=frame.index, timestamp_s=round(frame.time_s, 3), rgb=frame.rgb, cut=cut))
 
 
