@@ -40,7 +40,18 @@ from PIL import Image, ImageSequence
 
 from .config import BioConfig
 from .errors import MediaError, Reason
-from .media import MediaKind, declared_seconds, expect, open_container, open_image, to_rgb, too_long, too_many_pixels, undecodable
+from .media import (
+    MediaKind,
+    declared_seconds,
+    expect,
+    frame_delay_s,
+    open_container,
+    open_image,
+    to_rgb,
+    too_long,
+    too_many_pixels,
+    undecodable,
+)
 
 _EPS = 1e-6
 CUT_GRID = (36, 64)  # luma points compared for cut detection (rows, columns)
@@ -387,9 +398,7 @@ class VideoSampler:
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
                     for index, image in enumerate(ImageSequence.Iterator(im)):
-                        # Browsers show delays under 20 ms as 100 ms; so do we (GIF's 0 means "as fast as you can").
-                        delay_ms = image.info.get("duration") or 0
-                        duration = (delay_ms if delay_ms >= 20 else 100) / 1000.0
+                        duration = frame_delay_s(image.info)
                         if t > config.max_video_seconds + 1:
                             raise too_long(t, config.max_video_seconds)
                         copy = image.copy()  # the iterator reuses one image object

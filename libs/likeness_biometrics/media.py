@@ -244,12 +244,33 @@ def open_image(data: bytes, media_type: MediaType) -> Image.Image:
         raise undecodable("image", format=media_type.format) from exc
 
 
+def frame_delay_s(info: dict) -> float:
+    """How long an animation frame stays on screen: its delay, except that delays under 20 ms show
+    as 100 ms, as browsers do (GIF's 0 means "as fast as you can")."""
+    delay_ms = info.get("duration") or 0
+    return (delay_ms if delay_ms >= 20 else 100) / 1000.0
+
+
 def image_frame_count(data: bytes, config: BioConfig = _DEFAULT) -> int:
     """Frames in an image file: 1 for a still, more for an animated GIF, APNG, WebP or AVIF."""
+    return animation_span(data, config)[0]
+
+
+def animation_span(data: bytes, config: BioConfig = _DEFAULT) -> tuple[int, float]:
+    """(frames, seconds) of an image file: (1, 0.0) for a still. Reads frame headers only."""
     media_type = expect(data, (MediaKind.IMAGE,), config)
     im = open_image(data, media_type)
     try:
-        return max(1, int(getattr(im, "n_frames", 1) or 1))
+        frames = max(1, int(getattr(im, "n_frames", 1) or 1))
+        if frames == 1 or frames > config.max_animation_frames:
+            return frames, 0.0
+        seconds = 0.0
+        for n in range(frames):
+            im.seek(n)
+            seconds += frame_delay_s(im.info)
+        return frames, seconds
+    except MediaError:
+        raise
     except Exception as exc:
         raise undecodable("image", format=media_type.format) from exc
     finally:

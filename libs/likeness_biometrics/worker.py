@@ -144,10 +144,19 @@ def enroll_face_image(data: bytes, config: BioConfig | None = None) -> FaceEnrol
     return analyze_enrollment_image(image.rgb, config)
 
 
-def faces_in_image(data: bytes, config: BioConfig | None = None) -> VisualFaces:
+def _load(data: bytes | str) -> bytes:
+    """Media handed over as bytes, or (large clips) as the path of a private spool file."""
+    if isinstance(data, str):
+        with open(data, "rb") as f:
+            return f.read()
+    return data
+
+
+def faces_in_image(data: bytes | str, config: BioConfig | None = None) -> VisualFaces:
     """Every face of a still image; an animated image (GIF, APNG, WebP, AVIF) is sampled frame by
     frame like a video."""
     config = config or _config
+    data = _load(data)
     if image_frame_count(data, config) > 1:
         return faces_in_video(data, config)
     t = time.perf_counter()
@@ -170,13 +179,13 @@ def time_ranges(seconds: float | None, parts: int, config: BioConfig) -> list[tu
     return [(bounds[k], bounds[k + 1] if k < parts - 1 else None) for k in range(parts)]
 
 
-def faces_in_video(data: bytes, config: BioConfig | None = None, start_s: float = 0.0, end_s: float | None = None) -> VisualFaces:
+def faces_in_video(data: bytes | str, config: BioConfig | None = None, start_s: float = 0.0, end_s: float | None = None) -> VisualFaces:
     """Faces in the sampled frames of a video or animated image (frames.VideoSampler has the rule),
     in [start_s, end_s) of it: submit one task per `time_ranges` range to spread a clip over the
     pool (each decodes only from the keyframe before its range to its end)."""
     config = config or _config
     t = time.perf_counter()
-    sampler = VideoSampler(data, config, start_s, end_s)
+    sampler = VideoSampler(_load(data), config, start_s, end_s)
     frames = [FrameFaces(frame.index, frame.timestamp_s, faces_in_frame(frame.rgb, config)) for frame in sampler]
     _release_memory()
     return VisualFaces(frames, sampler.coverage, sampler.width, sampler.height, round((time.perf_counter() - t) * 1000, 1))
@@ -233,10 +242,11 @@ class VoiceFindings:
     elapsed_ms: float
 
 
-def voices_in_audio(data: bytes, config: BioConfig | None = None) -> VoiceFindings:
+def voices_in_audio(data: bytes | str, config: BioConfig | None = None) -> VoiceFindings:
     """Audio (or a video's audio track) -> every speech window's embedding and the speakers they
     group into. A video without an audio track is not an error: nothing to hear."""
     config = config or _config
+    data = _load(data)
     t = time.perf_counter()
     if not has_audio_track(data, config):
         return VoiceFindings([], [], AudioCoverage(audio_track=False), round((time.perf_counter() - t) * 1000, 1))

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 
 import asyncpg
+from google.longrunning import operations_pb2_grpc
 from pydantic import Field
 
 from likeness.verification.v1 import verification_pb2_grpc
@@ -26,11 +28,15 @@ from . import SERVICE_NAME
 from .adapters.consent_client import ConsentClient
 from .adapters.engine import WorkerPoolExtractor
 from .adapters.index import EnrollmentFollower, LikenessIndex, TemplateLoader
+from .adapters.operations import PostgresOperations
 from .adapters.postgres import PostgresVerificationUnitOfWork
 from .domain.model import Modality, Thresholds
-from .servicer import Limits, VerificationServicer
+from .service_layer.handlers import SyncBudget
+from .service_layer.operations import OperationPolicy, OperationRunner, verify_runner
+from .servicer import Limits, OperationsServicer, VerificationServicer
 
 MIGRATIONS = Migrations("verification", Path(__file__).parent / "migrations")
+OPERATIONS_SERVICE = "google.longrunning.Operations"
 _DEFAULT = Thresholds()
 
 
@@ -40,7 +46,8 @@ class VerificationSettings(ServiceSettings):
     consent_target: str = Field("127.0.0.1:50052", description="host:port of the consent service.")
     workers: int = Field(2, ge=1, le=64, description="Face worker processes (80-105 MiB each); a video's frames are spread over them.")
     voice_workers: int = Field(1, ge=1, le=16, description="Voice worker processes (Resemblyzer's encoder on numpy, 45-65 MiB each).")
-    video_fps: float = Field(1.0, gt=0, le=30, description="Video frames sampled per second (plus the first frame).")
+    video_fps: float = Field(1.0, gt=0, le=30, description="Video grid samples per second (plus shot cuts; see Verify coverage).")
+    video_max_gap_s: float = Field(1.0, gt=0, description="Longest stretch of a clip without a covered sample for coverage to be complete.")
     index_ivf_min_rows: int = Field(
         200_000, ge=10_000, description="Templates of one modality from which the 1:N index searches through a faiss IVF (below: exact scan)."
     )
@@ -48,6 +55,13 @@ class VerificationSettings(ServiceSettings):
     voice_nprobe: int = Field(256, ge=1, description="IVF cells probed per voice search.")
     max_media_bytes: int = Field(20 * 1024 * 1024, ge=1024, description="Media in one Verify request (larger: VerifyStream).")
     max_stream_bytes: int = Field(64 * 1024 * 1024, ge=1024, description="Media assembled from one VerifyStream.")
+    sync_video_seconds: float = Field(120.0, gt=0, description="Longest video (or animation) Verify analyses; longer: StartVerifyOperation.")
+    sync_audio_seconds: float = Field(600.0, gt=0, description="Longest audio-only clip Verify analyses; longer: StartVerifyOperation.")
+    operation_max_bytes: int = Field(256 * 1024 * 1024, ge=1024, description="Media uploaded to one StartVerifyOperation.")
+    operation_max_seconds: float = Field(3600.0, gt=0, description="Longest clip a long-running operation analyses (MEDIA_TOO_LONG past it).")
+    operation_retention_hours: float = Field(168.0, gt=0, description="How long an ended operation stays readable (its verification stays).")
+    operation_lease_seconds: float = Field(30.0, ge=3, description="A replica that stops renewing an operation's lease loses it to another after this.")
+    operation_max_attempts: int = Field(3, ge=1, description="Replica stops an operation survives before it fails (ANALYSIS_INTERRUPTED).")
     face_match: float = Field(_DEFAULT.face_match, ge=0, le=1, description="Face score (1 - dlib distance) for a match.")
     face_review: float = Field(_DEFAULT.face_review, ge=0, le=1, description="Face score from which a face is REVIEW evidence.")
     voice_match: float = Field(_DEFAULT.voice_match, ge=-1, le=1, description="Voice cosine for a match.")
@@ -65,6 +79,7 @@ class VerificationApp(ServiceApp):
     follower: EnrollmentFollower | None = None
     consent: ConsentClient | None = None
     keyring: SigningKeyring | None = None
+    runner: OperationRunner | None = None
     _unwatch_index: Callable[[], None] | None = field(default=None, init=False)
 
     async def on_start(self) -> None:
@@ -73,8 +88,10 @@ class VerificationApp(ServiceApp):
         await self.loader.load_all()
         self._unwatch_index = metrics.watch_index(self.index.sizes)
         self.follower.start()
+        self.runner.start()
 
     async def on_stop(self) -> None:
+        await self.runner.stop()
         if self._unwatch_index is not None:
             self._unwatch_index()
         await self.follower.stop()
@@ -90,7 +107,12 @@ def build_app(
     thresholds = settings.thresholds()
     if thresholds.face_review > thresholds.face_match or thresholds.voice_review > thresholds.voice_match:
         raise ValueError("a review threshold must not be above its match threshold")
-    extractor = extractor or WorkerPoolExtractor(settings.workers, settings.voice_workers, BioConfig(video_fps=settings.video_fps))
+    if settings.video_max_gap_s * settings.video_fps < 1 - 1e-9:
+        raise ValueError("video_max_gap_s must be at least the grid step 1/video_fps, or no video could be covered completely")
+    bio = BioConfig(video_fps=settings.video_fps, video_max_gap_s=settings.video_max_gap_s,
+                    max_video_seconds=settings.operation_max_seconds, max_audio_seconds=settings.operation_max_seconds,
+                    max_input_bytes=max(settings.operation_max_bytes, settings.max_stream_bytes))  # fmt: skip
+    extractor = extractor or WorkerPoolExtractor(settings.workers, settings.voice_workers, bio)
     nprobe = {Modality.FACE: settings.face_nprobe, Modality.VOICE: settings.voice_nprobe}
     index = LikenessIndex(extractor.models, settings.index_ivf_min_rows, nprobe)
     loader = TemplateLoader(pool, kek, index)
@@ -101,8 +123,20 @@ def build_app(
     def uow() -> PostgresVerificationUnitOfWork:
         return PostgresVerificationUnitOfWork(pool)
 
-    limits = Limits(min(settings.max_media_bytes, settings.max_message_bytes), settings.max_stream_bytes)
-    servicer = VerificationServicer(uow, extractor, index, consent, keyring, thresholds, limits)
-    binding = ServiceBinding(SERVICE_NAME, servicer, verification_pb2_grpc.add_VerificationServiceServicer_to_server)
-    server = GrpcServer([binding], settings, PostgresAuthenticator(pool))
-    return VerificationApp(server, extractor=extractor, index=index, loader=loader, follower=follower, consent=consent, keyring=keyring)
+    budget = SyncBudget(settings.sync_video_seconds, settings.sync_audio_seconds)
+    limits = Limits(min(settings.max_media_bytes, settings.max_message_bytes), settings.max_stream_bytes, budget)
+    policy = OperationPolicy(
+        max_bytes=settings.operation_max_bytes, max_seconds=settings.operation_max_seconds,
+        retention=timedelta(hours=settings.operation_retention_hours), lease=timedelta(seconds=settings.operation_lease_seconds),
+        max_attempts=settings.operation_max_attempts,
+    )  # fmt: skip
+    operations = PostgresOperations(pool, kek)
+    runner = OperationRunner(operations, verify_runner(uow, extractor, index, consent.for_caller, keyring, thresholds, policy), policy)
+    servicer = VerificationServicer(uow, extractor, index, consent, keyring, thresholds, limits, operations, policy, runner)
+    bindings = [
+        ServiceBinding(SERVICE_NAME, servicer, verification_pb2_grpc.add_VerificationServiceServicer_to_server),
+        ServiceBinding(OPERATIONS_SERVICE, OperationsServicer(uow, operations, policy), operations_pb2_grpc.add_OperationsServicer_to_server),
+    ]
+    server = GrpcServer(bindings, settings, PostgresAuthenticator(pool))
+    return VerificationApp(server, extractor=extractor, index=index, loader=loader, follower=follower, consent=consent, keyring=keyring,
+                           runner=runner)  # fmt: skip

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
 import grpc
+from google.longrunning import operations_pb2_grpc
+from google.longrunning import operations_proto_pb2 as lro
+from google.protobuf import empty_pb2
 
 from likeness.verification.v1 import verification_pb2 as pb
 from likeness.verification.v1 import verification_pb2_grpc
@@ -15,10 +19,13 @@ from likeness_common.ports import Signer
 from likeness_common.proto import next_page_token, page
 
 from .adapters.consent_client import ConsentClient
-from .adapters.proto_mapping import purpose_name, verification_pb
+from .adapters.proto_mapping import operation_pb, purpose_name, verification_pb
 from .domain import commands
 from .domain.model import Thresholds
+from .domain.operations import VerifyOperation
 from .service_layer import handlers
+from .service_layer import operations as lro_handlers
+from .service_layer.operations import OperationPolicy, OperationRunner, Operations
 from .service_layer.ports import Extractor, Searcher, VerificationUnitOfWork
 
 
@@ -26,6 +33,30 @@ from .service_layer.ports import Extractor, Searcher, VerificationUnitOfWork
 class Limits:
     unary_bytes: int  # media in one Verify request
     stream_bytes: int  # media assembled from a VerifyStream
+    budget: handlers.SyncBudget = handlers.SyncBudget()
+
+
+async def _assemble(requests: AsyncIterator[pb.VerifyStreamRequest], limit: int) -> tuple[pb.VerifyParameters, bytes]:
+    """The parameters (first message) and the media (the chunks after it) of a client stream."""
+    parameters: pb.VerifyParameters | None = None
+    chunks: list[bytes] = []
+    size = 0
+    async for message in requests:
+        part = message.WhichOneof("part")
+        if part == "parameters":
+            if parameters is not None or chunks:
+                raise InvalidArgument("send the parameters once, in the first message", reason="STREAM_OUT_OF_ORDER")
+            parameters = message.parameters
+        elif part == "chunk":
+            if parameters is None:
+                raise InvalidArgument("the first message must carry the parameters", reason="STREAM_OUT_OF_ORDER")
+            size += len(message.chunk)
+            if size > limit:
+                raise ResourceExhausted(f"media exceeds the {limit}-byte limit", reason="MEDIA_TOO_LARGE")
+            chunks.append(message.chunk)
+    if parameters is None:
+        raise InvalidArgument("the stream carried no parameters", reason="STREAM_OUT_OF_ORDER")
+    return parameters, b"".join(chunks)
 
 
 def _command(p: pb.VerifyParameters, media: bytes) -> commands.Verify:
@@ -37,14 +68,17 @@ def _command(p: pb.VerifyParameters, media: bytes) -> commands.Verify:
 
 class VerificationServicer(verification_pb2_grpc.VerificationServiceServicer):
     def __init__(self, uow: Callable[[], VerificationUnitOfWork], extractor: Extractor, searcher: Searcher,
-                 consent: ConsentClient, signer: Signer, thresholds: Thresholds, limits: Limits) -> None:  # fmt: skip
+                 consent: ConsentClient, signer: Signer, thresholds: Thresholds, limits: Limits,
+                 operations: Operations, policy: OperationPolicy, runner: OperationRunner) -> None:  # fmt: skip
         self._uow, self._extractor, self._searcher = uow, extractor, searcher
         self._consent, self._signer, self._thresholds, self._limits = consent, signer, thresholds, limits
+        self._operations, self._policy, self._runner = operations, policy, runner
 
     async def _verify(self, cmd: commands.Verify, context: grpc.aio.ServicerContext, max_bytes: int) -> pb.Verification:
         stored = await handlers.verify(
             cmd, current_principal(), self._uow(), self._extractor, self._searcher,
             self._consent.for_caller(caller_api_key(context)), self._signer, self._thresholds, max_bytes=max_bytes,
+            budget=self._limits.budget,
         )  # fmt: skip
         return verification_pb(stored)
 
@@ -54,26 +88,17 @@ class VerificationServicer(verification_pb2_grpc.VerificationServiceServicer):
 
     async def VerifyStream(self, requests: AsyncIterator[pb.VerifyStreamRequest], context: grpc.aio.ServicerContext) -> pb.VerifyStreamResponse:
         handlers.require_platform(current_principal())  # before buffering up to stream_bytes of media
-        parameters: pb.VerifyParameters | None = None
-        chunks: list[bytes] = []
-        size = 0
-        async for message in requests:
-            part = message.WhichOneof("part")
-            if part == "parameters":
-                if parameters is not None or chunks:
-                    raise InvalidArgument("send the parameters once, in the first message", reason="STREAM_OUT_OF_ORDER")
-                parameters = message.parameters
-            elif part == "chunk":
-                if parameters is None:
-                    raise InvalidArgument("the first message must carry the parameters", reason="STREAM_OUT_OF_ORDER")
-                size += len(message.chunk)
-                if size > self._limits.stream_bytes:
-                    raise ResourceExhausted(f"media exceeds the {self._limits.stream_bytes}-byte limit", reason="MEDIA_TOO_LARGE")
-                chunks.append(message.chunk)
-        if parameters is None:
-            raise InvalidArgument("the stream carried no parameters", reason="STREAM_OUT_OF_ORDER")
-        verification = await self._verify(_command(parameters, b"".join(chunks)), context, self._limits.stream_bytes)
+        parameters, media = await _assemble(requests, self._limits.stream_bytes)
+        verification = await self._verify(_command(parameters, media), context, self._limits.stream_bytes)
         return pb.VerifyStreamResponse(verification=verification)
+
+    async def StartVerifyOperation(self, requests: AsyncIterator[pb.VerifyStreamRequest], context: grpc.aio.ServicerContext) -> lro.Operation:
+        handlers.require_platform(current_principal())
+        parameters, media = await _assemble(requests, self._policy.max_bytes)
+        op = await lro_handlers.start(_command(parameters, media), current_principal(), caller_api_key(context), self._operations,
+                                      self._extractor, self._policy)  # fmt: skip
+        self._runner.wake()
+        return operation_pb(op)
 
     async def GetReceipt(self, request: pb.GetReceiptRequest, context: grpc.aio.ServicerContext) -> pb.GetReceiptResponse:
         stored = await handlers.get_receipt(request.verification_id, current_principal(), self._uow())
@@ -86,3 +111,46 @@ class VerificationServicer(verification_pb2_grpc.VerificationServiceServicer):
             verifications=[verification_pb(s) for s in found],
             next_page_token=next_page_token([s.record.verification_id for s in found], size),
         )
+
+
+class OperationsServicer(operations_pb2_grpc.OperationsServicer):
+    """google.longrunning.Operations for StartVerifyOperation's operations: a platform sees its own."""
+
+    def __init__(self, uow: Callable[[], VerificationUnitOfWork], operations: Operations, policy: OperationPolicy) -> None:
+        self._uow, self._operations, self._policy = uow, operations, policy
+
+    async def _pb(self, op: VerifyOperation) -> lro.Operation:
+        result = None
+        if op.verification_id:
+            result = await handlers.get_receipt(op.verification_id, current_principal(), self._uow())
+        return operation_pb(op, result)
+
+    async def GetOperation(self, request: lro.GetOperationRequest, context: grpc.aio.ServicerContext) -> lro.Operation:
+        return await self._pb(await lro_handlers.get(request.name, current_principal(), self._operations))
+
+    async def ListOperations(self, request: lro.ListOperationsRequest, context: grpc.aio.ServicerContext) -> lro.ListOperationsResponse:
+        if request.filter:
+            raise InvalidArgument("filter is not supported", reason="FILTER_UNSUPPORTED")
+        size, after = page(request.page_size, request.page_token)
+        found = await lro_handlers.list_operations(current_principal(), self._operations, after, size)
+        return lro.ListOperationsResponse(operations=[await self._pb(op) for op in found],
+                                          next_page_token=next_page_token([op.operation_id for op in found], size))  # fmt: skip
+
+    async def CancelOperation(self, request: lro.CancelOperationRequest, context: grpc.aio.ServicerContext) -> empty_pb2.Empty:
+        await lro_handlers.cancel(request.name, current_principal(), self._operations, self._policy)
+        return empty_pb2.Empty()
+
+    async def DeleteOperation(self, request: lro.DeleteOperationRequest, context: grpc.aio.ServicerContext) -> empty_pb2.Empty:
+        await lro_handlers.delete(request.name, current_principal(), self._operations)
+        return empty_pb2.Empty()
+
+    async def WaitOperation(self, request: lro.WaitOperationRequest, context: grpc.aio.ServicerContext) -> lro.Operation:
+        """The operation once done, or as it stands after `timeout` (at most 60 s; default 60 s)."""
+        timeout = min(60.0, request.timeout.ToTimedelta().total_seconds() if request.HasField("timeout") else 60.0)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + max(0.0, timeout)
+        while True:
+            op = await lro_handlers.get(request.name, current_principal(), self._operations)
+            if op.done or loop.time() >= deadline:
+                return await self._pb(op)
+            await asyncio.sleep(min(0.5, max(0.0, deadline - loop.time())))

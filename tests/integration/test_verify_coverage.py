@@ -14,7 +14,7 @@ import pytest
 from likeness.enrollment.v1 import enrollment_pb2 as epb
 from likeness.verification.v1 import verification_pb2 as vpb
 from tests import mediakit
-from tests.integration.test_verification import by_talent, grant, relay, verify_request, world  # noqa: F401  (fixtures)
+from tests.integration.verification_world import by_talent, grant, verify_request
 
 OBAMA = ("obama", "obama3.jpg")  # not an enrollment photo
 BIDEN = ("biden", "biden2.jpg")

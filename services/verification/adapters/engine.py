@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import math
+import os
+import tempfile
 from concurrent.futures import Executor
+from dataclasses import replace
 
 from likeness_biometrics import FACE_MODEL, VOICE_MODEL, BioConfig, FrameCoverage, MediaKind, sniff
-from likeness_biometrics.media import probe_streams
+from likeness_biometrics.media import animation_span, probe_streams
 from likeness_biometrics.worker import (
     VisualFaces,
     VoiceFindings,
@@ -26,15 +29,17 @@ from likeness_biometrics.worker import (
 from likeness_common import metrics
 
 from ..domain.model import Coverage, Location, Modality, Probe
-from ..service_layer.ports import Extraction, Progress
+from ..service_layer.ports import Duration, Extraction, Progress
 
 
 class WorkerPoolExtractor:
     """Two pools: face workers share a video's frames; voice workers embed the audio, at the same
     time. Each worker loads only its own model (face 80-105 MiB RSS, voice 45-65 MiB)."""
 
-    def __init__(self, face_workers: int = 2, voice_workers: int = 1, config: BioConfig | None = None, shard_seconds: float = 30.0) -> None:
+    def __init__(self, face_workers: int = 2, voice_workers: int = 1, config: BioConfig | None = None, shard_seconds: float = 30.0,
+                 spool_bytes: int = 8 * 1024 * 1024) -> None:  # fmt: skip
         self._config = config or BioConfig()
+        self._spool_bytes = spool_bytes
         self._face_workers = face_workers
         self._shard_seconds = shard_seconds
         self._faces = create_executor(face_workers, self._config, modalities=("face",))
@@ -60,25 +65,41 @@ class WorkerPoolExtractor:
         """The sniffed type ("image/jpeg", "video/mp4"...); MediaError when unknown."""
         return sniff(media).mime
 
-    async def media_seconds(self, media: bytes) -> float | None:
-        if sniff(media).kind is MediaKind.IMAGE:
-            return None
+    async def duration(self, media: bytes) -> Duration:
+        kind = sniff(media).kind
+        if kind is MediaKind.IMAGE:
+            frames, seconds = await asyncio.to_thread(animation_span, media, self._config)
+            return Duration(seconds if frames > 1 else None, frames > 1)
         streams = await asyncio.to_thread(probe_streams, media, self._config)
         known = [s for s in (streams.video_seconds, streams.audio_seconds) if s is not None and math.isfinite(s)]
-        return max(known) if known else None
+        return Duration(max(known) if known else None, streams.video)
 
-    async def extract(self, media: bytes, progress: Progress | None = None) -> Extraction:
+    async def extract(self, media: bytes, progress: Progress | None = None, max_seconds: float | None = None) -> Extraction:
         kind = sniff(media).kind
+        config = self._config
+        if max_seconds is not None:
+            limit = min(max_seconds, config.max_video_seconds)
+            config = replace(config, max_video_seconds=limit, max_audio_seconds=min(max_seconds, config.max_audio_seconds))
+        with tempfile.TemporaryDirectory(prefix="likeness-media-") as spool:
+            # A large clip goes to the workers as a file in a private folder (each task reads it
+            # once), not as bytes pickled into every task.
+            source: bytes | str = media
+            if len(media) > self._spool_bytes:
+                source = os.path.join(spool, "media")
+                await asyncio.to_thread(_write_private, source, media)
+            return await self._extract(kind, media, source, config, progress)
+
+    async def _extract(self, kind: MediaKind, media: bytes, source: bytes | str, config: BioConfig, progress: Progress | None) -> Extraction:
         loop = asyncio.get_running_loop()
         jobs: list[asyncio.Future] = []
 
         def run(pool: Executor, fn, *args) -> asyncio.Future:
-            future = loop.run_in_executor(pool, fn, media, self._config, *args)
+            future = loop.run_in_executor(pool, fn, source, config, *args)
             metrics.track_job("face" if pool is self._faces else "voice", future)
             jobs.append(future)
             return future
 
-        streams = await asyncio.to_thread(probe_streams, media, self._config) if kind is not MediaKind.IMAGE else None
+        streams = await asyncio.to_thread(probe_streams, media, config) if kind is not MediaKind.IMAGE else None
         if kind is MediaKind.IMAGE:
             visual = [run(self._faces, faces_in_image)]
             voice = None
@@ -87,7 +108,7 @@ class WorkerPoolExtractor:
         else:
             seconds = streams.video_seconds
             parts = max(self._face_workers, math.ceil((seconds or 0) / self._shard_seconds))
-            visual = [run(self._faces, faces_in_video, start, end) for start, end in time_ranges(seconds, parts, self._config)]
+            visual = [run(self._faces, faces_in_video, start, end) for start, end in time_ranges(seconds, parts, config)]
             voice = run(self._voices, voices_in_audio)
         if progress is not None:
             done = 0
@@ -116,12 +137,18 @@ class WorkerPoolExtractor:
         if heard is not None:
             probes += [Probe(Modality.VOICE, Location(s.start_s, s.end_s), s.embedding) for s in heard.speakers]
             probes += [Probe(Modality.VOICE, Location(w.start_s, w.end_s), w.embedding, window=True) for w in heard.windows]
-        coverage = coverage_of(shares, heard, self._config)
+        coverage = coverage_of(shares, heard, config)
         return Extraction(probes, coverage, frames=coverage.frames_analyzed)
 
     def close(self) -> None:
         for pool in (self._faces, self._voices):
             pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _write_private(path: str, media: bytes) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(media)
 
 
 def skip_rule(config: BioConfig) -> str:

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+from google.longrunning import operations_proto_pb2 as lro
+from google.protobuf import any_pb2
+from google.rpc import code_pb2, error_details_pb2, status_pb2
+
 from likeness.consent.v1 import consent_pb2 as cpb
 from likeness.enrollment.v1 import enrollment_pb2 as epb
 from likeness.events.v1 import events_pb2
 from likeness.verification.v1 import verification_pb2 as pb
+from likeness_common.interceptors import ERROR_DOMAIN
 from likeness_common.proto import enum_name, enum_value, ts
 
 from ..domain.model import Coverage, Match, VerificationRecord
+from ..domain.operations import VerifyOperation
 from ..service_layer.ports import StoredVerification
 
 
@@ -67,3 +73,26 @@ def decided_pb(r: VerificationRecord) -> events_pb2.VerificationDecided:
         matches=[match_pb(m) for m in r.matches], grant_ids=r.grant_ids, media_sha256=r.media_sha256,
         receipt_id=r.receipt_id, coverage=coverage_pb(r.coverage), review_reasons=review_reasons_pb(r),
     )  # fmt: skip
+
+
+def _any(message) -> any_pb2.Any:
+    packed = any_pb2.Any()
+    packed.Pack(message)
+    return packed
+
+
+def operation_pb(op: VerifyOperation, result: StoredVerification | None = None) -> lro.Operation:
+    """google.longrunning.Operation: metadata always, and once done the VerifyResponse or the error."""
+    meta = pb.VerifyOperationMetadata(
+        state=enum_value(pb.VerifyOperationMetadata.State, op.state.value, "STATE_"), progress_percent=round(op.progress * 100, 1),
+        create_time=ts(op.created_at), update_time=ts(op.updated_at), end_time=ts(op.ended_at) if op.ended_at else None,
+        expire_time=ts(op.expire_at) if op.expire_at else None, request_id=op.request_id, media_sha256=op.media_sha256,
+        media_bytes=op.media_bytes, media_seconds=op.media_seconds or 0.0, cancel_requested=op.cancel_requested, attempts=op.attempts,
+    )  # fmt: skip
+    out = lro.Operation(name=op.name, metadata=_any(meta), done=op.done)
+    if result is not None:
+        out.response.CopyFrom(_any(pb.VerifyResponse(verification=verification_pb(result))))
+    elif op.error is not None:
+        info = error_details_pb2.ErrorInfo(reason=op.error.reason, domain=ERROR_DOMAIN)
+        out.error.CopyFrom(status_pb2.Status(code=code_pb2.Code.Value(op.error.code), message=op.error.message, details=[_any(info)]))
+    return out

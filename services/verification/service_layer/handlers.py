@@ -5,20 +5,38 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 
 from likeness_common.documents import canonical_json
-from likeness_common.errors import InvalidArgument, NotFound, PermissionDenied
+from likeness_common.errors import FailedPrecondition, InvalidArgument, LikenessError, NotFound, PermissionDenied
 from likeness_common.ids import is_id, new_id
 from likeness_common.ports import Signer
 from likeness_common.principal import Principal
 
 from ..domain import commands, events
 from ..domain.model import Modality, Thresholds, VerificationRecord, best_matches, decide
-from .ports import ConsentChecker, Extractor, Searcher, StoredVerification, VerificationUnitOfWork
+from .ports import ConsentChecker, Extractor, Progress, Searcher, StoredVerification, VerificationUnitOfWork
 
 OPERATION = "Verify"
+LONG_RUNNING = "StartVerifyOperation"
+
+
+@dataclass(frozen=True)
+class SyncBudget:
+    """Clips a synchronous Verify analyses; longer ones go through StartVerifyOperation."""
+
+    video_seconds: float = 120.0
+    audio_seconds: float = 600.0
+
+
+def _use_operation(seconds: float, limit: float) -> FailedPrecondition:
+    return FailedPrecondition(
+        f"the clip is {seconds:.0f} s long; Verify analyses up to {limit:.0f} s of this kind of media: "
+        f"upload it with {LONG_RUNNING} (a long-running operation) instead",
+        reason="USE_LONG_RUNNING_OPERATION",
+        metadata={"seconds": f"{seconds:.1f}", "limit": f"{limit:.0f}", "method": f"likeness.verification.v1.VerificationService/{LONG_RUNNING}"},
+    )
 
 
 def _now() -> datetime:
@@ -42,21 +60,40 @@ async def verify(
     thresholds: Thresholds,
     *,
     max_bytes: int,
+    budget: SyncBudget | None = None,
+    progress: Progress | None = None,
+    operation: str = OPERATION,
 ) -> StoredVerification:
+    """Analyse the clip, search every probe 1:N, ask consent for every match, sign the decision.
+    With a `budget` (synchronous calls), a longer clip is refused with FAILED_PRECONDITION naming
+    StartVerifyOperation before any analysis (and if its header understated its length, when the
+    analysis reaches the limit); without one (an operation's run), the media limits alone apply.
+    `operation` keeps the idempotency of the two entry points apart."""
     require_platform(actor)
     cmd.validate(max_bytes)
     sha256 = hashlib.sha256(cmd.media).hexdigest()
     params = {**asdict(cmd), "media": sha256}
     if cmd.request_id:
         async with uow:
-            if prior := await uow.idempotency.recall(actor.principal_id, OPERATION, cmd.request_id, params):
+            if prior := await uow.idempotency.recall(actor.principal_id, operation, cmd.request_id, params):
                 return await _replay(uow, prior)
 
     media_type = extractor.media_type(cmd.media)  # UNSUPPORTED_MEDIA_TYPE / UNDECODABLE_MEDIA before any work
     declared = cmd.content_type.split(";")[0].strip().lower()
     if declared and declared.split("/")[0] != media_type.split("/")[0]:
         raise InvalidArgument(f"content_type says {declared} but the bytes are {media_type}", reason="CONTENT_TYPE_MISMATCH")
-    extraction = await extractor.extract(cmd.media)
+    limit = None
+    if budget is not None:
+        duration = await extractor.duration(cmd.media)
+        limit = budget.video_seconds if duration.video else budget.audio_seconds
+        if duration.seconds is not None and duration.seconds > limit:
+            raise _use_operation(duration.seconds, limit)
+    try:
+        extraction = await extractor.extract(cmd.media, progress, max_seconds=limit)
+    except LikenessError as error:
+        if limit is not None and error.reason == "MEDIA_TOO_LONG":  # the header understated the clip's length
+            raise _use_operation(float(error.metadata.get("seconds", limit)), limit) from None
+        raise
     floors = {m: min(thresholds.review(m), thresholds.review(m, window=True)) for m in Modality}
     hits = await searcher.search(extraction.probes, floors)
     if hits:
@@ -99,13 +136,13 @@ async def verify(
     payload, signature = await signer.sign(lambda key_id: canonical_json(record.receipt_payload(key_id)))
     stored = StoredVerification(record, payload, signature)
     async with uow:
-        if cmd.request_id and (prior := await uow.idempotency.recall(actor.principal_id, OPERATION, cmd.request_id, params)):
+        if cmd.request_id and (prior := await uow.idempotency.recall(actor.principal_id, operation, cmd.request_id, params)):
             return await _replay(uow, prior)  # a concurrent retry won the race
         await uow.verifications.add(stored)
         for key in sorted({m.talent_id for m in record.matches}) or [record.platform_id]:
             uow.emit(events.VerificationDecided(record, key))
         if cmd.request_id:
-            await uow.idempotency.remember(actor.principal_id, OPERATION, cmd.request_id, params, {"verification_id": record.verification_id})
+            await uow.idempotency.remember(actor.principal_id, operation, cmd.request_id, params, {"verification_id": record.verification_id})
         await uow.commit()
     return stored
 

@@ -25,6 +25,12 @@ class Extraction:
 Progress = Callable[[int, int], None]  # (units done, units in all)
 
 
+@dataclass(frozen=True)
+class Duration:
+    seconds: float | None  # declared; None for a still image or when the container does not say
+    video: bool  # frames to analyse (a video or an animated image), not only sound
+
+
 class Extractor(Protocol):
     """Decoding, detection and embedding, off the event loop."""
 
@@ -33,10 +39,11 @@ class Extractor(Protocol):
         """Modality name -> "model/version" of the embeddings it makes."""
 
     def media_type(self, media: bytes) -> str: ...
-    async def media_seconds(self, media: bytes) -> float | None:
-        """The clip's declared duration (None for a still image or when the container does not say)."""
+    async def duration(self, media: bytes) -> Duration:
+        """The clip's declared length, from its header."""
 
-    async def extract(self, media: bytes, progress: Progress | None = None) -> Extraction: ...
+    async def extract(self, media: bytes, progress: Progress | None = None, max_seconds: float | None = None) -> Extraction:
+        """Every probe of the clip and the coverage account; past `max_seconds` of media, MEDIA_TOO_LONG."""
 
 
 class Searcher(Protocol):

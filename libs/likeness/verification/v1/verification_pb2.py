@@ -22,50 +22,57 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.longrunning import operations_pb2 as google_dot_longrunning_dot_operations__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 from likeness.consent.v1 import consent_pb2 as likeness_dot_consent_dot_v1_dot_consent__pb2
 from likeness.enrollment.v1 import enrollment_pb2 as likeness_dot_enrollment_dot_v1_dot_enrollment__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n+likeness/verification/v1/verification.proto\x12\x18likeness.verification.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a!likeness/consent/v1/consent.proto\x1a\'likeness/enrollment/v1/enrollment.proto\"\xaf\x03\n\x08\x43overage\x12\x10\n\x08\x63omplete\x18\x01 \x01(\x08\x12\x1a\n\x12incomplete_reasons\x18\x02 \x03(\t\x12\x15\n\rmedia_seconds\x18\x03 \x01(\x02\x12\x12\n\nsample_fps\x18\x04 \x01(\x02\x12\x16\n\x0e\x66rames_in_clip\x18\x05 \x01(\x05\x12\x16\n\x0e\x66rames_sampled\x18\x06 \x01(\x05\x12\x17\n\x0f\x66rames_analyzed\x18\x07 \x01(\x05\x12 \n\x18\x66rames_skipped_unchanged\x18\x08 \x01(\x05\x12\x11\n\tskip_rule\x18\t \x01(\t\x12\x17\n\x0fmax_gap_seconds\x18\n \x01(\x02\x12\x1f\n\x17max_gap_allowed_seconds\x18\x0b \x01(\x02\x12 \n\x18max_analyzed_gap_seconds\x18\x0c \x01(\x02\x12\x13\n\x0b\x61udio_track\x18\r \x01(\x08\x12\x15\n\raudio_seconds\x18\x0e \x01(\x02\x12\x16\n\x0espeech_seconds\x18\x0f \x01(\x02\x12\x15\n\rvoice_windows\x18\x10 \x01(\x05\x12\x15\n\rdecode_errors\x18\x11 \x03(\t\"\xb1\x01\n\x10VerifyParameters\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x14\n\x0c\x63ontent_type\x18\x02 \x01(\t\x12-\n\x07purpose\x18\x03 \x01(\x0e\x32\x1c.likeness.consent.v1.Purpose\x12\x16\n\x0e\x63ustom_purpose\x18\x04 \x01(\t\x12\x11\n\tterritory\x18\x05 \x01(\t\x12\x19\n\x11\x61t_least_as_fresh\x18\x06 \x01(\t\"^\n\rVerifyRequest\x12>\n\nparameters\x18\x01 \x01(\x0b\x32*.likeness.verification.v1.VerifyParameters\x12\r\n\x05media\x18\x02 \x01(\x0c\"p\n\x13VerifyStreamRequest\x12@\n\nparameters\x18\x01 \x01(\x0b\x32*.likeness.verification.v1.VerifyParametersH\x00\x12\x0f\n\x05\x63hunk\x18\x02 \x01(\x0cH\x00\x42\x06\n\x04part\"C\n\x07\x46\x61\x63\x65\x42ox\x12\x0b\n\x03top\x18\x01 \x01(\x05\x12\r\n\x05right\x18\x02 \x01(\x05\x12\x0e\n\x06\x62ottom\x18\x03 \x01(\x05\x12\x0c\n\x04left\x18\x04 \x01(\x05\"\xb7\x02\n\x05Match\x12\x11\n\ttalent_id\x18\x01 \x01(\t\x12\x32\n\x08modality\x18\x02 \x01(\x0e\x32 .likeness.enrollment.v1.Modality\x12\r\n\x05score\x18\x03 \x01(\x02\x12\x15\n\rstart_seconds\x18\x04 \x01(\x02\x12\x13\n\x0b\x65nd_seconds\x18\x05 \x01(\x02\x12\x13\n\x0b\x66rame_index\x18\x06 \x01(\x05\x12\x33\n\x08\x66\x61\x63\x65_box\x18\x07 \x01(\x0b\x32!.likeness.verification.v1.FaceBox\x12\x16\n\x0ein_review_band\x18\x08 \x01(\x08\x12\x10\n\x08grant_id\x18\t \x01(\t\x12\x38\n\rdenial_reason\x18\n \x01(\x0e\x32!.likeness.consent.v1.DenialReason\"n\n\x07Receipt\x12\x12\n\nreceipt_id\x18\x01 \x01(\t\x12\x19\n\x11\x63\x61nonical_payload\x18\x02 \x01(\x0c\x12\x0e\n\x06key_id\x18\x03 \x01(\t\x12\x11\n\talgorithm\x18\x04 \x01(\t\x12\x11\n\tsignature\x18\x05 \x01(\x0c\"\xfe\x04\n\x0cVerification\x12\x17\n\x0fverification_id\x18\x01 \x01(\t\x12\x13\n\x0bplatform_id\x18\x02 \x01(\t\x12\x34\n\x08\x64\x65\x63ision\x18\x03 \x01(\x0e\x32\".likeness.verification.v1.Decision\x12\x30\n\x07matches\x18\x04 \x03(\x0b\x32\x1f.likeness.verification.v1.Match\x12\x11\n\tgrant_ids\x18\x05 \x03(\t\x12\x14\n\x0cmedia_sha256\x18\x06 \x01(\t\x12/\n\x0b\x64\x65\x63ide_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x32\n\x07receipt\x18\x08 \x01(\x0b\x32!.likeness.verification.v1.Receipt\x12\x32\n\nconditions\x18\t \x03(\x0b\x32\x1e.likeness.consent.v1.Condition\x12\x19\n\x11\x63onsistency_token\x18\n \x01(\t\x12-\n\x07purpose\x18\x0b \x01(\x0e\x32\x1c.likeness.consent.v1.Purpose\x12\x16\n\x0e\x63ustom_purpose\x18\x0c \x01(\t\x12\x11\n\tterritory\x18\r \x01(\t\x12\x12\n\nmedia_type\x18\x0e \x01(\t\x12\x17\n\x0f\x66rames_analyzed\x18\x0f \x01(\x05\x12\x34\n\x08\x63overage\x18\x10 \x01(\x0b\x32\".likeness.verification.v1.Coverage\x12>\n\x0ereview_reasons\x18\x11 \x03(\x0e\x32&.likeness.verification.v1.ReviewReason\"N\n\x0eVerifyResponse\x12<\n\x0cverification\x18\x01 \x01(\x0b\x32&.likeness.verification.v1.Verification\"T\n\x14VerifyStreamResponse\x12<\n\x0cverification\x18\x01 \x01(\x0b\x32&.likeness.verification.v1.Verification\",\n\x11GetReceiptRequest\x12\x17\n\x0fverification_id\x18\x01 \x01(\t\"R\n\x12GetReceiptResponse\x12<\n\x0cverification\x18\x01 \x01(\x0b\x32&.likeness.verification.v1.Verification\"A\n\x18ListVerificationsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"s\n\x19ListVerificationsResponse\x12=\n\rverifications\x18\x01 \x03(\x0b\x32&.likeness.verification.v1.Verification\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t*w\n\x08\x44\x65\x63ision\x12\x18\n\x14\x44\x45\x43ISION_UNSPECIFIED\x10\x00\x12\x12\n\x0e\x44\x45\x43ISION_ALLOW\x10\x01\x12\x11\n\rDECISION_DENY\x10\x02\x12\x15\n\x11\x44\x45\x43ISION_NO_MATCH\x10\x03\x12\x13\n\x0f\x44\x45\x43ISION_REVIEW\x10\x04*s\n\x0cReviewReason\x12\x1d\n\x19REVIEW_REASON_UNSPECIFIED\x10\x00\x12\x1d\n\x19REVIEW_REASON_REVIEW_BAND\x10\x01\x12%\n!REVIEW_REASON_INCOMPLETE_COVERAGE\x10\x02\x32\xca\x03\n\x13VerificationService\x12[\n\x06Verify\x12\'.likeness.verification.v1.VerifyRequest\x1a(.likeness.verification.v1.VerifyResponse\x12o\n\x0cVerifyStream\x12-.likeness.verification.v1.VerifyStreamRequest\x1a..likeness.verification.v1.VerifyStreamResponse(\x01\x12g\n\nGetReceipt\x12+.likeness.verification.v1.GetReceiptRequest\x1a,.likeness.verification.v1.GetReceiptResponse\x12|\n\x11ListVerifications\x12\x32.likeness.verification.v1.ListVerificationsRequest\x1a\x33.likeness.verification.v1.ListVerificationsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n+likeness/verification/v1/verification.proto\x12\x18likeness.verification.v1\x1a#google/longrunning/operations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a!likeness/consent/v1/consent.proto\x1a\'likeness/enrollment/v1/enrollment.proto\"\xaf\x03\n\x08\x43overage\x12\x10\n\x08\x63omplete\x18\x01 \x01(\x08\x12\x1a\n\x12incomplete_reasons\x18\x02 \x03(\t\x12\x15\n\rmedia_seconds\x18\x03 \x01(\x02\x12\x12\n\nsample_fps\x18\x04 \x01(\x02\x12\x16\n\x0e\x66rames_in_clip\x18\x05 \x01(\x05\x12\x16\n\x0e\x66rames_sampled\x18\x06 \x01(\x05\x12\x17\n\x0f\x66rames_analyzed\x18\x07 \x01(\x05\x12 \n\x18\x66rames_skipped_unchanged\x18\x08 \x01(\x05\x12\x11\n\tskip_rule\x18\t \x01(\t\x12\x17\n\x0fmax_gap_seconds\x18\n \x01(\x02\x12\x1f\n\x17max_gap_allowed_seconds\x18\x0b \x01(\x02\x12 \n\x18max_analyzed_gap_seconds\x18\x0c \x01(\x02\x12\x13\n\x0b\x61udio_track\x18\r \x01(\x08\x12\x15\n\raudio_seconds\x18\x0e \x01(\x02\x12\x16\n\x0espeech_seconds\x18\x0f \x01(\x02\x12\x15\n\rvoice_windows\x18\x10 \x01(\x05\x12\x15\n\rdecode_errors\x18\x11 \x03(\t\"\xb1\x01\n\x10VerifyParameters\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x14\n\x0c\x63ontent_type\x18\x02 \x01(\t\x12-\n\x07purpose\x18\x03 \x01(\x0e\x32\x1c.likeness.consent.v1.Purpose\x12\x16\n\x0e\x63ustom_purpose\x18\x04 \x01(\t\x12\x11\n\tterritory\x18\x05 \x01(\t\x12\x19\n\x11\x61t_least_as_fresh\x18\x06 \x01(\t\"^\n\rVerifyRequest\x12>\n\nparameters\x18\x01 \x01(\x0b\x32*.likeness.verification.v1.VerifyParameters\x12\r\n\x05media\x18\x02 \x01(\x0c\"p\n\x13VerifyStreamRequest\x12@\n\nparameters\x18\x01 \x01(\x0b\x32*.likeness.verification.v1.VerifyParametersH\x00\x12\x0f\n\x05\x63hunk\x18\x02 \x01(\x0cH\x00\x42\x06\n\x04part\"C\n\x07\x46\x61\x63\x65\x42ox\x12\x0b\n\x03top\x18\x01 \x01(\x05\x12\r\n\x05right\x18\x02 \x01(\x05\x12\x0e\n\x06\x62ottom\x18\x03 \x01(\x05\x12\x0c\n\x04left\x18\x04 \x01(\x05\"\xb7\x02\n\x05Match\x12\x11\n\ttalent_id\x18\x01 \x01(\t\x12\x32\n\x08modality\x18\x02 \x01(\x0e\x32 .likeness.enrollment.v1.Modality\x12\r\n\x05score\x18\x03 \x01(\x02\x12\x15\n\rstart_seconds\x18\x04 \x01(\x02\x12\x13\n\x0b\x65nd_seconds\x18\x05 \x01(\x02\x12\x13\n\x0b\x66rame_index\x18\x06 \x01(\x05\x12\x33\n\x08\x66\x61\x63\x65_box\x18\x07 \x01(\x0b\x32!.likeness.verification.v1.FaceBox\x12\x16\n\x0ein_review_band\x18\x08 \x01(\x08\x12\x10\n\x08grant_id\x18\t \x01(\t\x12\x38\n\rdenial_reason\x18\n \x01(\x0e\x32!.likeness.consent.v1.DenialReason\"n\n\x07Receipt\x12\x12\n\nreceipt_id\x18\x01 \x01(\t\x12\x19\n\x11\x63\x61nonical_payload\x18\x02 \x01(\x0c\x12\x0e\n\x06key_id\x18\x03 \x01(\t\x12\x11\n\talgorithm\x18\x04 \x01(\t\x12\x11\n\tsignature\x18\x05 \x01(\x0c\"\xfe\x04\n\x0cVerification\x12\x17\n\x0fverification_id\x18\x01 \x01(\t\x12\x13\n\x0bplatform_id\x18\x02 \x01(\t\x12\x34\n\x08\x64\x65\x63ision\x18\x03 \x01(\x0e\x32\".likeness.verification.v1.Decision\x12\x30\n\x07matches\x18\x04 \x03(\x0b\x32\x1f.likeness.verification.v1.Match\x12\x11\n\tgrant_ids\x18\x05 \x03(\t\x12\x14\n\x0cmedia_sha256\x18\x06 \x01(\t\x12/\n\x0b\x64\x65\x63ide_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x32\n\x07receipt\x18\x08 \x01(\x0b\x32!.likeness.verification.v1.Receipt\x12\x32\n\nconditions\x18\t \x03(\x0b\x32\x1e.likeness.consent.v1.Condition\x12\x19\n\x11\x63onsistency_token\x18\n \x01(\t\x12-\n\x07purpose\x18\x0b \x01(\x0e\x32\x1c.likeness.consent.v1.Purpose\x12\x16\n\x0e\x63ustom_purpose\x18\x0c \x01(\t\x12\x11\n\tterritory\x18\r \x01(\t\x12\x12\n\nmedia_type\x18\x0e \x01(\t\x12\x17\n\x0f\x66rames_analyzed\x18\x0f \x01(\x05\x12\x34\n\x08\x63overage\x18\x10 \x01(\x0b\x32\".likeness.verification.v1.Coverage\x12>\n\x0ereview_reasons\x18\x11 \x03(\x0e\x32&.likeness.verification.v1.ReviewReason\"N\n\x0eVerifyResponse\x12<\n\x0cverification\x18\x01 \x01(\x0b\x32&.likeness.verification.v1.Verification\"T\n\x14VerifyStreamResponse\x12<\n\x0cverification\x18\x01 \x01(\x0b\x32&.likeness.verification.v1.Verification\"\xbf\x04\n\x17VerifyOperationMetadata\x12\x46\n\x05state\x18\x01 \x01(\x0e\x32\x37.likeness.verification.v1.VerifyOperationMetadata.State\x12\x18\n\x10progress_percent\x18\x02 \x01(\x02\x12/\n\x0b\x63reate_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x65xpire_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\nrequest_id\x18\x07 \x01(\t\x12\x14\n\x0cmedia_sha256\x18\x08 \x01(\t\x12\x13\n\x0bmedia_bytes\x18\t \x01(\x03\x12\x15\n\rmedia_seconds\x18\n \x01(\x02\x12\x18\n\x10\x63\x61ncel_requested\x18\x0b \x01(\x08\x12\x10\n\x08\x61ttempts\x18\x0c \x01(\x05\"\x7f\n\x05State\x12\x15\n\x11STATE_UNSPECIFIED\x10\x00\x12\x10\n\x0cSTATE_QUEUED\x10\x01\x12\x11\n\rSTATE_RUNNING\x10\x02\x12\x13\n\x0fSTATE_SUCCEEDED\x10\x03\x12\x10\n\x0cSTATE_FAILED\x10\x04\x12\x13\n\x0fSTATE_CANCELLED\x10\x05\",\n\x11GetReceiptRequest\x12\x17\n\x0fverification_id\x18\x01 \x01(\t\"R\n\x12GetReceiptResponse\x12<\n\x0cverification\x18\x01 \x01(\x0b\x32&.likeness.verification.v1.Verification\"A\n\x18ListVerificationsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"s\n\x19ListVerificationsResponse\x12=\n\rverifications\x18\x01 \x03(\x0b\x32&.likeness.verification.v1.Verification\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t*w\n\x08\x44\x65\x63ision\x12\x18\n\x14\x44\x45\x43ISION_UNSPECIFIED\x10\x00\x12\x12\n\x0e\x44\x45\x43ISION_ALLOW\x10\x01\x12\x11\n\rDECISION_DENY\x10\x02\x12\x15\n\x11\x44\x45\x43ISION_NO_MATCH\x10\x03\x12\x13\n\x0f\x44\x45\x43ISION_REVIEW\x10\x04*s\n\x0cReviewReason\x12\x1d\n\x19REVIEW_REASON_UNSPECIFIED\x10\x00\x12\x1d\n\x19REVIEW_REASON_REVIEW_BAND\x10\x01\x12%\n!REVIEW_REASON_INCOMPLETE_COVERAGE\x10\x02\x32\xe1\x04\n\x13VerificationService\x12[\n\x06Verify\x12\'.likeness.verification.v1.VerifyRequest\x1a(.likeness.verification.v1.VerifyResponse\x12o\n\x0cVerifyStream\x12-.likeness.verification.v1.VerifyStreamRequest\x1a..likeness.verification.v1.VerifyStreamResponse(\x01\x12\x94\x01\n\x14StartVerifyOperation\x12-.likeness.verification.v1.VerifyStreamRequest\x1a\x1d.google.longrunning.Operation\",\xca\x41)\n\x0eVerifyResponse\x12\x17VerifyOperationMetadata(\x01\x12g\n\nGetReceipt\x12+.likeness.verification.v1.GetReceiptRequest\x1a,.likeness.verification.v1.GetReceiptResponse\x12|\n\x11ListVerifications\x12\x32.likeness.verification.v1.ListVerificationsRequest\x1a\x33.likeness.verification.v1.ListVerificationsResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'likeness.verification.v1.verification_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_DECISION']._serialized_start=2622
-  _globals['_DECISION']._serialized_end=2741
-  _globals['_REVIEWREASON']._serialized_start=2743
-  _globals['_REVIEWREASON']._serialized_end=2858
-  _globals['_COVERAGE']._serialized_start=183
-  _globals['_COVERAGE']._serialized_end=614
-  _globals['_VERIFYPARAMETERS']._serialized_start=617
-  _globals['_VERIFYPARAMETERS']._serialized_end=794
-  _globals['_VERIFYREQUEST']._serialized_start=796
-  _globals['_VERIFYREQUEST']._serialized_end=890
-  _globals['_VERIFYSTREAMREQUEST']._serialized_start=892
-  _globals['_VERIFYSTREAMREQUEST']._serialized_end=1004
-  _globals['_FACEBOX']._serialized_start=1006
-  _globals['_FACEBOX']._serialized_end=1073
-  _globals['_MATCH']._serialized_start=1076
-  _globals['_MATCH']._serialized_end=1387
-  _globals['_RECEIPT']._serialized_start=1389
-  _globals['_RECEIPT']._serialized_end=1499
-  _globals['_VERIFICATION']._serialized_start=1502
-  _globals['_VERIFICATION']._serialized_end=2140
-  _globals['_VERIFYRESPONSE']._serialized_start=2142
-  _globals['_VERIFYRESPONSE']._serialized_end=2220
-  _globals['_VERIFYSTREAMRESPONSE']._serialized_start=2222
-  _globals['_VERIFYSTREAMRESPONSE']._serialized_end=2306
-  _globals['_GETRECEIPTREQUEST']._serialized_start=2308
-  _globals['_GETRECEIPTREQUEST']._serialized_end=2352
-  _globals['_GETRECEIPTRESPONSE']._serialized_start=2354
-  _globals['_GETRECEIPTRESPONSE']._serialized_end=2436
-  _globals['_LISTVERIFICATIONSREQUEST']._serialized_start=2438
-  _globals['_LISTVERIFICATIONSREQUEST']._serialized_end=2503
-  _globals['_LISTVERIFICATIONSRESPONSE']._serialized_start=2505
-  _globals['_LISTVERIFICATIONSRESPONSE']._serialized_end=2620
-  _globals['_VERIFICATIONSERVICE']._serialized_start=2861
-  _globals['_VERIFICATIONSERVICE']._serialized_end=3319
+  _globals['_VERIFICATIONSERVICE'].methods_by_name['StartVerifyOperation']._loaded_options = None
+  _globals['_VERIFICATIONSERVICE'].methods_by_name['StartVerifyOperation']._serialized_options = b'\312A)\n\016VerifyResponse\022\027VerifyOperationMetadata'
+  _globals['_DECISION']._serialized_start=3237
+  _globals['_DECISION']._serialized_end=3356
+  _globals['_REVIEWREASON']._serialized_start=3358
+  _globals['_REVIEWREASON']._serialized_end=3473
+  _globals['_COVERAGE']._serialized_start=220
+  _globals['_COVERAGE']._serialized_end=651
+  _globals['_VERIFYPARAMETERS']._serialized_start=654
+  _globals['_VERIFYPARAMETERS']._serialized_end=831
+  _globals['_VERIFYREQUEST']._serialized_start=833
+  _globals['_VERIFYREQUEST']._serialized_end=927
+  _globals['_VERIFYSTREAMREQUEST']._serialized_start=929
+  _globals['_VERIFYSTREAMREQUEST']._serialized_end=1041
+  _globals['_FACEBOX']._serialized_start=1043
+  _globals['_FACEBOX']._serialized_end=1110
+  _globals['_MATCH']._serialized_start=1113
+  _globals['_MATCH']._serialized_end=1424
+  _globals['_RECEIPT']._serialized_start=1426
+  _globals['_RECEIPT']._serialized_end=1536
+  _globals['_VERIFICATION']._serialized_start=1539
+  _globals['_VERIFICATION']._serialized_end=2177
+  _globals['_VERIFYRESPONSE']._serialized_start=2179
+  _globals['_VERIFYRESPONSE']._serialized_end=2257
+  _globals['_VERIFYSTREAMRESPONSE']._serialized_start=2259
+  _globals['_VERIFYSTREAMRESPONSE']._serialized_end=2343
+  _globals['_VERIFYOPERATIONMETADATA']._serialized_start=2346
+  _globals['_VERIFYOPERATIONMETADATA']._serialized_end=2921
+  _globals['_VERIFYOPERATIONMETADATA_STATE']._serialized_start=2794
+  _globals['_VERIFYOPERATIONMETADATA_STATE']._serialized_end=2921
+  _globals['_GETRECEIPTREQUEST']._serialized_start=2923
+  _globals['_GETRECEIPTREQUEST']._serialized_end=2967
+  _globals['_GETRECEIPTRESPONSE']._serialized_start=2969
+  _globals['_GETRECEIPTRESPONSE']._serialized_end=3051
+  _globals['_LISTVERIFICATIONSREQUEST']._serialized_start=3053
+  _globals['_LISTVERIFICATIONSREQUEST']._serialized_end=3118
+  _globals['_LISTVERIFICATIONSRESPONSE']._serialized_start=3120
+  _globals['_LISTVERIFICATIONSRESPONSE']._serialized_end=3235
+  _globals['_VERIFICATIONSERVICE']._serialized_start=3476
+  _globals['_VERIFICATIONSERVICE']._serialized_end=4085
 # @@protoc_insertion_point(module_scope)

@@ -1,5 +1,6 @@
 import datetime
 
+from google.longrunning import operations_pb2 as _operations_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from likeness.consent.v1 import consent_pb2 as _consent_pb2
 from likeness.enrollment.v1 import enrollment_pb2 as _enrollment_pb2
@@ -203,6 +204,48 @@ class VerifyStreamResponse(_message.Message):
     VERIFICATION_FIELD_NUMBER: _ClassVar[int]
     verification: Verification
     def __init__(self, verification: _Optional[_Union[Verification, _Mapping]] = ...) -> None: ...
+
+class VerifyOperationMetadata(_message.Message):
+    __slots__ = ("state", "progress_percent", "create_time", "update_time", "end_time", "expire_time", "request_id", "media_sha256", "media_bytes", "media_seconds", "cancel_requested", "attempts")
+    class State(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+        __slots__ = ()
+        STATE_UNSPECIFIED: _ClassVar[VerifyOperationMetadata.State]
+        STATE_QUEUED: _ClassVar[VerifyOperationMetadata.State]
+        STATE_RUNNING: _ClassVar[VerifyOperationMetadata.State]
+        STATE_SUCCEEDED: _ClassVar[VerifyOperationMetadata.State]
+        STATE_FAILED: _ClassVar[VerifyOperationMetadata.State]
+        STATE_CANCELLED: _ClassVar[VerifyOperationMetadata.State]
+    STATE_UNSPECIFIED: VerifyOperationMetadata.State
+    STATE_QUEUED: VerifyOperationMetadata.State
+    STATE_RUNNING: VerifyOperationMetadata.State
+    STATE_SUCCEEDED: VerifyOperationMetadata.State
+    STATE_FAILED: VerifyOperationMetadata.State
+    STATE_CANCELLED: VerifyOperationMetadata.State
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    PROGRESS_PERCENT_FIELD_NUMBER: _ClassVar[int]
+    CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    UPDATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    END_TIME_FIELD_NUMBER: _ClassVar[int]
+    EXPIRE_TIME_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    MEDIA_SHA256_FIELD_NUMBER: _ClassVar[int]
+    MEDIA_BYTES_FIELD_NUMBER: _ClassVar[int]
+    MEDIA_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    CANCEL_REQUESTED_FIELD_NUMBER: _ClassVar[int]
+    ATTEMPTS_FIELD_NUMBER: _ClassVar[int]
+    state: VerifyOperationMetadata.State
+    progress_percent: float
+    create_time: _timestamp_pb2.Timestamp
+    update_time: _timestamp_pb2.Timestamp
+    end_time: _timestamp_pb2.Timestamp
+    expire_time: _timestamp_pb2.Timestamp
+    request_id: str
+    media_sha256: str
+    media_bytes: int
+    media_seconds: float
+    cancel_requested: bool
+    attempts: int
+    def __init__(self, state: _Optional[_Union[VerifyOperationMetadata.State, str]] = ..., progress_percent: _Optional[float] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., request_id: _Optional[str] = ..., media_sha256: _Optional[str] = ..., media_bytes: _Optional[int] = ..., media_seconds: _Optional[float] = ..., cancel_requested: _Optional[bool] = ..., attempts: _Optional[int] = ...) -> None: ...
 
 class GetReceiptRequest(_message.Message):
     __slots__ = ("verification_id",)

@@ -3,6 +3,7 @@
 import grpc
 import warnings
 
+from google.longrunning import operations_pb2 as google_dot_longrunning_dot_operations__pb2
 from likeness.verification.v1 import verification_pb2 as likeness_dot_verification_dot_v1_dot_verification__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
@@ -46,6 +47,11 @@ class VerificationServiceStub:
                 request_serializer=likeness_dot_verification_dot_v1_dot_verification__pb2.VerifyStreamRequest.SerializeToString,
                 response_deserializer=likeness_dot_verification_dot_v1_dot_verification__pb2.VerifyStreamResponse.FromString,
                 _registered_method=True)
+        self.StartVerifyOperation = channel.stream_unary(
+                '/likeness.verification.v1.VerificationService/StartVerifyOperation',
+                request_serializer=likeness_dot_verification_dot_v1_dot_verification__pb2.VerifyStreamRequest.SerializeToString,
+                response_deserializer=google_dot_longrunning_dot_operations__pb2.Operation.FromString,
+                _registered_method=True)
         self.GetReceipt = channel.unary_unary(
                 '/likeness.verification.v1.VerificationService/GetReceipt',
                 request_serializer=likeness_dot_verification_dot_v1_dot_verification__pb2.GetReceiptRequest.SerializeToString,
@@ -77,6 +83,20 @@ class VerificationServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def StartVerifyOperation(self, request_iterator, context):
+        """Verify for clips past the synchronous budget (Verify and VerifyStream answer
+        FAILED_PRECONDITION with reason USE_LONG_RUNNING_OPERATION for them): the media is uploaded
+        by client streaming as in VerifyStream and the call returns at once. The analysis runs in the
+        background on any replica; poll it with google.longrunning.Operations (GetOperation,
+        CancelOperation, ListOperations, DeleteOperation, WaitOperation) on this server. A done
+        operation's response is a VerifyResponse with the usual receipt (and the usual
+        VerificationDecided event); its metadata is a VerifyOperationMetadata. Idempotent by
+        request_id; only the platform that started an operation sees it.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def GetReceipt(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
@@ -103,6 +123,11 @@ def add_VerificationServiceServicer_to_server(servicer, server):
                     servicer.VerifyStream,
                     request_deserializer=likeness_dot_verification_dot_v1_dot_verification__pb2.VerifyStreamRequest.FromString,
                     response_serializer=likeness_dot_verification_dot_v1_dot_verification__pb2.VerifyStreamResponse.SerializeToString,
+            ),
+            'StartVerifyOperation': grpc.stream_unary_rpc_method_handler(
+                    servicer.StartVerifyOperation,
+                    request_deserializer=likeness_dot_verification_dot_v1_dot_verification__pb2.VerifyStreamRequest.FromString,
+                    response_serializer=google_dot_longrunning_dot_operations__pb2.Operation.SerializeToString,
             ),
             'GetReceipt': grpc.unary_unary_rpc_method_handler(
                     servicer.GetReceipt,
@@ -171,6 +196,33 @@ class VerificationService:
             '/likeness.verification.v1.VerificationService/VerifyStream',
             likeness_dot_verification_dot_v1_dot_verification__pb2.VerifyStreamRequest.SerializeToString,
             likeness_dot_verification_dot_v1_dot_verification__pb2.VerifyStreamResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def StartVerifyOperation(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_unary(
+            request_iterator,
+            target,
+            '/likeness.verification.v1.VerificationService/StartVerifyOperation',
+            likeness_dot_verification_dot_v1_dot_verification__pb2.VerifyStreamRequest.SerializeToString,
+            google_dot_longrunning_dot_operations__pb2.Operation.FromString,
             options,
             channel_credentials,
             insecure,
