@@ -20,7 +20,7 @@ from .consent_cmds import audit_app, consent_app, keys_app
 from .enroll_cmds import enroll_app
 from .enroll_cmds import erase as erase_biometrics
 from .output import emit, to_dict
-from .verify_cmds import receipt_app
+from .verify_cmds import operation_app, receipt_app
 from .verify_cmds import verify as verify_clip
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
@@ -32,7 +32,8 @@ mandate_app = typer.Typer(no_args_is_help=True, help="Representation mandates.")
 events_app = typer.Typer(no_args_is_help=True, help="Events on Kafka.")
 for sub, name in [(dev_app, "dev"), (agency_app, "agency"), (platform_app, "platform"), (talent_app, "talent"),
                   (mandate_app, "mandate"), (events_app, "events"), (consent_app, "consent"), (keys_app, "keys"),
-                  (audit_app, "audit"), (enroll_app, "enroll"), (receipt_app, "receipt")]:  # fmt: skip
+                  (audit_app, "audit"), (enroll_app, "enroll"), (receipt_app, "receipt"),
+                  (operation_app, "operation")]:  # fmt: skip
     app.add_typer(sub, name=name)
 app.command("verify")(verify_clip)
 

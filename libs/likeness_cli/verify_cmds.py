@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated
 
+import grpc
 import typer
+from google.longrunning import operations_pb2_grpc
+from google.longrunning import operations_proto_pb2 as lro
+from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 
 from likeness.consent.v1 import consent_pb2 as cpb
 from likeness.enrollment.v1 import enrollment_pb2 as epb
@@ -18,9 +23,10 @@ from likeness_common.signing import Signature, envelope
 from .client import CliError, connect, request_id
 from .common import ApiKey, Json, Keys, Target, command
 from .consent_cmds import purpose_value, verify_document
-from .output import emit, progress
+from .output import emit, err_console, progress
 
 receipt_app = typer.Typer(no_args_is_help=True, help="Signed verification receipts.")
+operation_app = typer.Typer(no_args_is_help=True, help="Long-running Verify operations (clips past the synchronous budget).")
 
 STREAM_ABOVE = 16 * 1024 * 1024  # larger files go through VerifyStream
 CHUNK = 1024 * 1024
@@ -32,6 +38,11 @@ C2pa = Annotated[bool, typer.Option("--c2pa", help=f"Write the receipt as a C2PA
 def _stub(target: str | None, api_key: str | None):
     conn = connect("verification", target, api_key)
     return verification_pb2_grpc.VerificationServiceStub(conn.channel()), conn.metadata
+
+
+def _operations(target: str | None, api_key: str | None):
+    conn = connect("verification", target, api_key)
+    return operations_pb2_grpc.OperationsStub(conn.channel()), conn.metadata
 
 
 def receipt_document(v: vpb.Verification, c2pa: bool = False) -> bytes:
@@ -132,11 +143,16 @@ def verify(
     token: Annotated[str, typer.Option("--token", help="Consistency token from a grant or revoke (at_least_as_fresh).")] = "",
     receipt: ReceiptOut = None,
     c2pa: C2pa = False,
+    long: Annotated[bool, typer.Option("--long", help="Upload as a long-running operation even if Verify would take it.")] = False,
+    no_wait: Annotated[bool, typer.Option("--no-wait", help="With a long-running operation: print its name and return.")] = False,
     target: Target = None,
     api_key: ApiKey = None,
     as_json: Json = False,
 ) -> None:
-    """Check a clip (image, audio or video) before publishing it: who is in it, and does consent cover them?"""
+    """Check a clip (image, audio or video) before publishing it: who is in it, and does consent cover them?
+
+    Clips past the server's synchronous budget (long videos and audio) go through a long-running
+    operation, with a progress bar: automatically when Verify says so, or with --long."""
     try:
         media = file.read_bytes()
     except OSError as error:
@@ -145,14 +161,110 @@ def verify(
     params = vpb.VerifyParameters(request_id=request_id(), purpose=purpose_code, custom_purpose=custom, territory=territory,
                                   at_least_as_fresh=token)  # fmt: skip
     stub, md = _stub(target, api_key)
-    with progress(f"analysing {file.name} ({len(media) / 1e6:.1f} MB)", as_json):
-        if len(media) > STREAM_ABOVE:
-            v = stub.VerifyStream(_chunks(params, media), metadata=md, timeout=600).verification
-        else:
-            v = stub.Verify(vpb.VerifyRequest(parameters=params, media=media), metadata=md, timeout=600).verification
+    v = None
+    if not long:
+        try:
+            with progress(f"analysing {file.name} ({len(media) / 1e6:.1f} MB)", as_json):
+                if len(media) > STREAM_ABOVE:
+                    v = stub.VerifyStream(_chunks(params, media), metadata=md, timeout=600).verification
+                else:
+                    v = stub.Verify(vpb.VerifyRequest(parameters=params, media=media), metadata=md, timeout=600).verification
+        except grpc.RpcError as error:
+            if CliError.from_rpc(error).reason != "USE_LONG_RUNNING_OPERATION":
+                raise
+    if v is None:
+        op = stub.StartVerifyOperation(_chunks(params, media), metadata=md, timeout=600)
+        if no_wait:
+            emit(_operation_summary(op), as_json, f"started {op.name}; follow it with: likeness operation wait {op.name}")
+            return
+        v = _wait(op.name, target, api_key, as_json, f"analysing {file.name}")
     _write_receipt(v, receipt, c2pa)
     summary = _summary(v)
     emit(summary | ({"receipt_file": str(receipt)} if receipt else {}), as_json, _human(summary))
+
+
+def _operation_summary(op: lro.Operation) -> dict:
+    meta = vpb.VerifyOperationMetadata()
+    op.metadata.Unpack(meta)
+    out = {"name": op.name, "done": op.done, "state": vpb.VerifyOperationMetadata.State.Name(meta.state).removeprefix("STATE_"),
+           "progress_percent": round(meta.progress_percent, 1), "attempts": meta.attempts, "media_seconds": round(meta.media_seconds, 3)}  # fmt: skip
+    if op.HasField("error"):
+        out["error"] = {"code": grpc.StatusCode(_code(op.error.code)).name if _code(op.error.code) else op.error.code, "message": op.error.message}
+    if op.HasField("response"):
+        response = vpb.VerifyResponse()
+        op.response.Unpack(response)
+        out["verification"] = _summary(response.verification)
+    return out
+
+
+def _code(number: int):
+    return next((c for c in grpc.StatusCode if c.value[0] == number), None)
+
+
+def _wait(name: str, target: str | None, api_key: str | None, quiet: bool, label: str) -> vpb.Verification:
+    """Poll the operation with a progress bar until it is done; its verification, or a CliError."""
+    ops, md = _operations(target, api_key)
+    with Progress(TextColumn(label), BarColumn(), TaskProgressColumn(), TextColumn("{task.fields[state]}"), TimeElapsedColumn(),
+                  console=err_console, disable=quiet, transient=True) as bar:  # fmt: skip
+        task = bar.add_task("operation", total=100, state="queued")
+        while True:
+            op = ops.GetOperation(lro.GetOperationRequest(name=name), metadata=md, timeout=30)
+            summary = _operation_summary(op)
+            bar.update(task, completed=summary["progress_percent"], state=summary["state"].lower())
+            if op.done:
+                break
+            time.sleep(0.5)
+    if op.HasField("error"):
+        code = _code(op.error.code)
+        raise CliError(op.error.message, code=code.name if code else str(op.error.code), reason=_reason(op.error))
+    response = vpb.VerifyResponse()
+    op.response.Unpack(response)
+    return response.verification
+
+
+def _reason(status) -> str:
+    from google.rpc import error_details_pb2
+
+    for detail in status.details:
+        info = error_details_pb2.ErrorInfo()
+        if detail.Unpack(info):
+            return info.reason
+    return ""
+
+
+@operation_app.command("get")
+@command
+def operation_get(name: str, target: Target = None, api_key: ApiKey = None, as_json: Json = False) -> None:
+    """Show a long-running Verify operation (its verification once done)."""
+    ops, md = _operations(target, api_key)
+    summary = _operation_summary(ops.GetOperation(lro.GetOperationRequest(name=name), metadata=md))
+    human = f"{summary['name']}  {summary['state']}  {summary['progress_percent']:.0f}%"
+    if "verification" in summary:
+        human += "\n" + _human(summary["verification"])
+    elif "error" in summary:
+        human += f"\n  {summary['error']['code']}: {summary['error']['message']}"
+    emit(summary, as_json, human)
+
+
+@operation_app.command("wait")
+@command
+def operation_wait(name: str, receipt: ReceiptOut = None, c2pa: C2pa = False, target: Target = None, api_key: ApiKey = None,
+                   as_json: Json = False) -> None:  # fmt: skip
+    """Wait for a long-running Verify operation, with a progress bar; print its verification."""
+    v = _wait(name, target, api_key, as_json, name)
+    _write_receipt(v, receipt, c2pa)
+    summary = _summary(v)
+    emit(summary | ({"receipt_file": str(receipt)} if receipt else {}), as_json, _human(summary))
+
+
+@operation_app.command("cancel")
+@command
+def operation_cancel(name: str, target: Target = None, api_key: ApiKey = None, as_json: Json = False) -> None:
+    """Cancel a long-running Verify operation (a queued one at once, a running one within seconds)."""
+    ops, md = _operations(target, api_key)
+    ops.CancelOperation(lro.CancelOperationRequest(name=name), metadata=md)
+    summary = _operation_summary(ops.GetOperation(lro.GetOperationRequest(name=name), metadata=md))
+    emit(summary, as_json, f"{summary['name']}  {summary['state']}")
 
 
 def _chunks(params: vpb.VerifyParameters, media: bytes) -> Iterator[vpb.VerifyStreamRequest]:

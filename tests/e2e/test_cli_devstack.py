@@ -156,6 +156,25 @@ def test_enroll_verify_grant_and_receipt_cli(dev_stack, tmp_path):
     assert cli(env, "receipt", "verify", str(tampered), "--keys", str(keys), ok=False)["error"]["code"] == "INVALID_SIGNATURE"
     junk = cli(env, "verify", str(keys), "--purpose", "advertising", "--api-key", platform["api_key"], ok=False)
     assert junk["error"]["code"] == "INVALID_ARGUMENT"
+    assert allowed["coverage"]["complete"] is True and allowed["coverage"]["frames_analyzed"] == 1
+
+    # A clip past the synchronous budget (130 s): the CLI switches to a long-running operation itself.
+    from tests import mediakit
+
+    frame = mediakit.paste(mediakit.scene(480, 270), mediakit.face_patch(("obama", "obama3.jpg"), 110), (240, 135))
+    clip = tmp_path / "long.mp4"
+    clip.write_bytes(mediakit.encode_video(lambda i: frame, count=260, fps=2))
+    long = cli(env, "verify", str(clip), "--purpose", "advertising", "--territory", "US", "--token", granted["consistency_token"],
+               "--api-key", platform["api_key"])  # fmt: skip
+    assert long["decision"] == "ALLOW" and long["matches"][0]["talent_id"] == talent
+    assert long["coverage"]["complete"] is True and long["coverage"]["frames_sampled"] == 130
+    assert long["coverage"]["audio_seconds"] == 0 and long["coverage"]["speech_seconds"] == 0
+    started = cli(env, "verify", str(clip), "--purpose", "advertising", "--long", "--no-wait", "--api-key", platform["api_key"])
+    assert started["name"].startswith("operations/vop_") and started["done"] is False
+    waited = cli(env, "operation", "wait", started["name"], "--api-key", platform["api_key"])
+    assert waited["decision"] == "DENY" and waited["coverage"]["complete"] is True  # no territory: the US-only grant does not cover it
+    got = cli(env, "operation", "get", started["name"], "--api-key", platform["api_key"])
+    assert got["state"] == "SUCCEEDED" and got["progress_percent"] == 100 and got["verification"]["verification_id"] == waited["verification_id"]
 
 
 def test_sigterm_stops_everything_without_orphans(dev_stack):
