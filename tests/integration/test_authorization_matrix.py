@@ -27,6 +27,8 @@ from typing import Any
 
 import grpc
 import pytest
+from google.longrunning import operations_pb2_grpc
+from google.longrunning import operations_proto_pb2 as lro
 from google.protobuf import duration_pb2
 
 from likeness.consent.v1 import consent_pb2 as cpb
@@ -98,8 +100,17 @@ EXPECTED: dict[str, dict[str, dict[str, str]]] = {
     "likeness.verification.v1.VerificationService": {
         "Verify": PLATFORM_ONLY,
         "VerifyStream": PLATFORM_ONLY,
+        "StartVerifyOperation": PLATFORM_ONLY,
         "GetReceipt": row(OK, OK, HIDDEN, OK),  # the calling platform, agencies of matched talent; others NOT_FOUND
         "ListVerifications": ANY_PRINCIPAL,  # filtered per caller (checked below)
+    },
+    # Long-running Verify operations, on the verification server: only the platform that started one.
+    "google.longrunning.Operations": {
+        "ListOperations": PLATFORM_ONLY,
+        "GetOperation": PLATFORM_ONLY,
+        "DeleteOperation": PLATFORM_ONLY,
+        "CancelOperation": PLATFORM_ONLY,
+        "WaitOperation": PLATFORM_ONLY,
     },
 }
 
@@ -108,6 +119,7 @@ FILES = {
     "likeness.consent.v1.ConsentService": (cpb, consent_pb2_grpc.ConsentServiceStub),
     "likeness.enrollment.v1.EnrollmentService": (epb, enrollment_pb2_grpc.EnrollmentServiceStub),
     "likeness.verification.v1.VerificationService": (vpb, verification_pb2_grpc.VerificationServiceStub),
+    "google.longrunning.Operations": (lro, operations_pb2_grpc.OperationsStub),
 }
 
 
@@ -187,6 +199,14 @@ async def world(stack, channel, consent_app, enrollment_app, verification_app) -
             vpb.VerifyRequest(parameters=vpb.VerifyParameters(request_id=rid(), purpose=cpb.PURPOSE_ADVERTISING, territory="US"),
                               media=face("obama", "obama3.jpg").content), metadata=bearer(platform.api_key))  # fmt: skip
         assert talent.talent_id in {m.talent_id for m in verified.verification.matches}
+        operations = []
+        for _ in range(2):  # one to read, cancel and wait for; one to delete
+            started = await verification_pb2_grpc.VerificationServiceStub(vch).StartVerifyOperation(
+                iter(REQUESTS["StartVerifyOperation"](None, "platform")), metadata=bearer(platform.api_key))
+            done = await operations_pb2_grpc.OperationsStub(vch).WaitOperation(lro.WaitOperationRequest(name=started.name),
+                                                                               metadata=bearer(platform.api_key))  # fmt: skip
+            assert done.done, done
+            operations.append(started.name)
 
     return World(
         keys={"operator": stack.operator_key, "agency_with_mandate": a.api_key, "agency_without_mandate": b.api_key,
@@ -194,10 +214,12 @@ async def world(stack, channel, consent_app, enrollment_app, verification_app) -
         ids={"agency_a": a.agency.agency_id, "agency_b": b.agency.agency_id, "platform": platform.platform.platform_id,
              "talent": talent.talent_id, "talent2": second.talent.talent_id, "mandate2": second.mandate.mandate_id,
              "spare_agency": spare.agency.agency_id, "grant": grant.grant.grant_id,
-             "verification": verified.verification.verification_id},
+             "verification": verified.verification.verification_id, "operation": operations[0],
+             "operation_to_delete": operations[1]},
         targets={"likeness.registry.v1.RegistryService": "", "likeness.consent.v1.ConsentService": consent_app.target,
                  "likeness.enrollment.v1.EnrollmentService": enrollment_app.target,
-                 "likeness.verification.v1.VerificationService": verification_app.target},
+                 "likeness.verification.v1.VerificationService": verification_app.target,
+                 "google.longrunning.Operations": verification_app.target},
     )  # fmt: skip
 
 
@@ -246,6 +268,13 @@ REQUESTS: dict[str, Callable[[World, str], Any]] = {
     "Verify": lambda w, k: vpb.VerifyRequest(parameters=_verify_parameters(), media=face("obama", "obama_small.jpg").content),
     "VerifyStream": lambda w, k: [vpb.VerifyStreamRequest(parameters=_verify_parameters()),
                                   vpb.VerifyStreamRequest(chunk=face("obama", "obama_small.jpg").content)],  # fmt: skip
+    "StartVerifyOperation": lambda w, k: [vpb.VerifyStreamRequest(parameters=_verify_parameters()),
+                                          vpb.VerifyStreamRequest(chunk=face("obama", "obama_small.jpg").content)],  # fmt: skip
+    "ListOperations": lambda w, k: lro.ListOperationsRequest(page_size=10),
+    "GetOperation": lambda w, k: lro.GetOperationRequest(name=w.ids["operation"]),
+    "CancelOperation": lambda w, k: lro.CancelOperationRequest(name=w.ids["operation"]),
+    "WaitOperation": lambda w, k: lro.WaitOperationRequest(name=w.ids["operation"]),
+    "DeleteOperation": lambda w, k: lro.DeleteOperationRequest(name=w.ids["operation_to_delete"]),
     "GetReceipt": lambda w, k: vpb.GetReceiptRequest(verification_id=w.ids["verification"]),
     "ListVerifications": lambda w, k: vpb.ListVerificationsRequest(page_size=1000),
 }

@@ -13,6 +13,7 @@ import pytest
 
 from likeness.enrollment.v1 import enrollment_pb2 as epb
 from likeness.verification.v1 import verification_pb2 as vpb
+from likeness_biometrics import decode_audio
 from tests import mediakit
 from tests.integration.verification_world import by_talent, grant, verify_request
 
@@ -205,3 +206,43 @@ async def test_the_receipt_binds_the_coverage(world, obama_granted):
     assert payload["schema"] == 2 and payload["coverage"]["complete"] is True and payload["review_reasons"] == []
     assert payload["coverage"]["frames_analyzed"] == v.coverage.frames_analyzed == 1
     assert epb.MODALITY_FACE == v.matches[0].modality
+
+
+def readers_speech(speaker: str, first: int, seconds: float) -> np.ndarray:
+    """Held-out utterances of a LibriSpeech reader (not the enrollment ones), joined, cut to `seconds`."""
+    from tests.integration.verification_world import utterances
+
+    parts, total = [], 0
+    for clip in utterances(speaker)[first:]:
+        samples = decode_audio(clip).samples
+        parts.append(samples)
+        total += len(samples)
+        if total >= seconds * 16000:
+            break
+    return np.concatenate(parts)[: int(seconds * 16000)]
+
+
+async def test_a_short_voice_cameo_inside_someone_elses_narration_is_found(world):
+    """Reader A (voice grant) narrates; 3 s of reader B (enrolled, no grant) sit in the middle. A
+    speaker's mean would average B away; every speech window is also searched on its own."""
+    narration = readers_speech("1688", 4, 24.0)
+    cameo = readers_speech("2414", 6, 3.0)
+    clip = np.concatenate([narration[: 12 * 16000], cameo, narration[12 * 16000 :]])
+    token = (await grant(world, world["ids"]["reader_a"], (epb.MODALITY_VOICE,))).consistency_token
+    v = await verify(world, mediakit.wav(clip), token)
+    found = by_talent(v)
+    assert world["ids"]["reader_b"] in found, [(m.talent_id, m.score) for m in v.matches]
+    assert 11.5 <= found[world["ids"]["reader_b"]].start_seconds <= 15.5 and not found[world["ids"]["reader_b"]].grant_id
+    assert v.decision in (vpb.DECISION_DENY, vpb.DECISION_REVIEW)  # never ALLOW
+    assert_complete(v)
+    assert v.coverage.voice_windows >= 10 and v.coverage.speech_seconds >= 20
+
+
+async def test_two_readers_talking_over_each_other_are_both_reported(world):
+    """A speaks 0-6 s, B 3-9 s (3 s of overlap, 3 s each alone): both are reported."""
+    a, b = readers_speech("1688", 7, 6.0), readers_speech("2414", 7, 6.0)
+    mix = np.zeros(10 * 16000, np.float32)
+    mix[: 6 * 16000] += a
+    mix[3 * 16000 : 9 * 16000] += b
+    v = await verify(world, mediakit.wav(0.7 * mix))
+    assert {world["ids"]["reader_a"], world["ids"]["reader_b"]} <= set(by_talent(v)), [(m.talent_id, m.score) for m in v.matches]

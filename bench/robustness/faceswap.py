@@ -1,0 +1,153 @@
+"""Face swaps as a cheap deepfake tool makes them: dlib's 68 facial landmarks (the shape predictor
+shipped in the `face_recognition_models` wheel) on both faces, the source face warped onto the
+target's landmarks triangle by triangle (Delaunay triangulation of the target's points, one affine
+warp per triangle), then blended into the target picture with OpenCV's Poisson blending
+(`cv2.seamlessClone`, NORMAL_CLONE) inside the convex hull of the target's landmarks.
+
+The result keeps the target's head pose, outline and lighting and carries the source's eyes, nose,
+mouth and skin texture: the likeness being used is the source's (SWAPPED-IN identity)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from functools import cache
+
+import numpy as np
+
+Frame = np.ndarray  # HxWx3 uint8 RGB
+Points = np.ndarray  # 68x2 float32 (x, y)
+
+
+@cache
+def _models():
+    import dlib
+    import face_recognition_models
+
+    return dlib.get_frontal_face_detector(), dlib.shape_predictor(face_recognition_models.pose_predictor_model_location())
+
+
+def landmarks(rgb: Frame, upsample: int = 1) -> list[Points]:
+    """The 68 landmarks of every face dlib's HOG detector finds (`upsample` pyramid doublings),
+    largest face first."""
+    import dlib
+
+    detector, predictor = _models()
+    rects = sorted(detector(rgb, upsample), key=lambda r: -r.width() * r.height())
+    out = []
+    for r in rects:
+        shape = predictor(rgb, dlib.rectangle(r.left(), r.top(), r.right(), r.bottom()))
+        out.append(np.array([(p.x, p.y) for p in shape.parts()], np.float32))
+    return out
+
+
+def main_face(rgb: Frame, upsample: int = 1) -> Points:
+    found = landmarks(rgb, upsample)
+    if not found:
+        raise ValueError("no face found for the swap")
+    return found[0]
+
+
+@cache
+def _triangles() -> tuple[tuple[int, int, int], ...]:
+    """Delaunay triangles over the 68 landmark indices, computed once on a mean-shaped face (the
+    same mesh for every face keeps the triangles consistent between source and target)."""
+    import cv2
+
+    from tests.mediakit import face_photo
+
+    rgb, _ = face_photo("obama", "obama.jpg")
+    pts = main_face(rgb)
+    x, y, w, h = cv2.boundingRect(pts.astype(np.int32))
+    subdiv = cv2.Subdiv2D((x - 1, y - 1, w + 2, h + 2))
+    for p in pts:
+        subdiv.insert((float(p[0]), float(p[1])))
+    index = {(round(float(p[0]), 1), round(float(p[1]), 1)): k for k, p in enumerate(pts)}
+    tris = []
+    for t in subdiv.getTriangleList():
+        corners = [(round(float(t[i]), 1), round(float(t[i + 1]), 1)) for i in (0, 2, 4)]
+        if all(c in index for c in corners):
+            tris.append(tuple(index[c] for c in corners))
+    return tuple(tris)
+
+
+def _warp_triangle(src: Frame, out: Frame, s: np.ndarray, d: np.ndarray) -> None:
+    """Warp triangle `s` of `src` onto triangle `d` of `out` (in place)."""
+    import cv2
+
+    x, y, w, h = cv2.boundingRect(d.astype(np.float32))
+    sx, sy, sw, sh = cv2.boundingRect(s.astype(np.float32))
+    if w <= 0 or h <= 0 or sw <= 0 or sh <= 0:
+        return
+    m = cv2.getAffineTransform((s - (sx, sy)).astype(np.float32), (d - (x, y)).astype(np.float32))
+    patch = cv2.warpAffine(src[sy : sy + sh, sx : sx + sw], m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
+    mask = np.zeros((h, w), np.float32)
+    cv2.fillConvexPoly(mask, np.round(d - (x, y)).astype(np.int32), 1.0, cv2.LINE_AA)
+    x0, y0 = max(0, x), max(0, y)
+    x1, y1 = min(out.shape[1], x + w), min(out.shape[0], y + h)
+    if x1 <= x0 or y1 <= y0:
+        return
+    region = out[y0:y1, x0:x1].astype(np.float32)
+    m3 = mask[y0 - y : y1 - y, x0 - x : x1 - x, None]
+    out[y0:y1, x0:x1] = (region * (1 - m3) + patch[y0 - y : y1 - y, x0 - x : x1 - x] * m3).astype(np.uint8)
+
+
+def swap(source: Frame, source_pts: Points, target: Frame, target_pts: Points) -> Frame:
+    """`target` with the face at `target_pts` replaced by the face of `source` at `source_pts`."""
+    import cv2
+
+    h, w = target.shape[:2]
+    src = np.clip(source_pts, 0, [source.shape[1] - 1, source.shape[0] - 1]).astype(np.float32)
+    dst = np.clip(target_pts, 0, [w - 2, h - 2]).astype(np.float32)  # keep the hull off the border
+    warped = target.copy()
+    for a, b, c in _triangles():
+        _warp_triangle(source, warped, src[[a, b, c]], dst[[a, b, c]])
+    hull = cv2.convexHull(np.round(dst).astype(np.int32))
+    mask = np.zeros((h, w), np.uint8)
+    cv2.fillConvexPoly(mask, hull, 255)
+    mask[[0, -1], :] = 0
+    mask[:, [0, -1]] = 0
+    x, y, bw, bh = cv2.boundingRect(hull)
+    center = (x + bw // 2, y + bh // 2)
+    return cv2.seamlessClone(warped, target, mask, center, cv2.NORMAL_CLONE)
+
+
+def swap_photo(source: Frame, target: Frame) -> Frame:
+    """The largest face of `source` swapped onto the largest face of `target`."""
+    return swap(source, main_face(source), target, main_face(target))
+
+
+def swap_frames(source: Frame, frames: Iterator[Frame], stats: dict[str, int] | None = None) -> Iterator[Frame]:
+    """Every frame with its largest face replaced by the largest face of `source`; frames where no
+    face is found pass unchanged (`stats` counts "swapped" and "unswapped" frames)."""
+    src_pts = main_face(source)
+    stats = stats if stats is not None else {}
+    for frame in frames:
+        found = landmarks(frame, 1)
+        key = "swapped" if found else "unswapped"
+        stats[key] = stats.get(key, 0) + 1
+        yield swap(source, src_pts, frame, found[0]) if found else frame
+
+
+def video_frames(data: bytes) -> tuple[list[Frame], float, np.ndarray | None]:
+    """The RGB frames, frame rate and 16 kHz mono audio (None without sound) of a video."""
+    import io
+
+    import av
+
+    from likeness_biometrics import decode_audio
+    from likeness_biometrics.media import has_audio_track
+
+    with av.open(io.BytesIO(data)) as container:
+        stream = container.streams.video[0]
+        fps = float(stream.average_rate or 25)
+        frames = [f.to_ndarray(format="rgb24") for f in container.decode(stream)]
+    audio = decode_audio(data).samples if has_audio_track(data) else None
+    return frames, fps, audio
+
+
+def map_video(data: bytes, fn: Callable[[Iterator[Frame]], Iterator[Frame]], **encode) -> bytes:
+    """The video re-encoded (H.264) after `fn` has rewritten its frames; its sound is kept."""
+    from tests.mediakit import encode_video
+
+    frames, fps, audio = video_frames(data)
+    return encode_video(list(fn(iter(frames))), fps=fps, audio=audio, **encode)
