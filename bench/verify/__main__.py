@@ -236,17 +236,17 @@ def bench_index(modality: str, size: int, seed: int, budget_s: float) -> dict:
 # --------------------------------------------------------------------------------- 2. over gRPC
 
 
-def make_720p_clip(source: Path, speech: list[Path], seconds: float = 10.0) -> bytes:
-    """A 10 s 1280x720 H.264/AAC MP4 with speech: the Hamilton clip (640x360, 9.2 s) upscaled and
-    looped, with LibriSpeech utterances (cut at 10 s) as its audio track. Built in memory for each run; no media is
-    committed."""
+def make_clip(source: Path, speech: list[Path], seconds: float = 10.0, width: int = 1280, height: int = 720) -> bytes:
+    """A width x height H.264/AAC MP4 with speech: the Hamilton clip (640x360, 9.2 s) upscaled and
+    looped for `seconds`, with LibriSpeech utterances (cut to the same length) as its audio track.
+    Built in memory for each run; no media is committed."""
     import io
     from fractions import Fraction
 
     import av
 
     with av.open(str(source)) as src:
-        frames = [f.reformat(width=1280, height=720, format="yuv420p") for f in src.decode(video=0)]
+        frames = [f.reformat(width=width, height=height, format="yuv420p") for f in src.decode(video=0)]
     resampler, audio = av.AudioResampler(format="fltp", layout="mono", rate=16000), []
     for path in speech:
         with av.open(str(path)) as src:
@@ -254,7 +254,7 @@ def make_720p_clip(source: Path, speech: list[Path], seconds: float = 10.0) -> b
     out = io.BytesIO()
     with av.open(out, "w", format="mp4") as dst:
         video = dst.add_stream("libx264", rate=30)
-        video.width, video.height, video.pix_fmt = 1280, 720, "yuv420p"
+        video.width, video.height, video.pix_fmt = width, height, "yuv420p"
         video.options = {"preset": "veryfast", "crf": "23"}
         sound = dst.add_stream("aac", rate=16000)
         sound.layout = "mono"
@@ -274,13 +274,40 @@ def make_720p_clip(source: Path, speech: list[Path], seconds: float = 10.0) -> b
     return out.getvalue()
 
 
+def make_speech(paths: list[Path], seconds: float) -> bytes:
+    """`seconds` of LibriSpeech read speech (utterances of several readers, one after another) as
+    one 16 kHz FLAC: a long narration with changing voices."""
+    import io
+
+    import av
+
+    resampler = av.AudioResampler(format="s16", layout="mono", rate=16000)
+    out = io.BytesIO()
+    with av.open(out, "w", format="flac") as dst:
+        sound = dst.add_stream("flac", rate=16000)
+        sound.layout = "mono"
+        samples = 0
+        while samples < seconds * 16000:
+            for path in paths:
+                with av.open(str(path)) as src:
+                    for frame in src.decode(audio=0):
+                        for f in resampler.resample(frame):
+                            if samples >= seconds * 16000:
+                                break
+                            f.pts = samples
+                            samples += f.samples
+                            dst.mux(sound.encode(f))
+        dst.mux(sound.encode())
+    return out.getvalue()
+
+
 def flac_seconds(path: Path) -> float:
     head = path.read_bytes()[:26]  # "fLaC", block header, STREAMINFO: rate (20 bits) ... total samples (36 bits)
     packed = int.from_bytes(head[18:26], "big")
     return (packed & ((1 << 36) - 1)) / (packed >> 44)
 
 
-async def run_grpc(info: dict, reps: int, seconds: float, concurrency: int) -> dict:
+async def run_grpc(info: dict, reps: int, seconds: float, concurrency: int, quick: bool = False) -> dict:
     import grpc
     from google.protobuf import duration_pb2
 
@@ -311,8 +338,13 @@ async def run_grpc(info: dict, reps: int, seconds: float, concurrency: int) -> d
         "group photo (two_people.jpg)": (FACES / "group" / "two_people.jpg").read_bytes(),
         f"speech ({probe_clip.name}, {flac_seconds(probe_clip):.1f} s)": probe_clip.read_bytes(),
         "video (short_hamilton_clip.mp4)": (FACES / "video" / "short_hamilton_clip.mp4").read_bytes(),
-        "720p video with speech (10 s, H.264 + AAC)": make_720p_clip(FACES / "video" / "short_hamilton_clip.mp4", utterances[4:]),
+        "720p video with speech (10 s, H.264 + AAC)": make_clip(FACES / "video" / "short_hamilton_clip.mp4", utterances[4:]),
     }
+    if not quick:
+        everyone = sorted(SPEAKER.parent.glob("*/*.flac"))
+        media["1080p video with speech (60 s, H.264 + AAC)"] = make_clip(FACES / "video" / "short_hamilton_clip.mp4", everyone, 60.0,
+                                                                          1920, 1080)  # fmt: skip
+        media["speech, 10 minutes (LibriSpeech readers, FLAC)"] = make_speech(everyone, 600.0)
     still = next(iter(media))
     out: dict = {"enroll_ms": {}}
     async with (grpc.aio.insecure_channel(info["target"]) as rch, grpc.aio.insecure_channel(services["enrollment"], options=BIG) as ech,
@@ -368,18 +400,33 @@ async def run_grpc(info: dict, reps: int, seconds: float, concurrency: int) -> d
         out["indexed_after_s"] = time.perf_counter() - enrolled
         names = {v: k for k, v in ids.items()}
 
+        async def call(data: bytes) -> vpb.Verification:
+            """Verify, or VerifyStream in 1 MiB chunks past 16 MiB (as the CLI does)."""
+            if len(data) <= 16 << 20:
+                return (await verify.Verify(request(data), metadata=pmd, timeout=600)).verification
+
+            async def chunks():
+                yield vpb.VerifyStreamRequest(parameters=request(b"").parameters)
+                for at in range(0, len(data), 1 << 20):
+                    yield vpb.VerifyStreamRequest(chunk=data[at : at + (1 << 20)])
+
+            return (await verify.VerifyStream(chunks(), metadata=pmd, timeout=600)).verification
+
         rows = []
         for label, data in media.items():
-            await verify.Verify(request(data), metadata=pmd)  # warm
+            long = len(data) > 4 << 20  # the minute-long clips: fewer repetitions
+            await call(data)  # warm
             times, last = [], None
-            for _ in range(reps):
+            for _ in range(max(3, reps // 3) if long else reps):
                 started = time.perf_counter()
-                last = (await verify.Verify(request(data), metadata=pmd)).verification
+                last = await call(data)
                 times.append(ms(time.perf_counter() - started))
+            c = last.coverage
             rows.append({"media": label, "bytes": len(data), "media_type": last.media_type, "p50_ms": statistics.median(times),
-                         "p99_ms": pct(times, 99), "reps": reps, "decision": vpb.Decision.Name(last.decision).removeprefix("DECISION_"),
+                         "p99_ms": pct(times, 99), "reps": len(times), "decision": vpb.Decision.Name(last.decision).removeprefix("DECISION_"),
                          "matches": sorted({names.get(m.talent_id, m.talent_id) for m in last.matches}),
-                         "frames": last.frames_analyzed})  # fmt: skip
+                         "frames": last.frames_analyzed, "complete": c.complete, "frames_sampled": c.frames_sampled,
+                         "frames_in_clip": c.frames_in_clip, "speech_s": round(c.speech_seconds, 1), "voice_windows": c.voice_windows})  # fmt: skip
         out["sequential"] = rows
 
         done, latencies = 0, []
@@ -417,7 +464,7 @@ def service_rss(pid: int) -> dict:
             "pss_bytes": pss * 1024}  # fmt: skip
 
 
-def bench_grpc(reps: int, seconds: float, concurrency: int, keep: bool = False) -> dict:
+def bench_grpc(reps: int, seconds: float, concurrency: int, keep: bool = False, quick: bool = False) -> dict:
     from likeness_common.devstack import DevStack
 
     state = Path(tempfile.mkdtemp(prefix="likeness-bench-verify-"))
@@ -429,7 +476,7 @@ def bench_grpc(reps: int, seconds: float, concurrency: int, keep: bool = False) 
         up = time.monotonic() - started
         pid = info["pids"]["verification"]
         rss_start = service_rss(pid)
-        result = asyncio.run(run_grpc(info, reps, seconds, concurrency))
+        result = asyncio.run(run_grpc(info, reps, seconds, concurrency, quick))
         result.update(stack_up_s=up, rss_start=rss_start, rss_end=service_rss(pid))
         ok = True
         return result
@@ -470,7 +517,7 @@ def main() -> None:
     t0 = time.monotonic()
     index_rows = [] if args.no_index else [bench_index(m, n, seed, args.search_budget) for seed, (m, n) in
                                            enumerate((m, n) for m in ("FACE", "VOICE") for n in sizes)]  # fmt: skip
-    grpc_result = None if args.no_grpc else bench_grpc(reps, seconds, args.concurrency, args.keep)
+    grpc_result = None if args.no_grpc else bench_grpc(reps, seconds, args.concurrency, args.keep, args.quick)
     took = time.monotonic() - t0
     host["load_end"] = load()
     if args.json:
@@ -505,13 +552,13 @@ def main() -> None:
         print("| enrollment | latency |\n| --- | ---: |")
         for label, value in g["enroll_ms"].items():
             print(f"| {label} | {value:,.0f} ms |")
-        print(
-            f"\n| media | size | Verify p50 / p99 ({g['sequential'][0]['reps']} one at a time) | decision | matched | frames analysed |"
-        )
-        print("| --- | ---: | --- | --- | --- | ---: |")
+        print("\n| media | size | Verify p50 / p99 (calls, one at a time) | decision | matched | coverage | frames analysed / sampled / in clip "
+              "| speech, windows |")  # fmt: skip
+        print("| --- | ---: | --- | --- | --- | --- | ---: | ---: |")
         for r in g["sequential"]:
-            print(f"| {r['media']} | {r['bytes'] / 1024:,.0f} KiB | {r['p50_ms']:,.0f} / {r['p99_ms']:,.0f} ms | {r['decision']} "
-                  f"| {', '.join(r['matches']) or '-'} | {r['frames']} |")  # fmt: skip
+            print(f"| {r['media']} | {r['bytes'] / 1024:,.0f} KiB | {r['p50_ms']:,.0f} / {r['p99_ms']:,.0f} ms ({r['reps']}) | {r['decision']} "
+                  f"| {', '.join(r['matches']) or '-'} | {'complete' if r['complete'] else 'INCOMPLETE'} "
+                  f"| {r['frames']} / {r['frames_sampled']} / {r['frames_in_clip']} | {r['speech_s']} s, {r['voice_windows']} |")  # fmt: skip
         c = g["concurrent"]
         s0, s1 = g["rss_start"], g["rss_end"]
         print("\n| measure | value |\n| --- | --- |")

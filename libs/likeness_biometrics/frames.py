@@ -42,11 +42,12 @@ from .config import BioConfig
 from .errors import MediaError, Reason
 from .media import (
     MediaKind,
-    declared_seconds,
+    decode_packet,
     expect,
     frame_delay_s,
     open_container,
     open_image,
+    open_track,
     to_rgb,
     too_long,
     too_many_pixels,
@@ -291,13 +292,7 @@ class VideoSampler:
         limit = config.max_video_seconds
         container = open_container(self.data, media_type)
         try:
-            if not container.streams.video:
-                raise MediaError("the media has no video track", reason=Reason.NO_VIDEO_STREAM)
-            stream = container.streams.video[0]
-            declared = declared_seconds(container, stream)
-            if declared is not None and declared > limit + 1:
-                raise too_long(declared, limit)
-            self.coverage.declared_s = round(declared, 3) if declared is not None and math.isfinite(declared) and declared >= 0 else None
+            stream, self.coverage.declared_s = open_track(container, "video", limit)
             w, h = stream.codec_context.width, stream.codec_context.height
             if w and h and w * h > config.max_image_pixels:
                 raise too_many_pixels(w, h, config.max_image_pixels)
@@ -314,20 +309,10 @@ class VideoSampler:
                     stream = container.streams.video[0]
             grid = _Grid(config, self.start_s, self.end_s, self._video_rgb, self.coverage)
             index = -1
-            errors = 0
+            errors = self.coverage.decode_errors
             for packet in container.demux(stream):
-                try:
-                    decoded = packet.decode()
-                except Exception as exc:  # av.InvalidDataError...: skip the packet, say so, go on
-                    errors += 1
-                    at = float(packet.pts * packet.time_base) - (first_t or 0.0) if packet.pts is not None and packet.time_base else None
-                    self.coverage.decode_errors.append(f"{type(exc).__name__} at {at:.2f} s" if at is not None else type(exc).__name__)
-                    if errors >= config.max_decode_errors:
-                        self.coverage.decode_errors.append(f"stopped after {errors} decode errors")
-                        break
-                    continue
                 go_on = True
-                for frame in decoded:
+                for frame in decode_packet(packet, errors, first_t or 0.0):
                     index += 1
                     t = float(frame.time) if frame.time is not None else index / rate
                     if first_t is None:
@@ -344,6 +329,9 @@ class VideoSampler:
                     if not go_on:
                         break
                 if not go_on:
+                    break
+                if len(errors) >= config.max_decode_errors:
+                    errors.append(f"stopped after {len(errors)} decode errors")
                     break
             else:
                 grid.finish()

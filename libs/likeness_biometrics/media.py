@@ -366,6 +366,31 @@ def declared_seconds(container, stream) -> float | None:
     return None
 
 
+def open_track(container, kind: str, limit: float):
+    """(the first `kind` ("audio" or "video") stream, its declared seconds or None when absent or
+    absurd); NO_AUDIO_STREAM / NO_VIDEO_STREAM, or MEDIA_TOO_LONG when it declares more than `limit`."""
+    streams = getattr(container.streams, kind)
+    if not streams:
+        reason = Reason.NO_AUDIO_STREAM if kind == "audio" else Reason.NO_VIDEO_STREAM
+        raise MediaError(f"the media has no {kind} track", reason=reason)
+    declared = declared_seconds(container, streams[0])
+    if declared is not None and declared > limit + 1:
+        raise too_long(declared, limit)
+    sane = declared is not None and math.isfinite(declared) and declared >= 0
+    return streams[0], (round(declared, 3) if sane else None)
+
+
+def decode_packet(packet, errors: list[str], offset_s: float = 0.0) -> list:
+    """The frames of one packet; [] and a line in `errors` when it does not decode (decoding goes on
+    with the next packet: one damaged packet must not end the analysis, nor go unreported)."""
+    try:
+        return packet.decode()
+    except Exception as exc:  # av.InvalidDataError and kin: a damaged packet
+        at = float(packet.pts * packet.time_base) - offset_s if packet.pts is not None and packet.time_base else None
+        errors.append(f"{type(exc).__name__} at {at:.2f} s" if at is not None else type(exc).__name__)
+        return []
+
+
 @dataclass(frozen=True)
 class DecodedAudio:
     samples: np.ndarray  # float32 mono in [-1, 1] at sample_rate
@@ -404,12 +429,7 @@ def decode_audio(data: bytes, config: BioConfig = _DEFAULT, *, strict: bool = Tr
     container = open_container(data, media_type)
     errors: list[str] = []
     try:
-        if not container.streams.audio:
-            raise MediaError("the media has no audio track", reason=Reason.NO_AUDIO_STREAM)
-        stream = container.streams.audio[0]
-        declared = declared_seconds(container, stream)
-        if declared is not None and declared > limit + 1:
-            raise too_long(declared, limit)
+        stream, declared = open_track(container, "audio", limit)
         src_rate = int(stream.codec_context.sample_rate or stream.rate or 0)
         src_channels = int(getattr(stream.codec_context.layout, "nb_channels", 0) or 0)
         resampler = av.AudioResampler(format="flt", layout="mono", rate=SAMPLE_RATE)
@@ -428,17 +448,11 @@ def decode_audio(data: bytes, config: BioConfig = _DEFAULT, *, strict: bool = Tr
 
         try:
             for packet in container.demux(stream):
-                try:
-                    frames = packet.decode()
-                except av.FFmpegError as exc:
-                    at = float(packet.pts * packet.time_base) if packet.pts is not None and packet.time_base else None
-                    errors.append(f"{type(exc).__name__} at {at:.2f} s" if at is not None else type(exc).__name__)
-                    if len(errors) >= config.max_decode_errors:
-                        errors.append(f"stopped after {len(errors)} decode errors")
-                        break
-                    continue
-                for frame in frames:
+                for frame in decode_packet(packet, errors):
                     take(resampler.resample(frame))
+                if len(errors) >= config.max_decode_errors:
+                    errors.append(f"stopped after {len(errors)} decode errors")
+                    break
             take(resampler.resample(None))
         except MediaError:
             raise
@@ -462,7 +476,7 @@ def decode_audio(data: bytes, config: BioConfig = _DEFAULT, *, strict: bool = Tr
         format=media_type.format,
         source_sample_rate=src_rate,
         source_channels=src_channels,
-        declared_s=round(declared, 3) if declared is not None and math.isfinite(declared) and declared >= 0 else None,
+        declared_s=declared,
         decode_errors=tuple(errors),
     )
 

@@ -66,9 +66,12 @@ class VerificationSettings(ServiceSettings):
     face_review: float = Field(_DEFAULT.face_review, ge=0, le=1, description="Face score from which a face is REVIEW evidence.")
     voice_match: float = Field(_DEFAULT.voice_match, ge=-1, le=1, description="Voice cosine for a match.")
     voice_review: float = Field(_DEFAULT.voice_review, ge=-1, le=1, description="Voice cosine from which a voice is REVIEW evidence.")
+    voice_window_match: float = Field(_DEFAULT.voice_window_match, ge=-1, le=1, description="Cosine of one ~2 s speech window for a match.")
+    voice_window_review: float = Field(_DEFAULT.voice_window_review, ge=-1, le=1, description="Cosine of one speech window for REVIEW evidence.")
 
     def thresholds(self) -> Thresholds:
-        return Thresholds(self.face_match, self.face_review, self.voice_match, self.voice_review)
+        return Thresholds(self.face_match, self.face_review, self.voice_match, self.voice_review, self.voice_window_match,
+                          self.voice_window_review)  # fmt: skip
 
 
 @dataclass
@@ -105,7 +108,8 @@ def build_app(
 ) -> VerificationApp:
     """`client_tls`: how to reach the consent service when it serves TLS (CommonSettings.client_tls())."""
     thresholds = settings.thresholds()
-    if thresholds.face_review > thresholds.face_match or thresholds.voice_review > thresholds.voice_match:
+    if (thresholds.face_review > thresholds.face_match or thresholds.voice_review > thresholds.voice_match
+            or thresholds.voice_window_review > thresholds.voice_window_match):  # fmt: skip
         raise ValueError("a review threshold must not be above its match threshold")
     if settings.video_max_gap_s * settings.video_fps < 1 - 1e-9:
         raise ValueError("video_max_gap_s must be at least the grid step 1/video_fps, or no video could be covered completely")
