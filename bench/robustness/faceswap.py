@@ -70,10 +70,17 @@ def _triangles() -> tuple[tuple[int, int, int], ...]:
     return tuple(tris)
 
 
+def _area(t: np.ndarray) -> float:
+    (ax, ay), (bx, by), (cx, cy) = t.astype(np.float64)
+    return abs((bx - ax) * (cy - ay) - (cx - ax) * (by - ay)) / 2
+
+
 def _warp_triangle(src: Frame, out: Frame, s: np.ndarray, d: np.ndarray) -> None:
     """Warp triangle `s` of `src` onto triangle `d` of `out` (in place)."""
     import cv2
 
+    if min(_area(s), _area(d)) < 1.0:  # degenerate (two landmarks on one pixel): a singular affine map
+        return
     x, y, w, h = cv2.boundingRect(d.astype(np.float32))
     sx, sy, sw, sh = cv2.boundingRect(s.astype(np.float32))
     if w <= 0 or h <= 0 or sw <= 0 or sh <= 0:
@@ -91,16 +98,36 @@ def _warp_triangle(src: Frame, out: Frame, s: np.ndarray, d: np.ndarray) -> None
     out[y0:y1, x0:x1] = (region * (1 - m3) + patch[y0 - y : y1 - y, x0 - x : x1 - x] * m3).astype(np.uint8)
 
 
-def swap(source: Frame, source_pts: Points, target: Frame, target_pts: Points) -> Frame:
-    """`target` with the face at `target_pts` replaced by the face of `source` at `source_pts`."""
+def _mesh_warp(source: Frame, src: Points, target: Frame, dst: Points) -> Frame:
+    """The source face warped triangle by triangle onto the target's landmarks (target geometry)."""
+    warped = target.copy()
+    for a, b, c in _triangles():
+        _warp_triangle(source, warped, src[[a, b, c]], dst[[a, b, c]])
+    return warped
+
+
+def _similarity_warp(source: Frame, src: Points, target: Frame, dst: Points) -> Frame:
+    """The whole source picture rotated, scaled and moved so its landmarks best fit the target's
+    (least squares): the source face keeps its own proportions."""
+    import cv2
+
+    m, _ = cv2.estimateAffinePartial2D(src, dst, method=cv2.LMEDS)
+    h, w = target.shape[:2]
+    return cv2.warpAffine(source, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
+
+
+WARPS = {"mesh": _mesh_warp, "similarity": _similarity_warp}
+
+
+def swap(source: Frame, source_pts: Points, target: Frame, target_pts: Points, warp: str = "mesh") -> Frame:
+    """`target` with the face at `target_pts` replaced by the face of `source` at `source_pts`,
+    warped by `warp` ("mesh" or "similarity", see WARPS) and Poisson-blended."""
     import cv2
 
     h, w = target.shape[:2]
     src = np.clip(source_pts, 0, [source.shape[1] - 1, source.shape[0] - 1]).astype(np.float32)
     dst = np.clip(target_pts, 0, [w - 2, h - 2]).astype(np.float32)  # keep the hull off the border
-    warped = target.copy()
-    for a, b, c in _triangles():
-        _warp_triangle(source, warped, src[[a, b, c]], dst[[a, b, c]])
+    warped = WARPS[warp](source, src, target, dst)
     hull = cv2.convexHull(np.round(dst).astype(np.int32))
     mask = np.zeros((h, w), np.uint8)
     cv2.fillConvexPoly(mask, hull, 255)
@@ -111,12 +138,12 @@ def swap(source: Frame, source_pts: Points, target: Frame, target_pts: Points) -
     return cv2.seamlessClone(warped, target, mask, center, cv2.NORMAL_CLONE)
 
 
-def swap_photo(source: Frame, target: Frame) -> Frame:
+def swap_photo(source: Frame, target: Frame, warp: str = "mesh") -> Frame:
     """The largest face of `source` swapped onto the largest face of `target`."""
-    return swap(source, main_face(source), target, main_face(target))
+    return swap(source, main_face(source), target, main_face(target), warp)
 
 
-def swap_frames(source: Frame, frames: Iterator[Frame], stats: dict[str, int] | None = None) -> Iterator[Frame]:
+def swap_frames(source: Frame, frames: Iterator[Frame], warp: str = "mesh", stats: dict[str, int] | None = None) -> Iterator[Frame]:
     """Every frame with its largest face replaced by the largest face of `source`; frames where no
     face is found pass unchanged (`stats` counts "swapped" and "unswapped" frames)."""
     src_pts = main_face(source)
@@ -125,7 +152,7 @@ def swap_frames(source: Frame, frames: Iterator[Frame], stats: dict[str, int] | 
         found = landmarks(frame, 1)
         key = "swapped" if found else "unswapped"
         stats[key] = stats.get(key, 0) + 1
-        yield swap(source, src_pts, frame, found[0]) if found else frame
+        yield swap(source, src_pts, frame, found[0], warp) if found else frame
 
 
 def video_frames(data: bytes) -> tuple[list[Frame], float, np.ndarray | None]:

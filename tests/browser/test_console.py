@@ -239,6 +239,7 @@ async def test_agency_enrolls_grants_watches_a_use_and_revokes(console, browser,
     await expect(use.locator(".decision")).to_have_text(allowed["decision"].lower())
     for text in (name, parties["platform_id"], "advertising", "US", f"covered by {grant_id}"):
         await expect(use).to_contain_text(text)
+    await expect(use.locator(".coverage")).to_have_text("complete: still image")  # the coverage line, as `likeness verify` prints it
     assert re.search(r"score 0\.\d{3}", await use.inner_text())
     receipt = verify_envelope(await download(page, use.get_by_role("link", name=re.compile("Receipt"))), keys, RECEIPT_TYPE)
     assert receipt["verification_id"] == allowed["verification_id"] and receipt["decision"] == allowed["decision"]
