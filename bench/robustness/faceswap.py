@@ -1,15 +1,20 @@
-"""Face swaps as a cheap deepfake tool makes them: dlib's 68 facial landmarks (the shape predictor
-shipped in the `face_recognition_models` wheel) on both faces, the source face warped onto the
-target's landmarks triangle by triangle (Delaunay triangulation of the target's points, one affine
-warp per triangle), then blended into the target picture with OpenCV's Poisson blending
-(`cv2.seamlessClone`, NORMAL_CLONE) inside the convex hull of the target's landmarks.
+"""Face swaps as cheap deepfake tools make them, from dlib's 68 facial landmarks (the shape
+predictor shipped in the `face_recognition_models` wheel) on both faces, in two styles:
 
-The result keeps the target's head pose, outline and lighting and carries the source's eyes, nose,
-mouth and skin texture: the likeness being used is the source's (SWAPPED-IN identity)."""
+- "mesh": the source face warped onto the target's landmarks triangle by triangle (one affine map
+  per triangle of a Delaunay mesh over the 68 points), inside the hull of the target's landmarks.
+  The eyes, nose, mouth and skin are the source's; their proportions and the outline are the
+  target's: a weak swap.
+- "similarity": the whole source picture rotated, scaled and moved onto the target's landmarks
+  (least-squares similarity), inside the hull of the landmarks plus the forehead. The source face
+  keeps its own proportions: a strong swap.
+
+Both are blended into the target with OpenCV's Poisson blending (`cv2.seamlessClone`,
+NORMAL_CLONE), which takes the target's lighting and skin tone at the seam. The likeness being
+used is the source's: the registry should find the SWAPPED-IN identity."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
 from functools import cache
 
 import numpy as np
@@ -116,6 +121,14 @@ def _similarity_warp(source: Frame, src: Points, target: Frame, dst: Points) -> 
     return cv2.warpAffine(source, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
 
 
+def _forehead(pts: Points) -> Points:
+    """The eyebrow points raised by a third of the brow-to-chin height: the forehead, which the 68
+    landmarks leave out."""
+    brows = pts[17:27]
+    up = brows.mean(axis=0) - pts[8]
+    return brows + up * (1 / 3)
+
+
 WARPS = {"mesh": _mesh_warp, "similarity": _similarity_warp}
 
 
@@ -128,7 +141,8 @@ def swap(source: Frame, source_pts: Points, target: Frame, target_pts: Points, w
     src = np.clip(source_pts, 0, [source.shape[1] - 1, source.shape[0] - 1]).astype(np.float32)
     dst = np.clip(target_pts, 0, [w - 2, h - 2]).astype(np.float32)  # keep the hull off the border
     warped = WARPS[warp](source, src, target, dst)
-    hull = cv2.convexHull(np.round(dst).astype(np.int32))
+    outline = dst if warp == "mesh" else np.concatenate([dst, _forehead(dst)])
+    hull = cv2.convexHull(np.round(np.clip(outline, 1, [w - 2, h - 2])).astype(np.int32))
     mask = np.zeros((h, w), np.uint8)
     cv2.fillConvexPoly(mask, hull, 255)
     mask[[0, -1], :] = 0
@@ -143,16 +157,21 @@ def swap_photo(source: Frame, target: Frame, warp: str = "mesh") -> Frame:
     return swap(source, main_face(source), target, main_face(target), warp)
 
 
-def swap_frames(source: Frame, frames: Iterator[Frame], warp: str = "mesh", stats: dict[str, int] | None = None) -> Iterator[Frame]:
-    """Every frame with its largest face replaced by the largest face of `source`; frames where no
-    face is found pass unchanged (`stats` counts "swapped" and "unswapped" frames)."""
-    src_pts = main_face(source)
-    stats = stats if stats is not None else {}
+def frame_landmarks(frames: list[Frame]) -> list[Points | None]:
+    """The largest face's landmarks in each frame (None where no face is found): found once per
+    clip, then reused for every source face swapped in."""
+    marks = []
     for frame in frames:
         found = landmarks(frame, 1)
-        key = "swapped" if found else "unswapped"
-        stats[key] = stats.get(key, 0) + 1
-        yield swap(source, src_pts, frame, found[0], warp) if found else frame
+        marks.append(found[0] if found else None)
+    return marks
+
+
+def swap_frames(source: Frame, frames: list[Frame], marks: list[Points | None], warp: str = "mesh") -> list[Frame]:
+    """Every frame with its largest face replaced by the largest face of `source`; frames where no
+    face was found pass unchanged."""
+    src_pts = main_face(source)
+    return [swap(source, src_pts, f, m, warp) if m is not None else f for f, m in zip(frames, marks, strict=True)]
 
 
 def video_frames(data: bytes) -> tuple[list[Frame], float, np.ndarray | None]:
@@ -170,11 +189,3 @@ def video_frames(data: bytes) -> tuple[list[Frame], float, np.ndarray | None]:
         frames = [f.to_ndarray(format="rgb24") for f in container.decode(stream)]
     audio = decode_audio(data).samples if has_audio_track(data) else None
     return frames, fps, audio
-
-
-def map_video(data: bytes, fn: Callable[[Iterator[Frame]], Iterator[Frame]], **encode) -> bytes:
-    """The video re-encoded (H.264) after `fn` has rewritten its frames; its sound is kept."""
-    from tests.mediakit import encode_video
-
-    frames, fps, audio = video_frames(data)
-    return encode_video(list(fn(iter(frames))), fps=fps, audio=audio, **encode)

@@ -175,8 +175,8 @@ def music(n: int, seed: int) -> np.ndarray:
         for note in (root, root + 4, root + 7, root - 12):
             freq = 440 * 2 ** ((note - 69) / 12)
             y[seg] += env * sum(np.sin(2 * np.pi * freq * h * tt + rng.uniform(0, 6)) / h**1.5 for h in (1, 2, 3, 4))
-        hat = slice(start + beat // 2, min(n, start + beat // 2 + 800))
-        y[hat] += 0.3 * rng.normal(size=hat.stop - hat.start) * np.exp(-np.arange(hat.stop - hat.start) / 150)
+        a, b = min(n, start + beat // 2), min(n, start + beat // 2 + 800)
+        y[a:b] += 0.3 * rng.normal(size=b - a) * np.exp(-np.arange(b - a) / 150)
     return (y / np.sqrt(np.mean(y**2))).astype(np.float32)
 
 

@@ -12,8 +12,13 @@ class BioConfig:
     # Pixels (width*height, read from the header before any pixel is decoded). 64 MP admits
     # 48/50 MP phone photos; JPEGs are decoded at a reduced DCT scale (Image.draft) anyway.
     max_image_pixels: int = 64_000_000
-    # Long side of the image handed to the detector (downscaled with Lanczos if larger).
+    # Long side of an enrollment photo handed to the detector (downscaled with Lanczos if larger).
     max_image_side: int = 1024
+    # Verification analyses pictures (stills, video frames) at up to this long side, and finds
+    # faces down to these widths in them (blaze.py): 40 px in a 1080p still, 60 px in a 1080p frame.
+    verify_image_side: int = 1920
+    still_min_face_px: int = 40
+    video_min_face_px: int = 60
     max_audio_seconds: float = 3600.0
     max_video_seconds: float = 3600.0
     # Animated images (GIF, APNG, WebP, AVIF): frames, and pixels summed over frames (bombs).

@@ -162,12 +162,23 @@ def _encode(models: FaceModels, rgb: np.ndarray, shapes: list) -> list[np.ndarra
     return list(models.encoder(chips))
 
 
-def faces_in_frame(rgb: np.ndarray, config: BioConfig = _DEFAULT, models: FaceModels | None = None) -> list[DetectedFace]:
-    """Every face the detector finds (largest first), each with its encoding: for verification."""
+def faces_in_frame(
+    rgb: np.ndarray, config: BioConfig = _DEFAULT, models: FaceModels | None = None, min_face_px: float | None = None
+) -> list[DetectedFace]:
+    """Every face found (largest first), each with its encoding: for verification.
+
+    With `min_face_px`, BlazeFace proposals down to that width, each confirmed by dlib's HOG
+    detector on a rescaled crop (blaze.py: small faces); without, dlib's HOG detector on the
+    picture as it is (faces from ~73 px)."""
     models = models or load_face_models()
     rgb = _as_rgb(rgb)
     h, w = rgb.shape[:2]
-    found = _detect(models, rgb, config.face_upsample)
+    if min_face_px is not None:
+        from .blaze import confirm, load_blaze
+
+        found = confirm(models.detector, rgb, load_blaze().detect(rgb, min_face_px))
+    else:
+        found = _detect(models, rgb, config.face_upsample)
     found.sort(key=lambda rs: rs[0].width() * rs[0].height(), reverse=True)
     shapes = [models.shape_predictor(rgb, r) for r, _ in found]
     encodings = _encode(models, rgb, shapes)

@@ -64,7 +64,7 @@ BLOCK = 8  # window side, in thumbnail pixels
 class VideoFrame:
     index: int  # ordinal of the decoded frame in the stream (0-based)
     timestamp_s: float
-    rgb: np.ndarray  # HxWx3 uint8, upright, at most max_image_side
+    rgb: np.ndarray  # HxWx3 uint8, upright, at most verify_image_side
     cut: bool = False  # sampled because a shot cut starts here (not on the grid)
 
 
@@ -343,7 +343,7 @@ class VideoSampler:
 
     def _video_rgb(self, frame) -> np.ndarray:
         fw, fh = frame.width, frame.height
-        s = min(1.0, self.config.max_image_side / max(fw, fh))
+        s = min(1.0, self.config.verify_image_side / max(fw, fh))
         rgb = frame.to_ndarray(format="rgb24", width=max(1, round(fw * s)), height=max(1, round(fh * s)))
         k = round((getattr(frame, "rotation", 0) or 0) / 90) % 4
         if k:  # the display matrix rotates counter-clockwise by `rotation` degrees
@@ -372,9 +372,9 @@ class VideoSampler:
 
             def rgb_of(image: Image.Image) -> np.ndarray:
                 small = to_rgb(image)
-                if max(small.size) > config.max_image_side:
+                if max(small.size) > config.verify_image_side:
                     small = small.copy()
-                    small.thumbnail((config.max_image_side, config.max_image_side), Image.Resampling.LANCZOS)
+                    small.thumbnail((config.verify_image_side, config.verify_image_side), Image.Resampling.LANCZOS)
                 arr = np.array(small, dtype=np.uint8)
                 self.height, self.width = arr.shape[:2]
                 return arr

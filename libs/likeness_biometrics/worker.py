@@ -68,6 +68,10 @@ def _init_worker(config: BioConfig, modalities: tuple[str, ...], warm: bool) -> 
             encoder.embed_utterance(np.zeros(16000, np.float32) + 1e-3)
     if "face" in modalities:
         load_face_models()
+        if warm:  # the interpreter's set-up and the first tile batch, before any request
+            from .blaze import load_blaze
+
+            load_blaze().detect(np.zeros((1080, 1920, 3), np.uint8), config.still_min_face_px)
 
 
 def create_executor(
@@ -160,9 +164,12 @@ def faces_in_image(data: bytes | str, config: BioConfig | None = None) -> Visual
     if image_frame_count(data, config) > 1:
         return faces_in_video(data, config)
     t = time.perf_counter()
-    image = decode_image(data, config)
-    faces = faces_in_frame(image.rgb, config)
+    # Decoded as it is up to twice verify_image_side (a JPEG at a reduced DCT scale past that): no
+    # resampling pass; the face floor scales with the picture (40 px in 1920, 80 px in 3840).
+    image = decode_image(data, config, max_side=2 * config.verify_image_side)
     h, w = image.rgb.shape[:2]
+    floor = config.still_min_face_px * max(1.0, max(h, w) / config.verify_image_side)
+    faces = faces_in_frame(image.rgb, config, min_face_px=floor)
     _release_memory()
     return VisualFaces([FrameFaces(0, 0.0, faces)], still_coverage(), w, h, round((time.perf_counter() - t) * 1000, 1))
 
@@ -186,7 +193,8 @@ def faces_in_video(data: bytes | str, config: BioConfig | None = None, start_s: 
     config = config or _config
     t = time.perf_counter()
     sampler = VideoSampler(_load(data), config, start_s, end_s)
-    frames = [FrameFaces(frame.index, frame.timestamp_s, faces_in_frame(frame.rgb, config)) for frame in sampler]
+    frames = [FrameFaces(frame.index, frame.timestamp_s, faces_in_frame(frame.rgb, config, min_face_px=config.video_min_face_px))
+              for frame in sampler]  # fmt: skip
     _release_memory()
     return VisualFaces(frames, sampler.coverage, sampler.width, sampler.height, round((time.perf_counter() - t) * 1000, 1))
 

@@ -153,3 +153,40 @@ def test_partial_faces_still_match(enc) -> None:
     ref = enc("obama/obama.jpg")
     for name in ("obama_partial_face.jpg", "obama_partial_face2.jpg", "obama_small.jpg"):
         assert face_distance(enc(f"obama/{name}"), ref) < 0.6, name
+
+
+@pytest.mark.parametrize("face_px", [40, 60, 90])
+def test_small_faces_in_a_1080p_still_are_found(face_px) -> None:
+    """Four faces pasted `face_px` wide into a 1920x1080 JPEG: verification finds every one (BlazeFace
+    proposals confirmed by dlib's HOG; the plain 1024 px HOG pass finds none under ~137 px)."""
+    from likeness_biometrics.worker import faces_in_image
+    from tests import mediakit
+
+    picture = mediakit.scene(1920, 1080, 5)
+    sources = [("obama", "obama3.jpg"), ("biden", "biden2.jpg"), ("kit_harington", "john1.jpeg"), ("rose_leslie", "rose1.jpg")]
+    centres = [(260, 240), (760, 620), (1300, 300), (1700, 860)]
+    for who, at in zip(sources, centres):
+        picture = mediakit.paste(picture, mediakit.face_patch(who, face_px), at)
+    found = faces_in_image(mediakit.still(picture, quality=90), BioConfig()).frames[0].faces
+    assert len(found) == 4, [(f.box, f.detection_score) for f in found]
+    for face in found:
+        assert 0.7 * face_px <= face.box.width <= 1.5 * face_px
+    old = faces_in_frame(decode_image(mediakit.still(picture, quality=90)).rgb)
+    assert face_px > 80 or not old  # what the old pass saw
+
+
+def test_small_faces_in_1080p_video_frames_are_found() -> None:
+    from likeness_biometrics.worker import faces_in_video
+    from tests import mediakit
+
+    picture = mediakit.paste(mediakit.scene(1920, 1080, 6), mediakit.face_patch(("obama", "obama3.jpg"), 60), (900, 500))
+    clip = mediakit.encode_video(lambda i: picture, count=20, fps=10)
+    frames = faces_in_video(clip, BioConfig()).frames
+    assert frames and all(len(f.faces) == 1 for f in frames)
+
+
+def test_a_face_free_picture_gives_no_face() -> None:
+    from likeness_biometrics.worker import faces_in_image
+    from tests import mediakit
+
+    assert faces_in_image(mediakit.still(mediakit.scene(1920, 1080, 7)), BioConfig()).frames[0].faces == []

@@ -246,3 +246,13 @@ async def test_two_readers_talking_over_each_other_are_both_reported(world):
     mix[3 * 16000 : 9 * 16000] += b
     v = await verify(world, mediakit.wav(0.7 * mix))
     assert {world["ids"]["reader_a"], world["ids"]["reader_b"]} <= set(by_talent(v)), [(m.talent_id, m.score) for m in v.matches]
+
+
+async def test_a_90_px_face_in_a_1080p_photo_is_decided_by_its_grants(world, obama_granted):
+    """The issue's case: an enrolled face ~90 px wide in a 1920x1080 photo was NO_MATCH."""
+    picture = mediakit.paste(mediakit.scene(1920, 1080, 8), mediakit.face_patch(OBAMA, 90), (1500, 300))
+    v = await verify(world, mediakit.still(picture, quality=92), obama_granted)
+    assert v.decision == vpb.DECISION_ALLOW and list(by_talent(v)) == [world["ids"]["obama"]], [(m.talent_id, m.score) for m in v.matches]
+    picture = mediakit.paste(picture, mediakit.face_patch(BIDEN, 90), (400, 700))
+    v = await verify(world, mediakit.still(picture, quality=92), obama_granted)
+    assert v.decision == vpb.DECISION_DENY and set(by_talent(v)) == {world["ids"]["obama"], world["ids"]["biden"]}

@@ -1,0 +1,1 @@
+"""bench/robustness: matching accuracy on generated and platform-transformed media (see __main__.py)."""
