@@ -108,7 +108,7 @@ def print_markdown(doc: dict) -> None:
         print(f"- enrollment rejected {sample}: {reason}")
     sections = [
         ("Face, genuine clips (the right talent must be confirmed; swaps: the swapped-in identity)", "face_genuine", r.GENUINE_COLUMNS),
-        ("Face, impostor clips (nobody enrolled may be confirmed)", "face_impostor", r.IMPOSTOR_COLUMNS),
+        ("Face, impostor clips (nobody enrolled may be confirmed)", "face_impostor", r.FACE_IMPOSTOR_COLUMNS),
         ("Voice, genuine clips", "voice_genuine", r.GENUINE_COLUMNS),
         ("Voice, impostor clips (251 LibriSpeech train-clean-100 readers, not enrolled)", "voice_impostor", r.IMPOSTOR_COLUMNS),
         ("Voice scores, genuine (cosine to the right talent's nearest template)", "voice_scores_genuine", r.GENUINE_SCORE_COLUMNS),

@@ -77,11 +77,12 @@ def face_enrollment() -> dict[str, dict[str, bytes]]:
     return {talent: {n: (FACES / talent / n).read_bytes() for n in names} for talent, names in FACE_ENROLL.items()}
 
 
-def picture_cases(source: str, label: str, original: Callable[[], bytes], expected: str | None) -> list[Case]:
+def picture_cases(source: str, label: str, original: Callable[[], bytes], expected: str | None, present: tuple[str, ...] = ()) -> list[Case]:
     """The picture as it is, and after each platform transform."""
-    cases = [Case(Modality.FACE, source, "original", label, original, expected)]
+    cases = [Case(Modality.FACE, source, "original", label, original, expected, present=present)]
     for name in transforms.PICTURE:
-        cases.append(Case(Modality.FACE, source, name, label, lambda name=name: transforms.image_variant(decode(original()), name), expected))
+        make = lambda name=name: transforms.image_variant(decode(original()), name)  # noqa: E731
+        cases.append(Case(Modality.FACE, source, name, label, make, expected, present=present))
     return cases
 
 
@@ -92,7 +93,7 @@ def photo_cases(plan: Plan) -> list[Case]:
         cases += picture_cases("photo", f"{talent}/{name}", (FACES / talent / name).read_bytes, talent)
     for name, people in plan.take(list(GROUP_PHOTOS.items()), 1):
         for talent in people:
-            cases += picture_cases("group photo", f"{name} ({talent})", (FACES / "group" / name).read_bytes, talent)
+            cases += picture_cases("group photo", f"{name} ({talent})", (FACES / "group" / name).read_bytes, talent, tuple(people))
     impostors = plan.take(IMPOSTOR_PHOTOS, 3) + ([] if plan.quick else ["group/kit_with_rose.jpg"])
     for rel in impostors:
         cases += picture_cases("photo", rel, (FACES / rel).read_bytes, None)

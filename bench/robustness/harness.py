@@ -89,6 +89,7 @@ class Case:
     make: Callable[[], bytes]  # the media, built when the case runs (keeps memory flat)
     expected: str | None  # the talent that must be found (genuine), None for an impostor
     span: tuple[float, float] | None = None  # where the genuine speech is (a cameo), seconds
+    present: tuple[str, ...] = ()  # other enrolled people really in the clip (a group photo): not counted as "others"
 
     @property
     def family(self) -> str:
@@ -99,7 +100,7 @@ class Case:
 class Result:
     case: Case
     outcome: str  # MATCH / REVIEW / NO_MATCH for the expected talent; for an impostor, the worst found
-    others: list[str]  # other talents with a confirmed match in the judged modality
+    others: list[str]  # other talents with a confirmed match in the judged modality (not `present`)
     window_only: bool  # an impostor's confirmed match came from single windows only
     probes: int = 0  # faces (all frames) or voice probes (speakers and windows) found in the clip
     expected_scores: dict[str, list[float]] = field(default_factory=dict)  # "face"/"mean"/"window" -> scores vs expected
@@ -121,7 +122,7 @@ def judge(case: Case, probes: list[Probe], registry: Registry) -> Result:
     if case.expected is not None:
         mine = [m for m in matches if m.talent_id == case.expected]
         outcome = NO_MATCH if not mine else REVIEW if mine[0].in_review_band else MATCH
-        others = [m.talent_id for m in matches if m.talent_id != case.expected and not m.in_review_band]
+        others = [m.talent_id for m in matches if m.talent_id not in (case.expected, *case.present) and not m.in_review_band]
         window_only = False
     else:
         outcome = _impostor_outcome(matches)

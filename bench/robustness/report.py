@@ -142,6 +142,7 @@ GENUINE_COLUMNS = {"family": "family", "n": "clips", "MATCH": "MATCH", "REVIEW":
 IMPOSTOR_COLUMNS = {"family": "family", "n": "clips", "false_match": "false MATCH", "fmr_upper95": "95% upper",
                     "window_only": "by windows only", "review": "REVIEW", "review_upper95": "95% upper (review)",
                     "max_score": "max score"}  # fmt: skip
+FACE_IMPOSTOR_COLUMNS = {k: v for k, v in IMPOSTOR_COLUMNS.items() if k != "window_only"}
 GENUINE_SCORE_COLUMNS = {"family": "family", "clips": "clips", "means_n": "means", "mean_p1": "mean p1", "mean_p5": "mean p5",
                          "mean_p50": "mean p50", "windows_n": "windows", "window_p1": "window p1", "window_p5": "window p5",
                          "window_p50": "window p50"}  # fmt: skip

@@ -362,3 +362,33 @@ def test_a_lying_duration_never_loses_frames_when_workers_split_a_clip(declared:
     assert ranges == [(0.0, None)]
     split = sorted(f.frame_index for start, end in ranges for f in worker.faces_in_video(bytes(data), config, start, end).frames)
     assert len(whole) == 6 and split == whole
+
+
+@requires_data
+@pytest.mark.parametrize("face_px", [60, 120])
+def test_a_face_sized_change_in_a_static_1080p_shot_is_analysed(face_px: int) -> None:
+    """A static 1920x1080 shot in which only a face-sized region changes (one face swapped for
+    another at 3 s): the frame mean barely moves, the windowed rule analyses the changed sample, and
+    every other sample is skipped as unchanged, and counted."""
+    from tests import mediakit
+
+    before = mediakit.paste(mediakit.scene(1920, 1080, 2), mediakit.face_patch(("obama", "obama3.jpg"), face_px, margin=0.1), (1200, 400))
+    after = mediakit.paste(before, mediakit.face_patch(("biden", "biden2.jpg"), face_px, margin=0.1), (1200, 400))
+    assert float(np.abs(before.astype(float) - after.astype(float)).mean()) < 1.0
+    clip = mediakit.encode_video(lambda i: before if i < 75 else after, count=150, fps=25, options={"crf": "28"})
+    frames, cov = sample(clip)
+    assert [f.index for f in frames][:2] == [0, 75], [(f.index, f.timestamp_s) for f in frames]
+    assert cov.frames_sampled == 6 and cov.frames_analyzed + cov.skipped_unchanged + cov.skipped_identical == 6
+    assert cov.max_gap_s() <= 1.0 and not cov.decode_errors
+
+
+def test_a_shot_shorter_than_the_grid_step_is_sampled_at_its_cut() -> None:
+    """A 0.4 s insert between two grid samples (1.2-1.6 s at 1 fps): the cut starts a sample."""
+    from tests import mediakit
+
+    a, b = np.full((240, 320, 3), 60, np.uint8), np.full((240, 320, 3), 200, np.uint8)
+    b[60:180, 80:240] = 20
+    clip = mediakit.encode_video(lambda i: b if 12 <= i < 16 else a, count=40, fps=10)
+    frames, cov = sample(clip)
+    assert [(f.index, f.cut) for f in frames] == [(0, False), (12, True), (16, True)]
+    assert cov.cut_samples == 2 and cov.cuts_unsampled == 0 and cov.frames_sampled == 6

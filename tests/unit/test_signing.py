@@ -77,3 +77,31 @@ def test_kek_wraps_with_aad_and_refuses_other_keys():
         Kek(b"\x01" * 32).unwrap(blob, b"row-1")
     with pytest.raises(RuntimeError):
         load_kek(base64.b64encode(b"short").decode(), None)
+
+
+@pytest.mark.parametrize("schema", [1, 2])
+def test_likeness_receipt_verify_accepts_every_receipt_schema(tmp_path, schema):
+    """Receipts only gain fields; a schema-1 receipt (no `schema`, no coverage) signed before issue
+    12 still verifies with `likeness receipt verify`, and so does a schema-2 one."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from likeness_cli.main import app
+
+    private, keys = keypair("sk_old")
+    payload = {"version": "likeness.receipt.v1", "key_id": "sk_old", "receipt_id": "rcp_1", "decision": "ALLOW", "matches": []}
+    if schema == 2:
+        payload |= {"schema": 2, "coverage": {"complete": True, "frames_analyzed": 1}, "review_reasons": []}
+    body = canonical_json(payload)
+    receipt = tmp_path / "receipt.json"
+    receipt.write_bytes(envelope("likeness.receipt.v1", body, Signature("sk_old", ALGORITHM, private.sign(body))))
+    key_file = tmp_path / "keys.json"
+    key_file.write_text(json.dumps({"keys": [{"key_id": k, "public_key": base64.b64encode(v).decode()} for k, v in keys.items()]}))
+    result = CliRunner().invoke(app, ["receipt", "verify", str(receipt), "--keys", str(key_file), "--json"])
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.output)
+    assert out["valid"] is True and out["payload"].get("schema", 1) == schema
+    receipt.write_bytes(receipt.read_bytes().replace(b'"ALLOW"', b'"DENY"'))
+    refused = CliRunner().invoke(app, ["receipt", "verify", str(receipt), "--keys", str(key_file), "--json"])
+    assert refused.exit_code == 1 and json.loads(refused.output)["error"]["code"] == "INVALID_SIGNATURE"
