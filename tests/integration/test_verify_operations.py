@@ -5,6 +5,7 @@ answers google.longrunning.Operations for them. Real server, worker pool, Postgr
 from __future__ import annotations
 
 import asyncio
+import json
 from datetime import timedelta
 
 import grpc
@@ -195,3 +196,13 @@ async def test_a_bad_upload_fails_before_it_is_stored_and_limits_are_errors(worl
     err = await expect(grpc.StatusCode.INVALID_ARGUMENT, world["verify"].StartVerifyOperation(stream(mediakit.wav(np.zeros(16000)), request_id=""), metadata=world["platform"]))
     assert error_reason(err) == "REQUEST_ID_REQUIRED"
     assert await pool.fetchval("SELECT count(*) FROM verify_operations") == before
+
+
+async def test_the_receipt_of_an_operation_binds_the_platforms_request_id(world, ops):
+    clip = mediakit.encode_video(lambda i: mediakit.scene(320, 240, i // 10), count=30, fps=10)
+    request_id = rid()
+    started = await world["verify"].StartVerifyOperation(stream(clip, request_id), metadata=world["platform"])
+    op, _ = await wait_done(ops, started.name, world["platform"])
+    response = vpb.VerifyResponse()
+    assert op.response.Unpack(response)
+    assert json.loads(response.verification.receipt.canonical_payload)["request_id"] == request_id

@@ -128,11 +128,13 @@ def verify_runner(uow: Callable[[], VerificationUnitOfWork], extractor: Extracto
 
     async def run(op: VerifyOperation, api_key: str, media: bytes, progress: Callable[[int, int], None]) -> StoredVerification:
         p = op.params
-        cmd = commands.Verify(request_id=op.operation_id, media=media, content_type=p["content_type"], purpose=p["purpose"],
+        cmd = commands.Verify(request_id=op.request_id, media=media, content_type=p["content_type"], purpose=p["purpose"],
                               custom_purpose=p["custom_purpose"], territory=p["territory"], at_least_as_fresh=p["at_least_as_fresh"])  # fmt: skip
+        # The receipt carries the platform's request_id; a resumed run finds the verification an
+        # interrupted one stored under the operation's own idempotency key.
         return await handlers.verify(
             cmd, Principal(PrincipalKind.PLATFORM, op.platform_id), uow(), extractor, searcher, consent_for(api_key), signer, thresholds,
-            max_bytes=policy.max_bytes, progress=progress, operation=handlers.LONG_RUNNING,
+            max_bytes=policy.max_bytes, progress=progress, operation=f"{handlers.LONG_RUNNING}/{op.operation_id}",
         )  # fmt: skip
 
     return run
