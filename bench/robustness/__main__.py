@@ -107,12 +107,28 @@ def print_markdown(doc: dict) -> None:
     for sample, reason in doc["enrollment_rejected"]:
         print(f"- enrollment rejected {sample}: {reason}")
     sections = [
-        ("Face, genuine clips (the right talent must be confirmed; swaps: the swapped-in identity)", "face_genuine", r.GENUINE_COLUMNS),
+        (
+            "Face, genuine clips (the right talent must be confirmed; swaps: the swapped-in identity)",
+            "face_genuine",
+            r.GENUINE_COLUMNS,
+        ),
         ("Face, impostor clips (nobody enrolled may be confirmed)", "face_impostor", r.FACE_IMPOSTOR_COLUMNS),
         ("Voice, genuine clips", "voice_genuine", r.GENUINE_COLUMNS),
-        ("Voice, impostor clips (251 LibriSpeech train-clean-100 readers, not enrolled)", "voice_impostor", r.IMPOSTOR_COLUMNS),
-        ("Voice scores, genuine (cosine to the right talent's nearest template)", "voice_scores_genuine", r.GENUINE_SCORE_COLUMNS),
-        ("Voice scores, impostor (cosine to the nearest template of any talent)", "voice_scores_impostor", r.IMPOSTOR_SCORE_COLUMNS),
+        (
+            "Voice, impostor clips (LibriSpeech train-clean-100 readers, one utterance each, not enrolled)",
+            "voice_impostor",
+            r.IMPOSTOR_COLUMNS,
+        ),
+        (
+            "Voice scores, genuine (cosine to the right talent's nearest template)",
+            "voice_scores_genuine",
+            r.GENUINE_SCORE_COLUMNS,
+        ),
+        (
+            "Voice scores, impostor (cosine to the nearest template of any talent)",
+            "voice_scores_impostor",
+            r.IMPOSTOR_SCORE_COLUMNS,
+        ),
         ("Single-window threshold sweep (all voice families pooled)", "window_sweep", r.SWEEP_COLUMNS),
     ]
     for title, key, columns in sections:
@@ -124,7 +140,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="a slice of the corpus: a smoke run")
     ap.add_argument("--json", action="store_true", help="print one JSON object instead of Markdown")
-    ap.add_argument("--workers", type=int, default=2, help="face and voice worker processes each (the service runs 2 face, 1 voice)")
+    ap.add_argument(
+        "--workers", type=int, default=2, help="face and voice worker processes each (the service runs 2 face, 1 voice)"
+    )
     args = ap.parse_args()
     from bench.robustness.corpus import DATA
 
@@ -134,7 +152,13 @@ def main() -> None:
     started, t = datetime.now(UTC), time.perf_counter()
     host = machine()
     doc = asyncio.run(run(args))
-    doc = {"machine": host, "date": f"{started:%Y-%m-%d %H:%M} UTC", "quick": args.quick, "wall_s": round(time.perf_counter() - t, 1), **doc}
+    doc = {
+        "machine": host,
+        "date": f"{started:%Y-%m-%d %H:%M} UTC",
+        "quick": args.quick,
+        "wall_s": round(time.perf_counter() - t, 1),
+        **doc,
+    }
     if args.json:
         print(json.dumps(doc))
     else:

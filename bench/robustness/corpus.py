@@ -77,7 +77,9 @@ def face_enrollment() -> dict[str, dict[str, bytes]]:
     return {talent: {n: (FACES / talent / n).read_bytes() for n in names} for talent, names in FACE_ENROLL.items()}
 
 
-def picture_cases(source: str, label: str, original: Callable[[], bytes], expected: str | None, present: tuple[str, ...] = ()) -> list[Case]:
+def picture_cases(
+    source: str, label: str, original: Callable[[], bytes], expected: str | None, present: tuple[str, ...] = ()
+) -> list[Case]:
     """The picture as it is, and after each platform transform."""
     cases = [Case(Modality.FACE, source, "original", label, original, expected, present=present)]
     for name in transforms.PICTURE:
@@ -93,7 +95,9 @@ def photo_cases(plan: Plan) -> list[Case]:
         cases += picture_cases("photo", f"{talent}/{name}", (FACES / talent / name).read_bytes, talent)
     for name, people in plan.take(list(GROUP_PHOTOS.items()), 1):
         for talent in people:
-            cases += picture_cases("group photo", f"{name} ({talent})", (FACES / "group" / name).read_bytes, talent, tuple(people))
+            cases += picture_cases(
+                "group photo", f"{name} ({talent})", (FACES / "group" / name).read_bytes, talent, tuple(people)
+            )
     impostors = plan.take(IMPOSTOR_PHOTOS, 3) + ([] if plan.quick else ["group/kit_with_rose.jpg"])
     for rel in impostors:
         cases += picture_cases("photo", rel, (FACES / rel).read_bytes, None)
@@ -105,7 +109,12 @@ def swap_pairs(plan: Plan) -> list[tuple[str, str, str]]:
     if plan.quick:
         return [("biden", "biden/biden2.jpg", "lin_manuel_miranda/lin1.png"), ("biden", "biden/biden2.jpg", "obama/obama4.jpg"),
                 ("obama", "obama/obama4.jpg", "alex_lacamoire/alex2.jpg")]  # fmt: skip
-    return [(t, s, target) for t, sources in SWAP_SOURCES.items() for s in sources for target in IMPOSTOR_PHOTOS + SWAP_CROSS_TARGETS[t]]
+    return [
+        (t, s, target)
+        for t, sources in SWAP_SOURCES.items()
+        for s in sources
+        for target in IMPOSTOR_PHOTOS + SWAP_CROSS_TARGETS[t]
+    ]
 
 
 def swap_photo_cases(plan: Plan, log: Callable[[str], None]) -> list[Case]:
@@ -135,7 +144,9 @@ def video_cases(plan: Plan, log: Callable[[str], None]) -> list[Case]:
     sources = list(VIDEO_SOURCES.items())[:1] if plan.quick else list(VIDEO_SOURCES.items())
     for warp in WARPS[1:] if plan.quick else WARPS:
         for talent, src in sources:
-            swapped = encode_video(faceswap.swap_frames(rgb(src), frames, marks, warp), fps=fps, audio=audio, options={"crf": "18"})
+            swapped = encode_video(
+                faceswap.swap_frames(rgb(src), frames, marks, warp), fps=fps, audio=audio, options={"crf": "18"}
+            )
             cases += _video_variants(f"swap-{warp} video", f"{Path(src).name} -> hamilton", swapped, talent, plan)
     return cases
 

@@ -38,7 +38,9 @@ class Registry:
     def __init__(self) -> None:
         from likeness_biometrics import FACE_MODEL, VOICE_MODEL
 
-        self.index = LikenessIndex({"FACE": f"{FACE_MODEL.name}/{FACE_MODEL.version}", "VOICE": f"{VOICE_MODEL.name}/{VOICE_MODEL.version}"})
+        self.index = LikenessIndex(
+            {"FACE": f"{FACE_MODEL.name}/{FACE_MODEL.version}", "VOICE": f"{VOICE_MODEL.name}/{VOICE_MODEL.version}"}
+        )
         self.templates: dict[str, dict[Modality, list[np.ndarray]]] = {}
         self.rejected: list[tuple[str, str]] = []  # (talent / sample, reason)
 

@@ -1,6 +1,7 @@
 """Tables from the results: rates as counts with a one-sided 95 % Clopper-Pearson upper bound (the
 sets are small), score percentiles, and the single-window threshold sweep. Every function returns
-rows (lists of dicts) that go into the JSON as they are and into Markdown with `markdown`."""
+rows (lists of dicts) that go into the JSON as they are and into Markdown with `markdown`; a rate
+is there twice: "k/n (x%)" for reading, and its count as "<name>_k" (out of the row's "n")."""
 
 from __future__ import annotations
 
@@ -49,7 +50,7 @@ def genuine_rows(results: list[Result]) -> list[dict]:
         miss = n - counts[MATCH]
         rows.append({
             "family": family, "n": n, **counts, "no_probe": sum(r.probes == 0 for r in rs),
-            "fnmr": _rate(miss, n), "fnmr_upper95": round(upper95(miss, n), 3),
+            "fnmr": _rate(miss, n), "fnmr_k": miss, "fnmr_upper95": round(upper95(miss, n), 3),
             "score_p5": _pct(best, 5), "score_p50": _pct(best, 50),
             "other_confirmed": sum(bool(r.others) for r in rs),
         })  # fmt: skip
@@ -66,8 +67,9 @@ def impostor_rows(results: list[Result]) -> list[dict]:
         review = sum(r.outcome == REVIEW for r in rs)
         best = [s for r in rs for v in r.best_scores.values() for s in v]
         rows.append({
-            "family": family, "n": n, "false_match": _rate(fm, n), "fmr_upper95": round(upper95(fm, n), 3),
-            "window_only": sum(r.window_only for r in rs), "review": _rate(review, n), "review_upper95": round(upper95(review, n), 3),
+            "family": family, "n": n, "false_match": _rate(fm, n), "false_match_k": fm, "fmr_upper95": round(upper95(fm, n), 3),
+            "window_only": sum(r.window_only for r in rs),
+            "review": _rate(review, n), "review_k": review, "review_upper95": round(upper95(review, n), 3),
             "max_score": round(max(best), 3) if best else None,
         })  # fmt: skip
     return rows
@@ -115,9 +117,10 @@ def window_sweep(results: list[Result], points: Iterable[float]) -> list[dict]:
         k = sum(max(r.best_scores.get("window", [-1.0])) >= t for r in impostors)
         found = sum(max(r.expected_scores.get("window", [-1.0])) >= t for r in cameos)
         rows.append({
-            "t": round(t, 2), "impostor_clips": _rate(k, len(impostors)), "impostor_upper95": round(upper95(k, len(impostors)), 4),
+            "t": round(t, 2), "impostor_clips": _rate(k, len(impostors)), "impostor_k": k, "impostor_n": len(impostors),
+            "impostor_upper95": round(upper95(k, len(impostors)), 4),
             "genuine_windows": f"{np.mean(np.asarray(genuine) >= t):.1%}" if genuine else "-",
-            "cameos_found": _rate(found, len(cameos)),
+            "cameos_found": _rate(found, len(cameos)), "cameos_k": found, "cameos_n": len(cameos),
         })  # fmt: skip
     return rows
 

@@ -28,6 +28,8 @@ _FRAME = int(SAMPLE_RATE * FRAME_S)  # 480 samples
 _MAX_GAP_S = 0.3
 _PAD_S = 0.06
 _CLIP_LEVEL = 0.99
+_MIN_WINDOW_S = 0.3  # joined short speech under this is too little to embed
+_JOIN_GAP_S = 3.0  # short speech runs further apart than this are not joined into one window
 
 
 @dataclass(frozen=True)
@@ -237,7 +239,8 @@ def embed_speech(samples: np.ndarray, config: BioConfig = _DEFAULT, encoder=None
 def speech_segments_embeddings(samples: np.ndarray, config: BioConfig = _DEFAULT, encoder=None) -> list[SegmentEmbedding]:
     """One embedding per window of speech: each speech segment (pauses <= 0.3 s bridged) at least
     config.segment_min_s long is cut into equal windows close to config.segment_window_s (so
-    windows are ~0.67x-1.5x that long). Compare the windows to tell two speakers apart."""
+    windows are ~0.67x-1.5x that long); shorter segments are joined into windows of their own, so
+    no detected speech goes unembedded. Compare the windows to tell two speakers apart."""
     return speech_windows(samples, config, encoder)[1]
 
 
@@ -245,21 +248,35 @@ def speech_windows(samples: np.ndarray, config: BioConfig = _DEFAULT, encoder=No
     """The clip's AudioStats and speech_segments_embeddings, from one pass of voice detection."""
     x = _as_samples(samples)
     stats, runs = _analyze(x, config)
-    windows: list[tuple[int, int]] = []
+    pieces: list[list[tuple[int, int]]] = []  # each window: the sample ranges it joins
+    short: list[tuple[int, int]] = []  # neighbouring speech runs under segment_min_s, joined
+
+    def flush() -> None:
+        if short and sum(e - s for s, e in short) >= _MIN_WINDOW_S * SAMPLE_RATE:
+            pieces.append(list(short))
+        short.clear()
+
     for a, b in runs:
         start, end = a * _FRAME, min(len(x), b * _FRAME)
         length_s = (end - start) / SAMPLE_RATE
         if length_s < config.segment_min_s:
+            if short and start - short[-1][1] > _JOIN_GAP_S * SAMPLE_RATE:
+                flush()
+            short.append((start, end))
+            if sum(e - s for s, e in short) >= config.segment_window_s * SAMPLE_RATE:
+                flush()
             continue
+        flush()
         n = max(1, int(round(length_s / config.segment_window_s)))
         bounds = np.linspace(start, end, n + 1).astype(int)
-        windows.extend(zip(bounds[:-1].tolist(), bounds[1:].tolist()))
-    if not windows:
+        pieces.extend([[(s, e)] for s, e in zip(bounds[:-1].tolist(), bounds[1:].tolist())])
+    flush()
+    if not pieces:
         return stats, []
-    embeddings = _embed([x[s:e] for s, e in windows], encoder)
+    embeddings = _embed([np.concatenate([x[s:e] for s, e in piece]) for piece in pieces], encoder)
     return stats, [
-        SegmentEmbedding(start_s=round(s / SAMPLE_RATE, 3), end_s=round(e / SAMPLE_RATE, 3), embedding=emb)
-        for (s, e), emb in zip(windows, embeddings)
+        SegmentEmbedding(start_s=round(piece[0][0] / SAMPLE_RATE, 3), end_s=round(piece[-1][1] / SAMPLE_RATE, 3), embedding=emb)
+        for piece, emb in zip(pieces, embeddings)
     ]
 
 

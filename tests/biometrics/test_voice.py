@@ -137,3 +137,17 @@ def test_voice_consistency_flags_the_other_speaker(embeddings) -> None:
     assert np.linalg.norm(report.centroid) == pytest.approx(1.0, abs=1e-5)
     again = check_voice_consistency([embeddings["1688"][3], embeddings["3005"][3]], existing_centroid=report.centroid)
     assert again.outliers == (1,)
+
+
+@requires_data
+def test_short_utterances_are_embedded_too() -> None:
+    """Speech in runs shorter than segment_min_s (a 3 s utterance, pauses between words) is joined
+    into windows of its own: verification once found nothing to search in such a clip."""
+    from likeness_biometrics.voice import speech_windows
+
+    short = [p for p in libri_files("2414") if p.name in ("2414-128291-0003.flac", "2414-128291-0008.flac")]
+    assert len(short) == 2
+    for path in short:
+        stats, windows = speech_windows(decode_audio(path.read_bytes()).samples)
+        assert stats.speech_s > 1.0 and windows, path.name
+        assert windows[0].end_s - windows[0].start_s >= 1.0
