@@ -19,6 +19,7 @@ class BioConfig:
     verify_image_side: int = 1920
     still_min_face_px: int = 40
     video_min_face_px: int = 60
+    detector_threads: int = 2  # BlazeFace interpreters sharing a picture's tiles (blaze.py)
     max_audio_seconds: float = 3600.0
     max_video_seconds: float = 3600.0
     # Animated images (GIF, APNG, WebP, AVIF): frames, and pixels summed over frames (bombs).
@@ -46,7 +47,6 @@ class BioConfig:
     # pyramid steps of x1.2 in side, i.e. area ratios 0.69, 0.48, 0.33...; 0.4 rejects a second
     # face within two pyramid levels of the first (two_people.jpg has 0.48).
     multiple_faces_area_ratio: float = 0.4
-    face_match_distance: float = 0.6  # Euclidean; same person 0.3-0.45, different 0.65-0.9
     face_consistency_distance: float = 0.6  # sample vs the enrollment's medoid or centroid
     # ---- voice
     vad_aggressiveness: int = 2  # webrtcvad mode 0..3
@@ -54,5 +54,4 @@ class BioConfig:
     min_speech_seconds: float = 1.0  # per enrollment clip (the service wants >= 3 s in total)
     segment_window_s: float = 2.0  # speech_segments_embeddings window length
     segment_min_s: float = 1.0  # shorter speech runs are not embedded on their own
-    voice_match_cosine: float = 0.80  # probe vs enrolled centroid; see bench/accuracy
     voice_consistency_cosine: float = 0.7  # one clip vs the medoid clip or the centroid

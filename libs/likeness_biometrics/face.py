@@ -176,7 +176,7 @@ def faces_in_frame(
     if min_face_px is not None:
         from .blaze import confirm, load_blaze
 
-        found = confirm(models.detector, rgb, load_blaze().detect(rgb, min_face_px))
+        found = confirm(models.detector, rgb, load_blaze(config.detector_threads).detect(rgb, min_face_px))
     else:
         found = _detect(models, rgb, config.face_upsample)
     found.sort(key=lambda rs: rs[0].width() * rs[0].height(), reverse=True)

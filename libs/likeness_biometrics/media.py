@@ -465,7 +465,7 @@ def decode_audio(data: bytes, config: BioConfig = _DEFAULT, *, strict: bool = Tr
     if not chunks or (strict and errors):
         raise undecodable("audio", format=media_type.format)
     samples = np.concatenate(chunks).astype(np.float32, copy=False)
-    if len(samples) > max_samples:
+    if len(samples) > max_samples + SAMPLE_RATE:  # (1 s of slack, as for the declared length)
         raise too_long(len(samples) / SAMPLE_RATE, limit)
     np.clip(samples, -1.0, 1.0, out=samples)
     if not np.isfinite(samples).all():

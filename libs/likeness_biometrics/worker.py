@@ -71,7 +71,7 @@ def _init_worker(config: BioConfig, modalities: tuple[str, ...], warm: bool) -> 
         if warm:  # the interpreter's set-up and the first tile batch, before any request
             from .blaze import load_blaze
 
-            load_blaze().detect(np.zeros((1080, 1920, 3), np.uint8), config.still_min_face_px)
+            load_blaze(config.detector_threads).detect(np.zeros((1080, 1920, 3), np.uint8), config.still_min_face_px)
 
 
 def create_executor(

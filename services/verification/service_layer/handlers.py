@@ -32,7 +32,7 @@ class SyncBudget:
 
 def _use_operation(seconds: float, limit: float) -> FailedPrecondition:
     return FailedPrecondition(
-        f"the clip is {seconds:.0f} s long; Verify analyses up to {limit:.0f} s of this kind of media: "
+        f"the clip is {seconds:.1f} s long; Verify analyses up to {limit:g} s of this kind of media: "
         f"upload it with {LONG_RUNNING} (a long-running operation) instead",
         reason="USE_LONG_RUNNING_OPERATION",
         metadata={"seconds": f"{seconds:.1f}", "limit": f"{limit:.0f}", "method": f"likeness.verification.v1.VerificationService/{LONG_RUNNING}"},
@@ -86,7 +86,7 @@ async def verify(
     if budget is not None:
         duration = await extractor.duration(cmd.media)
         limit = budget.video_seconds if duration.video else budget.audio_seconds
-        if duration.seconds is not None and duration.seconds > limit:
+        if duration.seconds is not None and duration.seconds > limit + 1:  # (the same 1 s slack as the media limits)
             raise _use_operation(duration.seconds, limit)
     try:
         extraction = await extractor.extract(cmd.media, progress, max_seconds=limit)
