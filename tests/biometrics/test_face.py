@@ -190,3 +190,16 @@ def test_a_face_free_picture_gives_no_face() -> None:
     from tests import mediakit
 
     assert faces_in_image(mediakit.still(mediakit.scene(1920, 1080, 7)), BioConfig()).frames[0].faces == []
+
+
+def test_the_small_face_detector_finds_every_face_the_plain_hog_pass_finds_in_real_video(models) -> None:
+    """Frame by frame on the Hamilton clip: wherever dlib's HOG on the whole frame sees a face, the
+    verification detector (BlazeFace proposals confirmed by HOG) sees it too (a proposal scored 0.36
+    once: hence the low proposal threshold)."""
+    frames = list(VideoSampler(read("faces/video/short_hamilton_clip.mp4"), BioConfig()))
+    for frame in frames:
+        old = faces_in_frame(frame.rgb, models=models)
+        new = faces_in_frame(frame.rgb, models=models, min_face_px=60)
+        for face in old:
+            cx, cy = (face.box.left + face.box.right) / 2, (face.box.top + face.box.bottom) / 2
+            assert any(f.box.left <= cx <= f.box.right and f.box.top <= cy <= f.box.bottom for f in new), (frame.index, face.box)
