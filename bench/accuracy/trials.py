@@ -49,9 +49,9 @@ class ClipRun:
     notes: list[str] = field(default_factory=list)
 
 
-def judge_trial(case: harness.Case, probes: list[Probe], registry: harness.Registry) -> Trial:
+def judge_trial(case: harness.Case, probes: list[Probe], registry: harness.Registry, coverage=None) -> Trial:
     """The deployed decision on `probes` (harness.judge), and the matches and scores behind it."""
-    result = harness.judge(case, probes, registry)
+    result = harness.judge(case, probes, registry, coverage)
     mine = [p for p in probes if p.modality is case.modality]
     matches = _matches(mine, case.modality, registry)
     confirmed = [m for m in matches if not m.in_review_band]
@@ -113,5 +113,5 @@ class TrialBench(harness.Bench):
             units, note = group_faces(case, extraction.probes, labels)
             if note:
                 print(f"! {note}", file=sys.stderr, flush=True)
-        trials = [judge_trial(c, probes, self.registry) for c, probes in units]
+        trials = [judge_trial(c, probes, self.registry, extraction.coverage) for c, probes in units]
         return ClipRun(trials, time.perf_counter() - t, extraction.coverage.audio_seconds, [note] if note else [])

@@ -24,7 +24,7 @@ import numpy as np
 
 from verification.adapters.engine import WorkerPoolExtractor
 from verification.adapters.index import LikenessIndex
-from verification.domain.model import Match, Modality, Probe, ProbeHit, Thresholds, best_matches
+from verification.domain.model import Coverage, Match, Modality, Probe, ProbeHit, Thresholds, best_matches
 
 MATCH, REVIEW, NO_MATCH = "MATCH", "REVIEW", "NO_MATCH"
 THRESHOLDS = Thresholds()  # deployed
@@ -105,6 +105,7 @@ class Result:
     others: list[str]  # other talents with a confirmed match in the judged modality (not `present`)
     window_only: bool  # an impostor's confirmed match came from single windows only
     probes: int = 0  # faces (all frames) or voice probes (speakers and windows) found in the clip
+    poor_audio: bool = False  # the clip's speech was too degraded to judge: REVIEW (POOR_AUDIO) at best
     expected_scores: dict[str, list[float]] = field(default_factory=dict)  # "face"/"mean"/"window" -> scores vs expected
     best_scores: dict[str, list[float]] = field(default_factory=dict)  # same kinds, best talent of each probe
     seconds: float = 0.0
@@ -116,8 +117,11 @@ def _kind(p: Probe) -> str:
     return "window" if p.window else "mean"
 
 
-def judge(case: Case, probes: list[Probe], registry: Registry) -> Result:
-    """The deployed decision for one clip, and the scores behind it."""
+def judge(case: Case, probes: list[Probe], registry: Registry, coverage: Coverage | None = None) -> Result:
+    """The deployed decision for one clip, and the scores behind it. With the clip's `coverage`,
+    speech too degraded for the voice model (Thresholds.poor_audio) turns a NO_MATCH into the
+    REVIEW the service answers (domain.model.decide)."""
+    poor = coverage is not None and THRESHOLDS.poor_audio(coverage)
     probes = [p for p in probes if p.modality is case.modality]
     hits = registry.index.search_sync(probes, FLOOR)
     matches = [m for m in best_matches(hits, THRESHOLDS) if m.modality is case.modality]
@@ -131,7 +135,9 @@ def judge(case: Case, probes: list[Probe], registry: Registry) -> Result:
         others = [m.talent_id for m in matches if not m.in_review_band]
         means_only = best_matches([h for h in hits if not h.probe.window], THRESHOLDS)
         window_only = bool(others) and not any(not m.in_review_band for m in means_only)
-    result = Result(case, outcome, others, window_only, len(probes))
+    if poor and outcome == NO_MATCH:
+        outcome = REVIEW
+    result = Result(case, outcome, others, window_only, len(probes), poor_audio=poor)
     _collect_scores(result, registry.index.search_sync(probes, NO_FLOOR))
     return result
 
@@ -181,13 +187,11 @@ class Bench:
     async def warm_up(self) -> None:
         await self.extractor.warm_up()
 
-    async def probes(self, media: bytes) -> list[Probe]:
-        return (await self.extractor.extract(media)).probes
-
     async def run_one(self, case: Case) -> Result:
         t = time.perf_counter()
         media = await asyncio.to_thread(case.make)
-        result = judge(case, await self.probes(media), self.registry)
+        extraction = await self.extractor.extract(media)
+        result = judge(case, extraction.probes, self.registry, extraction.coverage)
         result.seconds = time.perf_counter() - t
         return result
 

@@ -49,8 +49,8 @@ def genuine_rows(results: list[Result]) -> list[dict]:
         best = [max(s for v in r.expected_scores.values() for s in v) for r in rs if any(r.expected_scores.values())]
         miss = n - counts[MATCH]
         rows.append({
-            "family": family, "n": n, **counts, "no_probe": sum(r.probes == 0 for r in rs),
-            "fnmr": _rate(miss, n), "fnmr_k": miss, "fnmr_upper95": round(upper95(miss, n), 3),
+            "family": family, "n": n, **counts, "poor_audio": sum(r.poor_audio and r.outcome == REVIEW for r in rs),
+            "no_probe": sum(r.probes == 0 for r in rs), "fnmr": _rate(miss, n), "fnmr_k": miss, "fnmr_upper95": round(upper95(miss, n), 3),
             "score_p5": _pct(best, 5), "score_p50": _pct(best, 50),
             "other_confirmed": sum(bool(r.others) for r in rs),
         })  # fmt: skip
@@ -68,7 +68,7 @@ def impostor_rows(results: list[Result]) -> list[dict]:
         best = [s for r in rs for v in r.best_scores.values() for s in v]
         rows.append({
             "family": family, "n": n, "false_match": _rate(fm, n), "false_match_k": fm, "fmr_upper95": round(upper95(fm, n), 3),
-            "window_only": sum(r.window_only for r in rs),
+            "window_only": sum(r.window_only for r in rs), "poor_audio": sum(r.poor_audio and r.outcome == REVIEW for r in rs),
             "review": _rate(review, n), "review_k": review, "review_upper95": round(upper95(review, n), 3),
             "max_score": round(max(best), 3) if best else None,
         })  # fmt: skip
@@ -139,13 +139,13 @@ def markdown(rows: list[dict], columns: dict[str, str]) -> str:
     return "\n".join([head, rule, *body])
 
 
-GENUINE_COLUMNS = {"family": "family", "n": "clips", "MATCH": "MATCH", "REVIEW": "REVIEW", "NO_MATCH": "NO_MATCH",
-                   "no_probe": "nothing found", "fnmr": "FNMR (not MATCH)", "fnmr_upper95": "95% upper",
+GENUINE_COLUMNS = {"family": "family", "n": "clips", "MATCH": "MATCH", "REVIEW": "REVIEW", "poor_audio": "of which POOR_AUDIO",
+                   "NO_MATCH": "NO_MATCH", "no_probe": "nothing found", "fnmr": "FNMR (not MATCH)", "fnmr_upper95": "95% upper",
                    "score_p5": "score p5", "score_p50": "score p50", "other_confirmed": "other talent confirmed"}  # fmt: skip
 IMPOSTOR_COLUMNS = {"family": "family", "n": "clips", "false_match": "false MATCH", "fmr_upper95": "95% upper",
-                    "window_only": "by windows only", "review": "REVIEW", "review_upper95": "95% upper (review)",
-                    "max_score": "max score"}  # fmt: skip
-FACE_IMPOSTOR_COLUMNS = {k: v for k, v in IMPOSTOR_COLUMNS.items() if k != "window_only"}
+                    "window_only": "by windows only", "review": "REVIEW", "poor_audio": "of which POOR_AUDIO",
+                    "review_upper95": "95% upper (review)", "max_score": "max score"}  # fmt: skip
+FACE_IMPOSTOR_COLUMNS = {k: v for k, v in IMPOSTOR_COLUMNS.items() if k not in ("window_only", "poor_audio")}
 GENUINE_SCORE_COLUMNS = {"family": "family", "clips": "clips", "means_n": "means", "mean_p1": "mean p1", "mean_p5": "mean p5",
                          "mean_p50": "mean p50", "windows_n": "windows", "window_p1": "window p1", "window_p5": "window p5",
                          "window_p50": "window p50"}  # fmt: skip

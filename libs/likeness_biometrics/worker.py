@@ -237,6 +237,8 @@ class AudioCoverage:
     speech_s: float = 0.0
     windows: int = 0  # speech windows embedded (each searched on its own)
     decode_errors: tuple[str, ...] = ()
+    snr_db: float = 0.0  # speech vs the rest (AudioStats)
+    high_band_share: float = 0.0  # of the speech energy above 3.6 kHz (AudioStats)
 
     def truncated(self, tolerance_s: float) -> bool:
         return self.declared_s is not None and self.decoded_s + tolerance_s < self.declared_s
@@ -261,7 +263,8 @@ def voices_in_audio(data: bytes | str, config: BioConfig | None = None) -> Voice
     audio = decode_audio(data, config, strict=False)
     stats, windows = speech_windows(audio.samples, config)
     speakers = cluster_speakers(windows)
-    coverage = AudioCoverage(True, audio.declared_s, round(audio.duration_s, 3), stats.speech_s, len(windows), audio.decode_errors)
+    coverage = AudioCoverage(True, audio.declared_s, round(audio.duration_s, 3), stats.speech_s, len(windows), audio.decode_errors,
+                             stats.snr_db, stats.high_band_share)  # fmt: skip
     _release_memory()
     return VoiceFindings(speakers, windows, coverage, round((time.perf_counter() - t) * 1000, 1))
 

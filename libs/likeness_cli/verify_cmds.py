@@ -68,6 +68,8 @@ def coverage_summary(c: vpb.Coverage) -> dict:
         "audio_seconds": round(c.audio_seconds, 3),
         "speech_seconds": round(c.speech_seconds, 3),
         "voice_windows": c.voice_windows,
+        "speech_snr_db": round(c.speech_snr_db, 1),
+        "speech_high_band_share": round(c.speech_high_band_share, 5),
         "decode_errors": list(c.decode_errors),
         "skip_rule": c.skip_rule,
     }

@@ -68,10 +68,13 @@ class VerificationSettings(ServiceSettings):
     voice_review: float = Field(_DEFAULT.voice_review, ge=-1, le=1, description="Voice cosine from which a voice is REVIEW evidence.")
     voice_window_match: float = Field(_DEFAULT.voice_window_match, ge=-1, le=1, description="Cosine of one ~2 s speech window for a match.")
     voice_window_review: float = Field(_DEFAULT.voice_window_review, ge=-1, le=1, description="Cosine of one speech window for REVIEW evidence.")
+    poor_audio_snr_db: float = Field(_DEFAULT.poor_audio_snr_db, description="Speech under this SNR (dB) is too degraded to judge: REVIEW.")
+    poor_audio_high_band: float = Field(_DEFAULT.poor_audio_high_band, ge=0, le=1,
+                                        description="Speech with less of its energy above 3.6 kHz (telephone band) is too degraded: REVIEW.")  # fmt: skip
 
     def thresholds(self) -> Thresholds:
         return Thresholds(self.face_match, self.face_review, self.voice_match, self.voice_review, self.voice_window_match,
-                          self.voice_window_review)  # fmt: skip
+                          self.voice_window_review, self.poor_audio_snr_db, self.poor_audio_high_band)  # fmt: skip
 
 
 @dataclass

@@ -235,7 +235,7 @@ NO = ConsentVerdict(False, (), "NO_GRANT")
     ],
 )
 def test_decision_table(matches, verdicts, decision):
-    outcome = decide(matches, {(x.talent_id, x.modality): verdicts[x.talent_id] for x in matches}, COMPLETE)
+    outcome = decide(matches, {(x.talent_id, x.modality): verdicts[x.talent_id] for x in matches}, COMPLETE, T)
     assert outcome.decision is decision
     assert outcome.review_reasons == ((ReviewReason.REVIEW_BAND,) if decision is Decision.REVIEW else ())
     for match in outcome.matches:
@@ -246,7 +246,8 @@ def test_decision_table(matches, verdicts, decision):
 
 COMPLETE = Coverage(media_seconds=10.0, sample_fps=1.0, frames_in_clip=250, frames_sampled=11, frames_analyzed=8,
                     frames_skipped_unchanged=3, skip_rule="rule", max_gap_s=1.0, max_gap_allowed_s=1.0, max_analyzed_gap_s=3.0,
-                    audio_track=True, audio_seconds=10.0, speech_seconds=6.5, voice_windows=4)  # fmt: skip
+                    audio_track=True, audio_seconds=10.0, speech_seconds=6.5, voice_windows=4, speech_snr_db=25.0,
+                    speech_high_band_share=0.02)  # fmt: skip
 
 
 @pytest.mark.parametrize(
@@ -269,12 +270,27 @@ def test_incomplete_coverage_never_allows_nor_clears(gap, reason):
              ([m("a")], {"a": NO}, Decision.DENY)]  # fmt: skip
     for matches, verdicts, seen in cases:
         v = {(x.talent_id, x.modality): verdicts[x.talent_id] for x in matches}
-        assert decide(matches, v, COMPLETE).decision is seen
-        outcome = decide(matches, v, partial)
+        assert decide(matches, v, COMPLETE, T).decision is seen
+        outcome = decide(matches, v, partial, T)
         if seen is Decision.DENY:
             assert outcome.decision is Decision.DENY and outcome.review_reasons == ()
         else:
             assert outcome.decision is Decision.REVIEW and ReviewReason.INCOMPLETE_COVERAGE in outcome.review_reasons
+
+
+@pytest.mark.parametrize("degraded", [{"speech_high_band_share": 0.0}, {"speech_snr_db": 8.0}], ids=["telephone-band", "noisy"])
+def test_speech_too_degraded_to_judge_is_review_never_allow_or_no_match(degraded):
+    """bench/robustness: telephone-band or 10 dB-SNR speech of enrolled readers mostly falls under
+    the review band: a clip with such speech cannot be signed ALLOW or NO_MATCH."""
+    poor = replace(COMPLETE, **degraded)
+    assert T.poor_audio(poor) and not T.poor_audio(COMPLETE)
+    assert not T.poor_audio(replace(poor, speech_seconds=0.5))  # too little speech to matter
+    for matches, verdicts, seen in [([m("a")], {"a": YES}, Decision.ALLOW), ([], {}, Decision.NO_MATCH), ([m("a")], {"a": NO}, Decision.DENY)]:
+        outcome = decide(matches, {(x.talent_id, x.modality): verdicts[x.talent_id] for x in matches}, poor, T)
+        if seen is Decision.DENY:
+            assert outcome.decision is Decision.DENY
+        else:
+            assert outcome.decision is Decision.REVIEW and outcome.review_reasons == (ReviewReason.POOR_AUDIO,)
 
 
 def test_a_still_image_and_an_audio_clip_have_no_video_gap_rule():

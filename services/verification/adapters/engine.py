@@ -178,6 +178,8 @@ def coverage_of(shares: list[VisualFaces], heard: VoiceFindings | None, config: 
         audio_seconds=audio.decoded_s if audio else 0.0,
         speech_seconds=audio.speech_s if audio else 0.0,
         voice_windows=audio.windows if audio else 0,
+        speech_snr_db=audio.snr_db if audio else 0.0,
+        speech_high_band_share=audio.high_band_share if audio else 0.0,
         decode_errors=tuple(errors),
         video_truncated=bool(video and frames.truncated(config.video_end_tolerance_s)),
         audio_truncated=bool(audio and audio.truncated(config.video_end_tolerance_s)),

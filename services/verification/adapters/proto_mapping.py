@@ -42,6 +42,7 @@ def coverage_pb(c: Coverage | None) -> pb.Coverage | None:
         frames_skipped_unchanged=c.frames_skipped_unchanged, skip_rule=c.skip_rule, max_gap_seconds=c.max_gap_s,
         max_gap_allowed_seconds=c.max_gap_allowed_s, max_analyzed_gap_seconds=c.max_analyzed_gap_s, audio_track=c.audio_track,
         audio_seconds=c.audio_seconds, speech_seconds=c.speech_seconds, voice_windows=c.voice_windows, decode_errors=c.decode_errors,
+        speech_snr_db=c.speech_snr_db, speech_high_band_share=c.speech_high_band_share,
     )  # fmt: skip
 
 

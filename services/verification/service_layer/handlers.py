@@ -108,7 +108,7 @@ async def verify(
     )
     verdicts = {(m.talent_id, m.modality): verdict for m, (verdict, _token) in zip(matches, checks, strict=True)}
     tokens = [token for _verdict, token in checks if token] or ([cmd.at_least_as_fresh] if cmd.at_least_as_fresh else [])
-    outcome = decide(matches, verdicts, extraction.coverage)
+    outcome = decide(matches, verdicts, extraction.coverage, thresholds)
 
     record = VerificationRecord(
         verification_id=new_id("ver"),

@@ -26,6 +26,7 @@ class ReviewReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     REVIEW_REASON_UNSPECIFIED: _ClassVar[ReviewReason]
     REVIEW_REASON_REVIEW_BAND: _ClassVar[ReviewReason]
     REVIEW_REASON_INCOMPLETE_COVERAGE: _ClassVar[ReviewReason]
+    REVIEW_REASON_POOR_AUDIO: _ClassVar[ReviewReason]
 DECISION_UNSPECIFIED: Decision
 DECISION_ALLOW: Decision
 DECISION_DENY: Decision
@@ -34,9 +35,10 @@ DECISION_REVIEW: Decision
 REVIEW_REASON_UNSPECIFIED: ReviewReason
 REVIEW_REASON_REVIEW_BAND: ReviewReason
 REVIEW_REASON_INCOMPLETE_COVERAGE: ReviewReason
+REVIEW_REASON_POOR_AUDIO: ReviewReason
 
 class Coverage(_message.Message):
-    __slots__ = ("complete", "incomplete_reasons", "media_seconds", "sample_fps", "frames_in_clip", "frames_sampled", "frames_analyzed", "frames_skipped_unchanged", "skip_rule", "max_gap_seconds", "max_gap_allowed_seconds", "max_analyzed_gap_seconds", "audio_track", "audio_seconds", "speech_seconds", "voice_windows", "decode_errors")
+    __slots__ = ("complete", "incomplete_reasons", "media_seconds", "sample_fps", "frames_in_clip", "frames_sampled", "frames_analyzed", "frames_skipped_unchanged", "skip_rule", "max_gap_seconds", "max_gap_allowed_seconds", "max_analyzed_gap_seconds", "audio_track", "audio_seconds", "speech_seconds", "voice_windows", "decode_errors", "speech_snr_db", "speech_high_band_share")
     COMPLETE_FIELD_NUMBER: _ClassVar[int]
     INCOMPLETE_REASONS_FIELD_NUMBER: _ClassVar[int]
     MEDIA_SECONDS_FIELD_NUMBER: _ClassVar[int]
@@ -54,6 +56,8 @@ class Coverage(_message.Message):
     SPEECH_SECONDS_FIELD_NUMBER: _ClassVar[int]
     VOICE_WINDOWS_FIELD_NUMBER: _ClassVar[int]
     DECODE_ERRORS_FIELD_NUMBER: _ClassVar[int]
+    SPEECH_SNR_DB_FIELD_NUMBER: _ClassVar[int]
+    SPEECH_HIGH_BAND_SHARE_FIELD_NUMBER: _ClassVar[int]
     complete: bool
     incomplete_reasons: _containers.RepeatedScalarFieldContainer[str]
     media_seconds: float
@@ -71,7 +75,9 @@ class Coverage(_message.Message):
     speech_seconds: float
     voice_windows: int
     decode_errors: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, complete: _Optional[bool] = ..., incomplete_reasons: _Optional[_Iterable[str]] = ..., media_seconds: _Optional[float] = ..., sample_fps: _Optional[float] = ..., frames_in_clip: _Optional[int] = ..., frames_sampled: _Optional[int] = ..., frames_analyzed: _Optional[int] = ..., frames_skipped_unchanged: _Optional[int] = ..., skip_rule: _Optional[str] = ..., max_gap_seconds: _Optional[float] = ..., max_gap_allowed_seconds: _Optional[float] = ..., max_analyzed_gap_seconds: _Optional[float] = ..., audio_track: _Optional[bool] = ..., audio_seconds: _Optional[float] = ..., speech_seconds: _Optional[float] = ..., voice_windows: _Optional[int] = ..., decode_errors: _Optional[_Iterable[str]] = ...) -> None: ...
+    speech_snr_db: float
+    speech_high_band_share: float
+    def __init__(self, complete: _Optional[bool] = ..., incomplete_reasons: _Optional[_Iterable[str]] = ..., media_seconds: _Optional[float] = ..., sample_fps: _Optional[float] = ..., frames_in_clip: _Optional[int] = ..., frames_sampled: _Optional[int] = ..., frames_analyzed: _Optional[int] = ..., frames_skipped_unchanged: _Optional[int] = ..., skip_rule: _Optional[str] = ..., max_gap_seconds: _Optional[float] = ..., max_gap_allowed_seconds: _Optional[float] = ..., max_analyzed_gap_seconds: _Optional[float] = ..., audio_track: _Optional[bool] = ..., audio_seconds: _Optional[float] = ..., speech_seconds: _Optional[float] = ..., voice_windows: _Optional[int] = ..., decode_errors: _Optional[_Iterable[str]] = ..., speech_snr_db: _Optional[float] = ..., speech_high_band_share: _Optional[float] = ...) -> None: ...
 
 class VerifyParameters(_message.Message):
     __slots__ = ("request_id", "content_type", "purpose", "custom_purpose", "territory", "at_least_as_fresh")
