@@ -187,6 +187,9 @@ class Bench:
     async def warm_up(self) -> None:
         await self.extractor.warm_up()
 
+    async def probes(self, media: bytes) -> list[Probe]:
+        return (await self.extractor.extract(media)).probes
+
     async def run_one(self, case: Case) -> Result:
         t = time.perf_counter()
         media = await asyncio.to_thread(case.make)

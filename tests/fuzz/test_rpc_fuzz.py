@@ -167,7 +167,7 @@ class World:
             for part in parts:
                 await call.write(part)
             await call.done_writing()
-        except grpc.aio.AioRpcError:
+        except (grpc.aio.AioRpcError, asyncio.InvalidStateError):  # (the latter: "RPC already finished")
             pass
         return await call
 
