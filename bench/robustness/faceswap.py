@@ -181,11 +181,11 @@ def video_frames(data: bytes) -> tuple[list[Frame], float, np.ndarray | None]:
     import av
 
     from likeness_biometrics import decode_audio
-    from likeness_biometrics.media import has_audio_track
+    from likeness_biometrics.media import probe_streams
 
     with av.open(io.BytesIO(data)) as container:
         stream = container.streams.video[0]
         fps = float(stream.average_rate or 25)
         frames = [f.to_ndarray(format="rgb24") for f in container.decode(stream)]
-    audio = decode_audio(data).samples if has_audio_track(data) else None
+    audio = decode_audio(data).samples if probe_streams(data).audio else None
     return frames, fps, audio

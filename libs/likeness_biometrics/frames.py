@@ -115,8 +115,13 @@ class FrameCoverage:
         return _max_gap(self.analyzed_s, self.decoded_s)
 
     def truncated(self, tolerance_s: float) -> bool:
-        """The frames end well before the declared duration (a cut-off upload, a broken index)."""
-        return self.declared_s is not None and math.isfinite(self.declared_s) and self.decoded_s + tolerance_s < self.declared_s
+        return ends_early(self.declared_s, self.decoded_s, tolerance_s)
+
+
+def ends_early(declared_s: float | None, decoded_s: float, tolerance_s: float) -> bool:
+    """A track whose decoded content ends well before its declared duration (a cut-off upload, a
+    broken index). open_track already turned an absent or absurd declaration into None."""
+    return declared_s is not None and decoded_s + tolerance_s < declared_s
 
 
 def _max_gap(times: list[float], end: float) -> float:
@@ -241,9 +246,9 @@ class _Grid:
         """The sample at time `at` shows `frame` (a grid point, or a cut's own time)."""
         cov = self.cov
         cov.frames_sampled += 1
+        cov.covered_s.append(round(at, 3))  # analysed, or provably unchanged since the last analysed frame
         if frame is self.last_analyzed:
             cov.skipped_identical += 1
-            cov.covered_s.append(round(at, 3))
             return
         if frame.rgb is None:
             frame.rgb = self.to_rgb(frame.source)
@@ -254,11 +259,9 @@ class _Grid:
             and max_window_change(thumb, self.last_thumb) < self.config.video_block_change
         ):
             cov.skipped_unchanged += 1
-            cov.covered_s.append(round(at, 3))
             return
         self.last_analyzed, self.last_thumb = frame, thumb
         cov.frames_analyzed += 1
-        cov.covered_s.append(round(at, 3))
         cov.analyzed_s.append(round(at, 3))
         self.ready.append(VideoFrame(index=frame.index, timestamp_s=round(frame.time_s, 3), rgb=frame.rgb, cut=cut))
 

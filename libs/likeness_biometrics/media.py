@@ -252,8 +252,16 @@ def frame_delay_s(info: dict) -> float:
 
 
 def image_frame_count(data: bytes, config: BioConfig = _DEFAULT) -> int:
-    """Frames in an image file: 1 for a still, more for an animated GIF, APNG, WebP or AVIF."""
-    return animation_span(data, config)[0]
+    """Frames in an image file: 1 for a still, more for an animated GIF, APNG, WebP or AVIF (no
+    frame is visited: animation_span walks them for their delays)."""
+    media_type = expect(data, (MediaKind.IMAGE,), config)
+    im = open_image(data, media_type)
+    try:
+        return max(1, int(getattr(im, "n_frames", 1) or 1))
+    except Exception as exc:
+        raise undecodable("image", format=media_type.format) from exc
+    finally:
+        im.close()
 
 
 def animation_span(data: bytes, config: BioConfig = _DEFAULT) -> tuple[int, float]:
@@ -404,15 +412,6 @@ class DecodedAudio:
     @property
     def duration_s(self) -> float:
         return len(self.samples) / self.sample_rate
-
-
-def has_audio_track(data: bytes, config: BioConfig = _DEFAULT) -> bool:
-    media_type = expect(data, (MediaKind.AUDIO, MediaKind.VIDEO), config)
-    container = open_container(data, media_type)
-    try:
-        return bool(container.streams.audio)
-    finally:
-        container.close()
 
 
 def decode_audio(data: bytes, config: BioConfig = _DEFAULT, *, strict: bool = True) -> DecodedAudio:

@@ -32,8 +32,8 @@ import numpy as np
 from .config import BioConfig
 from .errors import BiometricError
 from .face import DetectedFace, FaceEnrollmentResult, analyze_enrollment_image, faces_in_frame
-from .frames import FrameCoverage, VideoSampler, still_coverage
-from .media import decode_audio, decode_image, has_audio_track, image_frame_count
+from .frames import FrameCoverage, VideoSampler, ends_early, still_coverage
+from .media import decode_audio, decode_image, image_frame_count
 from .models import FACE_MODEL, VOICE_MODEL, load_face_models, load_voice_encoder, set_single_thread
 from .voice import (
     SegmentEmbedding,
@@ -43,7 +43,6 @@ from .voice import (
     analyze_enrollment_clips,
     cluster_speakers,
     embed_speech,
-    speech_segments_embeddings,
     speech_windows,
 )
 
@@ -241,7 +240,7 @@ class AudioCoverage:
     high_band_share: float = 0.0  # of the speech energy above 3.6 kHz (AudioStats)
 
     def truncated(self, tolerance_s: float) -> bool:
-        return self.declared_s is not None and self.decoded_s + tolerance_s < self.declared_s
+        return ends_early(self.declared_s, self.decoded_s, tolerance_s)
 
 
 @dataclass(frozen=True)
@@ -254,12 +253,11 @@ class VoiceFindings:
 
 def voices_in_audio(data: bytes | str, config: BioConfig | None = None) -> VoiceFindings:
     """Audio (or a video's audio track) -> every speech window's embedding and the speakers they
-    group into. A video without an audio track is not an error: nothing to hear."""
+    group into. (A video without an audio track is no error for verification: the extractor reads
+    the container's header and does not ask; here it would be NO_AUDIO_STREAM.)"""
     config = config or _config
     data = _load(data)
     t = time.perf_counter()
-    if not has_audio_track(data, config):
-        return VoiceFindings([], [], AudioCoverage(audio_track=False), round((time.perf_counter() - t) * 1000, 1))
     audio = decode_audio(data, config, strict=False)
     stats, windows = speech_windows(audio.samples, config)
     speakers = cluster_speakers(windows)
@@ -267,14 +265,3 @@ def voices_in_audio(data: bytes | str, config: BioConfig | None = None) -> Voice
                              stats.snr_db, stats.high_band_share)  # fmt: skip
     _release_memory()
     return VoiceFindings(speakers, windows, coverage, round((time.perf_counter() - t) * 1000, 1))
-
-
-def voice_speakers(data: bytes, config: BioConfig | None = None) -> list[Speaker]:
-    """Audio (or video) bytes -> one embedding per speaker heard (windows grouped by voice)."""
-    return voices_in_audio(data, config).speakers
-
-
-def voice_segments(data: bytes, config: BioConfig | None = None) -> list[SegmentEmbedding]:
-    """Audio (or video) bytes -> an embedding per ~2 s window of speech."""
-    config = config or _config
-    return speech_segments_embeddings(decode_audio(data, config).samples, config)

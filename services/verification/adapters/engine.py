@@ -109,7 +109,7 @@ class WorkerPoolExtractor:
             seconds = streams.video_seconds
             parts = max(self._face_workers, math.ceil((seconds or 0) / self._shard_seconds))
             visual = [run(self._faces, faces_in_video, start, end) for start, end in time_ranges(seconds, parts, config)]
-            voice = run(self._voices, voices_in_audio)
+            voice = run(self._voices, voices_in_audio) if streams.audio else None  # a silent video: nothing to hear, no error
         if progress is not None:
             done = 0
 

@@ -30,6 +30,16 @@ class SyncBudget:
     audio_seconds: float = 600.0
 
 
+def sniffed_type(cmd: commands.Verify, extractor: Extractor) -> str:
+    """The media type sniffed from the bytes (UNSUPPORTED_MEDIA_TYPE / UNDECODABLE_MEDIA before any
+    work); CONTENT_TYPE_MISMATCH when the declared type names another kind of media."""
+    media_type = extractor.media_type(cmd.media)
+    declared = cmd.content_type.split(";")[0].strip().lower()
+    if declared and declared.split("/")[0] != media_type.split("/")[0]:
+        raise InvalidArgument(f"content_type says {declared} but the bytes are {media_type}", reason="CONTENT_TYPE_MISMATCH")
+    return media_type
+
+
 def _use_operation(seconds: float, limit: float) -> FailedPrecondition:
     return FailedPrecondition(
         f"the clip is {seconds:.1f} s long; Verify analyses up to {limit:g} s of this kind of media: "
@@ -78,10 +88,7 @@ async def verify(
             if prior := await uow.idempotency.recall(actor.principal_id, operation, cmd.request_id, params):
                 return await _replay(uow, prior)
 
-    media_type = extractor.media_type(cmd.media)  # UNSUPPORTED_MEDIA_TYPE / UNDECODABLE_MEDIA before any work
-    declared = cmd.content_type.split(";")[0].strip().lower()
-    if declared and declared.split("/")[0] != media_type.split("/")[0]:
-        raise InvalidArgument(f"content_type says {declared} but the bytes are {media_type}", reason="CONTENT_TYPE_MISMATCH")
+    media_type = sniffed_type(cmd, extractor)
     limit = None
     if budget is not None:
         duration = await extractor.duration(cmd.media)

@@ -66,10 +66,7 @@ async def start(cmd: commands.Verify, actor: Principal, api_key: str, operations
     cmd.validate(policy.max_bytes)
     if not cmd.request_id:
         raise InvalidArgument("a long-running operation needs a request_id (it is how a retry finds it)", reason="REQUEST_ID_REQUIRED")
-    media_type = extractor.media_type(cmd.media)  # UNSUPPORTED_MEDIA_TYPE / UNDECODABLE_MEDIA before storing anything
-    declared = cmd.content_type.split(";")[0].strip().lower()
-    if declared and declared.split("/")[0] != media_type.split("/")[0]:
-        raise InvalidArgument(f"content_type says {declared} but the bytes are {media_type}", reason="CONTENT_TYPE_MISMATCH")
+    handlers.sniffed_type(cmd, extractor)  # before storing anything
     duration = await extractor.duration(cmd.media)
     if duration.seconds is not None and duration.seconds > policy.max_seconds:
         raise InvalidArgument(f"media is {duration.seconds:.0f} s long, the limit is {policy.max_seconds:.0f} s", reason="MEDIA_TOO_LONG",
