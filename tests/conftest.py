@@ -52,6 +52,7 @@ class Stack:
             "LIKENESS_KAFKA_BOOTSTRAP": self.bootstrap,
             "LIKENESS_LOG_JSON": "true",
             "LIKENESS_KEK_FILE": str(self.kek_file),
+            "LIKENESS_RELAY_THROWAWAY_BROKER": "true",  # the session's in-memory Tansu
         }
 
 

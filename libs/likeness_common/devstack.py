@@ -344,6 +344,8 @@ class DevStack:
             "LIKENESS_KAFKA_BOOTSTRAP": bootstrap,
             "LIKENESS_LOG_JSON": "true",
         }
+        if self.tansu is not None:  # our own in-memory broker: the relay may rebuild it after a restart
+            self.env["LIKENESS_RELAY_THROWAWAY_BROKER"] = "true"
         if not (self.env.get("LIKENESS_KEK") or self.env.get("LIKENESS_KEK_FILE")):
             self.env["LIKENESS_KEK_FILE"] = str(write_dev_kek(self.state_dir))
         tls_info = self._tls_env() if self.tls else None

@@ -65,6 +65,11 @@ OUTBOX_PUBLISH_LAG = Histogram(
 )
 OUTBOX_PUBLISHED = Counter("likeness_outbox_published", "Outbox rows published to the broker by this relay.", ["topic"])
 RELAY_LEADER = Gauge("likeness_relay_leader", "1 while this relay holds the leader lock, else 0.")
+RELAY_MARKER_MISSING = Gauge(
+    "likeness_relay_marker_missing",
+    "1 while the relay's marker topic is missing from a broker that held it (lost state, retention or ACL change); "
+    "on a production broker the relay only reports this and keeps publishing.",
+)
 
 # --- verification ------------------------------------------------------------------------------
 EMBEDDING_JOBS = Gauge(

@@ -13,7 +13,11 @@ marks them published. A crash anywhere republishes the round: at-least-once, dup
 event_id. A NOTIFY from committing writers wakes the relay at once; a slow poll is the fallback.
 Before and after each round the relay checks that the broker still holds its marker topic: a broker
 that lost its state (Tansu's memory storage, restarted) lost every record it had acknowledged too,
-so the relay rebuilds the topics and re-queues what it published recently (`_check_broker`).
+so on a broker declared throwaway (`RelaySettings.throwaway_broker`: the dev stack, tests) the relay
+rebuilds the topics and re-queues what it published recently (`_check_broker`). On any other broker
+a missing marker is only reported (log, `likeness_relay_marker_missing`): a real cluster whose
+marker went away (retention, an ACL change, an operator) still holds its consumers' data, and the
+relay never deletes or recreates a topic there.
 After each round the leader counts the backlog and the age of its oldest row for Prometheus
 (`metrics.OUTBOX_*`, `metrics.RELAY_LEADER`).
 """
@@ -84,6 +88,7 @@ class OutboxRelay:
         self.published = 0
         self._marker_seen_at: datetime | None = None  # when this relay last found its marker topic
         self._guard = True  # off once the marker topic cannot be created: no detection, no replays
+        self._marker_missing = False  # reported missing (not a throwaway broker) and not seen since
         self._observed_at = 0.0  # monotonic time of the last backlog count
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -206,16 +211,22 @@ class OutboxRelay:
         one (made up by the broker; a topic an operator made right stays), create every missing
         topic, and mark unpublished again the rows published from `settings.replay_window_seconds`
         before the broker was last seen whole: the next rounds send them once more, in id order,
-        before newer rows. Returns True then. Missing and never seen (first run): create what is
-        missing, nothing to replay. When the marker cannot be created (no permission to create
-        topics), the relay publishes without this detection and says so once."""
+        before newer rows. Returns True then. All of that only on a throwaway broker; on any other
+        a vanished marker is reported and nothing is deleted, created or replayed. Missing and never
+        seen (first run): create what is missing, nothing to replay. When the marker cannot be
+        created (no permission to create topics), the relay publishes without this detection and
+        says so once."""
         if not self._guard:
             return False
         partitions = await kafka.topic_partitions(producer)
         if kafka.RELAY_MARKER.name in partitions:
             self._marker_seen_at = datetime.now(UTC)
+            self._report_marker(missing=False)
             return False
         lost = self._marker_seen_at is not None
+        if lost and not self._settings.throwaway_broker:
+            self._report_marker(missing=True, partitions=partitions)
+            return False
         try:
             if lost:  # only topics the broker made up itself: a topic with its configured partitions stays
                 made_up = [t.name for t in ALL_TOPICS if t.name in partitions and partitions[t.name] != t.partitions]
@@ -239,6 +250,20 @@ class OutboxRelay:
             )
             log.warning("broker lost its state: topics rebuilt, recent rows re-queued", rows=int(status.split()[-1]))
         return lost
+
+    def _report_marker(self, *, missing: bool, partitions: dict[str, int] | None = None) -> None:
+        """Once per episode: the marker vanished from a broker that is not throwaway (or came back)."""
+        if missing and not self._marker_missing:
+            differ = {t.name: partitions.get(t.name) for t in ALL_TOPICS if partitions.get(t.name) != t.partitions}
+            log.error(
+                "relay marker topic vanished from the broker; not a throwaway broker, so nothing is deleted, "
+                "recreated or replayed: check the cluster (lost state, retention, ACLs); publishing continues",
+                marker=kafka.RELAY_MARKER.name, topics_not_as_configured=differ,
+            )  # fmt: skip
+        elif not missing and self._marker_missing:
+            log.info("relay marker topic is back")
+        self._marker_missing = missing
+        metrics.RELAY_MARKER_MISSING.set(int(missing))
 
 
 async def _started_producer(bootstrap: str) -> kafka.AIOKafkaProducer:

@@ -89,5 +89,11 @@ class RelaySettings(BaseSettings):
     replay_window_seconds: float = Field(
         3600.0, ge=0, description="When the broker lost its state (marker topic gone): how far back the outbox is published again."
     )
+    throwaway_broker: bool = Field(
+        False,
+        description="The broker is a disposable in-memory one (dev stack, tests): when its marker topic vanishes the relay "
+        "deletes the topics the broker made up, recreates them and replays. Never set it for a real cluster: there the relay "
+        "only reports the anomaly and keeps publishing.",
+    )
     metrics_host: str = Field("127.0.0.1", description="Interface of the Prometheus /metrics endpoint.")
     metrics_port: int | None = Field(None, ge=0, le=65535, description="Prometheus /metrics port; 0 picks a free one; unset: none.")

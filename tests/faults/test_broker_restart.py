@@ -13,10 +13,14 @@ from __future__ import annotations
 import asyncio
 import time
 
+import prometheus_client
 import pytest
 
-from likeness_common import topics
+from likeness_common import kafka, topics
 from likeness_common.db import create_pool
+from likeness_common.outbox import OutboxRelay
+from likeness_common.settings import RelaySettings
+from likeness_common.topics import Topic
 from tests.faults.support import Seen, append, committed, order_broken, read_all_topics, talent_keys
 from tests.support import relay_process, wait_drained
 
@@ -90,3 +94,60 @@ async def test_broker_restart_loses_no_event(own_stack):
         f" every earlier row republished {republish_s:.2f}s after the restart; the new broker holds {after.records} records"
         f" for {EVENTS} events ({after.records - EVENTS} duplicates)"
     )
+
+
+async def test_relay_on_a_production_broker_never_deletes_a_topic(own_stack):
+    """A real cluster whose marker topic vanished (retention, an ACL change, an operator) still
+    holds its consumers' data: a relay not told the broker is throwaway reports the anomaly and
+    keeps publishing; it deletes, recreates and replays nothing. Here an operator widened the
+    consent topic to 6 partitions (the configured count is 3) and wrote a record to it, then the
+    marker went away."""
+    stack = own_stack
+    pool = await create_pool(stack.dsn, 1, 4)
+    [key] = talent_keys("prod", 1)
+    stop = asyncio.Event()
+    relay = OutboxRelay(stack.dsn, stack.bootstrap, RelaySettings(throwaway_broker=False, poll_interval_seconds=0.1))
+    running = asyncio.create_task(relay.run(stop))
+    producer = kafka.producer(stack.bootstrap)
+    await producer.start()
+    try:
+        await append(pool, key, 3)
+        await wait_drained(pool, [key], timeout=30)  # first round: the relay made its marker
+        assert kafka.RELAY_MARKER.name in await kafka.topic_partitions(producer)
+        first_published = await pool.fetch("SELECT id, published_at FROM outbox WHERE message_key = $1 ORDER BY id", key)
+
+        widened = Topic(topics.CONSENT.name, 6, topics.CONSENT.retention_ms)
+        await kafka.delete_topics(stack.bootstrap, [topics.CONSENT.name])
+        await kafka.create_topics(stack.bootstrap, (widened,), attempts=1)
+        await producer.send_and_wait(topics.CONSENT.name, b"consumers' data", key=b"operator-record")
+        await kafka.delete_topics(stack.bootstrap, [kafka.RELAY_MARKER.name])
+
+        await append(pool, key, 3, topics.CONSENT.name)
+        await append(pool, key, 3, topics.REGISTRY.name)
+        await wait_drained(pool, [key], timeout=30)  # publishing continued
+        partitions = await kafka.topic_partitions(producer)
+        missing_gauge = prometheus_client.REGISTRY.get_sample_value("likeness_relay_marker_missing")
+    finally:
+        stop.set()
+        await running
+        await producer.stop()
+
+    assert partitions[topics.CONSENT.name] == 6, "the relay deleted or recreated the operator's topic"
+    assert kafka.RELAY_MARKER.name not in partitions, "the relay recreated its marker on a production broker"
+    assert missing_gauge == 1.0
+    assert await pool.fetch("SELECT id, published_at FROM outbox WHERE message_key = $1 AND id <= $2 ORDER BY id",
+                            key, first_published[-1]["id"]) == first_published, "rows were re-queued (replayed)"  # fmt: skip
+    await pool.close()
+
+    consumer = kafka.consumer(stack.bootstrap, topics.CONSENT.name)
+    await consumer.start()
+    keys: list[bytes] = []
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and keys.count(key.encode()) < 3:
+            for part in (await consumer.getmany(timeout_ms=200)).values():
+                keys.extend(record.key for record in part)
+    finally:
+        await consumer.stop()
+    assert b"operator-record" in keys, "the record written before the marker vanished is gone"
+    assert keys.count(key.encode()) == 3, "events written after the marker vanished were not all published"
