@@ -8,6 +8,8 @@ command -v python3 >/dev/null || need+=(python3 python3-venv)
 python3 -c 'import venv, ensurepip' 2>/dev/null || need+=(python3-venv)
 # The agency console's browser tests drive Debian's Chromium (Playwright never downloads one).
 [ -x /usr/bin/chromium ] || need+=(chromium)
+# The clock-skew test runs a consent replica under libfaketime (its wall clock 10 minutes behind).
+[ -e /usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1 ] || need+=(faketime)
 
 if [ ${#need[@]} -eq 0 ]; then
     exit 0

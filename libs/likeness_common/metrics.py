@@ -71,6 +71,16 @@ RELAY_MARKER_MISSING = Gauge(
     "on a production broker the relay only reports this and keeps publishing.",
 )
 
+# --- read models that fail closed (freshness.Freshness: the consent view, the 1:N index) --------
+READ_MODEL_AGE = Gauge(
+    "likeness_read_model_age_seconds",
+    "Seconds since the state a cached read model reflects was read from Postgres; past its bound it refuses to answer.",
+    ["view"],
+)
+STALE_REFUSALS = Counter(
+    "likeness_stale_refusals", "Requests refused with UNAVAILABLE because a read model was older than its bound.", ["view"]
+)
+
 # --- verification ------------------------------------------------------------------------------
 EMBEDDING_JOBS = Gauge(
     "likeness_embedding_jobs",

@@ -38,6 +38,10 @@ class PostgresUnitOfWorkBase:
             self._tx = None
             await self._pool.release(self._conn)
 
+    async def now(self) -> datetime:
+        """The database's clock (`clock_timestamp()`): the one clock time-scoped rules use."""
+        return await self._conn.fetchval("SELECT clock_timestamp()")
+
     def emit(self, event: Any) -> None:
         self._events.append(event)
 

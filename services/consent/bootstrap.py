@@ -30,6 +30,9 @@ class ConsentSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="LIKENESS_CONSENT_", extra="ignore")
 
     view_poll_seconds: float = Field(1.0, gt=0, description="Fallback poll of the cached consent view (NOTIFY is the fast path).")
+    view_max_staleness_seconds: float = Field(
+        5.0, gt=0, description="Checks are refused (UNAVAILABLE) once the view has not caught up with Postgres for this long."
+    )
     expiry_sweep_seconds: float = Field(5.0, gt=0, description="How often ConsentExpired is announced for grants past not_after.")
 
 
@@ -54,7 +57,7 @@ async def _expire(uow: Callable[[], PostgresConsentUnitOfWork]) -> int:
 
 def build_app(pool: asyncpg.Pool, dsn: str, kek: Kek, settings: ConsentSettings) -> ConsentApp:
     keyring = SigningKeyring(pool, kek)
-    view = CachedConsentView(pool, dsn, settings.view_poll_seconds)
+    view = CachedConsentView(pool, dsn, settings.view_poll_seconds, settings.view_max_staleness_seconds)
 
     def uow() -> PostgresConsentUnitOfWork:
         return PostgresConsentUnitOfWork(pool)

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
-
 import grpc
 
 from likeness.consent.v1 import consent_pb2 as pb
@@ -17,7 +15,7 @@ from likeness_common.signing import SigningKeyring
 
 from .adapters.proto_mapping import denial_pb, grant_pb, modality_name, purpose_name
 from .domain import commands
-from .domain.commands import encode_token
+from likeness_common.tokens import encode_token
 from .service_layer import handlers
 from .service_layer.ports import ConsentReader, ConsentUnitOfWork
 
@@ -46,22 +44,22 @@ class ConsentServicer(consent_pb2_grpc.ConsentServiceServicer):
         )
         grant, revision = await handlers.create_grant(cmd, current_principal(), self._uow(), self._keyring)
         self._reader.applied(grant, revision)
-        return pb.CreateGrantResponse(grant=grant_pb(grant, _now()), consistency_token=encode_token(revision))
+        return pb.CreateGrantResponse(grant=grant_pb(grant, self._reader.now()), consistency_token=encode_token(revision))
 
     async def RevokeGrant(self, request: pb.RevokeGrantRequest, context: grpc.aio.ServicerContext) -> pb.RevokeGrantResponse:
         cmd = commands.RevokeGrant(request.request_id, request.grant_id, request.reason)
         grant, revision = await handlers.revoke_grant(cmd, current_principal(), self._uow())
         self._reader.applied(grant, revision)
-        return pb.RevokeGrantResponse(grant=grant_pb(grant, _now()), consistency_token=encode_token(revision))
+        return pb.RevokeGrantResponse(grant=grant_pb(grant, self._reader.now()), consistency_token=encode_token(revision))
 
     async def GetGrant(self, request: pb.GetGrantRequest, context: grpc.aio.ServicerContext) -> pb.GetGrantResponse:
         grant = await handlers.get_grant(request.grant_id, current_principal(), self._uow())
-        return pb.GetGrantResponse(grant=grant_pb(grant, _now()))
+        return pb.GetGrantResponse(grant=grant_pb(grant, self._reader.now()))
 
     async def ListGrants(self, request: pb.ListGrantsRequest, context: grpc.aio.ServicerContext) -> pb.ListGrantsResponse:
         size, after = page(request.page_size, request.page_token)
         grants = await handlers.list_grants(request.talent_id, after, size, current_principal(), self._uow())
-        now = _now()
+        now = self._reader.now()
         return pb.ListGrantsResponse(
             grants=[grant_pb(g, now) for g in grants], next_page_token=next_page_token([g.grant_id for g in grants], size)
         )
@@ -117,7 +115,3 @@ class ConsentServicer(consent_pb2_grpc.ConsentServiceServicer):
             intact=report.intact, entries_checked=report.entries_checked,
             first_broken_seq=report.first_broken_seq, detail=report.detail,
         )  # fmt: skip
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)

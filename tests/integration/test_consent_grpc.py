@@ -4,14 +4,17 @@ tokens across two replicas, expiry, key rotation, events, audit chain."""
 from __future__ import annotations
 
 import asyncio
+import sys
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import grpc
+import prometheus_client
 import pytest
 
-from consent.adapters.postgres import PostgresConsentUnitOfWork
+from consent.adapters.postgres import CachedConsentView, PostgresConsentUnitOfWork
 from consent.service_layer import handlers as consent_handlers
 from likeness.consent.v1 import consent_pb2 as cpb
 from likeness.consent.v1 import consent_pb2_grpc
@@ -20,6 +23,9 @@ from likeness.events.v1 import events_pb2
 from likeness.registry.v1 import registry_pb2 as rpb
 from likeness.registry.v1 import registry_pb2_grpc
 from likeness_common import topics
+from likeness_common.db import create_pool
+from likeness_common.devstack import Child, free_port
+from likeness_common.errors import Unavailable
 from likeness_common.proto import ts
 from likeness_common.signing import Signature, SignatureError, envelope, verify_envelope
 from tests.conftest import bearer, unique
@@ -266,3 +272,96 @@ async def test_audit_chain_detects_an_edited_row(stubs, world, pool):
     finally:
         await pool.execute("UPDATE audit_log SET details = $2::jsonb WHERE seq = $1", row["seq"], row["details"])
     assert (await a.VerifyAuditLog(cpb.VerifyAuditLogRequest(), metadata=world["op"])).intact
+
+
+FAKETIME = Path("/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1")
+
+
+@pytest.fixture(scope="module")
+async def lagging_replica(stack):
+    """Consent replica C in its own process, its wall clock 10 minutes behind everyone else's
+    (libfaketime; the monotonic clock is left alone)."""
+    assert FAKETIME.exists(), f"{FAKETIME} missing: `make setup` installs it (Debian package faketime)"
+    port = free_port()
+    env = {**stack.env(), "LD_PRELOAD": str(FAKETIME), "FAKETIME": "-10m", "FAKETIME_DONT_FAKE_MONOTONIC": "1",
+           "LIKENESS_CONSENT_PORT": str(port), "LIKENESS_CONSENT_EXPIRY_SWEEP_SECONDS": "3600"}  # fmt: skip
+    child = Child("consent-lagging-clock", [sys.executable, "-m", "consent"], stack.state_dir / "logs" / "consent-lagging.log", env=env)
+    child.start()
+    try:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as ch:
+            await asyncio.wait_for(ch.channel_ready(), 60)
+            probe = await asyncio.create_subprocess_exec(
+                sys.executable, "-c", "import datetime; print(datetime.datetime.now(datetime.UTC).timestamp())",
+                env=env, stdout=asyncio.subprocess.PIPE,
+            )  # fmt: skip
+            lag = time.time() - float((await probe.communicate())[0])
+            assert 590 < lag < 610, f"the injected clock offset did not take: {lag:.0f} s"
+            yield consent_pb2_grpc.ConsentServiceStub(ch)
+    finally:
+        child.stop()
+
+
+async def test_revoked_means_revoked_on_a_replica_whose_clock_runs_behind(stubs, world, lagging_replica):
+    """Replica C's wall clock is 10 minutes behind A's. Grants, revocations and checks are judged
+    by the database's clock, and a revoked grant is revoked for a check about the present."""
+    a, _ = stubs
+    c = lagging_replica
+    talent = await world["new_talent"]()
+    created = await a.CreateGrant(grant_request(talent, world["platform_id"]), metadata=world["agency"])
+    seen = await c.CheckConsent(check_request(talent, created.consistency_token), metadata=world["platform"])
+    assert seen.allowed, f"a grant made on A is not yet valid on C: {seen.detail}"
+    revoked = await a.RevokeGrant(cpb.RevokeGrantRequest(request_id=rid(), grant_id=created.grant.grant_id), metadata=world["agency"])
+    after = await c.CheckConsent(check_request(talent, revoked.consistency_token), metadata=world["platform"])
+    assert not after.allowed and after.reason == cpb.DENIAL_REASON_REVOKED
+
+    # Writes through C carry the database's time, not C's.
+    made_on_c = await c.CreateGrant(grant_request(talent, world["platform_id"]), metadata=world["agency"])
+    revoked_on_c = await c.RevokeGrant(cpb.RevokeGrantRequest(request_id=rid(), grant_id=made_on_c.grant.grant_id), metadata=world["agency"])
+    for moment in (made_on_c.grant.create_time, made_on_c.grant.not_before, revoked_on_c.grant.revoke_time):
+        assert abs(moment.ToDatetime(tzinfo=UTC) - datetime.now(UTC)) < timedelta(seconds=60)
+    on_a = await a.CheckConsent(check_request(talent, revoked_on_c.consistency_token), metadata=world["platform"])
+    assert not on_a.allowed and on_a.reason == cpb.DENIAL_REASON_REVOKED
+    # A question about an instant before the revocation still gets that instant's answer.
+    before = await a.CheckConsent(check_request(talent, revoked_on_c.consistency_token, at=made_on_c.grant.create_time),
+                                  metadata=world["platform"])  # fmt: skip
+    assert before.allowed
+
+
+async def test_consent_view_keeps_polling_when_it_cannot_listen(stubs, world, pool):
+    """The view's NOTIFY listener cannot connect (wrong address) while its pool works: it still
+    follows changes, by polling."""
+    a, _ = stubs
+    view = CachedConsentView(pool, "postgresql://nobody@127.0.0.1:9/none", poll_seconds=0.2, max_staleness_seconds=5)
+    await view.start()
+    try:
+        talent = await world["new_talent"]()
+        created = await a.CreateGrant(grant_request(talent, world["platform_id"]), metadata=world["agency"])
+        deadline = time.monotonic() + 5
+        while not (await view.grants_for(talent, 0))[0]:
+            assert time.monotonic() < deadline, "the view never saw a committed grant without its listener"
+            await asyncio.sleep(0.05)
+        assert [g.grant_id for g in (await view.grants_for(talent, 0))[0]] == [created.grant.grant_id]
+    finally:
+        await view.stop()
+
+
+async def test_consent_view_refuses_to_answer_once_it_cannot_catch_up(stack, stubs, world):
+    """The view's pool dies (its listener still works): within the bound it answers, past it every
+    untokened check is refused with UNAVAILABLE, counted, until it catches up again."""
+    a, _ = stubs
+    talent = await world["new_talent"]()
+    await a.CreateGrant(grant_request(talent, world["platform_id"]), metadata=world["agency"])
+    own = await create_pool(stack.dsn, 1, 2)
+    view = CachedConsentView(own, stack.dsn, poll_seconds=0.1, max_staleness_seconds=0.5)
+    await view.start()
+    refused = prometheus_client.REGISTRY.get_sample_value("likeness_stale_refusals_total", {"view": view.VIEW}) or 0.0
+    try:
+        assert len((await view.grants_for(talent, 0))[0]) == 1
+        await own.close()
+        await asyncio.sleep(1.0)
+        with pytest.raises(Unavailable) as stale:
+            await view.grants_for(talent, 0)
+        assert stale.value.reason == "STALE_READ_MODEL"
+        assert prometheus_client.REGISTRY.get_sample_value("likeness_stale_refusals_total", {"view": view.VIEW}) == refused + 1
+    finally:
+        await view.stop()

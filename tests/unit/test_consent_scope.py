@@ -7,7 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from consent.domain.commands import CreateGrant, decode_token, encode_token, validate_terms
+from consent.domain.commands import CreateGrant, validate_terms
+from likeness_common.tokens import decode_token, encode_token
 from consent.domain.model import Denial, Grant, Issuer, Modality, Purpose, Use, decide
 from likeness_common.errors import InvalidArgument
 
@@ -133,3 +134,12 @@ def test_consistency_tokens_round_trip_and_reject_garbage():
     for bad in ["42", "ct1.", "ct1.-1", "ct1.abc", "ct2.5", "ct1." + "9" * 30]:
         with pytest.raises(InvalidArgument):
             decode_token(bad)
+
+
+def test_a_revoked_grant_is_revoked_for_the_present_whatever_the_clock_says():
+    """`revoked_at` is the revoking transaction's clock; a reader's `now` may lag it."""
+    now = T0 + timedelta(days=30)
+    revoked = grant(revoked_at=now + timedelta(minutes=10))  # a revocation "in the future" of this reader
+    assert decide([revoked], use(at=now, current=True)).reason is Denial.REVOKED
+    assert decide([revoked], use(at=now)).allowed  # a question about an instant before the revocation
+    assert decide([revoked], use(at=now + timedelta(minutes=11))).reason is Denial.REVOKED

@@ -7,7 +7,7 @@ import contextlib
 import dataclasses
 import json
 from collections import defaultdict
-from datetime import UTC, datetime
+from datetime import datetime
 
 import asyncpg
 import structlog
@@ -16,13 +16,14 @@ from likeness.events.v1 import events_pb2
 from likeness_common import topics
 from likeness_common.audit import append_audit
 from likeness_common.events import new_event
+from likeness_common.freshness import DatabaseClock, Freshness
 from likeness_common.idempotency import PostgresIdempotency
 from likeness_common.outbox import append_events, take_write_lock
 from likeness_common.proto import ts
 from likeness_common.uow import PostgresUnitOfWorkBase, represents, talent_exists
 
 from ..domain import events
-from ..domain.commands import encode_token
+from likeness_common.tokens import encode_token
 from ..domain.model import Condition, Grant, GrantSignature, Issuer, Modality, Purpose
 from .proto_mapping import grant_pb
 
@@ -117,7 +118,7 @@ class PostgresParties:
 def _event_proto(event: events.Event, token: str) -> events_pb2.Event:
     g = event.grant
     if isinstance(event, events.ConsentGranted):
-        payload = events_pb2.ConsentGranted(grant=grant_pb(g, datetime.now(UTC)), consistency_token=token)
+        payload = events_pb2.ConsentGranted(grant=grant_pb(g, g.created_at), consistency_token=token)
     elif isinstance(event, events.ConsentRevoked):
         payload = events_pb2.ConsentRevoked(
             grant_id=g.grant_id, reason=g.revoke_reason, revoke_time=ts(g.revoked_at), consistency_token=token
@@ -177,33 +178,43 @@ def _for_checks(grant: Grant) -> Grant:
 class CachedConsentView:
     """All grants in memory, by talent, with the revision they reflect.
 
-    Kept current by NOTIFY from committing writers (any replica) and a fallback poll. A check
-    carrying a consistency token newer than the view catches up first (one indexed query), so it
-    never answers from a state older than the token. Without a token the staleness is the NOTIFY
-    delivery plus catch-up time (milliseconds), bounded by `poll_seconds` if notifications are lost.
+    Two loops keep it current, independently: a poll that catches up every `poll_seconds` (and at
+    once when woken), and a LISTEN connection whose NOTIFYs from committing writers (any replica)
+    wake the poll. A lost listener only slows the view to the poll; a failing catch-up makes it
+    stale, and past `max_staleness_seconds` without a successful catch-up every check is refused
+    with UNAVAILABLE (a Verify then fails; it never ALLOWs from a frozen view). A check carrying a
+    consistency token newer than the view catches up first (one indexed query), so it never
+    answers from a state older than the token. Each poll also reads the database's clock: checks
+    are judged by it (`now()`), not by this replica's wall clock.
     """
 
-    def __init__(self, pool: asyncpg.Pool, dsn: str, poll_seconds: float = 1.0) -> None:
+    VIEW = "consent view"
+
+    def __init__(self, pool: asyncpg.Pool, dsn: str, poll_seconds: float = 1.0, max_staleness_seconds: float = 5.0) -> None:
         self._pool = pool
         self._dsn = dsn
         self._poll = poll_seconds
         self._by_talent: dict[str, dict[str, Grant]] = defaultdict(dict)
         self._revision_of: dict[str, int] = {}
         self.revision = 0
+        self.freshness = Freshness(self.VIEW, max_staleness_seconds)
+        self.clock = DatabaseClock()
         self._lock = asyncio.Lock()
         self._wake = asyncio.Event()
-        self._task: asyncio.Task | None = None
+        self._tasks: list[asyncio.Task] = []
         self._listener: asyncpg.Connection | None = None
 
     async def start(self) -> None:
+        await self.clock.sync(self._pool)
         await self.catch_up()
-        self._task = asyncio.create_task(self._follow())
+        self._tasks = [asyncio.create_task(self._follow_poll()), asyncio.create_task(self._follow_notify())]
 
     async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+                await task
         if self._listener is not None:
             with contextlib.suppress(Exception):
                 await self._listener.close()
@@ -211,14 +222,19 @@ class CachedConsentView:
     def size(self) -> int:
         return len(self._revision_of)
 
+    def now(self) -> datetime:
+        return self.clock.now()
+
     async def catch_up(self) -> None:
         async with self._lock:
+            started = self.freshness.started()
             rows = await self._pool.fetch(
                 f"SELECT {_COLUMNS}, revision FROM grants WHERE revision > $1 ORDER BY revision", self.revision
             )
             for row in rows:
                 self._put(_grant(row), row["revision"])
                 self.revision = max(self.revision, row["revision"])
+            self.freshness.caught_up(started)
 
     def _put(self, grant: Grant, revision: int) -> None:
         if self._revision_of.get(grant.grant_id, -1) <= revision:
@@ -234,22 +250,32 @@ class CachedConsentView:
         if min_revision > self.revision:  # a token from the future of this database: read through
             rows = await self._pool.fetch(f"SELECT {_COLUMNS} FROM grants WHERE talent_id = $1", talent_id)
             return [_grant(r) for r in rows], min_revision
+        self.freshness.require()
         return list(self._by_talent.get(talent_id, {}).values()), self.revision
 
-    async def _follow(self) -> None:
+    async def _follow_poll(self) -> None:
         while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self._poll)
+            self._wake.clear()
             try:
-                if self._listener is None or self._listener.is_closed():
-                    self._listener = await asyncpg.connect(self._dsn)
-                    await self._listener.add_listener(CHANNEL, lambda *_: self._wake.set())
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), self._poll)
-                self._wake.clear()
+                await self.clock.sync(self._pool)
                 await self.catch_up()
             except asyncio.CancelledError:
                 raise
-            except Exception as error:  # database away: keep serving the last view, retry
-                log.warning("consent view cannot follow changes", error=repr(error))
-                self._listener = None
-                await asyncio.sleep(self._poll)
+            except Exception as error:  # database away: the view ages; past its bound, checks are refused
+                log.warning("consent view cannot catch up", error=repr(error), age_s=round(self.freshness.age(), 2))
 
+    async def _follow_notify(self) -> None:
+        while True:
+            try:
+                if self._listener is None or self._listener.is_closed():
+                    self._listener = await asyncpg.connect(self._dsn, timeout=self._poll * 5)
+                    await self._listener.add_listener(CHANNEL, lambda *_: self._wake.set())
+                    self._wake.set()  # notifications may have been missed while disconnected
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:  # the poll keeps the view current meanwhile, only slower
+                log.warning("consent view cannot listen for changes; polling only", error=repr(error))
+                self._listener = None
+            await asyncio.sleep(self._poll)

@@ -47,7 +47,7 @@ def grant_pb(g: Grant, now: datetime) -> pb.Grant:
         issuer=pb.Issuer(kind=g.issuer.kind, principal_id=g.issuer.principal_id),
         terms_ref=g.terms_ref,
         create_time=ts(g.created_at),
-        state=_STATE[g.state(now)],
+        state=_STATE[g.state(now, current=True)],
         revoke_time=ts(g.revoked_at),
         revoke_reason=g.revoke_reason,
     )

@@ -147,22 +147,3 @@ def validate_terms(cmd: CreateGrant) -> ValidGrantTerms:
         conditions=tuple(dict.fromkeys(conditions)),
         terms_ref=cmd.terms_ref.strip(),
     )
-
-
-TOKEN_PREFIX = "ct1."
-
-
-def encode_token(revision: int) -> str:
-    """Consistency token (SpiceDB's ZedToken idea): the consent revision a reader must reflect."""
-    return f"{TOKEN_PREFIX}{revision}"
-
-
-def decode_token(token: str) -> int:
-    if not token:
-        return 0
-    body = token.removeprefix(TOKEN_PREFIX)
-    if body == token or not body.isdigit() or len(body) > 18:
-        raise InvalidArgument(
-            "at_least_as_fresh is not a consistency token", violations=[FieldViolation("at_least_as_fresh", "malformed")]
-        )
-    return int(body)

@@ -105,8 +105,12 @@ class Grant:
     signature: GrantSignature | None = None
     expiry_announced: bool = False
 
-    def state(self, now: datetime) -> GrantState:
-        if self.revoked_at is not None and now >= self.revoked_at:
+    def state(self, now: datetime, *, current: bool = False) -> GrantState:
+        """The grant's state at `now`. `current`: `now` is the present, and a revoked grant is then
+        revoked whatever `now` says (`revoked_at` is the revoking transaction's clock; a reader's
+        clock may lag it). Without `current`, a question about an instant before the revocation
+        gets the answer of that instant."""
+        if self.revoked_at is not None and (current or now >= self.revoked_at):
             return GrantState.REVOKED
         if self.not_after is not None and now >= self.not_after:
             return GrantState.EXPIRED
@@ -127,7 +131,7 @@ class Grant:
             return Denial.WRONG_PURPOSE
         if self.territories is not None and use.territory.upper() not in self.territories:
             return Denial.OUT_OF_TERRITORY
-        state = self.state(use.at)
+        state = self.state(use.at, current=use.current)
         if state is GrantState.REVOKED:
             return Denial.REVOKED
         if state is GrantState.PENDING:
@@ -172,6 +176,7 @@ class Use:
     custom_purpose: str
     territory: str
     at: datetime
+    current: bool = False  # `at` is the present (a check without an explicit instant)
 
 
 @dataclass(frozen=True)

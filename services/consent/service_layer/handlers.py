@@ -2,28 +2,23 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from likeness_common.documents import canonical_json
 from likeness_common.errors import FailedPrecondition, FieldViolation, NotFound, PermissionDenied, require
 from likeness_common.ids import new_id
 from likeness_common.ports import Signer
 from likeness_common.principal import Principal
+from likeness_common.tokens import decode_token
 
 from ..domain import commands, events
 from ..domain.model import ConsentDecision, Grant, GrantSignature, GrantState, Issuer, Use, decide
 from .ports import ConsentReader, ConsentUnitOfWork
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
-async def _may_act_for(uow: ConsentUnitOfWork, actor: Principal, talent_id: str, now: datetime) -> None:
+async def _may_act_for(uow: ConsentUnitOfWork, actor: Principal, talent_id: str) -> None:
     """Operators act for any talent; agencies only under an active mandate; platforms never."""
     if actor.is_operator:
         return
-    if actor.is_agency and await uow.parties.represents(actor.principal_id, talent_id, now):
+    if actor.is_agency and await uow.parties.represents(actor.principal_id, talent_id, await uow.now()):
         return
     raise PermissionDenied(f"no active mandate over talent {talent_id}", reason="NO_MANDATE")
 
@@ -32,9 +27,9 @@ async def create_grant(
     cmd: commands.CreateGrant, actor: Principal, uow: ConsentUnitOfWork, signer: Signer
 ) -> tuple[Grant, int]:
     terms = commands.validate_terms(cmd)
-    now = _now()
     async with uow:
-        await _may_act_for(uow, actor, cmd.talent_id, now)
+        now = await uow.now()  # the database's clock: every replica judges time by the same one
+        await _may_act_for(uow, actor, cmd.talent_id)
         prior = await uow.idempotency.recall(actor.principal_id, "CreateGrant", cmd.request_id, cmd) if cmd.request_id else None
         if prior:
             return await _get(uow, prior["grant_id"]), await uow.revision()
@@ -76,19 +71,18 @@ async def revoke_grant(cmd: commands.RevokeGrant, actor: Principal, uow: Consent
     if len(cmd.reason) > 500:
         v.append(FieldViolation("reason", "at most 500 characters"))
     require(v)
-    now = _now()
     async with uow:
         grant = await uow.grants.get(cmd.grant_id, for_update=True)
         if grant is None:
             if actor.is_operator:
                 raise NotFound(f"grant {cmd.grant_id} not found")
             raise PermissionDenied(f"no active mandate over the talent of grant {cmd.grant_id}", reason="NO_MANDATE")
-        await _may_act_for(uow, actor, grant.talent_id, now)
+        await _may_act_for(uow, actor, grant.talent_id)
         if cmd.request_id and await uow.idempotency.recall(actor.principal_id, "RevokeGrant", cmd.request_id, cmd):
             return grant, await uow.revision()
         if grant.revoked_at is not None:
             raise FailedPrecondition(f"grant {grant.grant_id} is already revoked", reason="ALREADY_REVOKED")
-        grant.revoked_at = now
+        grant.revoked_at = await uow.now()
         grant.revoke_reason = cmd.reason.strip()
         await uow.grants.save(grant)
         uow.emit(events.ConsentRevoked(grant, actor.principal_id))
@@ -106,7 +100,7 @@ async def get_grant(grant_id: str, actor: Principal, uow: ConsentUnitOfWork) -> 
         grant = await uow.grants.get(grant_id)
         if grant is not None and _may_read(actor, grant):
             return grant
-        if grant is not None and actor.is_agency and await uow.parties.represents(actor.principal_id, grant.talent_id, _now()):
+        if grant is not None and actor.is_agency and await uow.parties.represents(actor.principal_id, grant.talent_id, await uow.now()):
             return grant
         if actor.is_operator:
             raise NotFound(f"grant {grant_id} not found")
@@ -127,7 +121,7 @@ async def list_grants(talent_id: str, after: str, limit: int, actor: Principal, 
     require(v)
     async with uow:
         if actor.is_agency:
-            await _may_act_for(uow, actor, talent_id, _now())
+            await _may_act_for(uow, actor, talent_id)
         grants = await uow.grants.list_for_talent(talent_id, after, limit)
     return [g for g in grants if actor.is_agency or _may_read(actor, g)]
 
@@ -149,22 +143,24 @@ async def check_consent(
         platform_id = actor.principal_id
     else:
         commands.check_id("platform_id", platform_id, "plt", v)
-    min_revision = commands.decode_token(cmd.at_least_as_fresh)
+    min_revision = decode_token(cmd.at_least_as_fresh)
     require(v)
-    now = _now()
     if actor.is_agency:
         async with uow_factory() as uow:
-            await _may_act_for(uow, actor, cmd.talent_id, now)
+            await _may_act_for(uow, actor, cmd.talent_id)
     grants, revision = await reader.grants_for(cmd.talent_id, min_revision)
-    use = Use(cmd.talent_id, platform_id, modality, purpose, cmd.custom_purpose, territory, cmd.at or now)  # type: ignore[arg-type]
+    # Without `at`, the question is "now": judged by the database's clock, and a revoked grant is
+    # revoked whatever any clock says. With `at`, the question is about that instant.
+    at = cmd.at or reader.now()
+    use = Use(cmd.talent_id, platform_id, modality, purpose, cmd.custom_purpose, territory, at, current=cmd.at is None)  # type: ignore[arg-type]
     return decide(grants, use), revision
 
 
 async def expire_due(uow: ConsentUnitOfWork, limit: int = 500) -> list[Grant]:
     """Announce (once per grant) the grants whose not_after has passed. Checks never depend on
     this: expiry is judged against the clock."""
-    now = _now()
     async with uow:
+        now = await uow.now()
         due = await uow.grants.due_for_expiry(now, limit)
         for grant in due:
             assert grant.state(now) is GrantState.EXPIRED

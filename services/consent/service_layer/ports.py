@@ -41,6 +41,9 @@ class ConsentUnitOfWork(Protocol):
     async def revision(self) -> int:
         """The current consent revision (for results replayed by request_id)."""
 
+    async def now(self) -> datetime:
+        """The database's clock: the one clock every write and check is judged by."""
+
 
 class ConsentReader(Protocol):
     """The (possibly cached) view checks read from."""
@@ -50,3 +53,6 @@ class ConsentReader(Protocol):
 
     def applied(self, grant: Grant, revision: int) -> None:
         """Read-your-writes: a change this process just committed."""
+
+    def now(self) -> datetime:
+        """The database's clock, without a round trip (see likeness_common.freshness.DatabaseClock)."""
