@@ -1,4 +1,6 @@
-"""Building and reading `likeness.events.v1.Event` envelopes."""
+"""Building and reading `likeness.events.v1.Event` envelopes, the Kafka headers every record carries
+(`record_headers`: CloudEvents Kafka binding, binary mode) and the events' schema as a
+FileDescriptorSet (`descriptor_set`, what `likeness events schema` writes)."""
 
 from __future__ import annotations
 
@@ -6,8 +8,8 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from google.protobuf import json_format, timestamp_pb2
-from google.protobuf.message import Message
+from google.protobuf import descriptor_pb2, json_format, timestamp_pb2
+from google.protobuf.message import DecodeError, Message
 
 from likeness.events.v1 import events_pb2
 
@@ -76,3 +78,66 @@ def _payload_field(message_type: type[Message]) -> str:
         return _FIELDS[message_type.DESCRIPTOR.full_name]
     except KeyError:
         raise TypeError(f"{message_type.DESCRIPTOR.full_name} is not an Event payload") from None
+
+
+# --- Kafka headers: CloudEvents 1.0, Kafka protocol binding, binary content mode ---------------------
+
+CE_SPECVERSION = "1.0"
+CONTENT_TYPE = "application/protobuf"  # the record value: one serialized likeness.events.v1.Event
+EVENT_MESSAGE = events_pb2.Event.DESCRIPTOR.full_name
+
+
+def ce_source(topic: str) -> str:
+    """CloudEvents `source` of a topic's events: `likeness.consent.events` -> `/likeness/consent`."""
+    parts = topic.split(".")
+    if len(parts) == 3 and parts[0] == "likeness" and parts[2] == "events":
+        return f"/likeness/{parts[1]}"
+    return f"/likeness/{topic}"
+
+
+def record_headers(topic: str, event_id: str, event_type: str, payload: bytes) -> list[tuple[str, bytes]]:
+    """The headers of one event record (the relay's only source of them). `event_id` and
+    `event_type` (the payload's short name) as since the first release; then the CloudEvents
+    attributes: `ce_specversion` 1.0, `ce_id` = event_id, `ce_type` = the payload's full name
+    (`likeness.events.v1.ConsentRevoked`), `ce_source` = `/likeness/<context>`, `ce_time` =
+    occurred_at in RFC 3339 UTC, `ce_subject` = the talent id (absent when no talent is involved),
+    and `content-type: application/protobuf` (the value is a `likeness.events.v1.Event`; its
+    schema: `likeness events schema`). The required attributes come from the outbox row, so a
+    payload that does not parse still gets them (without time and subject)."""
+    headers = [
+        ("event_id", event_id),
+        ("event_type", event_type),
+        ("ce_specversion", CE_SPECVERSION),
+        ("ce_id", event_id),
+        ("ce_type", f"{events_pb2.DESCRIPTOR.package}.{event_type}"),
+        ("ce_source", ce_source(topic)),
+    ]
+    try:
+        event = events_pb2.Event.FromString(payload)
+    except DecodeError:
+        event = None
+    if event is not None and event.HasField("occurred_at"):
+        headers.append(("ce_time", event.occurred_at.ToJsonString()))
+    if event is not None and event.talent_id:
+        headers.append(("ce_subject", event.talent_id))
+    headers.append(("content-type", CONTENT_TYPE))
+    return [(name, value.encode()) for name, value in headers]
+
+
+def descriptor_set() -> descriptor_pb2.FileDescriptorSet:
+    """likeness/events/v1/events.proto and every file it imports, dependencies first (what
+    `protoc --include_imports --descriptor_set_out` writes): enough to decode an Event in any
+    language without this repository. The files are the compiled descriptors the stubs embed."""
+    out = descriptor_pb2.FileDescriptorSet()
+    seen: set[str] = set()
+
+    def add(file) -> None:
+        if file.name in seen:
+            return
+        seen.add(file.name)
+        for dependency in file.dependencies:
+            add(dependency)
+        out.file.append(descriptor_pb2.FileDescriptorProto.FromString(file.serialized_pb))
+
+    add(events_pb2.DESCRIPTOR)
+    return out

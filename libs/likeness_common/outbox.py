@@ -36,7 +36,7 @@ import structlog
 from likeness.events.v1 import events_pb2
 
 from . import kafka, metrics
-from .events import event_type, message_key
+from .events import event_type, message_key, record_headers
 from .settings import RelaySettings
 from .topics import ALL_TOPICS
 
@@ -167,7 +167,7 @@ class OutboxRelay:
             raise BrokerReset
         acks = []
         for row in rows:
-            headers = [("event_id", str(row["event_id"]).encode()), ("event_type", row["event_type"].encode())]
+            headers = record_headers(row["topic"], str(row["event_id"]), row["event_type"], row["payload"])
             acks.append(
                 await producer.send(
                     row["topic"], value=row["payload"], key=row["message_key"].encode(), headers=headers
