@@ -31,5 +31,11 @@ test-fast: setup
 protos: setup
 	$(PY) scripts/gen_protos.py
 
+# protos/baseline.binpb: the image `buf breaking` compares protos/ against (tests/unit/test_protos_compatible.py).
+# Run it with every proto change; it refuses a breaking change unless BREAKING=1.
+.PHONY: protos-baseline
+protos-baseline: setup
+	$(PY) -m tests.unit.test_protos_compatible $(if $(BREAKING),--allow-breaking)
+
 clean:
 	rm -rf $(VENV) .likeness .pytest_cache

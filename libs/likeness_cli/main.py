@@ -233,6 +233,37 @@ def events_tail(
     asyncio.run(_tail(servers, limit, timeout, as_json))
 
 
+@events_app.command("schema")
+@command
+def events_schema(
+    out: Annotated[Path | None, typer.Option("--out", help="Write the descriptor set here (default: standard output).")] = None,
+    as_json: Json = False,
+) -> None:
+    """Write the events' schema: a serialized google.protobuf.FileDescriptorSet holding
+    likeness/events/v1/events.proto and every file it imports. Every record value on a likeness.*
+    topic is one likeness.events.v1.Event: load the set into a descriptor pool (any language) and
+    decode without this repository. With --json (needs --out): a summary of what was written."""
+    import hashlib
+    import sys
+
+    from likeness_common.events import CONTENT_TYPE, EVENT_MESSAGE, descriptor_set
+
+    files = descriptor_set()
+    data = files.SerializeToString(deterministic=True)
+    if out is None:
+        if as_json:
+            raise CliError("--json prints a summary of the file written: pass --out PATH")
+        if sys.stdout.isatty():
+            raise CliError("the descriptor set is binary: pass --out PATH or redirect standard output")
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
+        return
+    out.write_bytes(data)
+    summary = {"path": str(out), "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest(), "message": EVENT_MESSAGE,
+               "content_type": CONTENT_TYPE, "files": [f.name for f in files.file]}  # fmt: skip
+    emit(summary, as_json, f"wrote {len(data)} bytes ({len(files.file)} files) to {out}: records are {EVENT_MESSAGE}")
+
+
 async def _tail(servers: str, limit: int, idle: float, as_json: bool) -> None:
     from likeness.events.v1 import events_pb2
     from likeness_common import kafka
