@@ -11,6 +11,13 @@ each a child process; this process is the client. An agency enrolls Obama (two p
 - Verify: 2 loops, a still image of Obama (obama_small.jpg; ALLOW under his standing grant),
 - CreateGrant then RevokeGrant: 1 loop, a custom-purpose grant on a random talent, revoked at once.
 
+Wrong decisions: a CheckConsent whose answer differs from the standing grants; a Verify of Obama's
+photo that is not ALLOW; a CreateGrant whose grant does not echo the request's terms in state ACTIVE,
+or whose consistency token does not make a check of that custom use ALLOW by that grant; a
+RevokeGrant whose grant is not that grant in state REVOKED with the reason given, or whose token does
+not make the same check DENY with reason REVOKED. The two judging checks per pair carry the write's
+token, run in the grant loop (so they slow it a little) and are not counted in the table.
+
 Reported: calls, achieved RPS, p50/p99 per RPC, errors (goal 0) and wrong decisions; the RSS of every
 service process (with its worker processes) after the warm-up and after the run (growth beyond 10%
 flagged); the outbox backlog when traffic stops and the time until the relay has drained it (goal
@@ -158,7 +165,8 @@ async def traffic(info: dict, scene: dict, seconds: float) -> dict:
     services = info["services"]
     latencies: dict[str, list[float]] = {name: [] for name in ("CheckConsent", "Verify", "CreateGrant", "RevokeGrant")}
     errors: dict[str, dict[str, int]] = {name: {} for name in latencies}
-    wrong = {"CheckConsent": 0, "Verify": 0}
+    wrong = {name: 0 for name in latencies}  # every RPC is judged (see the module docstring)
+    wrong_examples: dict[str, list[str]] = {name: [] for name in latencies}
     rng = random.Random(7)
 
     async def timed(name: str, call):
@@ -198,17 +206,55 @@ async def traffic(info: dict, scene: dict, seconds: float) -> dict:
                 if reply is not None and reply.verification.decision != vpb.DECISION_ALLOW:
                     wrong["Verify"] += 1
 
+        def judged_wrong(name: str, reply, check: cpb.CheckConsentResponse | None) -> None:
+            if len(wrong_examples[name]) < 5:  # what was wrong, for the report
+                g = reply.grant
+                answer = "error" if check is None else (f"ALLOWED by {','.join(check.grant_ids)}" if check.allowed
+                                                        else f"{cpb.DenialReason.Name(check.reason)} {check.detail}")  # fmt: skip
+                wrong_examples[name].append(f"{g.grant_id} state {cpb.GrantState.Name(g.state)}, token {reply.consistency_token}, "
+                                            f"not_before {g.not_before.ToJsonString()}; tokened check: {answer}")  # fmt: skip
+
+        async def judged_check(created_or_revoked, custom_purpose: str) -> cpb.CheckConsentResponse | None:
+            """A tokened check of the grant's own use (not timed, not in the table): what the write decided."""
+            request = cpb.CheckConsentRequest(
+                talent_id=created_or_revoked.grant.talent_id, modality=epb.MODALITY_FACE, purpose=cpb.PURPOSE_CUSTOM,
+                custom_purpose=custom_purpose, territory="US", at_least_as_fresh=created_or_revoked.consistency_token,
+            )  # fmt: skip
+            try:
+                return await consent.CheckConsent(request, metadata=scene["platform"])
+            except grpc.aio.AioRpcError:
+                return None
+
         async def grants_and_revokes() -> None:
             while time.monotonic() < end:
+                custom = f"load {uuid.uuid4().hex[:8]}"
                 grant = cpb.Grant(talent_id=rng.choice(scene["talent"]), platform_id=scene["platform_id"], modalities=[epb.MODALITY_FACE],
-                                  purposes=[cpb.PURPOSE_CUSTOM], custom_purposes=[f"load {uuid.uuid4().hex[:8]}"], worldwide=True)  # fmt: skip
+                                  purposes=[cpb.PURPOSE_CUSTOM], custom_purposes=[custom], worldwide=True)  # fmt: skip
                 created = await timed(
                     "CreateGrant",
                     consent.CreateGrant(cpb.CreateGrantRequest(request_id=rid(), grant=grant), metadata=scene["agency"]),
                 )
-                if created is not None:
-                    request = cpb.RevokeGrantRequest(request_id=rid(), grant_id=created.grant.grant_id, reason="load test")
-                    await timed("RevokeGrant", consent.RevokeGrant(request, metadata=scene["agency"]))
+                if created is None:
+                    continue
+                g = created.grant
+                echoed = (g.grant_id.startswith("grt_") and g.state == cpb.GRANT_STATE_ACTIVE and g.talent_id == grant.talent_id
+                          and g.platform_id == grant.platform_id and list(g.modalities) == list(grant.modalities)
+                          and list(g.purposes) == list(grant.purposes) and list(g.custom_purposes) == [custom]
+                          and g.worldwide and not g.territories and created.consistency_token)  # fmt: skip
+                check = await judged_check(created, custom)
+                if not (echoed and check is not None and check.allowed and g.grant_id in check.grant_ids):
+                    wrong["CreateGrant"] += 1
+                    judged_wrong("CreateGrant", created, check)
+                request = cpb.RevokeGrantRequest(request_id=rid(), grant_id=g.grant_id, reason="load test")
+                revoked = await timed("RevokeGrant", consent.RevokeGrant(request, metadata=scene["agency"]))
+                if revoked is None:
+                    continue
+                r = revoked.grant
+                check = await judged_check(revoked, custom)
+                if not (r.grant_id == g.grant_id and r.state == cpb.GRANT_STATE_REVOKED and r.revoke_reason == "load test"
+                        and check is not None and not check.allowed and check.reason == cpb.DENIAL_REASON_REVOKED):  # fmt: skip
+                    wrong["RevokeGrant"] += 1
+                    judged_wrong("RevokeGrant", revoked, check)
 
         started = time.monotonic()
         loops = (
@@ -220,7 +266,8 @@ async def traffic(info: dict, scene: dict, seconds: float) -> dict:
         elapsed = time.monotonic() - started
     per_rpc = {
         name: {"calls": len(values), "rps": len(values) / elapsed, "p50_ms": pct(values, 50) * 1000, "p99_ms": pct(values, 99) * 1000,
-               "errors": sum(errors[name].values()), "error_codes": errors[name], "wrong_decisions": wrong.get(name, 0)}
+               "errors": sum(errors[name].values()), "error_codes": errors[name], "wrong_decisions": wrong[name],
+               "wrong_examples": wrong_examples[name]}
         for name, values in latencies.items()
     }  # fmt: skip
     return {"elapsed_s": elapsed, "rpcs": per_rpc}
@@ -291,6 +338,9 @@ def main() -> None:
         print(
             f"| {name} | {r['calls']:,} | {r['rps']:,.1f} | {r['p50_ms']:.1f} ms | {r['p99_ms']:.1f} ms | {r['errors']}{codes} | {r['wrong_decisions']} |"
         )
+    for name, r in result["rpcs"].items():
+        for example in r["wrong_examples"]:
+            print(f"  wrong {name}: {example}")
     print("\n| process (with its workers) | RSS after warm-up | RSS after the run | growth |\n| --- | ---: | ---: | ---: |")
     for name, r in rss.items():
         flag = " **> 10%**" if r["growth"] > RSS_GROWTH_FLAG else ""

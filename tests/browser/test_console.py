@@ -13,17 +13,24 @@ import ssl as ssl_module
 import sys
 import time
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 
 import grpc
 import pytest
+from google.protobuf import duration_pb2
 
 from likeness.consent.v1 import consent_pb2 as cpb
 from likeness.consent.v1 import consent_pb2_grpc
+from likeness.enrollment.v1 import enrollment_pb2 as epb
+from likeness.enrollment.v1 import enrollment_pb2_grpc
 from likeness.registry.v1 import registry_pb2 as rpb
 from likeness.registry.v1 import registry_pb2_grpc
+from likeness.verification.v1 import verification_pb2 as vpb
+from likeness.verification.v1 import verification_pb2_grpc
 from likeness_common.devstack import Child, free_port
 from likeness_common.documents import GRANT_TYPE, RECEIPT_TYPE
+from likeness_common.proto import ts
 from likeness_common.signing import verify_envelope
 from likeness_common.tls import DevPki, make_dev_pki
 from tests.conftest import ROOT, bearer, shared_data, unique
@@ -40,7 +47,7 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
                  "--disable-component-update", "--disable-sync"]  # fmt: skip
 SHOTS = ROOT / "test-artifacts" / "console"
 LIKENESS = str(Path(sys.executable).parent / "likeness")
-STORY: dict = {}  # what the main scenario made, for the isolation test
+BIG = [("grpc.max_send_message_length", 64 << 20), ("grpc.max_receive_message_length", 64 << 20)]
 
 
 def rid() -> str:
@@ -262,7 +269,6 @@ async def test_agency_enrolls_grants_watches_a_use_and_revokes(console, browser,
     await page.get_by_role("link", name="Audit").click()
     await expect(page.locator("#audit-result")).to_contain_text("Intact")
     await shot(page, "audit")
-    STORY.update(talent_id=talent_id, name=name, grant_id=grant_id, verification_id=allowed["verification_id"])
     await context.close()
 
 
@@ -283,26 +289,57 @@ async def test_wrong_key_cannot_sign_in(console, browser, parties):
     await context.close()
 
 
-async def test_second_agency_cannot_see_the_first_agencys_talent(console, browser, parties):
-    if not STORY:
-        pytest.skip("needs the main scenario's talent, grant and verification")
+@pytest.fixture(scope="module")
+async def story(stack, channel, parties, enrollment_app, consent_app, verification_app, relay) -> dict:
+    """An agency of its own with a talent whose face is enrolled, a grant to the platform and a Verify
+    that matched the talent, all made over gRPC: what another agency must not see in the console.
+    (The isolation test needs nothing from the main scenario, so it also runs alone.)"""
+    reg = registry_pb2_grpc.RegistryServiceStub(channel)
+    agency = await reg.RegisterAgency(rpb.RegisterAgencyRequest(request_id=rid(), display_name=unique("Story Agency")),
+                                      metadata=bearer(stack.operator_key))  # fmt: skip
+    md = bearer(agency.api_key)
+    name = unique("Barack Obama")
+    talent_id = (await reg.RegisterTalent(rpb.RegisterTalentRequest(request_id=rid(), display_name=name), metadata=md)).talent.talent_id
+    notice = epb.BiometricNotice(purpose_text="Protect my likeness", retention=duration_pb2.Duration(seconds=365 * 86400),
+                                 accept_time=ts(datetime.now(UTC)), notice_version="2026-11")  # fmt: skip
+    images = [epb.MediaSample(filename=n, content=shared_data("faces", "obama", n).read_bytes()) for n in ("obama.jpg", "obama2.jpg")]
+    async with grpc.aio.insecure_channel(enrollment_app.target, options=BIG) as ch:
+        await enrollment_pb2_grpc.EnrollmentServiceStub(ch).EnrollFace(
+            epb.EnrollFaceRequest(request_id=rid(), talent_id=talent_id, notice=notice, images=images), metadata=md
+        )
+    grant = cpb.Grant(talent_id=talent_id, platform_id=parties["platform_id"], modalities=[epb.MODALITY_FACE],
+                      purposes=[cpb.PURPOSE_ADVERTISING], worldwide=True)  # fmt: skip
+    async with grpc.aio.insecure_channel(consent_app.target) as ch:
+        created = await consent_pb2_grpc.ConsentServiceStub(ch).CreateGrant(cpb.CreateGrantRequest(request_id=rid(), grant=grant), metadata=md)
+    await wait_indexed(verification_app, talent_id)
+    params = vpb.VerifyParameters(request_id=rid(), purpose=cpb.PURPOSE_ADVERTISING, territory="US", at_least_as_fresh=created.consistency_token)
+    photo = shared_data("faces", "obama", "obama3.jpg").read_bytes()
+    async with grpc.aio.insecure_channel(verification_app.target, options=BIG) as ch:
+        reply = await verification_pb2_grpc.VerificationServiceStub(ch).Verify(
+            vpb.VerifyRequest(parameters=params, media=photo), metadata=bearer(parties["platform"])
+        )
+    assert talent_id in {m.talent_id for m in reply.verification.matches}, reply
+    return {"talent_id": talent_id, "name": name, "grant_id": created.grant.grant_id, "verification_id": reply.verification.verification_id}
+
+
+async def test_second_agency_cannot_see_the_first_agencys_talent(console, browser, parties, story):
     context, page = await new_page(browser, console)
     await sign_in(page, parties["b"])
     await expect(page.get_by_role("heading", name="Talent", exact=True)).to_be_visible()
-    assert STORY["name"] not in await page.content()
-    for url in (f"/talent/{STORY['talent_id']}/consent", f"/talent/{STORY['talent_id']}/enroll"):  # editing the URL
+    assert story["name"] not in await page.content()
+    for url in (f"/talent/{story['talent_id']}/consent", f"/talent/{story['talent_id']}/enroll"):  # editing the URL
         response = await page.goto(url)
         assert response is not None and response.status == 403, url
         await expect(page.get_by_role("alert")).to_contain_text(re.compile("does not represent|no active mandate"))
-        assert STORY["name"] not in await page.content()
+        assert story["name"] not in await page.content()
     await shot(page, "isolation-denied")
-    for url in (f"/grants/{STORY['grant_id']}.json", f"/uses/{STORY['verification_id']}/receipt.json"):
+    for url in (f"/grants/{story['grant_id']}.json", f"/uses/{story['verification_id']}/receipt.json"):
         response = await page.request.get(url)
         assert response.status in (403, 404), (url, response.status)
-        assert STORY["talent_id"] not in await response.text()
+        assert story["talent_id"] not in await response.text()
     await page.goto("/uses")
     await expect(page.locator("#uses-rows")).to_contain_text("No Verify call has matched your talent yet")
-    assert STORY["verification_id"] not in await page.content()
+    assert story["verification_id"] not in await page.content()
     await context.close()
 
 
