@@ -10,6 +10,9 @@ python3 -c 'import venv, ensurepip' 2>/dev/null || need+=(python3-venv)
 [ -x /usr/bin/chromium ] || need+=(chromium)
 # The clock-skew test runs a consent replica under libfaketime (its wall clock 10 minutes behind).
 [ -e /usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1 ] || need+=(faketime)
+# tests/integration/test_kafka_clients.py reads the events with kcat as a contract system would (Debian's kcat
+# links librdkafka 2.0.2, too old for Tansu's ApiVersions reply: the test runs it on confluent-kafka's librdkafka).
+command -v kcat >/dev/null || need+=(kcat)
 
 if [ ${#need[@]} -eq 0 ]; then
     exit 0
