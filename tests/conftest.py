@@ -132,7 +132,9 @@ async def _consent_replica(stack: Stack, pool: asyncpg.Pool) -> Replica:
     from consent.bootstrap import ConsentSettings, build_app
     from likeness_common.crypto import load_kek
 
-    settings = ConsentSettings(port=0, shutdown_grace_seconds=0.5, expiry_sweep_seconds=3600)
+    # Staleness bound: in-process servers share the event loop with test code that blocks it (media
+    # synthesis), so the session's replicas allow a minute; the tests of the bound set their own.
+    settings = ConsentSettings(port=0, shutdown_grace_seconds=0.5, expiry_sweep_seconds=3600, view_max_staleness_seconds=60)
     app = build_app(pool, stack.dsn, load_kek(None, stack.kek_file), settings)
     port = await app.start()
     return Replica(app, f"127.0.0.1:{port}")
@@ -167,12 +169,13 @@ async def enrollment_app(stack: Stack, pool: asyncpg.Pool) -> AsyncIterator[Repl
 
 
 async def start_verification(stack: Stack, pool: asyncpg.Pool, consent_target: str, **overrides) -> Replica:
-    """A verification replica: its own worker pool, its own index loaded from Postgres and fed by Kafka."""
+    """A verification replica: its own worker pool, its own index loaded from and following Postgres."""
     from likeness_common.crypto import load_kek
     from verification.bootstrap import VerificationSettings, build_app
 
+    overrides.setdefault("index_max_staleness_seconds", 60)  # (see _consent_replica)
     settings = VerificationSettings(port=0, shutdown_grace_seconds=0.5, consent_target=consent_target, **overrides)
-    app = build_app(pool, load_kek(None, stack.kek_file), stack.bootstrap, settings)
+    app = build_app(pool, stack.dsn, load_kek(None, stack.kek_file), settings)
     port = await app.start()
     return Replica(app, f"127.0.0.1:{port}")
 

@@ -40,6 +40,7 @@ from .ratelimit import RateLimiter
 log = structlog.get_logger("likeness.rpc")
 
 _principal: contextvars.ContextVar[Principal | None] = contextvars.ContextVar("principal", default=None)
+_deadline: contextvars.ContextVar[float | None] = contextvars.ContextVar("deadline", default=None)  # monotonic
 
 ERROR_DOMAIN = "likeness.registry"
 
@@ -54,6 +55,13 @@ def current_principal() -> Principal:
     if principal is None:
         raise Unauthenticated("this method needs an API key")
     return principal
+
+
+def time_left(default: float) -> float:
+    """Seconds a call made while serving an RPC may take: `default`, or less when the RPC being
+    served has a deadline that comes sooner (calls between services inherit their caller's deadline)."""
+    deadline = _deadline.get()
+    return default if deadline is None else min(default, deadline - time.monotonic())
 
 
 def _api_key_from(metadata: Any) -> str | None:
@@ -206,6 +214,8 @@ class RpcInterceptor(grpc.aio.ServerInterceptor):
         started = time.perf_counter()
         code = "OK"
         token = None
+        remaining = context.time_remaining()
+        deadline = _deadline.set(time.monotonic() + remaining if remaining is not None and remaining < 1e6 else None)
         try:
             api_key = _api_key_from(context.invocation_metadata())
             if api_key:
@@ -245,6 +255,7 @@ class RpcInterceptor(grpc.aio.ServerInterceptor):
             log.exception("unhandled error")
             await context.abort(grpc.StatusCode.INTERNAL, "internal error")
         finally:
+            _deadline.reset(deadline)
             if token is not None:
                 _principal.reset(token)
             elapsed = time.perf_counter() - started

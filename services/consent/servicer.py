@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+
 import grpc
 
 from likeness.consent.v1 import consent_pb2 as pb
@@ -12,10 +13,10 @@ from likeness_common.errors import PermissionDenied
 from likeness_common.interceptors import current_principal
 from likeness_common.proto import dt, next_page_token, page, ts
 from likeness_common.signing import SigningKeyring
+from likeness_common.tokens import encode_token
 
 from .adapters.proto_mapping import denial_pb, grant_pb, modality_name, purpose_name
 from .domain import commands
-from likeness_common.tokens import encode_token
 from .service_layer import handlers
 from .service_layer.ports import ConsentReader, ConsentUnitOfWork
 

@@ -7,5 +7,5 @@ from .bootstrap import MIGRATIONS, VerificationSettings, build_app
 
 if __name__ == "__main__":
     run_service([MIGRATIONS], lambda pool, common: build_app(
-        pool, common.load_kek(), common.kafka_bootstrap, VerificationSettings(), client_tls=common.client_tls()
+        pool, common.database_url, common.load_kek(), VerificationSettings(), client_tls=common.client_tls()
     ))  # fmt: skip

@@ -1,5 +1,5 @@
-"""Wiring of the verification service: the worker pool, the 1:N index (Postgres + Kafka), the
-consent client, the signing keyring."""
+"""Wiring of the verification service: the worker pool, the 1:N index (loaded from and following
+Postgres), the consent client, the signing keyring."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ from likeness_common.tls import ClientTls
 from . import SERVICE_NAME
 from .adapters.consent_client import ConsentClient
 from .adapters.engine import WorkerPoolExtractor
-from .adapters.index import EnrollmentFollower, LikenessIndex, TemplateLoader
+from .adapters.index import IndexFollower, IndexSearcher, LikenessIndex, TemplateLoader
 from .adapters.operations import PostgresOperations
 from .adapters.postgres import PostgresVerificationUnitOfWork
 from .domain.model import Modality, Thresholds
@@ -53,6 +53,10 @@ class VerificationSettings(ServiceSettings):
     )
     face_nprobe: int = Field(128, ge=1, description="IVF cells probed per face search (recall against speed; see README, 1:N search).")
     voice_nprobe: int = Field(256, ge=1, description="IVF cells probed per voice search.")
+    index_poll_seconds: float = Field(1.0, gt=0, description="Fallback poll of the index's follower (a NOTIFY from enrollment is the fast path).")
+    index_max_staleness_seconds: float = Field(
+        5.0, gt=0, description="Verify is refused (UNAVAILABLE) once the index has not caught up with Postgres for this long."
+    )
     max_media_bytes: int = Field(20 * 1024 * 1024, ge=1024, description="Media in one Verify request (larger: VerifyStream).")
     max_stream_bytes: int = Field(64 * 1024 * 1024, ge=1024, description="Media assembled from one VerifyStream.")
     sync_video_seconds: float = Field(120.0, gt=0, description="Longest video (or animation) Verify analyses; longer: StartVerifyOperation.")
@@ -81,8 +85,7 @@ class VerificationSettings(ServiceSettings):
 class VerificationApp(ServiceApp):
     extractor: WorkerPoolExtractor | None = None
     index: LikenessIndex | None = None
-    loader: TemplateLoader | None = None
-    follower: EnrollmentFollower | None = None
+    follower: IndexFollower | None = None
     consent: ConsentClient | None = None
     keyring: SigningKeyring | None = None
     runner: OperationRunner | None = None
@@ -91,9 +94,8 @@ class VerificationApp(ServiceApp):
     async def on_start(self) -> None:
         await self.extractor.warm_up()
         await self.keyring.ensure_key()
-        await self.loader.load_all()
+        await self.follower.start()
         self._unwatch_index = metrics.watch_index(self.index.sizes)
-        self.follower.start()
         self.runner.start()
 
     async def on_stop(self) -> None:
@@ -106,10 +108,11 @@ class VerificationApp(ServiceApp):
 
 
 def build_app(
-    pool: asyncpg.Pool, kek: Kek, kafka_bootstrap: str, settings: VerificationSettings, extractor: WorkerPoolExtractor | None = None,
+    pool: asyncpg.Pool, dsn: str, kek: Kek, settings: VerificationSettings, extractor: WorkerPoolExtractor | None = None,
     client_tls: ClientTls | None = None,
 ) -> VerificationApp:
-    """`client_tls`: how to reach the consent service when it serves TLS (CommonSettings.client_tls())."""
+    """`dsn`: the index's NOTIFY listener connects with it; `client_tls`: how to reach the consent
+    service when it serves TLS (CommonSettings.client_tls())."""
     thresholds = settings.thresholds()
     if (thresholds.face_review > thresholds.face_match or thresholds.voice_review > thresholds.voice_match
             or thresholds.voice_window_review > thresholds.voice_window_match):  # fmt: skip
@@ -123,7 +126,8 @@ def build_app(
     nprobe = {Modality.FACE: settings.face_nprobe, Modality.VOICE: settings.voice_nprobe}
     index = LikenessIndex(extractor.models, settings.index_ivf_min_rows, nprobe)
     loader = TemplateLoader(pool, kek, index)
-    follower = EnrollmentFollower(kafka_bootstrap, loader, index)
+    follower = IndexFollower(pool, dsn, loader, settings.index_poll_seconds, settings.index_max_staleness_seconds)
+    searcher = IndexSearcher(index, follower, loader)
     consent = ConsentClient(settings.consent_target, client_tls)
     keyring = SigningKeyring(pool, kek)
 
@@ -138,12 +142,12 @@ def build_app(
         max_attempts=settings.operation_max_attempts,
     )  # fmt: skip
     operations = PostgresOperations(pool, kek)
-    runner = OperationRunner(operations, verify_runner(uow, extractor, index, consent.for_caller, keyring, thresholds, policy), policy)
-    servicer = VerificationServicer(uow, extractor, index, consent, keyring, thresholds, limits, operations, policy, runner)
+    runner = OperationRunner(operations, verify_runner(uow, extractor, searcher, consent.for_caller, keyring, thresholds, policy), policy)
+    servicer = VerificationServicer(uow, extractor, searcher, consent, keyring, thresholds, limits, operations, policy, runner)
     bindings = [
         ServiceBinding(SERVICE_NAME, servicer, verification_pb2_grpc.add_VerificationServiceServicer_to_server),
         ServiceBinding(OPERATIONS_SERVICE, OperationsServicer(uow, operations, policy), operations_pb2_grpc.add_OperationsServicer_to_server),
     ]
     server = GrpcServer(bindings, settings, PostgresAuthenticator(pool))
-    return VerificationApp(server, extractor=extractor, index=index, loader=loader, follower=follower, consent=consent, keyring=keyring,
+    return VerificationApp(server, extractor=extractor, index=index, follower=follower, consent=consent, keyring=keyring,
                            runner=runner)  # fmt: skip

@@ -8,9 +8,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from consent.domain.commands import CreateGrant, validate_terms
-from likeness_common.tokens import decode_token, encode_token
 from consent.domain.model import Denial, Grant, Issuer, Modality, Purpose, Use, decide
 from likeness_common.errors import InvalidArgument
+from likeness_common.freshness import DatabaseClock
+from likeness_common.tokens import decode_token, encode_token
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 T1 = datetime(2026, 7, 1, tzinfo=UTC)
@@ -143,3 +144,18 @@ def test_a_revoked_grant_is_revoked_for_the_present_whatever_the_clock_says():
     assert decide([revoked], use(at=now, current=True)).reason is Denial.REVOKED
     assert decide([revoked], use(at=now)).allowed  # a question about an instant before the revocation
     assert decide([revoked], use(at=now + timedelta(minutes=11))).reason is Denial.REVOKED
+
+
+def test_the_database_clock_keeps_its_most_precise_sample():
+    """now() extrapolates from the sample with the shortest round trip (its error is at most half of
+    it), replaced once older than max_sample_age."""
+    ticks = iter([0.0])
+    clock = DatabaseClock(monotonic=lambda: next(ticks), max_sample_age=60)
+    t = datetime(2026, 11, 30, tzinfo=UTC)
+    clock.synced(t, 10.0, 10.002)  # 2 ms round trip
+    clock.synced(t + timedelta(seconds=5), 15.0, 15.400)  # 400 ms (a busy loop): less precise, ignored
+    ticks = iter([20.001])
+    assert clock.now() == t + timedelta(seconds=10)
+    clock.synced(t + timedelta(seconds=61), 71.0, 71.400)  # the precise sample is too old now
+    ticks = iter([71.2])
+    assert clock.now() == t + timedelta(seconds=61)

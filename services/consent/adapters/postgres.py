@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import json
 from collections import defaultdict
@@ -16,14 +15,14 @@ from likeness.events.v1 import events_pb2
 from likeness_common import topics
 from likeness_common.audit import append_audit
 from likeness_common.events import new_event
-from likeness_common.freshness import DatabaseClock, Freshness
+from likeness_common.freshness import ChangeFollower, DatabaseClock, Freshness
 from likeness_common.idempotency import PostgresIdempotency
 from likeness_common.outbox import append_events, take_write_lock
 from likeness_common.proto import ts
+from likeness_common.tokens import encode_token
 from likeness_common.uow import PostgresUnitOfWorkBase, represents, talent_exists
 
 from ..domain import events
-from likeness_common.tokens import encode_token
 from ..domain.model import Condition, Grant, GrantSignature, Issuer, Modality, Purpose
 from .proto_mapping import grant_pb
 
@@ -192,32 +191,24 @@ class CachedConsentView:
 
     def __init__(self, pool: asyncpg.Pool, dsn: str, poll_seconds: float = 1.0, max_staleness_seconds: float = 5.0) -> None:
         self._pool = pool
-        self._dsn = dsn
-        self._poll = poll_seconds
         self._by_talent: dict[str, dict[str, Grant]] = defaultdict(dict)
         self._revision_of: dict[str, int] = {}
         self.revision = 0
         self.freshness = Freshness(self.VIEW, max_staleness_seconds)
         self.clock = DatabaseClock()
         self._lock = asyncio.Lock()
-        self._wake = asyncio.Event()
-        self._tasks: list[asyncio.Task] = []
-        self._listener: asyncpg.Connection | None = None
+        self._follower = ChangeFollower("consent view", dsn, CHANNEL, poll_seconds, self._poll, self.freshness.age)
 
     async def start(self) -> None:
-        await self.clock.sync(self._pool)
-        await self.catch_up()
-        self._tasks = [asyncio.create_task(self._follow_poll()), asyncio.create_task(self._follow_notify())]
+        await self._poll()
+        self._follower.start()
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        if self._listener is not None:
-            with contextlib.suppress(Exception):
-                await self._listener.close()
+        await self._follower.stop()
+
+    async def _poll(self) -> None:
+        await self.clock.sync(self._pool)
+        await self.catch_up()
 
     def size(self) -> int:
         return len(self._revision_of)
@@ -252,30 +243,3 @@ class CachedConsentView:
             return [_grant(r) for r in rows], min_revision
         self.freshness.require()
         return list(self._by_talent.get(talent_id, {}).values()), self.revision
-
-    async def _follow_poll(self) -> None:
-        while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self._poll)
-            self._wake.clear()
-            try:
-                await self.clock.sync(self._pool)
-                await self.catch_up()
-            except asyncio.CancelledError:
-                raise
-            except Exception as error:  # database away: the view ages; past its bound, checks are refused
-                log.warning("consent view cannot catch up", error=repr(error), age_s=round(self.freshness.age(), 2))
-
-    async def _follow_notify(self) -> None:
-        while True:
-            try:
-                if self._listener is None or self._listener.is_closed():
-                    self._listener = await asyncpg.connect(self._dsn, timeout=self._poll * 5)
-                    await self._listener.add_listener(CHANNEL, lambda *_: self._wake.set())
-                    self._wake.set()  # notifications may have been missed while disconnected
-            except asyncio.CancelledError:
-                raise
-            except Exception as error:  # the poll keeps the view current meanwhile, only slower
-                log.warning("consent view cannot listen for changes; polling only", error=repr(error))
-                self._listener = None
-            await asyncio.sleep(self._poll)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from likeness_common.errors import FieldViolation, InvalidArgument, check_request_id, require
+from likeness_common.errors import FieldViolation, check_request_id, require
 from likeness_common.ids import is_id
 from likeness_common.territories import ISO_3166_1_ALPHA_2
 

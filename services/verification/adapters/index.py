@@ -1,29 +1,39 @@
 """The 1:N index as the service runs it: loaded from Postgres at start (templates decrypted with
-each talent's data key), kept current by following the enrollment topic on Kafka, searched in a
-worker thread so a big scan never blocks the event loop.
+each talent's data key), kept current from Postgres commit order, searched in a worker thread so a
+big scan never blocks the event loop.
 
-Staleness: a FaceEnrolled / VoiceEnrolled / BiometricsErased event reloads that talent from
-Postgres. Events older than the start-up load (minus a margin for transactions in flight) are
-skipped, so a restart does not replay history. Each replica follows the topic on its own (no
-consumer group): every replica sees every event.
+Following (`IndexFollower`): every enrollment change writes an outbox row in the transaction that
+changes the templates (FaceEnrolled, VoiceEnrolled, BiometricsErased, keyed by talent), and outbox
+ids follow commit order (the outbox write lock). The follower reads the rows past its cursor and
+reloads each talent they name: NOTIFY from the committing writer wakes it at once, a poll every
+`poll_seconds` is the fallback. Kafka is not on this path: the index stays current while the broker
+is down. The start-up load reads the templates and the cursor in one snapshot, so nothing is missed
+or replayed.
+
+Failing closed: past `max_staleness_seconds` without a successful catch-up, searches are refused
+with UNAVAILABLE (a Verify fails; it never answers NO_MATCH for a talent enrolled meanwhile or
+matches one erased meanwhile). A Verify whose consistency token names a consent revision newer
+than the index's last catch-up makes it catch up first.
+
+Deciding only on live templates (`IndexSearcher`): the talents a search hits are checked against
+the templates Postgres holds now; a talent whose templates changed since the index loaded them
+(an erasure, a retention sweep, a new enrollment not yet followed) is reloaded and the search run
+again before anything is decided.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import time
-from datetime import UTC, datetime, timedelta
 
 import asyncpg
 import numpy as np
 import structlog
 
-from likeness.events.v1 import events_pb2
-from likeness_common import topics
 from likeness_common.crypto import Kek
-from likeness_common.kafka import consumer
+from likeness_common.errors import Unavailable
+from likeness_common.freshness import ChangeFollower, Freshness
 from likeness_common.templates import open_sealed
+from likeness_common.tokens import decode_token
 
 from ..domain.index import Metric, ModalityIndex
 from ..domain.model import Modality, Probe, ProbeHit
@@ -31,12 +41,17 @@ from ..domain.model import Modality, Probe, ProbeHit
 log = structlog.get_logger("likeness.verification.index")
 
 DIMS = {Modality.FACE: 128, Modality.VOICE: 256}
-_REPLAY_MARGIN = timedelta(seconds=60)
-_RELOADING = ("face_enrolled", "voice_enrolled", "biometrics_erased")
+# Outbox event types that change a talent's templates (the `event_type` column: the payload's name).
+_CHANGES_TEMPLATES = ["FaceEnrolled", "VoiceEnrolled", "BiometricsErased"]
+_OUTBOX_CHANNEL = "likeness_outbox"  # NOTIFYed by every outbox writer (likeness_common.outbox)
+# The newest consent revision in the same snapshot: what "the index is at least as fresh as a token" means.
+_CONSENT_REVISION = "SELECT coalesce(max(revision), 0) FROM grants"
 
 
 class LikenessIndex:
-    """Both modalities; scores are "higher is closer" (face: 1 - distance, voice: cosine)."""
+    """Both modalities; scores are "higher is closer" (face: 1 - distance, voice: cosine). Writes go
+    through `upsert` and `remove` (one writer at a time, off the loop); `template_ids` says which
+    stored templates a talent's rows came from."""
 
     def __init__(self, models: dict[str, str], ivf_min_rows: int = 200_000, nprobe: dict[Modality, int] | None = None) -> None:
         self.models = models  # modality -> "name/version": only comparable templates are loaded
@@ -45,21 +60,29 @@ class LikenessIndex:
         self.by_modality = {
             m: ModalityIndex(DIMS[m], metrics[m], ivf_min_rows=ivf_min_rows, nprobe=nprobe[m]) for m in (Modality.FACE, Modality.VOICE)
         }
-        self.loaded_at: datetime | None = None
+        self._template_ids: dict[str, frozenset[str]] = {}
         self._write_lock = asyncio.Lock()
-        self.last_change: dict[str, float] = {}  # talent -> monotonic time of the last reload (tests, metrics)
 
-    def replace(self, talent_id: str, vectors: dict[Modality, list[np.ndarray]]) -> None:
+    def replace(self, talent_id: str, vectors: dict[Modality, list[np.ndarray]], template_ids: frozenset[str] = frozenset()) -> None:
         """Synchronous: for the start-up load, before the server takes traffic."""
         for modality, index in self.by_modality.items():
             index.replace(talent_id, vectors.get(modality, []))
-        self.last_change[talent_id] = time.monotonic()
+        if template_ids:
+            self._template_ids[talent_id] = template_ids
+        else:
+            self._template_ids.pop(talent_id, None)
 
-    async def apply(self, talent_id: str, vectors: dict[Modality, list[np.ndarray]]) -> None:
-        """While serving: one writer at a time, in a thread (growing or compacting a large index
-        copies hundreds of MB; searches meanwhile read their snapshot)."""
+    async def upsert(self, talent_id: str, vectors: dict[Modality, list[np.ndarray]], template_ids: frozenset[str]) -> None:
+        """The talent's templates become exactly these. In a thread (growing or compacting a large
+        index copies hundreds of MB; searches meanwhile read their snapshot)."""
         async with self._write_lock:
-            await asyncio.to_thread(self.replace, talent_id, vectors)
+            await asyncio.to_thread(self.replace, talent_id, vectors, template_ids)
+
+    async def remove(self, talent_id: str) -> None:
+        await self.upsert(talent_id, {}, frozenset())
+
+    def template_ids(self, talent_id: str) -> frozenset[str]:
+        return self._template_ids.get(talent_id, frozenset())
 
     def contains(self, talent_id: str, modality: Modality) -> bool:
         return self.by_modality[modality].has(talent_id)
@@ -95,47 +118,49 @@ class TemplateLoader:
     def _comparable(self, row: asyncpg.Record) -> bool:
         return self._index.models.get(row["modality"]) == f"{row['model_name']}/{row['model_version']}"
 
-    async def load_all(self, batch: int = 5000) -> int:
-        """Every talent's sample templates. Returns the number of templates loaded."""
-        started = datetime.now(UTC)
-        loaded = 0
+    async def load_all(self, batch: int = 5000) -> tuple[int, int]:
+        """Every talent's sample templates, and in the same snapshot the outbox cursor and consent
+        revision the follower starts from. Returns (cursor, consent revision)."""
         for index in self._index.by_modality.values():
             index.begin_bulk()
         try:
-            loaded = await self._load_all(batch)
+            loaded, cursor, revision = await self._load_all(batch)
         finally:  # train the IVF (past ivf_min_rows) once, off the loop
             for index in self._index.by_modality.values():
                 await asyncio.to_thread(index.end_bulk)
-        self._index.loaded_at = started
-        log.info("index loaded", templates=loaded, sizes=self._index.sizes())
-        return loaded
+        log.info("index loaded", templates=loaded, sizes=self._index.sizes(), outbox_cursor=cursor)
+        return cursor, revision
 
-    async def _load_all(self, batch: int) -> int:
+    async def _load_all(self, batch: int) -> tuple[int, int, int]:
         loaded = 0
         async with self._pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
+            cursor = await conn.fetchval("SELECT coalesce(max(id), 0) FROM outbox")
+            revision = await conn.fetchval(_CONSENT_REVISION)
             keys = {r["talent_id"]: r["wrapped_key"] for r in await conn.fetch("SELECT talent_id, wrapped_key FROM talent_data_keys")}
-            talent, dek, vectors = None, b"", {}
-            cursor = conn.cursor(
+            talent, dek, vectors, ids = None, b"", {}, set()
+            rows = conn.cursor(
                 "SELECT template_id, talent_id, modality, model_name, model_version, sealed FROM templates "
                 "WHERE kind = 'sample' ORDER BY talent_id, template_id",
                 prefetch=batch,
             )
-            async for row in cursor:
+            async for row in rows:
                 if row["talent_id"] != talent:
                     if talent is not None:
-                        self._index.replace(talent, vectors)
-                    talent, vectors = row["talent_id"], {}
+                        self._index.replace(talent, vectors, frozenset(ids))
+                    talent, vectors, ids = row["talent_id"], {}, set()
                     wrapped = keys.get(talent)
                     dek = self._kek.unwrap(wrapped, talent.encode()) if wrapped else b""
                 if not dek or not self._comparable(row):
                     continue
                 vectors.setdefault(Modality(row["modality"]), []).append(open_sealed(dek, row["sealed"], row["template_id"]))
+                ids.add(row["template_id"])
                 loaded += 1
             if talent is not None:
-                self._index.replace(talent, vectors)
-        return loaded
+                self._index.replace(talent, vectors, frozenset(ids))
+        return loaded, cursor, revision
 
     async def reload(self, talent_id: str) -> None:
+        """The talent's templates as Postgres holds them now (none: removed from the index)."""
         async with self._pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
             wrapped = await conn.fetchval("SELECT wrapped_key FROM talent_data_keys WHERE talent_id = $1", talent_id)
             rows = await conn.fetch(
@@ -144,53 +169,106 @@ class TemplateLoader:
                 talent_id,
             )
         vectors: dict[Modality, list[np.ndarray]] = {}
+        ids: set[str] = set()
         if wrapped is not None:
             dek = self._kek.unwrap(wrapped, talent_id.encode())
             for row in rows:
                 if self._comparable(row):
                     vectors.setdefault(Modality(row["modality"]), []).append(open_sealed(dek, row["sealed"], row["template_id"]))
-        await self._index.apply(talent_id, vectors)
+                    ids.add(row["template_id"])
+        if ids:
+            await self._index.upsert(talent_id, vectors, frozenset(ids))
+        else:
+            await self._index.remove(talent_id)
         log.info("talent reloaded", talent_id=talent_id, templates={m.value: len(v) for m, v in vectors.items()})
 
+    async def live_template_ids(self, talent_ids: set[str]) -> dict[str, frozenset[str]]:
+        """The comparable sample templates each talent has now; a talent whose data key is shredded has none."""
+        rows = await self._pool.fetch(
+            "SELECT t.talent_id, t.template_id, t.modality, t.model_name, t.model_version FROM templates t "
+            "JOIN talent_data_keys k USING (talent_id) WHERE t.talent_id = ANY($1::text[]) AND t.kind = 'sample'",
+            list(talent_ids),
+        )
+        live: dict[str, set[str]] = {}
+        for row in rows:
+            if self._comparable(row):
+                live.setdefault(row["talent_id"], set()).add(row["template_id"])
+        return {t: frozenset(ids) for t, ids in live.items()}
 
-class EnrollmentFollower:
-    """Follows `likeness.enrollment.events` and reloads the talent each event names."""
 
-    def __init__(self, bootstrap: str, loader: TemplateLoader, index: LikenessIndex) -> None:
-        self._bootstrap, self._loader, self._index = bootstrap, loader, index
-        self._task: asyncio.Task | None = None
+class IndexFollower:
+    """Keeps the index current from the outbox, in commit order (see the module docstring)."""
+
+    VIEW = "1:N index"
+
+    def __init__(self, pool: asyncpg.Pool, dsn: str, loader: TemplateLoader, poll_seconds: float = 1.0,
+                 max_staleness_seconds: float = 5.0) -> None:  # fmt: skip
+        self._pool, self._loader = pool, loader
+        self.freshness = Freshness(self.VIEW, max_staleness_seconds)
+        self._follower = ChangeFollower("1:N index", dsn, _OUTBOX_CHANNEL, poll_seconds, self.catch_up, self.freshness.age)
+        self.cursor = 0  # the last outbox id applied
+        self.consent_revision = 0  # the newest consent revision in the snapshot of the last catch-up
         self.applied = 0
+        self._lock = asyncio.Lock()
 
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="enrollment-follower")
+    async def start(self) -> None:
+        """Load every template, then follow."""
+        started = self.freshness.started()
+        self.cursor, self.consent_revision = await self._loader.load_all()
+        self.freshness.caught_up(started)
+        self._follower.start()
 
     async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await self._follower.stop()
 
-    async def _run(self) -> None:
-        while True:
-            kafka = consumer(self._bootstrap, topics.ENROLLMENT.name)
-            try:
-                await kafka.start()
-                async for record in kafka:
-                    await self._apply(record.value)
-            except asyncio.CancelledError:
-                raise
-            except Exception as error:  # broker gone or Postgres hiccup: start over, reloads are idempotent
-                log.warning("enrollment follower restarting", error=repr(error))
-                await asyncio.sleep(1.0)
-            finally:
-                await kafka.stop()
+    async def catch_up(self) -> None:
+        async with self._lock:
+            started = self.freshness.started()
+            async with self._pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
+                rows = await conn.fetch(
+                    "SELECT id, message_key, event_type FROM outbox WHERE id > $1 ORDER BY id", self.cursor
+                )
+                revision = await conn.fetchval(_CONSENT_REVISION)
+            talents = [r["message_key"] for r in rows if r["event_type"] in _CHANGES_TEMPLATES and r["message_key"]]
+            for talent_id in dict.fromkeys(talents):  # reloads are idempotent: a crash here repeats them
+                await self._loader.reload(talent_id)
+                self.applied += 1
+            if rows:
+                self.cursor = rows[-1]["id"]
+            self.consent_revision = max(self.consent_revision, revision)
+            self.freshness.caught_up(started)
 
-    async def _apply(self, raw: bytes) -> None:
-        event = events_pb2.Event.FromString(raw)
-        if event.WhichOneof("payload") not in _RELOADING or not event.talent_id:
-            return
-        loaded_at = self._index.loaded_at
-        if loaded_at is not None and event.occurred_at.ToDatetime(tzinfo=UTC) < loaded_at - _REPLAY_MARGIN:
-            return  # already in the start-up load
-        await self._loader.reload(event.talent_id)
-        self.applied += 1
+    async def at_least(self, token: str) -> None:
+        """Catch up first when `token` names a consent revision newer than the last catch-up saw;
+        then refuse (UNAVAILABLE) if the index is older than its bound."""
+        if decode_token(token) > self.consent_revision:
+            await asyncio.wait_for(self.catch_up(), self.freshness.bound)
+        self.freshness.require()
+
+
+class IndexSearcher:
+    """The Searcher a Verify uses: a fresh-enough index, and hits only on templates that are live."""
+
+    def __init__(self, index: LikenessIndex, follower: IndexFollower, loader: TemplateLoader) -> None:
+        self._index, self._follower, self._loader = index, follower, loader
+
+    async def search(self, probes: list[Probe], floor: dict[Modality, float], at_least_as_fresh: str = "") -> list[ProbeHit]:
+        await self._follower.at_least(at_least_as_fresh)
+        live: dict[str, frozenset[str]] = {}  # talent -> its templates in Postgres now (checked this call)
+        for _ in range(3):
+            hits = await self._index.search(probes, floor)
+            unchecked = {h.talent_id for h in hits} - live.keys()
+            if not unchecked:
+                break
+            now = await self._loader.live_template_ids(unchecked)
+            live.update({t: now.get(t, frozenset()) for t in unchecked})
+            changed = sorted(t for t in unchecked if live[t] != self._index.template_ids(t))
+            if not changed:
+                break
+            # erased, swept or re-enrolled since the index loaded them: reload, search again
+            log.info("index behind a hit talent's templates; reloading before deciding", talents=len(changed))
+            for talent_id in changed:
+                await self._loader.reload(talent_id)
+        if {h.talent_id for h in hits} - live.keys():
+            raise Unavailable("the index kept changing under this search; try again", reason="INDEX_CHANGING")
+        return [h for h in hits if live[h.talent_id]]

@@ -68,20 +68,9 @@ class PostgresMandates:
         return await represents_any(self._conn, agency_id, talent_ids, now)
 
 
-class PostgresEnrolled:
-    def __init__(self, conn: asyncpg.Connection) -> None:
-        self._conn = conn
-
-    async def still_enrolled(self, talent_ids: set[str]) -> set[str]:
-        # Erasure shreds the talent's data key first: no key, no usable template.
-        rows = await self._conn.fetch("SELECT talent_id FROM talent_data_keys WHERE talent_id = ANY($1::text[])", list(talent_ids))
-        return {r["talent_id"] for r in rows}
-
-
 class PostgresVerificationUnitOfWork(PostgresUnitOfWorkBase):
     def bind(self, conn: asyncpg.Connection) -> None:
         self.verifications = PostgresVerifications(conn)
-        self.enrolled = PostgresEnrolled(conn)
         self.mandates = PostgresMandates(conn)
         self.idempotency = PostgresIdempotency(conn)
 

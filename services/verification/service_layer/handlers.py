@@ -13,6 +13,7 @@ from likeness_common.errors import FailedPrecondition, InvalidArgument, Likeness
 from likeness_common.ids import is_id, new_id
 from likeness_common.ports import Signer
 from likeness_common.principal import Principal
+from likeness_common.tokens import freshest
 
 from ..domain import commands, events
 from ..domain.model import Modality, Thresholds, VerificationRecord, best_matches, decide
@@ -102,11 +103,7 @@ async def verify(
             raise _use_operation(float(error.metadata.get("seconds", limit)), limit) from None
         raise
     floors = {m: min(thresholds.review(m), thresholds.review(m, window=True)) for m in Modality}
-    hits = await searcher.search(extraction.probes, floors)
-    if hits:
-        async with uow:  # the index may lag an erasure by a moment: erased talent never match
-            live = await uow.enrolled.still_enrolled({h.talent_id for h in hits})
-        hits = [h for h in hits if h.talent_id in live]
+    hits = await searcher.search(extraction.probes, floors, cmd.at_least_as_fresh)
     matches = best_matches(hits, thresholds)
 
     territory = cmd.territory.upper()
@@ -135,7 +132,7 @@ async def verify(
         conditions=outcome.conditions,
         models=extractor.models,
         thresholds=thresholds,
-        consistency_token=_freshest(tokens),
+        consistency_token=freshest(tokens),
         decided_at=_now(),
         coverage=extraction.coverage,
         review_reasons=outcome.review_reasons,
@@ -152,11 +149,6 @@ async def verify(
             await uow.idempotency.remember(actor.principal_id, operation, cmd.request_id, params, {"verification_id": record.verification_id})
         await uow.commit()
     return stored
-
-
-def _freshest(tokens: list[str]) -> str:
-    """Consistency tokens are `ct1.<revision>` (decimal): the longest, then the greatest, is the freshest."""
-    return max(tokens, key=lambda t: (len(t), t), default="")
 
 
 async def _replay(uow: VerificationUnitOfWork, prior: dict) -> StoredVerification:

@@ -49,8 +49,10 @@ class Extractor(Protocol):
 class Searcher(Protocol):
     """The 1:N index over every enrolled talent."""
 
-    async def search(self, probes: list[Probe], floor: dict[Modality, float]) -> list[ProbeHit]:
-        """Every (probe, talent) pair scoring at least floor[modality], with the talent's best score."""
+    async def search(self, probes: list[Probe], floor: dict[Modality, float], at_least_as_fresh: str = "") -> list[ProbeHit]:
+        """Every (probe, talent) pair scoring at least floor[modality], with the talent's best score,
+        on templates that are live now, from an index at least as fresh as the consistency token
+        (UNAVAILABLE when it cannot be: never a quieter answer from a stale index)."""
 
 
 class ConsentChecker(Protocol):
@@ -74,11 +76,6 @@ class Verifications(Protocol):
         or only those that matched one of `talent_ids`; None: no such filter."""
 
 
-class Enrolled(Protocol):
-    async def still_enrolled(self, talent_ids: set[str]) -> set[str]:
-        """Those of `talent_ids` whose biometrics are not erased (the index may lag an erasure)."""
-
-
 class Mandates(Protocol):
     async def represented(self, agency_id: str, now: datetime) -> list[str]:
         """The talent the agency holds an active mandate over."""
@@ -89,7 +86,6 @@ class Mandates(Protocol):
 
 class VerificationUnitOfWork(Protocol):
     verifications: Verifications
-    enrolled: Enrolled
     mandates: Mandates
     idempotency: IdempotencyStore
 
