@@ -40,8 +40,9 @@ if str(ROOT) not in sys.path:  # run as a script: `bench` imports from the repos
 
 from bench.accuracy import dataset, tables  # noqa: E402
 from bench.accuracy.trials import ClipRun, TrialBench  # noqa: E402
+from bench.host import machine  # noqa: E402
 from bench.robustness import harness  # noqa: E402
-from bench.robustness.__main__ import machine, quiet_threads  # noqa: E402
+from bench.robustness.__main__ import quiet_threads  # noqa: E402
 from bench.robustness.report import thresholds_line  # noqa: E402
 from verification.domain.model import Modality  # noqa: E402
 

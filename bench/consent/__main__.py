@@ -16,10 +16,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
-import platform
 import random
 import statistics
+import sys
 import tempfile
 import time
 import uuid
@@ -43,6 +42,11 @@ from likeness_common.logging import configure_logging
 from likeness_common.principal import PrincipalKind
 from likeness_common.signing import SigningKeyring, canonical_json
 from registry.bootstrap import MIGRATIONS as REGISTRY
+
+ROOT = Path(__file__).resolve().parents[2]
+if str(ROOT) not in sys.path:  # run as a script: `bench` imports from the repository root
+    sys.path.insert(0, str(ROOT))
+from bench.host import load_average, machine  # noqa: E402
 
 PURPOSES = [Purpose.ADVERTISING, Purpose.DUBBING, Purpose.TRAINING, Purpose.EDITORIAL, Purpose.SYNTHETIC_PERFORMANCE]
 
@@ -84,21 +88,6 @@ async def load(dsn: str, kek_file: Path, talent: int) -> tuple[list[str], str, s
         await conn.execute("ANALYZE grants, talent")
     await pool.close()
     return talent_ids, platform_id, platform_key, operator_key
-
-
-def load_average() -> float:
-    return float(Path("/proc/loadavg").read_text().split()[0])
-
-
-def machine() -> dict:
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), platform.processor() or "?")  # fmt: skip
-    return {
-        "cpu": cpu,
-        "cores": os.cpu_count(),
-        "python": platform.python_version(),
-        "date": f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
-    }
 
 
 def pct(values: list[float], q: float) -> float:

@@ -29,8 +29,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
-import platform
 import random
 import shutil
 import statistics
@@ -57,6 +55,11 @@ from likeness_common.devstack import DevStack
 from likeness_common.logging import configure_logging
 from likeness_common.proto import ts
 
+ROOT = Path(__file__).resolve().parents[2]
+if str(ROOT) not in sys.path:  # run as a script: `bench` imports from the repository root
+    sys.path.insert(0, str(ROOT))
+from bench.host import load_average, machine  # noqa: E402
+
 ROOT = Path(__file__).resolve().parent.parent.parent
 FACES = ROOT.parent / "shared" / "data" / "faces"
 BIG = [("grpc.max_send_message_length", 64 << 20), ("grpc.max_receive_message_length", 64 << 20)]
@@ -72,21 +75,6 @@ def rid() -> str:
 
 def bearer(key: str) -> list[tuple[str, str]]:
     return [("authorization", f"Bearer {key}")]
-
-
-def load_average() -> float:
-    return float(Path("/proc/loadavg").read_text().split()[0])
-
-
-def machine() -> dict:
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), platform.processor() or "?")  # fmt: skip
-    return {
-        "cpu": cpu,
-        "cores": os.cpu_count(),
-        "python": platform.python_version(),
-        "date": f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
-    }
 
 
 def tree_rss_kib(pid: int) -> int:

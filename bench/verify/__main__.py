@@ -25,7 +25,6 @@ import asyncio
 import gc
 import json
 import os
-import platform
 import shutil
 import statistics
 import sys
@@ -41,6 +40,10 @@ from verification.bootstrap import VerificationSettings
 from verification.domain.index import Metric, ModalityIndex
 
 ROOT = Path(__file__).resolve().parent.parent.parent
+if str(ROOT) not in sys.path:  # run as a script: `bench` imports from the repository root
+    sys.path.insert(0, str(ROOT))
+from bench import host as bench_host  # noqa: E402
+
 DATA = ROOT.parent / "shared" / "data"
 FACES = DATA / "faces"
 SPEAKER = DATA / "voices" / "librispeech" / "test-other" / "1688"
@@ -97,8 +100,7 @@ def children_of(pid: int) -> list[int]:
 
 
 def machine() -> dict:
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), platform.processor() or "?")  # fmt: skip
+    """bench.host's machine plus the BLAS and thread settings the index search depends on."""
     try:
         from threadpoolctl import threadpool_info
 
@@ -108,8 +110,7 @@ def machine() -> dict:
     except Exception:  # threadpoolctl absent: say what the environment asks for
         blas = "?"
     env = {k: os.environ[k] for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS") if k in os.environ}
-    return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(), "numpy": np.__version__,
-            "blas": blas or "?", "thread_env": env, "date": f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC", "load_start": load()}  # fmt: skip
+    return {**bench_host.machine(), "numpy": np.__version__, "blas": blas or "?", "thread_env": env, "load_start": load()}
 
 
 def load() -> float:

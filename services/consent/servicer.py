@@ -45,7 +45,9 @@ class ConsentServicer(consent_pb2_grpc.ConsentServiceServicer):
         )
         grant, revision = await handlers.create_grant(cmd, current_principal(), self._uow(), self._keyring)
         self._reader.applied(grant, revision)
-        return pb.CreateGrantResponse(grant=grant_pb(grant, self._reader.now()), consistency_token=encode_token(revision))
+        # The grant took effect at its creation (database time): a clock estimate a moment behind must not call it PENDING.
+        now = max(self._reader.now(), grant.created_at)
+        return pb.CreateGrantResponse(grant=grant_pb(grant, now), consistency_token=encode_token(revision))
 
     async def RevokeGrant(self, request: pb.RevokeGrantRequest, context: grpc.aio.ServicerContext) -> pb.RevokeGrantResponse:
         cmd = commands.RevokeGrant(request.request_id, request.grant_id, request.reason)
