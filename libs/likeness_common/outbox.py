@@ -8,7 +8,7 @@ held until commit.
 
 Relay: one leader per database (session advisory lock); a standby takes over when the leader's
 connection dies. Each round reads unpublished rows in id order, sends them all (acks=all, key =
-talent or aggregate id, `event_id` and `event_type` headers), waits for every ack and only then
+talent or aggregate id, `event_id`, `event_type` and CloudEvents headers: events.record_headers), waits for every ack and only then
 marks them published. A crash anywhere republishes the round: at-least-once, duplicates share the
 event_id. A NOTIFY from committing writers wakes the relay at once; a slow poll is the fallback.
 Before and after each round the relay checks that the broker still holds its marker topic: a broker

@@ -176,7 +176,7 @@ async def test_erasure_shreds_the_key_and_reaches_kafka(ctx, pool, stack):
         assert await TemplateVault(conn, load_kek(None, stack.kek_file)).data_key(talent, create=False) is None
     status = await stub.GetEnrollmentStatus(epb.GetEnrollmentStatusRequest(talent_id=talent), metadata=md)
     assert list(status.enrollments) == []
-    rows = await pool.fetch("SELECT event_id::text AS event_id, event_type FROM outbox WHERE message_key = $1 AND topic = $2",
+    rows = await pool.fetch("SELECT event_id::text AS event_id, event_type FROM outbox WHERE message_key = $1 AND topic = $2 ORDER BY id",
                             talent, topics.ENROLLMENT.name)  # fmt: skip
     assert [r["event_type"] for r in rows] == ["FaceEnrolled", "BiometricsErased"]
     relay = relay_process(stack, "relay-enrollment")
