@@ -161,8 +161,10 @@ async def enrollment_app(stack: Stack, pool: asyncpg.Pool) -> AsyncIterator[Repl
     """The enrollment service with one real worker process (dlib + Resemblyzer loaded once)."""
     from enrollment.bootstrap import EnrollmentSettings, build_app
     from likeness_common.crypto import load_kek
+    from verification.bootstrap import VerificationSettings
 
-    app = build_app(pool, load_kek(None, stack.kek_file), EnrollmentSettings(port=0, shutdown_grace_seconds=0.5, retention_sweep_seconds=3600))
+    settings = EnrollmentSettings(port=0, shutdown_grace_seconds=0.5, retention_sweep_seconds=3600)
+    app = build_app(pool, stack.dsn, load_kek(None, stack.kek_file), settings, verification=VerificationSettings(index_max_staleness_seconds=60))
     port = await app.start()
     yield Replica(app, f"127.0.0.1:{port}")
     await app.stop()

@@ -1,4 +1,5 @@
-"""Wiring of the enrollment service: Postgres adapters, the biometric worker pool, the retention sweeper."""
+"""Wiring of the enrollment service: Postgres adapters, the biometric worker pool, the retention
+sweeper, and the 1:N index replica the duplicate-likeness search runs on (adapters/likeness.py)."""
 
 from __future__ import annotations
 
@@ -16,9 +17,12 @@ from likeness_common.crypto import Kek
 from likeness_common.db import Migrations
 from likeness_common.grpc_server import GrpcServer, ServiceBinding
 from likeness_common.settings import ServiceSettings, SettingsConfigDict
+from verification.adapters.index import IndexFollower, LikenessIndex, TemplateLoader
+from verification.bootstrap import VerificationSettings
 
 from . import SERVICE_NAME
 from .adapters.engine import WorkerPoolEngine
+from .adapters.likeness import IndexLikenessSearch
 from .adapters.postgres import PostgresEnrollmentUnitOfWork
 from .domain.model import Modality
 from .service_layer import handlers
@@ -38,11 +42,15 @@ class EnrollmentSettings(ServiceSettings):
 @dataclass
 class EnrollmentApp(ServiceApp):
     engine: WorkerPoolEngine | None = None
+    index: LikenessIndex | None = None
+    follower: IndexFollower | None = None
 
     async def on_start(self) -> None:
         await self.engine.warm_up()  # the first request then pays no model loading
+        await self.follower.start()
 
     async def on_stop(self) -> None:
+        await self.follower.stop()
         self.engine.close()
 
 
@@ -50,14 +58,22 @@ async def _sweep(uow: Callable[[], PostgresEnrollmentUnitOfWork], engine: Worker
     return await handlers.sweep_retention(uow(), {m: engine.model(m) for m in Modality})
 
 
-def build_app(pool: asyncpg.Pool, kek: Kek, settings: EnrollmentSettings, engine: WorkerPoolEngine | None = None) -> EnrollmentApp:
+def build_app(pool: asyncpg.Pool, dsn: str, kek: Kek, settings: EnrollmentSettings, engine: WorkerPoolEngine | None = None,
+              verification: VerificationSettings | None = None) -> EnrollmentApp:  # fmt: skip
+    """The duplicate-likeness search uses Verify's thresholds and index settings: `verification`
+    (default: read from the same LIKENESS_VERIFICATION_* environment as the verification service)."""
     engine = engine or WorkerPoolEngine(settings.workers)
+    verification = verification or VerificationSettings()
 
     def uow() -> PostgresEnrollmentUnitOfWork:
         return PostgresEnrollmentUnitOfWork(pool, kek)
 
-    servicer = EnrollmentServicer(uow, engine, settings.max_samples)
+    index = LikenessIndex({m.value: "/".join(engine.model(m)) for m in Modality}, verification.index_ivf_min_rows)
+    follower = IndexFollower(pool, dsn, TemplateLoader(pool, kek, index), verification.index_poll_seconds,
+                             verification.index_max_staleness_seconds)  # fmt: skip
+    likeness = IndexLikenessSearch(index, follower, verification.thresholds())
+    servicer = EnrollmentServicer(uow, engine, likeness, settings.max_samples)
     binding = ServiceBinding(SERVICE_NAME, servicer, enrollment_pb2_grpc.add_EnrollmentServiceServicer_to_server)
     server = GrpcServer([binding], settings, PostgresAuthenticator(pool))
     sweeper = Periodic("retention-sweep", settings.retention_sweep_seconds, lambda: _sweep(uow, engine))
-    return EnrollmentApp(server, [sweeper], engine=engine)
+    return EnrollmentApp(server, [sweeper], engine=engine, index=index, follower=follower)

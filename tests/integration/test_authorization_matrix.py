@@ -96,6 +96,9 @@ EXPECTED: dict[str, dict[str, dict[str, str]]] = {
         "EnrollVoice": FOR_THE_TALENT,
         "GetEnrollmentStatus": FOR_THE_TALENT,
         "EraseTalentBiometrics": FOR_THE_TALENT,
+        "GetDispute": row(OK, OK, HIDDEN, HIDDEN),  # agencies of either talent; others NOT_FOUND (never confirm ids)
+        "ListDisputes": FOR_THE_TALENT,  # filtered to the talent the agency represents
+        "ResolveDispute": OPERATOR_ONLY,
     },
     "likeness.verification.v1.VerificationService": {
         "Verify": PLATFORM_ONLY,
@@ -185,6 +188,11 @@ async def world(stack, channel, consent_app, enrollment_app, verification_app) -
             epb.EnrollFaceRequest(request_id=rid(), talent_id=talent.talent_id, notice=NOTICE,
                                   images=[face("obama", "obama.jpg"), face("obama", "obama2.jpg")]), metadata=bearer(a.api_key))  # fmt: skip
         assert enrolled.enrollment.accepted_samples == 2
+        # The same face under T2 too: a likeness dispute between two of A's talent.
+        disputed = await enrollment_pb2_grpc.EnrollmentServiceStub(ech).EnrollFace(
+            epb.EnrollFaceRequest(request_id=rid(), talent_id=second.talent.talent_id, notice=NOTICE,
+                                  images=[face("obama", "obama4.jpg")]), metadata=bearer(a.api_key))  # fmt: skip
+        [dispute_id] = disputed.enrollment.dispute_ids
         grant = await consent_pb2_grpc.ConsentServiceStub(cch).CreateGrant(
             cpb.CreateGrantRequest(request_id=rid(), grant=cpb.Grant(
                 talent_id=talent.talent_id, platform_id=platform.platform.platform_id, modalities=[epb.MODALITY_FACE],
@@ -215,7 +223,7 @@ async def world(stack, channel, consent_app, enrollment_app, verification_app) -
              "talent": talent.talent_id, "talent2": second.talent.talent_id, "mandate2": second.mandate.mandate_id,
              "spare_agency": spare.agency.agency_id, "grant": grant.grant.grant_id,
              "verification": verified.verification.verification_id, "operation": operations[0],
-             "operation_to_delete": operations[1]},
+             "operation_to_delete": operations[1], "dispute": dispute_id},
         targets={"likeness.registry.v1.RegistryService": "", "likeness.consent.v1.ConsentService": consent_app.target,
                  "likeness.enrollment.v1.EnrollmentService": enrollment_app.target,
                  "likeness.verification.v1.VerificationService": verification_app.target,
@@ -265,6 +273,10 @@ REQUESTS: dict[str, Callable[[World, str], Any]] = {
     "EnrollVoice": lambda w, k: epb.EnrollVoiceRequest(request_id=rid(), talent_id=w.ids["talent"], notice=NOTICE, clips=speech("1688", 3)),
     "GetEnrollmentStatus": lambda w, k: epb.GetEnrollmentStatusRequest(talent_id=w.ids["talent"]),
     "EraseTalentBiometrics": lambda w, k: epb.EraseTalentBiometricsRequest(request_id=rid(), talent_id=w.ids["talent"], reason="matrix"),
+    "GetDispute": lambda w, k: epb.GetDisputeRequest(dispute_id=w.ids["dispute"]),
+    "ListDisputes": lambda w, k: epb.ListDisputesRequest(talent_id=w.ids["talent"]),
+    "ResolveDispute": lambda w, k: epb.ResolveDisputeRequest(request_id=rid(), dispute_id=w.ids["dispute"],
+                                                             resolution=epb.DISPUTE_RESOLUTION_DISTINCT_PEOPLE),  # fmt: skip
     "Verify": lambda w, k: vpb.VerifyRequest(parameters=_verify_parameters(), media=face("obama", "obama_small.jpg").content),
     "VerifyStream": lambda w, k: [vpb.VerifyStreamRequest(parameters=_verify_parameters()),
                                   vpb.VerifyStreamRequest(chunk=face("obama", "obama_small.jpg").content)],  # fmt: skip

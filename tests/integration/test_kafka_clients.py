@@ -83,6 +83,14 @@ async def make_every_event(stack, pool, channel, enrollment_app, consent_app, ve
         await enroll.EnrollFace(epb.EnrollFaceRequest(request_id=rid(), talent_id=talent, notice=NOTICE, images=images), metadata=md)
         clips = [epb.MediaSample(filename=f"1688-{i}.flac", content=c) for i, c in enumerate(utterances("1688")[:4])]
         await enroll.EnrollVoice(epb.EnrollVoiceRequest(request_id=rid(), talent_id=talent, notice=NOTICE, clips=clips), metadata=md)
+        # The same face under a second record: a likeness dispute, opened and resolved.
+        twin = (await reg.RegisterTalent(rpb.RegisterTalentRequest(request_id=rid(), display_name="Contract twin"), metadata=md)).talent.talent_id
+        images = [epb.MediaSample(filename="obama2.jpg", content=face_file("obama", "obama2.jpg"))]
+        held = await enroll.EnrollFace(epb.EnrollFaceRequest(request_id=rid(), talent_id=twin, notice=NOTICE, images=images), metadata=md)
+        for dispute_id in held.enrollment.dispute_ids:
+            await enroll.ResolveDispute(epb.ResolveDisputeRequest(request_id=rid(), dispute_id=dispute_id,
+                                                                  resolution=epb.DISPUTE_RESOLUTION_DISTINCT_PEOPLE), metadata=op)  # fmt: skip
+        await enroll.EraseTalentBiometrics(epb.EraseTalentBiometricsRequest(request_id=rid(), talent_id=twin), metadata=md)
 
         async with grpc.aio.insecure_channel(consent_app.target) as cch:
             consent = consent_pb2_grpc.ConsentServiceStub(cch)

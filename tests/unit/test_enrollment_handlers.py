@@ -10,7 +10,17 @@ import numpy as np
 import pytest
 
 from enrollment.domain import commands
-from enrollment.domain.model import Modality, Notice, Sample, SampleOutcome
+from enrollment.domain.model import (
+    DisputeState,
+    EnrollmentState,
+    Modality,
+    Notice,
+    Resolution,
+    Sample,
+    SampleOutcome,
+    Similar,
+    pair,
+)
 from enrollment.service_layer import handlers
 from likeness_common.errors import FailedPrecondition, InvalidArgument, PermissionDenied
 from likeness_common.principal import Principal, PrincipalKind
@@ -46,6 +56,21 @@ class FakeEngine:
 class Store:
     def __init__(self):
         self.enrollments, self.templates, self.events, self.idem = {}, [], [], {}
+        self.disputes, self.distinct = {}, set()
+
+
+class FakeLikeness:
+    """Scripted 1:N search: `before` answers the search before the commit, `after` the re-check."""
+
+    def __init__(self, before=(), after=None):
+        self.before, self.after, self.refreshed = list(before), after, False
+
+    async def similar(self, modality, vectors, exclude_talent):
+        found = self.after if self.refreshed and self.after is not None else self.before
+        return [s for s in found if s.talent_id != exclude_talent]
+
+    async def refresh(self):
+        self.refreshed = True
 
 
 class FakeUow:
@@ -61,6 +86,9 @@ class FakeUow:
                 for i in ids:
                     outer._staged_enrollments[i].erased_at = now
             async def expired(self, now, limit): return [e for e in outer._staged_enrollments.values() if e.erased_at is None and e.retain_until <= now]  # noqa: E301,E704
+            async def set_state(self, ids, state):  # noqa: E301
+                for i in ids:
+                    outer._staged_enrollments[i].state = state
 
         class Templates:
             async def vectors(self, t, m): return [v for (tt, mm, kind, v, _) in outer._staged_templates if tt == t and mm == m and kind == "sample"]  # noqa: E704
@@ -82,16 +110,34 @@ class FakeUow:
             async def talent_exists(self, t): return t == TALENT  # noqa: E704
             async def represents(self, a, t, now): return a == AGENCY.principal_id and t == TALENT  # noqa: E704
 
+        class Disputes:
+            async def add(self, d):  # noqa: E301
+                if any(o.state is DisputeState.OPEN and pair(*o.talent_ids) == pair(*d.talent_ids) and o.modality is d.modality
+                       for o in outer._staged_disputes.values()):  # fmt: skip
+                    return False
+                outer._staged_disputes[d.dispute_id] = d
+                return True
+            async def get(self, i, for_update=False): return outer._staged_disputes.get(i)  # noqa: E301,E704
+            async def open_for_enrollment(self, e): return [d for d in outer._staged_disputes.values() if d.enrollment_id == e and d.state is DisputeState.OPEN]  # noqa: E301,E704
+            async def save(self, d): outer._staged_disputes[d.dispute_id] = d  # noqa: E301,E704
+            async def distinct(self, a, b, m): return (*pair(a, b), m) in outer.s.distinct  # noqa: E301,E704
+            async def remember_distinct(self, a, b, m): outer.s.distinct.add((*pair(a, b), m))  # noqa: E301,E704
+
         class Idem:
             async def recall(self, p, op, r, params): return outer.s.idem.get((p, op, r))  # noqa: E704
             async def remember(self, p, op, r, params, result): outer._staged_idem[(p, op, r)] = result  # noqa: E704
 
         self.enrollments, self.templates, self.parties, self.idempotency = Enrollments(), Templates(), Parties(), Idem()
+        self.disputes = Disputes()
+
+    async def now(self):
+        return datetime.now(UTC)
 
     async def __aenter__(self):
         self._staged_enrollments = copy.copy(self.s.enrollments)
         self._staged_templates = list(self.s.templates)
         self._staged_idem, self._events = {}, []
+        self._staged_disputes = copy.copy(self.s.disputes)
         return self
 
     async def __aexit__(self, *exc):
@@ -102,6 +148,7 @@ class FakeUow:
 
     async def commit(self):
         self.s.enrollments, self.s.templates = self._staged_enrollments, self._staged_templates
+        self.s.disputes = self._staged_disputes
         self.s.idem.update(self._staged_idem)
         self.s.events.extend(self._events)
 
@@ -110,8 +157,9 @@ def cmd(*contents: bytes, notice=NOTICE, request_id="", modality=Modality.FACE) 
     return commands.Enroll(request_id, TALENT, modality, notice, tuple(Sample(f"s{i}.jpg", c) for i, c in enumerate(contents)))
 
 
-async def enroll(store, command, actor=AGENCY):
-    return await handlers.enroll(command, actor, FakeUow(store), FakeEngine())
+async def enroll(store, command, actor=AGENCY, likeness=None):
+    enrollment, outcomes, _similar = await handlers.enroll(command, actor, FakeUow(store), FakeEngine(), likeness or FakeLikeness())
+    return enrollment, outcomes
 
 
 async def test_one_bad_sample_of_three_is_reported_not_fatal():
@@ -178,3 +226,65 @@ async def test_erase_and_retention_sweep():
     await enroll(store, cmd(b"A", notice=short))
     assert await handlers.sweep_retention(FakeUow(store), {m: ("fake", "1") for m in Modality}) == 1
     assert store.templates == []
+
+
+OTHER = "tal_01M88J602BD7QVZB8KK88Q3399"
+OPERATOR = Principal(PrincipalKind.OPERATOR, "op_1")
+MODELS = {m: ("fake", "1") for m in Modality}
+
+
+async def test_a_match_with_another_talent_opens_a_dispute_and_holds_the_enrollment():
+    store = Store()
+    enrollment, _ = await enroll(store, cmd(b"A"), likeness=FakeLikeness([Similar(OTHER, 0.62, True)]))
+    assert enrollment.state is EnrollmentState.DISPUTED
+    [dispute] = store.disputes.values()
+    assert (dispute.talent_id, dispute.existing_talent_id, dispute.state) == (TALENT, OTHER, DisputeState.OPEN)
+    opened = [e for e in store.events if type(e).__name__ == "DisputeOpened"]
+    assert sorted(e.key for e in opened) == sorted([TALENT, OTHER])  # one event per talent involved
+
+
+async def test_review_band_similarity_is_a_warning_not_a_dispute():
+    store = Store()
+    likeness = FakeLikeness([Similar(OTHER, 0.45, False)])
+    enrollment, _, similar = await handlers.enroll(cmd(b"A"), AGENCY, FakeUow(store), FakeEngine(), likeness)
+    assert enrollment.state is EnrollmentState.ACTIVE and not store.disputes
+    assert [s.talent_id for s in similar] == [OTHER]
+
+
+async def test_the_recheck_after_commit_catches_a_concurrent_enrollment():
+    """Nothing similar before the commit; the re-check on a refreshed index finds the other talent."""
+    store = Store()
+    likeness = FakeLikeness([], after=[Similar(OTHER, 0.7, True)])
+    enrollment, _ = await enroll(store, cmd(b"A"), likeness=likeness)
+    assert likeness.refreshed
+    assert store.enrollments[enrollment.enrollment_id].state is EnrollmentState.DISPUTED
+    assert len(store.disputes) == 1
+
+
+async def test_a_pair_resolved_as_distinct_people_does_not_reopen():
+    store = Store()
+    await enroll(store, cmd(b"A"), likeness=FakeLikeness([Similar(OTHER, 0.62, True)]))
+    [dispute] = store.disputes.values()
+    resolved = await handlers.resolve_dispute(commands.ResolveDispute("", dispute.dispute_id, Resolution.DISTINCT_PEOPLE, "twins"),
+                                              OPERATOR, FakeUow(store), MODELS)  # fmt: skip
+    assert resolved.state is DisputeState.RESOLVED
+    assert store.enrollments[dispute.enrollment_id].state is EnrollmentState.ACTIVE
+    again, _ = await enroll(store, cmd(b"A"), likeness=FakeLikeness([Similar(OTHER, 0.62, True)]))
+    assert again.state is EnrollmentState.ACTIVE and len(store.disputes) == 1
+
+
+async def test_keep_existing_rejects_the_held_enrollment_and_only_operators_resolve():
+    store = Store()
+    await enroll(store, cmd(b"A"), likeness=FakeLikeness([Similar(OTHER, 0.62, True)]))
+    [dispute] = store.disputes.values()
+    keep = commands.ResolveDispute("", dispute.dispute_id, Resolution.SAME_PERSON_KEEP_EXISTING, "")
+    with pytest.raises(PermissionDenied):
+        await handlers.resolve_dispute(keep, AGENCY, FakeUow(store), MODELS)
+    await handlers.resolve_dispute(keep, OPERATOR, FakeUow(store), MODELS)
+    held = store.enrollments[dispute.enrollment_id]
+    assert held.state is EnrollmentState.REJECTED and held.erased_at is not None
+    assert not [x for x in store.templates if x[0] == TALENT and x[2] == "sample"]
+    assert [type(e).__name__ for e in store.events][-3:] == ["BiometricsErased", "DisputeResolved", "DisputeResolved"]
+    with pytest.raises(FailedPrecondition):
+        await handlers.resolve_dispute(commands.ResolveDispute("", dispute.dispute_id, Resolution.DISTINCT_PEOPLE, ""),
+                                       OPERATOR, FakeUow(store), MODELS)  # fmt: skip

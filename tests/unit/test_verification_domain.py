@@ -313,13 +313,14 @@ def test_receipt_payload_round_trips_and_has_no_floats():
         media_type="video/mp4", media_bytes=1234, frames=7, purpose="ADVERTISING", custom_purpose="", territory="US",
         decision=Decision.DENY,
         matches=[Match("tal_1", Modality.FACE, 0.6123, Location(2.0, 2.0, 48, (1, 20, 30, 4)), False, "", "NO_GRANT"),
-                 Match("tal_2", Modality.VOICE, 0.9, Location(0.5, 3.25), False, "grt_9", "")],
+                 Match("tal_2", Modality.VOICE, 0.9, Location(0.5, 3.25), False, "grt_9", "", "dsp_1")],
         grant_ids=["grt_9"], conditions=[("disclosure_label", "AI")], models={"FACE": "dlib/1", "VOICE": "ge2e/1"},
         thresholds=T, consistency_token="ct1.9", decided_at=datetime(2026, 11, 25, 12, 0, tzinfo=UTC),
         coverage=replace(COMPLETE, decode_errors=("audio: x",)), review_reasons=(ReviewReason.INCOMPLETE_COVERAGE,),
     )  # fmt: skip
     payload = record.receipt_payload("sk_1")
-    assert payload["version"] == RECEIPT_TYPE and payload["key_id"] == "sk_1" and payload["schema"] == 2
+    assert payload["version"] == RECEIPT_TYPE and payload["key_id"] == "sk_1" and payload["schema"] == 3
+    assert [m["dispute_id"] for m in payload["matches"]] == ["", "dsp_1"]
     assert payload["coverage"]["complete"] is False and payload["coverage"]["incomplete_reasons"] == ["DECODE_ERRORS"]
     assert payload["review_reasons"] == ["INCOMPLETE_COVERAGE"]
     assert canonical_json(payload).count(b'"version"') == 1
@@ -338,6 +339,33 @@ def test_a_schema_1_receipt_still_reads():
     record = record_from_receipt(v1)
     assert record.schema == 1 and record.coverage is None and record.review_reasons == ()
     assert "coverage" not in record.receipt_payload("sk_1")
+
+
+def test_a_schema_2_receipt_round_trips_without_dispute_ids():
+    """Receipts signed before disputes: their matches have no dispute_id key, and re-serializing
+    them gives the same bytes (the offline verifier compares them)."""
+    record = VerificationRecord(
+        verification_id="ver_1", receipt_id="rcp_1", request_id="r", platform_id="plt_1", media_sha256="ab" * 32,
+        media_type="image/jpeg", media_bytes=10, frames=1, purpose="ADVERTISING", custom_purpose="", territory="US",
+        decision=Decision.ALLOW, matches=[Match("tal_2", Modality.FACE, 0.9, Location(), False, "grt_9", "")],
+        grant_ids=["grt_9"], conditions=[], models={}, thresholds=T, consistency_token="",
+        decided_at=datetime(2026, 11, 25, 12, 0, tzinfo=UTC), coverage=COMPLETE, schema=2,
+    )  # fmt: skip
+    payload = record.receipt_payload("sk_1")
+    assert "dispute_id" not in payload["matches"][0]
+    assert record_from_receipt(payload).receipt_payload("sk_1") == payload
+
+
+def test_an_open_likeness_dispute_turns_allow_into_review_naming_it():
+    """Two talent records claim one face (consent laundering): whose consent counts is not settled."""
+    m = Match("tal_fake", Modality.FACE, 0.7, Location(), False)
+    allowed = {("tal_fake", Modality.FACE): ConsentVerdict(True, ("grt_1",))}
+    out = decide([m], allowed, COMPLETE, T, {("tal_fake", Modality.FACE): "dsp_1"})
+    assert out.decision is Decision.REVIEW and out.review_reasons == (ReviewReason.LIKENESS_DISPUTE,)
+    assert [x.dispute_id for x in out.matches] == ["dsp_1"]
+    assert decide([m], allowed, COMPLETE, T, {("tal_fake", Modality.VOICE): "dsp_1"}).decision is Decision.ALLOW  # other modality
+    denied = {("tal_fake", Modality.FACE): ConsentVerdict(False, (), "NO_GRANT")}
+    assert decide([m], denied, COMPLETE, T, {("tal_fake", Modality.FACE): "dsp_1"}).decision is Decision.DENY  # a DENY stands
 
 
 def _leaves(value):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .model import Modality, Notice, Sample
+from .model import Modality, Notice, Resolution, Sample
 
 
 @dataclass(frozen=True)
@@ -21,3 +21,11 @@ class Erase:
     request_id: str
     talent_id: str
     reason: str
+
+
+@dataclass(frozen=True)
+class ResolveDispute:
+    request_id: str
+    dispute_id: str
+    resolution: Resolution | None
+    note: str

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .model import Enrollment, Modality
+from .model import Dispute, Enrollment, Modality
 
 
 @dataclass(frozen=True)
@@ -22,4 +22,20 @@ class BiometricsErased:
     actor_id: str
 
 
-Event = Enrolled | BiometricsErased
+@dataclass(frozen=True)
+class DisputeOpened:
+    """Published once per talent involved (`key`), so each side hears of it."""
+
+    dispute: Dispute
+    key: str
+    actor_id: str
+
+
+@dataclass(frozen=True)
+class DisputeResolved:
+    dispute: Dispute
+    key: str
+    actor_id: str
+
+
+Event = Enrolled | BiometricsErased | DisputeOpened | DisputeResolved

@@ -17,6 +17,23 @@ class Modality(str, enum.Enum):
     VOICE = "VOICE"
 
 
+class EnrollmentState(str, enum.Enum):
+    ACTIVE = "ACTIVE"
+    DISPUTED = "DISPUTED"  # matches another talent's likeness: held until a dispute is resolved
+    REJECTED = "REJECTED"  # lost a dispute: templates deleted
+
+
+class DisputeState(str, enum.Enum):
+    OPEN = "OPEN"
+    RESOLVED = "RESOLVED"
+
+
+class Resolution(str, enum.Enum):
+    SAME_PERSON_KEEP_EXISTING = "SAME_PERSON_KEEP_EXISTING"
+    SAME_PERSON_KEEP_NEW = "SAME_PERSON_KEEP_NEW"
+    DISTINCT_PEOPLE = "DISTINCT_PEOPLE"
+
+
 @dataclass(frozen=True)
 class Notice:
     """The biometric notice the talent accepted."""
@@ -66,6 +83,43 @@ class Enrollment:
     created_at: datetime
     retain_until: datetime
     erased_at: datetime | None = None
+    state: EnrollmentState = EnrollmentState.ACTIVE
+    dispute_ids: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Similar:
+    """Another talent whose templates the new samples resemble: its best score, and whether that
+    reaches the match threshold (a dispute) or only the review band (a warning)."""
+
+    talent_id: str
+    score: float
+    match: bool
+
+
+@dataclass
+class Dispute:
+    dispute_id: str
+    modality: Modality
+    talent_id: str  # whose enrollment is held
+    enrollment_id: str
+    existing_talent_id: str
+    score: float
+    opened_at: datetime
+    state: DisputeState = DisputeState.OPEN
+    resolution: Resolution | None = None
+    note: str = ""
+    resolved_at: datetime | None = None
+    resolved_by: str = ""
+
+    @property
+    def talent_ids(self) -> tuple[str, str]:
+        return self.talent_id, self.existing_talent_id
+
+
+def pair(a: str, b: str) -> tuple[str, str]:
+    """A pair of talent in canonical order (distinct_likeness, open-dispute uniqueness)."""
+    return (a, b) if a < b else (b, a)
 
 
 def centroid(modality: Modality, vectors: list[np.ndarray]) -> np.ndarray:

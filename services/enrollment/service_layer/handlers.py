@@ -22,8 +22,20 @@ from likeness_common.ids import is_id, new_id
 from likeness_common.principal import Principal
 
 from ..domain import commands, events
-from ..domain.model import MAX_RETENTION, Enrollment, Modality, SampleOutcome, centroid, usable
-from .ports import BiometricEngine, EnrollmentUnitOfWork
+from ..domain.model import (
+    MAX_RETENTION,
+    Dispute,
+    DisputeState,
+    Enrollment,
+    EnrollmentState,
+    Modality,
+    Resolution,
+    SampleOutcome,
+    Similar,
+    centroid,
+    usable,
+)
+from .ports import BiometricEngine, EnrollmentUnitOfWork, LikenessSearch
 
 INCONSISTENT = "INCONSISTENT_SAMPLES"
 
@@ -76,8 +88,15 @@ def _fingerprint(cmd: commands.Enroll) -> dict:
 
 
 async def enroll(
-    cmd: commands.Enroll, actor: Principal, uow: EnrollmentUnitOfWork, engine: BiometricEngine, *, max_samples: int = 20
-) -> tuple[Enrollment, list[SampleOutcome]]:
+    cmd: commands.Enroll, actor: Principal, uow: EnrollmentUnitOfWork, engine: BiometricEngine, likeness: LikenessSearch,
+    *, max_samples: int = 20,
+) -> tuple[Enrollment, list[SampleOutcome], list[Similar]]:
+    """Analyse the samples, search them 1:N against every other talent, store the templates. A
+    match at Verify's match threshold opens a likeness dispute and holds the enrollment (DISPUTED);
+    review-band similarity comes back as a warning. The search runs again after the commit, on an
+    index caught up with every commit so far: of two concurrent enrollments of one face, the later
+    commit's re-check sees the earlier one. Returns the enrollment, the per-sample outcomes and the
+    review-band similarities."""
     now = _now()
     _validate(cmd, max_samples, now)
     operation = f"Enroll{cmd.modality.value.title()}"
@@ -123,6 +142,7 @@ async def enroll(
         retain_until=now + cmd.notice.retention,
     )
     vectors = [o.embedding for o in good]
+    similar = await likeness.similar(cmd.modality, vectors, cmd.talent_id)
     async with uow:
         await _authorize(uow, actor, cmd.talent_id, _now())
         if cmd.request_id and (prior := await uow.idempotency.recall(actor.principal_id, operation, cmd.request_id, params)):
@@ -132,11 +152,44 @@ async def enroll(
         everything = await uow.templates.vectors(cmd.talent_id, cmd.modality)
         await uow.templates.replace_centroid(cmd.talent_id, cmd.modality, model, centroid(cmd.modality, everything))
         uow.emit(events.Enrolled(enrollment, actor.principal_id))
+        await _open_disputes(uow, enrollment, similar, actor.principal_id)
         if cmd.request_id:
             await uow.idempotency.remember(actor.principal_id, operation, cmd.request_id, params,
                                            {"enrollment_id": enrollment.enrollment_id, "results": [_result(o) for o in outcomes]})  # fmt: skip
         await uow.commit()
-    return enrollment, outcomes
+    # The re-check: an enrollment of the same likeness that committed while this one was analysed.
+    await likeness.refresh()
+    seen = {s.talent_id for s in similar}
+    late = [s for s in await likeness.similar(cmd.modality, vectors, cmd.talent_id) if s.talent_id not in seen]
+    if any(s.match for s in late):
+        async with uow:
+            await _open_disputes(uow, enrollment, late, actor.principal_id)
+            await uow.commit()
+    enrollment = await _reread(uow, enrollment)
+    return enrollment, outcomes, [s for s in similar + late if not s.match]
+
+
+async def _open_disputes(uow: EnrollmentUnitOfWork, enrollment: Enrollment, similar: list[Similar], actor_id: str) -> list[Dispute]:
+    """A dispute per other talent matched at the match threshold (not a pair resolved as two
+    people, not a pair with a dispute already open); the enrollment is held while any is open."""
+    opened = []
+    for s in similar:
+        if not s.match or await uow.disputes.distinct(enrollment.talent_id, s.talent_id, enrollment.modality):
+            continue
+        dispute = Dispute(new_id("dsp"), enrollment.modality, enrollment.talent_id, enrollment.enrollment_id, s.talent_id, s.score,
+                          await uow.now())  # fmt: skip
+        if await uow.disputes.add(dispute):
+            opened.append(dispute)
+            for key in dispute.talent_ids:
+                uow.emit(events.DisputeOpened(dispute, key, actor_id))
+    if opened:
+        await uow.enrollments.set_state([enrollment.enrollment_id], EnrollmentState.DISPUTED)
+    return opened
+
+
+async def _reread(uow: EnrollmentUnitOfWork, enrollment: Enrollment) -> Enrollment:
+    async with uow:
+        return await uow.enrollments.get(enrollment.enrollment_id) or enrollment
 
 
 def _field(modality: Modality, index: int) -> str:
@@ -162,11 +215,11 @@ def _result(o: SampleOutcome) -> dict:
             "detail": o.detail, "quality": o.quality, "speech_seconds": o.speech_seconds}  # fmt: skip
 
 
-async def _replay(uow: EnrollmentUnitOfWork, prior: dict) -> tuple[Enrollment, list[SampleOutcome]]:
+async def _replay(uow: EnrollmentUnitOfWork, prior: dict) -> tuple[Enrollment, list[SampleOutcome], list[Similar]]:
     enrollment = await uow.enrollments.get(prior["enrollment_id"])
     if enrollment is None:
         raise NotFound("that enrollment was erased")
-    return enrollment, [SampleOutcome(**r) for r in prior["results"]]
+    return enrollment, [SampleOutcome(**r) for r in prior["results"]], []
 
 
 async def enrollment_status(talent_id: str, actor: Principal, uow: EnrollmentUnitOfWork) -> list[Enrollment]:
@@ -220,3 +273,110 @@ async def sweep_retention(uow: EnrollmentUnitOfWork, engine_models: dict[Modalit
         if expired:
             await uow.commit()
     return len(expired)
+
+
+# --- likeness disputes ---------------------------------------------------------------------------
+
+
+async def _visible(uow: EnrollmentUnitOfWork, actor: Principal, dispute: Dispute) -> bool:
+    if actor.is_operator:
+        return True
+    if not actor.is_agency:
+        return False
+    now = await uow.now()
+    return any([await uow.parties.represents(actor.principal_id, t, now) for t in dispute.talent_ids])
+
+
+async def get_dispute(dispute_id: str, actor: Principal, uow: EnrollmentUnitOfWork) -> Dispute:
+    """Operators see every dispute; an agency those over talent it represents (the other side is
+    only an opaque talent id); platforms none."""
+    if not is_id(dispute_id, "dsp"):
+        raise NotFound(f"dispute {dispute_id[:40]!r} not found")
+    async with uow:
+        dispute = await uow.disputes.get(dispute_id)
+        if dispute is None or not await _visible(uow, actor, dispute):
+            raise NotFound(f"dispute {dispute_id} not found")  # never confirm others' ids
+    return dispute
+
+
+async def list_disputes(talent_id: str, state: DisputeState | None, actor: Principal, uow: EnrollmentUnitOfWork, *,
+                        after: str, limit: int) -> list[Dispute]:  # fmt: skip
+    if talent_id and not is_id(talent_id, "tal"):
+        require([FieldViolation("talent_id", "must be a tal_ id")])
+    if not (actor.is_operator or actor.is_agency):
+        raise PermissionDenied("disputes are listed by operators and agencies")
+    async with uow:
+        if actor.is_operator:
+            talent = [talent_id] if talent_id else None
+        else:
+            mine = await uow.parties.represented(actor.principal_id, await uow.now())
+            if talent_id and talent_id not in mine:
+                raise PermissionDenied(f"no active mandate over talent {talent_id}", reason="NO_MANDATE")
+            talent = [talent_id] if talent_id else mine
+            if not talent:
+                return []
+        return await uow.disputes.involving(talent, state, after, limit)
+
+
+async def resolve_dispute(cmd: commands.ResolveDispute, actor: Principal, uow: EnrollmentUnitOfWork,
+                          engine_models: dict[Modality, tuple[str, str]]) -> Dispute:  # fmt: skip
+    """Operators only. SAME_PERSON_KEEP_EXISTING: the held enrollment is rejected, its templates
+    deleted (every index drops them). SAME_PERSON_KEEP_NEW: the existing talent's live enrollments
+    of the modality are rejected and deleted, the held one is released. DISTINCT_PEOPLE: the held
+    enrollment is released and the pair never disputed again. Released: ACTIVE once no other
+    dispute holds it."""
+    v: list[FieldViolation] = []
+    check_request_id(cmd.request_id, v)
+    if not is_id(cmd.dispute_id, "dsp"):
+        v.append(FieldViolation("dispute_id", "must be a dsp_ id"))
+    if cmd.resolution is None:
+        v.append(FieldViolation("resolution", "name a resolution"))
+    if len(cmd.note) > 2000:
+        v.append(FieldViolation("note", "at most 2000 characters"))
+    require(v)
+    if not actor.is_operator:
+        raise PermissionDenied("only an operator resolves likeness disputes", reason="OPERATOR_ONLY")
+    async with uow:
+        dispute = await uow.disputes.get(cmd.dispute_id, for_update=True)
+        if dispute is None:
+            raise NotFound(f"dispute {cmd.dispute_id} not found")
+        if dispute.state is DisputeState.RESOLVED:
+            if dispute.resolution is cmd.resolution:
+                return dispute  # a retry
+            raise FailedPrecondition(f"dispute {dispute.dispute_id} is already resolved ({dispute.resolution.value})",
+                                     reason="ALREADY_RESOLVED")  # fmt: skip
+        now = await uow.now()
+        assert cmd.resolution is not None
+        dispute.state, dispute.resolution, dispute.note = DisputeState.RESOLVED, cmd.resolution, cmd.note.strip()
+        dispute.resolved_at, dispute.resolved_by = now, actor.principal_id
+        await uow.disputes.save(dispute)
+        reason = f"likeness dispute {dispute.dispute_id} resolved {cmd.resolution.value}"
+        if cmd.resolution is Resolution.SAME_PERSON_KEEP_EXISTING:
+            await _reject(uow, dispute.talent_id, dispute.modality, [dispute.enrollment_id], now, engine_models, reason, actor.principal_id)
+        else:
+            if cmd.resolution is Resolution.SAME_PERSON_KEEP_NEW:
+                theirs = [e.enrollment_id for e in await uow.enrollments.for_talent(dispute.existing_talent_id)
+                          if e.modality is dispute.modality and e.erased_at is None]  # fmt: skip
+                await _reject(uow, dispute.existing_talent_id, dispute.modality, theirs, now, engine_models, reason, actor.principal_id)
+            else:
+                await uow.disputes.remember_distinct(dispute.talent_id, dispute.existing_talent_id, dispute.modality)
+            if not await uow.disputes.open_for_enrollment(dispute.enrollment_id):
+                await uow.enrollments.set_state([dispute.enrollment_id], EnrollmentState.ACTIVE)
+        for key in dispute.talent_ids:
+            uow.emit(events.DisputeResolved(dispute, key, actor.principal_id))
+        await uow.commit()
+    return dispute
+
+
+async def _reject(uow: EnrollmentUnitOfWork, talent_id: str, modality: Modality, enrollment_ids: list[str], now: datetime,
+                  engine_models: dict[Modality, tuple[str, str]], reason: str, actor_id: str) -> None:  # fmt: skip
+    """Delete these enrollments' templates (the data key stays: the talent may have others),
+    recompute the centroid, and tell every index (BiometricsErased reloads the talent)."""
+    if not enrollment_ids:
+        return
+    erased = await uow.templates.erase_enrollments(talent_id, enrollment_ids)
+    await uow.enrollments.mark_erased(enrollment_ids, now)
+    await uow.enrollments.set_state(enrollment_ids, EnrollmentState.REJECTED)
+    left = await uow.templates.vectors(talent_id, modality)
+    await uow.templates.replace_centroid(talent_id, modality, engine_models[modality], centroid(modality, left) if left else None)
+    uow.emit(events.BiometricsErased(talent_id, (modality,), erased, reason, actor_id))

@@ -10,7 +10,7 @@ import numpy as np
 from likeness_common.ports import IdempotencyStore
 
 from ..domain.events import Event
-from ..domain.model import Enrollment, Modality, Sample, SampleOutcome
+from ..domain.model import Dispute, DisputeState, Enrollment, EnrollmentState, Modality, Sample, SampleOutcome, Similar
 
 
 class BiometricEngine(Protocol):
@@ -36,8 +36,33 @@ class Templates(Protocol):
     async def erase_enrollments(self, talent_id: str, enrollment_ids: list[str]) -> int: ...
 
 
+class LikenessSearch(Protocol):
+    """The 1:N index Verify searches, with Verify's thresholds (see adapters/likeness.py)."""
+
+    async def similar(self, modality: Modality, vectors: list[np.ndarray], exclude_talent: str) -> list[Similar]:
+        """Every other talent with a template in the review band of any of `vectors` (best score each)."""
+
+    async def refresh(self) -> None:
+        """Catch the index up with every commit so far (the re-check after an enrollment commits)."""
+
+
+class Disputes(Protocol):
+    async def add(self, dispute: Dispute) -> bool:
+        """False when the pair already has an open dispute for the modality (nothing stored)."""
+
+    async def get(self, dispute_id: str, *, for_update: bool = False) -> Dispute | None: ...
+    async def open_for_enrollment(self, enrollment_id: str) -> list[Dispute]: ...
+    async def involving(self, talent_ids: list[str] | None, state: DisputeState | None, after: str, limit: int) -> list[Dispute]:
+        """Newest first (ids are time-ordered), ids below `after`; None: every talent."""
+
+    async def save(self, dispute: Dispute) -> None: ...
+    async def distinct(self, talent_a: str, talent_b: str, modality: Modality) -> bool: ...
+    async def remember_distinct(self, talent_a: str, talent_b: str, modality: Modality) -> None: ...
+
+
 class Enrollments(Protocol):
     async def add(self, enrollment: Enrollment) -> None: ...
+    async def set_state(self, enrollment_ids: list[str], state: EnrollmentState) -> None: ...
     async def get(self, enrollment_id: str) -> Enrollment | None: ...
     async def for_talent(self, talent_id: str) -> list[Enrollment]: ...
     async def mark_erased(self, enrollment_ids: list[str], now: datetime) -> None: ...
@@ -47,15 +72,19 @@ class Enrollments(Protocol):
 class Parties(Protocol):
     async def talent_exists(self, talent_id: str) -> bool: ...
     async def represents(self, agency_id: str, talent_id: str, now: datetime) -> bool: ...
+    async def represented(self, agency_id: str, now: datetime) -> list[str]: ...
 
 
 class EnrollmentUnitOfWork(Protocol):
     enrollments: Enrollments
     templates: Templates
     parties: Parties
+    disputes: Disputes
     idempotency: IdempotencyStore
 
     async def __aenter__(self) -> Self: ...
     async def __aexit__(self, *exc: object) -> None: ...
     def emit(self, event: Event) -> None: ...
     async def commit(self) -> None: ...
+    async def now(self) -> datetime:
+        """The database's clock."""

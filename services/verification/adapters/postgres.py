@@ -16,7 +16,7 @@ from likeness_common.signing import Signature
 from likeness_common.uow import PostgresUnitOfWorkBase, represented_talent, represents_any
 
 from ..domain import events
-from ..domain.model import record_from_receipt
+from ..domain.model import Modality, record_from_receipt
 from ..service_layer.ports import StoredVerification
 from .proto_mapping import decided_pb
 
@@ -57,6 +57,25 @@ def _stored(row: asyncpg.Record) -> StoredVerification:
     )
 
 
+class PostgresDisputes:
+    """Open likeness disputes (the enrollment service's table: one database, see README)."""
+
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self._conn = conn
+
+    async def open_for(self, talent_ids: set[str]) -> dict[tuple[str, Modality], str]:
+        rows = await self._conn.fetch(
+            """SELECT dispute_id, modality, talent_id, existing_talent_id FROM likeness_disputes WHERE state = 'OPEN'
+                   AND (talent_id = ANY($1::text[]) OR existing_talent_id = ANY($1::text[])) ORDER BY dispute_id""",
+            list(talent_ids),
+        )
+        found: dict[tuple[str, Modality], str] = {}
+        for r in rows:
+            for talent in (r["talent_id"], r["existing_talent_id"]):
+                found.setdefault((talent, Modality(r["modality"])), r["dispute_id"])
+        return found
+
+
 class PostgresMandates:
     def __init__(self, conn: asyncpg.Connection) -> None:
         self._conn = conn
@@ -72,6 +91,7 @@ class PostgresVerificationUnitOfWork(PostgresUnitOfWorkBase):
     def bind(self, conn: asyncpg.Connection) -> None:
         self.verifications = PostgresVerifications(conn)
         self.mandates = PostgresMandates(conn)
+        self.disputes = PostgresDisputes(conn)
         self.idempotency = PostgresIdempotency(conn)
 
     async def commit(self) -> None:

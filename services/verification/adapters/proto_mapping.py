@@ -29,7 +29,7 @@ def match_pb(m: Match) -> pb.Match:
         talent_id=m.talent_id, modality=enum_value(epb.Modality, m.modality.value, "MODALITY_"), score=m.score,
         start_seconds=loc.start_s, end_seconds=loc.end_s, frame_index=loc.frame_index, face_box=box,
         in_review_band=m.in_review_band, grant_id=m.grant_id,
-        denial_reason=enum_value(cpb.DenialReason, m.denial, "DENIAL_REASON_"),
+        denial_reason=enum_value(cpb.DenialReason, m.denial, "DENIAL_REASON_"), dispute_id=m.dispute_id,
     )  # fmt: skip
 
 

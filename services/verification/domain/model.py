@@ -26,10 +26,12 @@ class ReviewReason(str, enum.Enum):
     REVIEW_BAND = "REVIEW_BAND"  # uncovered evidence scored in the review band, none above the match threshold
     INCOMPLETE_COVERAGE = "INCOMPLETE_COVERAGE"  # part of the clip was not analysed: never ALLOW, never NO_MATCH
     POOR_AUDIO = "POOR_AUDIO"  # speech too degraded (telephone band, loud noise) for the voice model to tell speakers apart
+    LIKENESS_DISPUTE = "LIKENESS_DISPUTE"  # a matched talent's likeness is disputed: whose consent counts is not settled
 
 
-# Receipt payload schema: 1 (no coverage), 2 (coverage, review_reasons). Fields are only ever added.
-RECEIPT_SCHEMA = 2
+# Receipt payload schema: 1 (no coverage), 2 (coverage, review_reasons), 3 (each match's dispute_id).
+# Fields are only ever added.
+RECEIPT_SCHEMA = 3
 
 
 @dataclass(frozen=True)
@@ -164,6 +166,7 @@ class Match:
     in_review_band: bool
     grant_id: str = ""
     denial: str = ""  # a consent DenialReason name, empty when covered
+    dispute_id: str = ""  # an open likeness dispute over this talent and modality
 
 
 @dataclass(frozen=True)
@@ -204,18 +207,24 @@ class Outcome:
 
 
 def decide(matches: list[Match], verdicts: dict[tuple[str, Modality], ConsentVerdict], coverage: Coverage,
-           thresholds: Thresholds | None = None) -> Outcome:  # fmt: skip
+           thresholds: Thresholds | None = None, disputes: dict[tuple[str, Modality], str] | None = None) -> Outcome:  # fmt: skip
     """ALLOW: every matched talent is covered for the modality it was found in, and the analysis
     covered the whole clip. DENY: a confirmed match (above the match threshold) is not covered
     (whatever else: what was seen already denies). REVIEW: the only uncovered evidence is in the
     review band; or the coverage is incomplete (what was not seen may hold anyone); or the speech is
     too degraded for the voice model (a voice it cannot tell apart may be anyone's): in the last
-    two cases neither ALLOW nor NO_MATCH can be signed. NO_MATCH: nothing reached the review band
-    in a complete analysis of usable media."""
+    two cases neither ALLOW nor NO_MATCH can be signed; or a matched talent's likeness is under an
+    open dispute (`disputes`: (talent, modality) -> dispute id), named on its match: two records
+    claim one face or voice, so whose consent counts is not settled. NO_MATCH: nothing reached the
+    review band in a complete analysis of usable media."""
+    disputes = disputes or {}
+    matches = [_with(m, dispute_id=disputes[(m.talent_id, m.modality)]) if (m.talent_id, m.modality) in disputes else m for m in matches]
     outcome = _decide_seen(matches, verdicts)
     if outcome.decision is Decision.DENY:
         return outcome
     reasons = list(outcome.review_reasons)
+    if any(m.dispute_id for m in outcome.matches):
+        reasons.append(ReviewReason.LIKENESS_DISPUTE)
     if not coverage.complete:
         reasons.append(ReviewReason.INCOMPLETE_COVERAGE)
     if (thresholds or Thresholds()).poor_audio(coverage):
@@ -292,7 +301,7 @@ class VerificationRecord:
             "media": {"sha256": self.media_sha256, "type": self.media_type, "bytes": self.media_bytes, "frames": self.frames},
             "use": {"purpose": self.purpose, "custom_purpose": self.custom_purpose, "territory": self.territory},
             "decision": self.decision.value,
-            "matches": [_match_doc(m) for m in self.matches],
+            "matches": [_match_doc(m, self.schema) for m in self.matches],
             "grant_ids": list(self.grant_ids),
             "conditions": [{"kind": k, "value": v} for k, v in self.conditions],
             "models": dict(self.models),
@@ -329,7 +338,7 @@ def _coverage_from(doc: dict) -> Coverage:
     )
 
 
-def _match_doc(m: Match) -> dict:
+def _match_doc(m: Match, schema: int) -> dict:
     loc = m.location
     doc = {
         "talent_id": m.talent_id,
@@ -342,6 +351,8 @@ def _match_doc(m: Match) -> dict:
         "grant_id": m.grant_id,
         "denial": m.denial,
     }
+    if schema >= 3:
+        doc["dispute_id"] = m.dispute_id
     if loc.box is not None:
         doc["face_box"] = {"top": loc.box[0], "right": loc.box[1], "bottom": loc.box[2], "left": loc.box[3]}
     return doc
@@ -390,4 +401,5 @@ def _match_from(doc: dict) -> Match:
         in_review_band=doc["in_review_band"],
         grant_id=doc["grant_id"],
         denial=doc["denial"],
+        dispute_id=doc.get("dispute_id", ""),
     )

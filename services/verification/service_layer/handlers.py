@@ -112,7 +112,11 @@ async def verify(
     )
     verdicts = {(m.talent_id, m.modality): verdict for m, (verdict, _token) in zip(matches, checks, strict=True)}
     tokens = [token for _verdict, token in checks if token] or ([cmd.at_least_as_fresh] if cmd.at_least_as_fresh else [])
-    outcome = decide(matches, verdicts, extraction.coverage, thresholds)
+    disputes = {}
+    if matches:
+        async with uow:
+            disputes = await uow.disputes.open_for({m.talent_id for m in matches})
+    outcome = decide(matches, verdicts, extraction.coverage, thresholds, disputes)
 
     record = VerificationRecord(
         verification_id=new_id("ver"),

@@ -76,6 +76,11 @@ class Verifications(Protocol):
         or only those that matched one of `talent_ids`; None: no such filter."""
 
 
+class Disputes(Protocol):
+    async def open_for(self, talent_ids: set[str]) -> dict[tuple[str, Modality], str]:
+        """(talent, modality) -> the id of an open likeness dispute over it (either side)."""
+
+
 class Mandates(Protocol):
     async def represented(self, agency_id: str, now: datetime) -> list[str]:
         """The talent the agency holds an active mandate over."""
@@ -87,6 +92,7 @@ class Mandates(Protocol):
 class VerificationUnitOfWork(Protocol):
     verifications: Verifications
     mandates: Mandates
+    disputes: Disputes
     idempotency: IdempotencyStore
 
     async def __aenter__(self) -> Self: ...

@@ -26,17 +26,23 @@ from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\'likeness/enrollment/v1/enrollment.proto\x12\x16likeness.enrollment.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x9e\x01\n\x0f\x42iometricNotice\x12\x14\n\x0cpurpose_text\x18\x01 \x01(\t\x12,\n\tretention\x18\x02 \x01(\x0b\x32\x19.google.protobuf.Duration\x12/\n\x0b\x61\x63\x63\x65pt_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x16\n\x0enotice_version\x18\x04 \x01(\t\"F\n\x0bMediaSample\x12\x10\n\x08\x66ilename\x18\x01 \x01(\t\x12\x0f\n\x07\x63ontent\x18\x02 \x01(\x0c\x12\x14\n\x0c\x63ontent_type\x18\x03 \x01(\t\"\xb6\x01\n\x0cSampleResult\x12\r\n\x05index\x18\x01 \x01(\x05\x12\x10\n\x08\x66ilename\x18\x02 \x01(\t\x12\x10\n\x08\x61\x63\x63\x65pted\x18\x03 \x01(\x08\x12:\n\trejection\x18\x04 \x01(\x0e\x32\'.likeness.enrollment.v1.SampleRejection\x12\x0e\n\x06\x64\x65tail\x18\x05 \x01(\t\x12\x0f\n\x07quality\x18\x06 \x01(\x02\x12\x16\n\x0espeech_seconds\x18\x07 \x01(\x02\"\x92\x02\n\nEnrollment\x12\x15\n\renrollment_id\x18\x01 \x01(\t\x12\x11\n\ttalent_id\x18\x02 \x01(\t\x12\x32\n\x08modality\x18\x03 \x01(\x0e\x32 .likeness.enrollment.v1.Modality\x12\x18\n\x10\x61\x63\x63\x65pted_samples\x18\x04 \x01(\x05\x12\x12\n\nmodel_name\x18\x05 \x01(\t\x12\x15\n\rmodel_version\x18\x06 \x01(\t\x12/\n\x0b\x63reate_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x30\n\x0cretain_until\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xa8\x01\n\x11\x45nrollFaceRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x11\n\ttalent_id\x18\x02 \x01(\t\x12\x37\n\x06notice\x18\x03 \x01(\x0b\x32\'.likeness.enrollment.v1.BiometricNotice\x12\x33\n\x06images\x18\x04 \x03(\x0b\x32#.likeness.enrollment.v1.MediaSample\"\x83\x01\n\x12\x45nrollFaceResponse\x12\x36\n\nenrollment\x18\x01 \x01(\x0b\x32\".likeness.enrollment.v1.Enrollment\x12\x35\n\x07results\x18\x02 \x03(\x0b\x32$.likeness.enrollment.v1.SampleResult\"\xa8\x01\n\x12\x45nrollVoiceRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x11\n\ttalent_id\x18\x02 \x01(\t\x12\x37\n\x06notice\x18\x03 \x01(\x0b\x32\'.likeness.enrollment.v1.BiometricNotice\x12\x32\n\x05\x63lips\x18\x04 \x03(\x0b\x32#.likeness.enrollment.v1.MediaSample\"\x84\x01\n\x13\x45nrollVoiceResponse\x12\x36\n\nenrollment\x18\x01 \x01(\x0b\x32\".likeness.enrollment.v1.Enrollment\x12\x35\n\x07results\x18\x02 \x03(\x0b\x32$.likeness.enrollment.v1.SampleResult\"/\n\x1aGetEnrollmentStatusRequest\x12\x11\n\ttalent_id\x18\x01 \x01(\t\"V\n\x1bGetEnrollmentStatusResponse\x12\x37\n\x0b\x65nrollments\x18\x01 \x03(\x0b\x32\".likeness.enrollment.v1.Enrollment\"U\n\x1c\x45raseTalentBiometricsRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x11\n\ttalent_id\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\"i\n\x1d\x45raseTalentBiometricsResponse\x12\x18\n\x10\x65rased_templates\x18\x01 \x01(\x05\x12.\n\nerase_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp*K\n\x08Modality\x12\x18\n\x14MODALITY_UNSPECIFIED\x10\x00\x12\x11\n\rMODALITY_FACE\x10\x01\x12\x12\n\x0eMODALITY_VOICE\x10\x02*\xe2\x02\n\x0fSampleRejection\x12 \n\x1cSAMPLE_REJECTION_UNSPECIFIED\x10\x00\x12&\n\"SAMPLE_REJECTION_UNDECODABLE_MEDIA\x10\x01\x12\x1c\n\x18SAMPLE_REJECTION_NO_FACE\x10\x02\x12#\n\x1fSAMPLE_REJECTION_MULTIPLE_FACES\x10\x03\x12#\n\x1fSAMPLE_REJECTION_FACE_TOO_SMALL\x10\x04\x12&\n\"SAMPLE_REJECTION_TOO_LITTLE_SPEECH\x10\x05\x12)\n%SAMPLE_REJECTION_INCONSISTENT_SAMPLES\x10\x06\x12\x1d\n\x19SAMPLE_REJECTION_CLIPPING\x10\x07\x12+\n\'SAMPLE_REJECTION_UNSUPPORTED_MEDIA_TYPE\x10\x08\x32\xe7\x03\n\x11\x45nrollmentService\x12\x63\n\nEnrollFace\x12).likeness.enrollment.v1.EnrollFaceRequest\x1a*.likeness.enrollment.v1.EnrollFaceResponse\x12\x66\n\x0b\x45nrollVoice\x12*.likeness.enrollment.v1.EnrollVoiceRequest\x1a+.likeness.enrollment.v1.EnrollVoiceResponse\x12~\n\x13GetEnrollmentStatus\x12\x32.likeness.enrollment.v1.GetEnrollmentStatusRequest\x1a\x33.likeness.enrollment.v1.GetEnrollmentStatusResponse\x12\x84\x01\n\x15\x45raseTalentBiometrics\x12\x34.likeness.enrollment.v1.EraseTalentBiometricsRequest\x1a\x35.likeness.enrollment.v1.EraseTalentBiometricsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\'likeness/enrollment/v1/enrollment.proto\x12\x16likeness.enrollment.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x9e\x01\n\x0f\x42iometricNotice\x12\x14\n\x0cpurpose_text\x18\x01 \x01(\t\x12,\n\tretention\x18\x02 \x01(\x0b\x32\x19.google.protobuf.Duration\x12/\n\x0b\x61\x63\x63\x65pt_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x16\n\x0enotice_version\x18\x04 \x01(\t\"F\n\x0bMediaSample\x12\x10\n\x08\x66ilename\x18\x01 \x01(\t\x12\x0f\n\x07\x63ontent\x18\x02 \x01(\x0c\x12\x14\n\x0c\x63ontent_type\x18\x03 \x01(\t\"\xb6\x01\n\x0cSampleResult\x12\r\n\x05index\x18\x01 \x01(\x05\x12\x10\n\x08\x66ilename\x18\x02 \x01(\t\x12\x10\n\x08\x61\x63\x63\x65pted\x18\x03 \x01(\x08\x12:\n\trejection\x18\x04 \x01(\x0e\x32\'.likeness.enrollment.v1.SampleRejection\x12\x0e\n\x06\x64\x65tail\x18\x05 \x01(\t\x12\x0f\n\x07quality\x18\x06 \x01(\x02\x12\x16\n\x0espeech_seconds\x18\x07 \x01(\x02\"\xdf\x02\n\nEnrollment\x12\x15\n\renrollment_id\x18\x01 \x01(\t\x12\x11\n\ttalent_id\x18\x02 \x01(\t\x12\x32\n\x08modality\x18\x03 \x01(\x0e\x32 .likeness.enrollment.v1.Modality\x12\x18\n\x10\x61\x63\x63\x65pted_samples\x18\x04 \x01(\x05\x12\x12\n\nmodel_name\x18\x05 \x01(\t\x12\x15\n\rmodel_version\x18\x06 \x01(\t\x12/\n\x0b\x63reate_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x30\n\x0cretain_until\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x36\n\x05state\x18\t \x01(\x0e\x32\'.likeness.enrollment.v1.EnrollmentState\x12\x13\n\x0b\x64ispute_ids\x18\n \x03(\t\"\xa8\x01\n\x11\x45nrollFaceRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x11\n\ttalent_id\x18\x02 \x01(\t\x12\x37\n\x06notice\x18\x03 \x01(\x0b\x32\'.likeness.enrollment.v1.BiometricNotice\x12\x33\n\x06images\x18\x04 \x03(\x0b\x32#.likeness.enrollment.v1.MediaSample\"m\n\x0fLikenessWarning\x12\x32\n\x08modality\x18\x01 \x01(\x0e\x32 .likeness.enrollment.v1.Modality\x12\x16\n\x0esimilar_talent\x18\x02 \x01(\x05\x12\x0e\n\x06\x64\x65tail\x18\x03 \x01(\t\"\xbe\x01\n\x12\x45nrollFaceResponse\x12\x36\n\nenrollment\x18\x01 \x01(\x0b\x32\".likeness.enrollment.v1.Enrollment\x12\x35\n\x07results\x18\x02 \x03(\x0b\x32$.likeness.enrollment.v1.SampleResult\x12\x39\n\x08warnings\x18\x03 \x03(\x0b\x32\'.likeness.enrollment.v1.LikenessWarning\"\xa8\x01\n\x12\x45nrollVoiceRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x11\n\ttalent_id\x18\x02 \x01(\t\x12\x37\n\x06notice\x18\x03 \x01(\x0b\x32\'.likeness.enrollment.v1.BiometricNotice\x12\x32\n\x05\x63lips\x18\x04 \x03(\x0b\x32#.likeness.enrollment.v1.MediaSample\"\xbf\x01\n\x13\x45nrollVoiceResponse\x12\x36\n\nenrollment\x18\x01 \x01(\x0b\x32\".likeness.enrollment.v1.Enrollment\x12\x35\n\x07results\x18\x02 \x03(\x0b\x32$.likeness.enrollment.v1.SampleResult\x12\x39\n\x08warnings\x18\x03 \x03(\x0b\x32\'.likeness.enrollment.v1.LikenessWarning\"/\n\x1aGetEnrollmentStatusRequest\x12\x11\n\ttalent_id\x18\x01 \x01(\t\"V\n\x1bGetEnrollmentStatusResponse\x12\x37\n\x0b\x65nrollments\x18\x01 \x03(\x0b\x32\".likeness.enrollment.v1.Enrollment\"U\n\x1c\x45raseTalentBiometricsRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x11\n\ttalent_id\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\"i\n\x1d\x45raseTalentBiometricsResponse\x12\x18\n\x10\x65rased_templates\x18\x01 \x01(\x05\x12.\n\nerase_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x89\x03\n\x07\x44ispute\x12\x12\n\ndispute_id\x18\x01 \x01(\t\x12\x32\n\x08modality\x18\x02 \x01(\x0e\x32 .likeness.enrollment.v1.Modality\x12\x11\n\ttalent_id\x18\x03 \x01(\t\x12\x15\n\renrollment_id\x18\x04 \x01(\t\x12\x1a\n\x12\x65xisting_talent_id\x18\x05 \x01(\t\x12\x33\n\x05state\x18\x06 \x01(\x0e\x32$.likeness.enrollment.v1.DisputeState\x12=\n\nresolution\x18\x07 \x01(\x0e\x32).likeness.enrollment.v1.DisputeResolution\x12\x0c\n\x04note\x18\x08 \x01(\t\x12-\n\topen_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x30\n\x0cresolve_time\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\r\n\x05score\x18\x0b \x01(\x02\"\'\n\x11GetDisputeRequest\x12\x12\n\ndispute_id\x18\x01 \x01(\t\"F\n\x12GetDisputeResponse\x12\x30\n\x07\x64ispute\x18\x01 \x01(\x0b\x32\x1f.likeness.enrollment.v1.Dispute\"\x84\x01\n\x13ListDisputesRequest\x12\x11\n\ttalent_id\x18\x01 \x01(\t\x12\x33\n\x05state\x18\x02 \x01(\x0e\x32$.likeness.enrollment.v1.DisputeState\x12\x11\n\tpage_size\x18\x03 \x01(\x05\x12\x12\n\npage_token\x18\x04 \x01(\t\"b\n\x14ListDisputesResponse\x12\x31\n\x08\x64isputes\x18\x01 \x03(\x0b\x32\x1f.likeness.enrollment.v1.Dispute\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\x8c\x01\n\x15ResolveDisputeRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x12\n\ndispute_id\x18\x02 \x01(\t\x12=\n\nresolution\x18\x03 \x01(\x0e\x32).likeness.enrollment.v1.DisputeResolution\x12\x0c\n\x04note\x18\x04 \x01(\t\"J\n\x16ResolveDisputeResponse\x12\x30\n\x07\x64ispute\x18\x01 \x01(\x0b\x32\x1f.likeness.enrollment.v1.Dispute*\x8e\x01\n\x0f\x45nrollmentState\x12 \n\x1c\x45NROLLMENT_STATE_UNSPECIFIED\x10\x00\x12\x1b\n\x17\x45NROLLMENT_STATE_ACTIVE\x10\x01\x12\x1d\n\x19\x45NROLLMENT_STATE_DISPUTED\x10\x02\x12\x1d\n\x19\x45NROLLMENT_STATE_REJECTED\x10\x03*K\n\x08Modality\x12\x18\n\x14MODALITY_UNSPECIFIED\x10\x00\x12\x11\n\rMODALITY_FACE\x10\x01\x12\x12\n\x0eMODALITY_VOICE\x10\x02*\xe2\x02\n\x0fSampleRejection\x12 \n\x1cSAMPLE_REJECTION_UNSPECIFIED\x10\x00\x12&\n\"SAMPLE_REJECTION_UNDECODABLE_MEDIA\x10\x01\x12\x1c\n\x18SAMPLE_REJECTION_NO_FACE\x10\x02\x12#\n\x1fSAMPLE_REJECTION_MULTIPLE_FACES\x10\x03\x12#\n\x1fSAMPLE_REJECTION_FACE_TOO_SMALL\x10\x04\x12&\n\"SAMPLE_REJECTION_TOO_LITTLE_SPEECH\x10\x05\x12)\n%SAMPLE_REJECTION_INCONSISTENT_SAMPLES\x10\x06\x12\x1d\n\x19SAMPLE_REJECTION_CLIPPING\x10\x07\x12+\n\'SAMPLE_REJECTION_UNSUPPORTED_MEDIA_TYPE\x10\x08*a\n\x0c\x44isputeState\x12\x1d\n\x19\x44ISPUTE_STATE_UNSPECIFIED\x10\x00\x12\x16\n\x12\x44ISPUTE_STATE_OPEN\x10\x01\x12\x1a\n\x16\x44ISPUTE_STATE_RESOLVED\x10\x02*\xbe\x01\n\x11\x44isputeResolution\x12\"\n\x1e\x44ISPUTE_RESOLUTION_UNSPECIFIED\x10\x00\x12\x30\n,DISPUTE_RESOLUTION_SAME_PERSON_KEEP_EXISTING\x10\x01\x12+\n\'DISPUTE_RESOLUTION_SAME_PERSON_KEEP_NEW\x10\x02\x12&\n\"DISPUTE_RESOLUTION_DISTINCT_PEOPLE\x10\x03\x32\xa8\x06\n\x11\x45nrollmentService\x12\x63\n\nEnrollFace\x12).likeness.enrollment.v1.EnrollFaceRequest\x1a*.likeness.enrollment.v1.EnrollFaceResponse\x12\x66\n\x0b\x45nrollVoice\x12*.likeness.enrollment.v1.EnrollVoiceRequest\x1a+.likeness.enrollment.v1.EnrollVoiceResponse\x12~\n\x13GetEnrollmentStatus\x12\x32.likeness.enrollment.v1.GetEnrollmentStatusRequest\x1a\x33.likeness.enrollment.v1.GetEnrollmentStatusResponse\x12\x84\x01\n\x15\x45raseTalentBiometrics\x12\x34.likeness.enrollment.v1.EraseTalentBiometricsRequest\x1a\x35.likeness.enrollment.v1.EraseTalentBiometricsResponse\x12\x63\n\nGetDispute\x12).likeness.enrollment.v1.GetDisputeRequest\x1a*.likeness.enrollment.v1.GetDisputeResponse\x12i\n\x0cListDisputes\x12+.likeness.enrollment.v1.ListDisputesRequest\x1a,.likeness.enrollment.v1.ListDisputesResponse\x12o\n\x0eResolveDispute\x12-.likeness.enrollment.v1.ResolveDisputeRequest\x1a..likeness.enrollment.v1.ResolveDisputeResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'likeness.enrollment.v1.enrollment_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_MODALITY']._serialized_start=1769
-  _globals['_MODALITY']._serialized_end=1844
-  _globals['_SAMPLEREJECTION']._serialized_start=1847
-  _globals['_SAMPLEREJECTION']._serialized_end=2201
+  _globals['_ENROLLMENTSTATE']._serialized_start=3039
+  _globals['_ENROLLMENTSTATE']._serialized_end=3181
+  _globals['_MODALITY']._serialized_start=3183
+  _globals['_MODALITY']._serialized_end=3258
+  _globals['_SAMPLEREJECTION']._serialized_start=3261
+  _globals['_SAMPLEREJECTION']._serialized_end=3615
+  _globals['_DISPUTESTATE']._serialized_start=3617
+  _globals['_DISPUTESTATE']._serialized_end=3714
+  _globals['_DISPUTERESOLUTION']._serialized_start=3717
+  _globals['_DISPUTERESOLUTION']._serialized_end=3907
   _globals['_BIOMETRICNOTICE']._serialized_start=133
   _globals['_BIOMETRICNOTICE']._serialized_end=291
   _globals['_MEDIASAMPLE']._serialized_start=293
@@ -44,23 +50,39 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_SAMPLERESULT']._serialized_start=366
   _globals['_SAMPLERESULT']._serialized_end=548
   _globals['_ENROLLMENT']._serialized_start=551
-  _globals['_ENROLLMENT']._serialized_end=825
-  _globals['_ENROLLFACEREQUEST']._serialized_start=828
-  _globals['_ENROLLFACEREQUEST']._serialized_end=996
-  _globals['_ENROLLFACERESPONSE']._serialized_start=999
-  _globals['_ENROLLFACERESPONSE']._serialized_end=1130
-  _globals['_ENROLLVOICEREQUEST']._serialized_start=1133
-  _globals['_ENROLLVOICEREQUEST']._serialized_end=1301
-  _globals['_ENROLLVOICERESPONSE']._serialized_start=1304
-  _globals['_ENROLLVOICERESPONSE']._serialized_end=1436
-  _globals['_GETENROLLMENTSTATUSREQUEST']._serialized_start=1438
-  _globals['_GETENROLLMENTSTATUSREQUEST']._serialized_end=1485
-  _globals['_GETENROLLMENTSTATUSRESPONSE']._serialized_start=1487
-  _globals['_GETENROLLMENTSTATUSRESPONSE']._serialized_end=1573
-  _globals['_ERASETALENTBIOMETRICSREQUEST']._serialized_start=1575
-  _globals['_ERASETALENTBIOMETRICSREQUEST']._serialized_end=1660
-  _globals['_ERASETALENTBIOMETRICSRESPONSE']._serialized_start=1662
-  _globals['_ERASETALENTBIOMETRICSRESPONSE']._serialized_end=1767
-  _globals['_ENROLLMENTSERVICE']._serialized_start=2204
-  _globals['_ENROLLMENTSERVICE']._serialized_end=2691
+  _globals['_ENROLLMENT']._serialized_end=902
+  _globals['_ENROLLFACEREQUEST']._serialized_start=905
+  _globals['_ENROLLFACEREQUEST']._serialized_end=1073
+  _globals['_LIKENESSWARNING']._serialized_start=1075
+  _globals['_LIKENESSWARNING']._serialized_end=1184
+  _globals['_ENROLLFACERESPONSE']._serialized_start=1187
+  _globals['_ENROLLFACERESPONSE']._serialized_end=1377
+  _globals['_ENROLLVOICEREQUEST']._serialized_start=1380
+  _globals['_ENROLLVOICEREQUEST']._serialized_end=1548
+  _globals['_ENROLLVOICERESPONSE']._serialized_start=1551
+  _globals['_ENROLLVOICERESPONSE']._serialized_end=1742
+  _globals['_GETENROLLMENTSTATUSREQUEST']._serialized_start=1744
+  _globals['_GETENROLLMENTSTATUSREQUEST']._serialized_end=1791
+  _globals['_GETENROLLMENTSTATUSRESPONSE']._serialized_start=1793
+  _globals['_GETENROLLMENTSTATUSRESPONSE']._serialized_end=1879
+  _globals['_ERASETALENTBIOMETRICSREQUEST']._serialized_start=1881
+  _globals['_ERASETALENTBIOMETRICSREQUEST']._serialized_end=1966
+  _globals['_ERASETALENTBIOMETRICSRESPONSE']._serialized_start=1968
+  _globals['_ERASETALENTBIOMETRICSRESPONSE']._serialized_end=2073
+  _globals['_DISPUTE']._serialized_start=2076
+  _globals['_DISPUTE']._serialized_end=2469
+  _globals['_GETDISPUTEREQUEST']._serialized_start=2471
+  _globals['_GETDISPUTEREQUEST']._serialized_end=2510
+  _globals['_GETDISPUTERESPONSE']._serialized_start=2512
+  _globals['_GETDISPUTERESPONSE']._serialized_end=2582
+  _globals['_LISTDISPUTESREQUEST']._serialized_start=2585
+  _globals['_LISTDISPUTESREQUEST']._serialized_end=2717
+  _globals['_LISTDISPUTESRESPONSE']._serialized_start=2719
+  _globals['_LISTDISPUTESRESPONSE']._serialized_end=2817
+  _globals['_RESOLVEDISPUTEREQUEST']._serialized_start=2820
+  _globals['_RESOLVEDISPUTEREQUEST']._serialized_end=2960
+  _globals['_RESOLVEDISPUTERESPONSE']._serialized_start=2962
+  _globals['_RESOLVEDISPUTERESPONSE']._serialized_end=3036
+  _globals['_ENROLLMENTSERVICE']._serialized_start=3910
+  _globals['_ENROLLMENTSERVICE']._serialized_end=4718
 # @@protoc_insertion_point(module_scope)

@@ -57,6 +57,21 @@ class EnrollmentServiceStub:
                 request_serializer=likeness_dot_enrollment_dot_v1_dot_enrollment__pb2.EraseTalentBiometricsRequest.SerializeToString,
                 response_deserializer=likeness_dot_enrollment_dot_v1_dot_enrollment__pb2.EraseTalentBiometricsResponse.FromString,
                 _registered_method=True)
+        self.GetDispute = channel.unary_unary(
+                '/likeness.enrollment.v1.EnrollmentService/GetDispute',
+                request_serializer=likeness_dot_enrollment_dot_v1_dot_enrollment__pb2.GetDisputeRequest.SerializeToString,
+                response_deserializer=likeness_dot_enrollment_dot_v1_dot_enrollment__pb2.GetDisputeResponse.FromString,
+                _registered_method=True)
+        self.ListDisputes = channel.unary_unary(
+                '/likeness.enrollment.v1.EnrollmentService/ListDisputes',
+                request_serializer=likeness_dot_enrollment_dot_v1_dot_enrollment__pb2.ListDisputesRequest.SerializeToString,
+                response_deserializer=likeness_dot_enrollment_dot_v1_dot_enrollment__pb2.ListDisputesResponse.FromString,
+                _registered_method=True)
+        self.ResolveDispute = channel.unary_unary(
+                '/likeness.enrollment.v1.EnrollmentService/ResolveDispute',
+                request_serializer=likeness_dot_enrollment_dot_v1_dot_enrollment__pb2.ResolveDisputeRequest.SerializeToString,
+                response_deserializer=likeness_dot_enrollment_dot_v1_dot_enrollment__pb2.ResolveDisputeResponse.FromString,
+                _registered_method=True)
 
 
 class EnrollmentServiceServicer:
@@ -90,6 +105,28 @@ class EnrollmentServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetDispute(self, request, context):
+        """Likeness disputes: an enrollment whose samples match another talent's templates at the match
+        threshold is stored but held (DISPUTED) until an operator resolves the dispute. Agencies see
+        the disputes on talent they represent (the other side only as an opaque talent id).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListDisputes(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ResolveDispute(self, request, context):
+        """Operators only.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_EnrollmentServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -112,6 +149,21 @@ def add_EnrollmentServiceServicer_to_server(servicer, server):
                     servicer.EraseTalentBiometrics,
                     request_deserializer=likeness_dot_enrollment_dot_v1_dot_enrollment__pb2.EraseTalentBiometricsRequest.FromString,
                     response_serializer=likeness_dot_enrollment_dot_v1_dot_enrollment__pb2.EraseTalentBiometricsResponse.SerializeToString,
+            ),
+            'GetDispute': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetDispute,
+                    request_deserializer=likeness_dot_enrollment_dot_v1_dot_enrollment__pb2.GetDisputeRequest.FromString,
+                    response_serializer=likeness_dot_enrollment_dot_v1_dot_enrollment__pb2.GetDisputeResponse.SerializeToString,
+            ),
+            'ListDisputes': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListDisputes,
+                    request_deserializer=likeness_dot_enrollment_dot_v1_dot_enrollment__pb2.ListDisputesRequest.FromString,
+                    response_serializer=likeness_dot_enrollment_dot_v1_dot_enrollment__pb2.ListDisputesResponse.SerializeToString,
+            ),
+            'ResolveDispute': grpc.unary_unary_rpc_method_handler(
+                    servicer.ResolveDispute,
+                    request_deserializer=likeness_dot_enrollment_dot_v1_dot_enrollment__pb2.ResolveDisputeRequest.FromString,
+                    response_serializer=likeness_dot_enrollment_dot_v1_dot_enrollment__pb2.ResolveDisputeResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -225,6 +277,87 @@ class EnrollmentService:
             '/likeness.enrollment.v1.EnrollmentService/EraseTalentBiometrics',
             likeness_dot_enrollment_dot_v1_dot_enrollment__pb2.EraseTalentBiometricsRequest.SerializeToString,
             likeness_dot_enrollment_dot_v1_dot_enrollment__pb2.EraseTalentBiometricsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetDispute(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/likeness.enrollment.v1.EnrollmentService/GetDispute',
+            likeness_dot_enrollment_dot_v1_dot_enrollment__pb2.GetDisputeRequest.SerializeToString,
+            likeness_dot_enrollment_dot_v1_dot_enrollment__pb2.GetDisputeResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListDisputes(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/likeness.enrollment.v1.EnrollmentService/ListDisputes',
+            likeness_dot_enrollment_dot_v1_dot_enrollment__pb2.ListDisputesRequest.SerializeToString,
+            likeness_dot_enrollment_dot_v1_dot_enrollment__pb2.ListDisputesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ResolveDispute(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/likeness.enrollment.v1.EnrollmentService/ResolveDispute',
+            likeness_dot_enrollment_dot_v1_dot_enrollment__pb2.ResolveDisputeRequest.SerializeToString,
+            likeness_dot_enrollment_dot_v1_dot_enrollment__pb2.ResolveDisputeResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -13,7 +13,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class Event(_message.Message):
-    __slots__ = ("event_id", "occurred_at", "talent_id", "aggregate_id", "actor_id", "agency_registered", "platform_registered", "talent_registered", "mandate_granted", "mandate_ended", "api_key_revoked", "face_enrolled", "voice_enrolled", "biometrics_erased", "consent_granted", "consent_revoked", "consent_expired", "verification_decided")
+    __slots__ = ("event_id", "occurred_at", "talent_id", "aggregate_id", "actor_id", "agency_registered", "platform_registered", "talent_registered", "mandate_granted", "mandate_ended", "api_key_revoked", "face_enrolled", "voice_enrolled", "biometrics_erased", "likeness_dispute_opened", "likeness_dispute_resolved", "consent_granted", "consent_revoked", "consent_expired", "verification_decided")
     EVENT_ID_FIELD_NUMBER: _ClassVar[int]
     OCCURRED_AT_FIELD_NUMBER: _ClassVar[int]
     TALENT_ID_FIELD_NUMBER: _ClassVar[int]
@@ -28,6 +28,8 @@ class Event(_message.Message):
     FACE_ENROLLED_FIELD_NUMBER: _ClassVar[int]
     VOICE_ENROLLED_FIELD_NUMBER: _ClassVar[int]
     BIOMETRICS_ERASED_FIELD_NUMBER: _ClassVar[int]
+    LIKENESS_DISPUTE_OPENED_FIELD_NUMBER: _ClassVar[int]
+    LIKENESS_DISPUTE_RESOLVED_FIELD_NUMBER: _ClassVar[int]
     CONSENT_GRANTED_FIELD_NUMBER: _ClassVar[int]
     CONSENT_REVOKED_FIELD_NUMBER: _ClassVar[int]
     CONSENT_EXPIRED_FIELD_NUMBER: _ClassVar[int]
@@ -46,11 +48,13 @@ class Event(_message.Message):
     face_enrolled: FaceEnrolled
     voice_enrolled: VoiceEnrolled
     biometrics_erased: BiometricsErased
+    likeness_dispute_opened: LikenessDisputeOpened
+    likeness_dispute_resolved: LikenessDisputeResolved
     consent_granted: ConsentGranted
     consent_revoked: ConsentRevoked
     consent_expired: ConsentExpired
     verification_decided: VerificationDecided
-    def __init__(self, event_id: _Optional[str] = ..., occurred_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., talent_id: _Optional[str] = ..., aggregate_id: _Optional[str] = ..., actor_id: _Optional[str] = ..., agency_registered: _Optional[_Union[AgencyRegistered, _Mapping]] = ..., platform_registered: _Optional[_Union[PlatformRegistered, _Mapping]] = ..., talent_registered: _Optional[_Union[TalentRegistered, _Mapping]] = ..., mandate_granted: _Optional[_Union[MandateGranted, _Mapping]] = ..., mandate_ended: _Optional[_Union[MandateEnded, _Mapping]] = ..., api_key_revoked: _Optional[_Union[ApiKeyRevoked, _Mapping]] = ..., face_enrolled: _Optional[_Union[FaceEnrolled, _Mapping]] = ..., voice_enrolled: _Optional[_Union[VoiceEnrolled, _Mapping]] = ..., biometrics_erased: _Optional[_Union[BiometricsErased, _Mapping]] = ..., consent_granted: _Optional[_Union[ConsentGranted, _Mapping]] = ..., consent_revoked: _Optional[_Union[ConsentRevoked, _Mapping]] = ..., consent_expired: _Optional[_Union[ConsentExpired, _Mapping]] = ..., verification_decided: _Optional[_Union[VerificationDecided, _Mapping]] = ...) -> None: ...
+    def __init__(self, event_id: _Optional[str] = ..., occurred_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., talent_id: _Optional[str] = ..., aggregate_id: _Optional[str] = ..., actor_id: _Optional[str] = ..., agency_registered: _Optional[_Union[AgencyRegistered, _Mapping]] = ..., platform_registered: _Optional[_Union[PlatformRegistered, _Mapping]] = ..., talent_registered: _Optional[_Union[TalentRegistered, _Mapping]] = ..., mandate_granted: _Optional[_Union[MandateGranted, _Mapping]] = ..., mandate_ended: _Optional[_Union[MandateEnded, _Mapping]] = ..., api_key_revoked: _Optional[_Union[ApiKeyRevoked, _Mapping]] = ..., face_enrolled: _Optional[_Union[FaceEnrolled, _Mapping]] = ..., voice_enrolled: _Optional[_Union[VoiceEnrolled, _Mapping]] = ..., biometrics_erased: _Optional[_Union[BiometricsErased, _Mapping]] = ..., likeness_dispute_opened: _Optional[_Union[LikenessDisputeOpened, _Mapping]] = ..., likeness_dispute_resolved: _Optional[_Union[LikenessDisputeResolved, _Mapping]] = ..., consent_granted: _Optional[_Union[ConsentGranted, _Mapping]] = ..., consent_revoked: _Optional[_Union[ConsentRevoked, _Mapping]] = ..., consent_expired: _Optional[_Union[ConsentExpired, _Mapping]] = ..., verification_decided: _Optional[_Union[VerificationDecided, _Mapping]] = ...) -> None: ...
 
 class AgencyRegistered(_message.Message):
     __slots__ = ("agency_id", "display_name")
@@ -151,6 +155,34 @@ class BiometricsErased(_message.Message):
     erased_templates: int
     reason: str
     def __init__(self, modalities: _Optional[_Iterable[_Union[_enrollment_pb2.Modality, str]]] = ..., erased_templates: _Optional[int] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class LikenessDisputeOpened(_message.Message):
+    __slots__ = ("dispute_id", "modality", "held_talent_id", "existing_talent_id", "enrollment_id")
+    DISPUTE_ID_FIELD_NUMBER: _ClassVar[int]
+    MODALITY_FIELD_NUMBER: _ClassVar[int]
+    HELD_TALENT_ID_FIELD_NUMBER: _ClassVar[int]
+    EXISTING_TALENT_ID_FIELD_NUMBER: _ClassVar[int]
+    ENROLLMENT_ID_FIELD_NUMBER: _ClassVar[int]
+    dispute_id: str
+    modality: _enrollment_pb2.Modality
+    held_talent_id: str
+    existing_talent_id: str
+    enrollment_id: str
+    def __init__(self, dispute_id: _Optional[str] = ..., modality: _Optional[_Union[_enrollment_pb2.Modality, str]] = ..., held_talent_id: _Optional[str] = ..., existing_talent_id: _Optional[str] = ..., enrollment_id: _Optional[str] = ...) -> None: ...
+
+class LikenessDisputeResolved(_message.Message):
+    __slots__ = ("dispute_id", "modality", "held_talent_id", "existing_talent_id", "resolution")
+    DISPUTE_ID_FIELD_NUMBER: _ClassVar[int]
+    MODALITY_FIELD_NUMBER: _ClassVar[int]
+    HELD_TALENT_ID_FIELD_NUMBER: _ClassVar[int]
+    EXISTING_TALENT_ID_FIELD_NUMBER: _ClassVar[int]
+    RESOLUTION_FIELD_NUMBER: _ClassVar[int]
+    dispute_id: str
+    modality: _enrollment_pb2.Modality
+    held_talent_id: str
+    existing_talent_id: str
+    resolution: _enrollment_pb2.DisputeResolution
+    def __init__(self, dispute_id: _Optional[str] = ..., modality: _Optional[_Union[_enrollment_pb2.Modality, str]] = ..., held_talent_id: _Optional[str] = ..., existing_talent_id: _Optional[str] = ..., resolution: _Optional[_Union[_enrollment_pb2.DisputeResolution, str]] = ...) -> None: ...
 
 class ConsentGranted(_message.Message):
     __slots__ = ("grant", "consistency_token")

@@ -1,0 +1,40 @@
+"""The duplicate-likeness search at enrollment: the same 1:N index and thresholds as Verify.
+
+The enrollment service keeps its own replica of the verification service's index (LikenessIndex,
+loaded from Postgres at start and following enrollment changes in commit order, fail-closed past
+its staleness bound: `verification.adapters.index`), and judges scores with Verify's `Thresholds`.
+One code path for "does this face or voice belong to someone enrolled", two processes running it;
+no internal RPC that would make the verification service a search oracle for anyone holding a key.
+The index and thresholds live in the verification package today; issue 17 moves the engine to a
+shared library.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from verification.adapters.index import IndexFollower, LikenessIndex
+from verification.domain.model import Location, Probe, Thresholds
+from verification.domain.model import Modality as IndexModality
+
+from ..domain.model import Modality, Similar
+
+
+class IndexLikenessSearch:
+    def __init__(self, index: LikenessIndex, follower: IndexFollower, thresholds: Thresholds) -> None:
+        self._index, self._follower, self._thresholds = index, follower, thresholds
+
+    async def similar(self, modality: Modality, vectors: list[np.ndarray], exclude_talent: str) -> list[Similar]:
+        await self._follower.at_least("")  # UNAVAILABLE from a stale index: never a silent "no one else"
+        m = IndexModality(modality.value)
+        review = self._thresholds.review(m)
+        probes = [Probe(m, Location(), np.asarray(v, np.float32)) for v in vectors]
+        best: dict[str, float] = {}
+        for hit in await self._index.search(probes, {m: review, **{o: 1.0 for o in IndexModality if o is not m}}):
+            if hit.talent_id != exclude_talent and hit.score >= review:
+                best[hit.talent_id] = max(best.get(hit.talent_id, -1.0), hit.score)
+        match = self._thresholds.match(m)
+        return sorted((Similar(t, round(s, 4), s >= match) for t, s in best.items()), key=lambda s: (-s.score, s.talent_id))
+
+    async def refresh(self) -> None:
+        await self._follower.catch_up()
