@@ -52,10 +52,14 @@ def _outcome(first: dict) -> str:
         return "ok"
     if "decision" in first:
         found = ", ".join(f"{m['modality'].lower()} {m['score']:.2f}" + (f" covered by {m['grant_id']}" if m["grant_id"] else f" {m['denial']}")
-                          for m in first.get("matches", []))  # fmt: skip
-        return f"{first['decision']}" + (f" ({found})" if found else "")
+                          + (f" disputed {m['dispute_id']}" if m.get("dispute_id") else "") for m in first.get("matches", []))  # fmt: skip
+        reasons = "".join(f" {r}" for r in first.get("review_reasons", []) if first["decision"] == "REVIEW")
+        return f"{first['decision']}{reasons}" + (f" ({found})" if found else "")
+    if "dispute_id" in first:  # a likeness dispute (before enrollments: it names its enrollment too)
+        return f"{first['state']}" + (f" {first['resolution']}" if first["resolution"] else "")
     if "enrollment_id" in first:
-        return f"{first['accepted']} sample(s) accepted"
+        held = f", DISPUTED ({', '.join(first['dispute_ids'])})" if first.get("dispute_ids") else ""
+        return f"{first['accepted']} sample(s) accepted{held}"
     if "allowed" in first:
         return "ALLOWED by " + ", ".join(first["grant_ids"]) if first["allowed"] else f"NOT ALLOWED ({first['reason']})"
     if "valid" in first:
@@ -139,6 +143,20 @@ def main() -> None:
         demo.run("…the image again, for dubbing (not granted)", *verify[:3], "dubbing", *verify[4:])
         demo.run("…and an image of someone nobody enrolled", "verify", str(FACES / "kit_harington" / "john1.jpeg"),
                  *verify[2:])  # fmt: skip
+        # Consent laundering: the second agency enrolls the same face under a name of its own.
+        fake = demo.run("The second agency registers \"B. Obama\"", "talent", "register", "B. Obama", "--api-key", rival["api_key"])
+        held = demo.run("…and enrolls another photo of the same face: held in a likeness dispute",
+                        "enroll", "face", fake["talent_id"], str(FACES / "obama" / "obama4.jpg"), "--api-key", rival["api_key"])  # fmt: skip
+        laundered = demo.run("…and grants the platform consent for its record", "consent", "grant", fake["talent_id"],
+                             "--platform", platform["platform_id"], "--modality", "face", "--purpose", "advertising",
+                             "--api-key", rival["api_key"])  # fmt: skip
+        demo.run("The platform verifies the image while the dispute is open: never ALLOW", *verify,
+                 "--token", laundered["consistency_token"])  # fmt: skip
+        demo.run("Both agencies see the dispute", "dispute", "list", "--talent", tid, "--api-key", agency["api_key"])
+        demo.run("The operator resolves it: the same person, the existing record stays",
+                 "dispute", "resolve", held["dispute_ids"][0], "--resolution", "same-person-keep-existing",
+                 "--note", "identity checked with the talent")  # fmt: skip
+        demo.run("The same upload decides on the real record's grant again", *verify, "--token", laundered["consistency_token"])
         document = stack.state_dir / "grant.json"
         document.write_bytes(subprocess.run([LIKENESS, "consent", "export", grant["grant_id"], "--api-key", agency["api_key"]],
                                             env=env, capture_output=True, check=True).stdout)  # fmt: skip

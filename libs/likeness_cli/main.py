@@ -17,7 +17,7 @@ from likeness.registry.v1 import registry_pb2_grpc
 from .client import TLS_FLAGS, CliError, connect, request_id
 from .common import ApiKey, Json, Target, command, fail, paged
 from .consent_cmds import audit_app, consent_app, keys_app
-from .enroll_cmds import enroll_app
+from .enroll_cmds import dispute_app, enroll_app
 from .enroll_cmds import erase as erase_biometrics
 from .output import emit, to_dict
 from .verify_cmds import operation_app, receipt_app
@@ -33,7 +33,7 @@ events_app = typer.Typer(no_args_is_help=True, help="Events on Kafka.")
 for sub, name in [(dev_app, "dev"), (agency_app, "agency"), (platform_app, "platform"), (talent_app, "talent"),
                   (mandate_app, "mandate"), (events_app, "events"), (consent_app, "consent"), (keys_app, "keys"),
                   (audit_app, "audit"), (enroll_app, "enroll"), (receipt_app, "receipt"),
-                  (operation_app, "operation")]:  # fmt: skip
+                  (operation_app, "operation"), (dispute_app, "dispute")]:  # fmt: skip
     app.add_typer(sub, name=name)
 app.command("verify")(verify_clip)
 

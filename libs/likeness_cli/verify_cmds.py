@@ -102,7 +102,8 @@ def _summary(v: vpb.Verification) -> dict:
             {"talent_id": m.talent_id, "modality": epb.Modality.Name(m.modality).removeprefix("MODALITY_"), "score": round(m.score, 4),
              "review_band": m.in_review_band, "start_s": round(m.start_seconds, 3), "end_s": round(m.end_seconds, 3),
              "frame": m.frame_index, "grant_id": m.grant_id,
-             "denial": cpb.DenialReason.Name(m.denial_reason).removeprefix("DENIAL_REASON_") if m.denial_reason else ""}
+             "denial": cpb.DenialReason.Name(m.denial_reason).removeprefix("DENIAL_REASON_") if m.denial_reason else "",
+             "dispute_id": m.dispute_id}
             for m in v.matches
         ],  # fmt: skip
         "grant_ids": list(v.grant_ids),
@@ -123,7 +124,8 @@ def _human(s: dict) -> str:
         where = f"frame {m['frame']} at {m['start_s']}s" if m["modality"] == "FACE" else f"{m['start_s']}-{m['end_s']}s"
         verdict = f"covered by {m['grant_id']}" if m["grant_id"] else f"not covered: {m['denial']}"
         band = " (review band)" if m["review_band"] else ""
-        lines.append(f"  {m['talent_id']}  {m['modality'].lower()} {m['score']:.3f}{band}  {where}  {verdict}")
+        disputed = f"  likeness disputed: {m['dispute_id']}" if m["dispute_id"] else ""
+        lines.append(f"  {m['talent_id']}  {m['modality'].lower()} {m['score']:.3f}{band}  {where}  {verdict}{disputed}")
     lines += [f"  condition: {c['kind']} = {c['value']}" for c in s["conditions"]]
     return "\n".join(lines)
 

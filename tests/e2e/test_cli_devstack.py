@@ -177,6 +177,27 @@ def test_enroll_verify_grant_and_receipt_cli(dev_stack, tmp_path):
     assert got["state"] == "SUCCEEDED" and got["progress_percent"] == 100 and got["verification"]["verification_id"] == waited["verification_id"]
 
 
+def test_a_second_record_of_an_enrolled_face_is_disputed_and_resolved_cli(dev_stack):
+    """Runs after the Obama enrollment above: a second agency's "B. Obama" is held in a dispute."""
+    _, _, env, _ = dev_stack
+    faces = SHARED_DATA / "faces"
+    if not faces.exists():
+        pytest.skip(f"real media not available: {faces}")
+    agency = cli(env, "agency", "register", "Laundering Agency")
+    fake = cli(env, "talent", "register", "B. Obama", "--api-key", agency["api_key"])["talent_id"]
+    held = cli(env, "enroll", "face", fake, str(faces / "obama" / "obama4.jpg"), "--api-key", agency["api_key"])
+    assert held["state"] == "DISPUTED" and len(held["dispute_ids"]) == 1, held
+    [dispute_id] = held["dispute_ids"]
+    listed = cli(env, "dispute", "list", "--talent", fake, "--api-key", agency["api_key"])
+    assert listed["dispute_id"] == dispute_id and listed["state"] == "OPEN" and listed["modality"] == "FACE"
+    assert fake in listed["talent_ids"] and listed["held_talent_id"] == fake
+    refused = cli(env, "dispute", "resolve", dispute_id, "--resolution", "distinct-people", "--api-key", agency["api_key"], ok=False)
+    assert refused["error"]["code"] == "PERMISSION_DENIED"
+    resolved = cli(env, "dispute", "resolve", dispute_id, "--resolution", "same-person-keep-existing", "--note", "ID checked")
+    assert resolved["state"] == "RESOLVED" and resolved["resolution"] == "SAME_PERSON_KEEP_EXISTING" and resolved["note"] == "ID checked"
+    assert cli(env, "dispute", "get", dispute_id, "--api-key", agency["api_key"])["state"] == "RESOLVED"
+
+
 def test_sigterm_stops_everything_without_orphans(dev_stack):
     proc, info, _, state_dir = dev_stack
     pids = info["pids"]

@@ -22,6 +22,7 @@ ROOT = Path(__file__).resolve().parents[2]
 SCORE = r"0\.\d\d"
 GRANT = r"grt_[0-9A-Z]{26}"
 KEY = r"sk_[0-9A-Z]{26}"
+DISPUTE = r"dsp_[0-9A-Z]{26}"
 # Every step of scripts/demo.py, in order: (title, outcome as a regular expression of the whole outcome).
 STORY = [
     ("The operator registers a talent agency", "ok"),
@@ -46,6 +47,15 @@ STORY = [
      rf"ALLOW \(voice {SCORE} covered by (?!(?P=face_grant)){GRANT}\)"),
     ("…the image again, for dubbing (not granted)", rf"DENY \(face {SCORE} WRONG_PURPOSE\)"),
     ("…and an image of someone nobody enrolled", "NO_MATCH"),
+    ("The second agency registers \"B. Obama\"", "ok"),
+    ("…and enrolls another photo of the same face: held in a likeness dispute", rf"1 sample\(s\) accepted, DISPUTED \((?P<dispute>{DISPUTE})\)"),
+    ("…and grants the platform consent for its record", "ok"),
+    ("The platform verifies the image while the dispute is open: never ALLOW",
+     rf"REVIEW LIKENESS_DISPUTE \(face {SCORE} covered by (?P=face_grant) disputed (?P=dispute), face {SCORE} covered by {GRANT} disputed (?P=dispute)\)"
+     rf"|REVIEW LIKENESS_DISPUTE \(face {SCORE} covered by {GRANT} disputed (?P=dispute), face {SCORE} covered by (?P=face_grant) disputed (?P=dispute)\)"),
+    ("Both agencies see the dispute", "OPEN"),
+    ("The operator resolves it: the same person, the existing record stays", "RESOLVED SAME_PERSON_KEEP_EXISTING"),
+    ("The same upload decides on the real record's grant again", rf"ALLOW \(face {SCORE} covered by (?P=face_grant)\)"),
     ("A contract system verifies the signed grant offline", rf"signature valid \(key {KEY}\)"),
     ("The agency revokes the grant", "ok"),
     ("The same check with the revoke's consistency token", r"NOT ALLOWED \(REVOKED\)"),
@@ -53,7 +63,8 @@ STORY = [
     ("The audit chain is intact", r"intact, \d+ entries"),
     ("A contract system reads every event from Kafka", "ok"),
 ]  # fmt: skip
-EVENTS = {"ConsentGranted", "ConsentRevoked", "VerificationDecided", "FaceEnrolled", "VoiceEnrolled"}
+EVENTS = {"ConsentGranted", "ConsentRevoked", "VerificationDecided", "FaceEnrolled", "VoiceEnrolled", "LikenessDisputeOpened",
+          "LikenessDisputeResolved"}
 
 
 def judge_summary(summary: str) -> None:
@@ -79,13 +90,17 @@ def judge_summary(summary: str) -> None:
 def test_judge_summary_reads_each_outcome_from_its_own_line():
     """The judge itself: the post-revoke Verify must say REVOKED on its own line; the check's line
     saying REVOKED does not make up for it."""
-    grant, other = "grt_" + "A" * 26, "grt_" + "B" * 26
+    grant, other, third, dispute = "grt_" + "A" * 26, "grt_" + "B" * 26, "grt_" + "D" * 26, "dsp_" + "E" * 26
     outcomes = {
         "The platform checks an advertising use": f"ALLOWED by {grant}",
         "The platform verifies again (with the grant's consistency token) and keeps the signed receipt as a C2PA assertion":
             f"ALLOW (face 0.68 covered by {grant})",
         "The platform verifies a generated voice-over (a recording not used for enrollment)": f"ALLOW (voice 0.92 covered by {other})",
         "…and the same upload: denied at once": "DENY (face 0.68 REVOKED)",
+        "…and enrolls another photo of the same face: held in a likeness dispute": f"1 sample(s) accepted, DISPUTED ({dispute})",
+        "The platform verifies the image while the dispute is open: never ALLOW":
+            f"REVIEW LIKENESS_DISPUTE (face 0.68 covered by {grant} disputed {dispute}, face 0.66 covered by {third} disputed {dispute})",
+        "The same upload decides on the real record's grant again": f"ALLOW (face 0.68 covered by {grant})",
     }  # fmt: skip
     concrete = {
         r"refused as expected \(PERMISSION_DENIED\)": "refused as expected (PERMISSION_DENIED)",
@@ -98,7 +113,8 @@ def test_judge_summary_reads_each_outcome_from_its_own_line():
 
     def summary(**changed: str) -> str:
         rows = [f"  ✔ {title}: {changed.get(title, outcomes.get(title, concrete.get(outcome, outcome)))}" for title, outcome in STORY]
-        return "\n".join(rows) + "\n  20 events on Kafka: ConsentGranted, ConsentRevoked, FaceEnrolled, VerificationDecided, VoiceEnrolled\n"
+        return "\n".join(rows) + ("\n  20 events on Kafka: ConsentGranted, ConsentRevoked, FaceEnrolled, VerificationDecided, VoiceEnrolled, "
+                                   "LikenessDisputeOpened, LikenessDisputeResolved\n")
 
     judge_summary(summary())
     for wrong in ("ALLOW (face 0.68 covered by " + grant + ")", "DENY (face 0.68 NO_GRANT)", "ok"):
@@ -106,6 +122,9 @@ def test_judge_summary_reads_each_outcome_from_its_own_line():
             judge_summary(summary(**{"…and the same upload: denied at once": wrong}))
     with pytest.raises(AssertionError, match="C2PA"):  # covered by a grant other than the one the check named
         judge_summary(summary(**{STORY[15][0]: f"ALLOW (face 0.68 covered by {other})"}))
+    with pytest.raises(AssertionError, match="never ALLOW"):  # the laundered record's grant must not ALLOW
+        judge_summary(summary(**{"The platform verifies the image while the dispute is open: never ALLOW":
+                                 f"ALLOW (face 0.68 covered by {grant}, face 0.66 covered by {third})"}))  # fmt: skip
 
 
 def test_the_demo_story_runs_to_the_end():

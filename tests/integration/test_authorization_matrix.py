@@ -192,7 +192,9 @@ async def world(stack, channel, consent_app, enrollment_app, verification_app) -
         disputed = await enrollment_pb2_grpc.EnrollmentServiceStub(ech).EnrollFace(
             epb.EnrollFaceRequest(request_id=rid(), talent_id=second.talent.talent_id, notice=NOTICE,
                                   images=[face("obama", "obama4.jpg")]), metadata=bearer(a.api_key))  # fmt: skip
-        [dispute_id] = disputed.enrollment.dispute_ids
+        # (the face may be enrolled by earlier modules too: the dispute with T is the one the matrix uses)
+        listed = await enrollment_pb2_grpc.EnrollmentServiceStub(ech).ListDisputes(epb.ListDisputesRequest(talent_id=talent.talent_id), metadata=op)
+        [dispute_id] = [d.dispute_id for d in listed.disputes if d.talent_id == second.talent.talent_id]
         grant = await consent_pb2_grpc.ConsentServiceStub(cch).CreateGrant(
             cpb.CreateGrantRequest(request_id=rid(), grant=cpb.Grant(
                 talent_id=talent.talent_id, platform_id=platform.platform.platform_id, modalities=[epb.MODALITY_FACE],

@@ -302,7 +302,7 @@ async def wait_indexed(app, talent_id: str, timeout: float = 45.0) -> None:
 
 
 async def test_the_former_agency_no_longer_sees_the_talents_uses_and_the_grant_still_allows_verify(
-    parties, enrollment_app, verification
+    parties, enrollment_app, verification, pool
 ):
     """Real photos (../shared/data/faces, see its NOTICE): A enrolls the talent and grants P; P's
     Verify matches and ALLOWs. After A's mandate ends, P's next Verify still ALLOWs under A's grant;
@@ -316,6 +316,9 @@ async def test_the_former_agency_no_longer_sees_the_talents_uses_and_the_grant_s
     ):
         enroll = enrollment_pb2_grpc.EnrollmentServiceStub(ech)
         verify = verification_pb2_grpc.VerificationServiceStub(vch)
+        # Earlier modules' biometrics erased: this face must match this talent alone.
+        for row in await pool.fetch("SELECT talent_id FROM talent_data_keys"):
+            await enroll.EraseTalentBiometrics(epb.EraseTalentBiometricsRequest(request_id=rid(), talent_id=row["talent_id"]), metadata=w["op"])
         enrolled = await enroll.EnrollFace(epb.EnrollFaceRequest(request_id=rid(), talent_id=talent, notice=NOTICE,
                                                                  images=[face("obama", "obama.jpg")]), metadata=w["a"])  # fmt: skip
         assert enrolled.enrollment.accepted_samples == 1
