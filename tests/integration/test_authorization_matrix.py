@@ -192,6 +192,7 @@ async def world(stack, channel, consent_app, enrollment_app, verification_app) -
         disputed = await enrollment_pb2_grpc.EnrollmentServiceStub(ech).EnrollFace(
             epb.EnrollFaceRequest(request_id=rid(), talent_id=second.talent.talent_id, notice=NOTICE,
                                   images=[face("obama", "obama4.jpg")]), metadata=bearer(a.api_key))  # fmt: skip
+        assert disputed.enrollment.state == epb.ENROLLMENT_STATE_DISPUTED
         # (the face may be enrolled by earlier modules too: the dispute with T is the one the matrix uses)
         listed = await enrollment_pb2_grpc.EnrollmentServiceStub(ech).ListDisputes(epb.ListDisputesRequest(talent_id=talent.talent_id), metadata=op)
         [dispute_id] = [d.dispute_id for d in listed.disputes if d.talent_id == second.talent.talent_id]
