@@ -66,11 +66,12 @@ class FakeLikeness:
         self.before, self.after, self.refreshed = list(before), after, False
 
     async def similar(self, modality, vectors, exclude_talent):
-        found = self.after if self.refreshed and self.after is not None else self.before
-        return [s for s in found if s.talent_id != exclude_talent]
+        return [s for s in self.before if s.talent_id != exclude_talent], 7
 
-    async def refresh(self):
+    async def similar_since(self, position, modality, vectors, exclude_talent):
+        assert position == 7
         self.refreshed = True
+        return [s for s in (self.after if self.after is not None else self.before) if s.talent_id != exclude_talent]
 
 
 class FakeUow:

@@ -377,3 +377,30 @@ def _leaves(value):
             yield from _leaves(v)
     else:
         yield value
+
+
+def test_best_scores_of_a_few_talent_equal_what_the_search_finds():
+    """The enrollment re-check scores only the talent changed since its search; it must agree with
+    a search of the whole index."""
+    from verification.adapters.index import LikenessIndex
+
+    rng = np.random.default_rng(3)
+    index = LikenessIndex({})
+    for t in range(40):
+        index.replace(f"t{t}", {Modality.FACE: list(rng.normal(0, 0.1, (3, 128)).astype(np.float32)),
+                                Modality.VOICE: list(_unit(rng.normal(0, 1, (2, 256))))})  # fmt: skip
+    for modality, floor in ((Modality.FACE, -50.0), (Modality.VOICE, -1.0)):
+        probes = rng.normal(0, 0.1, (4, 128)).astype(np.float32) if modality is Modality.FACE else _unit(rng.normal(0, 1, (4, 256)))
+        found = index.search_sync([Probe(modality, Location(), p) for p in probes], {Modality.FACE: floor, Modality.VOICE: floor})
+        expected: dict[str, float] = {}
+        for h in found:
+            expected[h.talent_id] = max(expected.get(h.talent_id, -99.0), h.score)
+        few = {"t3", "t17", "t39", "nobody"}
+        scores = index.best_scores(modality, probes, few)
+        assert set(scores) == few - {"nobody"}
+        assert all(abs(scores[t] - expected[t]) < 1e-5 for t in scores), (scores, {t: expected[t] for t in scores})
+    assert index.by_modality[Modality.FACE].vectors_of("nobody").shape == (0, 128)
+
+
+def _unit(v: np.ndarray) -> np.ndarray:
+    return (v / np.linalg.norm(v, axis=1, keepdims=True)).astype(np.float32)

@@ -24,17 +24,29 @@ class IndexLikenessSearch:
     def __init__(self, index: LikenessIndex, follower: IndexFollower, thresholds: Thresholds) -> None:
         self._index, self._follower, self._thresholds = index, follower, thresholds
 
-    async def similar(self, modality: Modality, vectors: list[np.ndarray], exclude_talent: str) -> list[Similar]:
+    async def similar(self, modality: Modality, vectors: list[np.ndarray], exclude_talent: str) -> tuple[list[Similar], int]:
         await self._follower.at_least("")  # UNAVAILABLE from a stale index: never a silent "no one else"
+        position = self._follower.cursor  # the index holds every change up to here
         m = IndexModality(modality.value)
         review = self._thresholds.review(m)
         probes = [Probe(m, Location(), np.asarray(v, np.float32)) for v in vectors]
         best: dict[str, float] = {}
         for hit in await self._index.search(probes, {m: review, **{o: 1.0 for o in IndexModality if o is not m}}):
-            if hit.talent_id != exclude_talent and hit.score >= review:
+            if hit.talent_id != exclude_talent:
                 best[hit.talent_id] = max(best.get(hit.talent_id, -1.0), hit.score)
-        match = self._thresholds.match(m)
-        return sorted((Similar(t, round(s, 4), s >= match) for t, s in best.items()), key=lambda s: (-s.score, s.talent_id))
+        return self._judged(m, best), position
 
-    async def refresh(self) -> None:
+    async def similar_since(self, position: int, modality: Modality, vectors: list[np.ndarray], exclude_talent: str) -> list[Similar]:
+        """The re-check after a commit: catch up, then score only the talent whose templates changed
+        after `position` (an enrollment that committed meanwhile), not the whole index again."""
         await self._follower.catch_up()
+        changed = self._follower.changed_since(position)
+        if changed is None:  # the change history does not reach back that far: search everything
+            return (await self.similar(modality, vectors, exclude_talent))[0]
+        m = IndexModality(modality.value)
+        scores = self._index.best_scores(m, np.asarray(vectors, np.float32), changed - {exclude_talent})
+        return self._judged(m, scores)
+
+    def _judged(self, m: IndexModality, best: dict[str, float]) -> list[Similar]:
+        review, match = self._thresholds.review(m), self._thresholds.match(m)
+        return sorted((Similar(t, round(s, 4), s >= match) for t, s in best.items() if s >= review), key=lambda s: (-s.score, s.talent_id))

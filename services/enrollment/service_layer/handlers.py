@@ -142,7 +142,7 @@ async def enroll(
         retain_until=now + cmd.notice.retention,
     )
     vectors = [o.embedding for o in good]
-    similar = await likeness.similar(cmd.modality, vectors, cmd.talent_id)
+    similar, searched_at = await likeness.similar(cmd.modality, vectors, cmd.talent_id)
     async with uow:
         await _authorize(uow, actor, cmd.talent_id, _now())
         if cmd.request_id and (prior := await uow.idempotency.recall(actor.principal_id, operation, cmd.request_id, params)):
@@ -158,9 +158,8 @@ async def enroll(
                                            {"enrollment_id": enrollment.enrollment_id, "results": [_result(o) for o in outcomes]})  # fmt: skip
         await uow.commit()
     # The re-check: an enrollment of the same likeness that committed while this one was analysed.
-    await likeness.refresh()
     seen = {s.talent_id for s in similar}
-    late = [s for s in await likeness.similar(cmd.modality, vectors, cmd.talent_id) if s.talent_id not in seen]
+    late = [s for s in await likeness.similar_since(searched_at, cmd.modality, vectors, cmd.talent_id) if s.talent_id not in seen]
     if any(s.match for s in late):
         async with uow:
             await _open_disputes(uow, enrollment, late, actor.principal_id)

@@ -39,11 +39,13 @@ class Templates(Protocol):
 class LikenessSearch(Protocol):
     """The 1:N index Verify searches, with Verify's thresholds (see adapters/likeness.py)."""
 
-    async def similar(self, modality: Modality, vectors: list[np.ndarray], exclude_talent: str) -> list[Similar]:
-        """Every other talent with a template in the review band of any of `vectors` (best score each)."""
+    async def similar(self, modality: Modality, vectors: list[np.ndarray], exclude_talent: str) -> tuple[list[Similar], int]:
+        """Every other talent with a template in the review band of any of `vectors` (best score
+        each), and the index position the search saw."""
 
-    async def refresh(self) -> None:
-        """Catch the index up with every commit so far (the re-check after an enrollment commits)."""
+    async def similar_since(self, position: int, modality: Modality, vectors: list[np.ndarray], exclude_talent: str) -> list[Similar]:
+        """The same, against what changed after `position`, on an index caught up with every commit
+        so far (the re-check after an enrollment commits)."""
 
 
 class Disputes(Protocol):

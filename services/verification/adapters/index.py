@@ -24,6 +24,7 @@ again before anything is decided.
 from __future__ import annotations
 
 import asyncio
+import collections
 
 import asyncpg
 import numpy as np
@@ -83,6 +84,20 @@ class LikenessIndex:
 
     def template_ids(self, talent_id: str) -> frozenset[str]:
         return self._template_ids.get(talent_id, frozenset())
+
+    def best_scores(self, modality: Modality, vectors: np.ndarray, talent_ids: set[str]) -> dict[str, float]:
+        """Each talent's best score against `vectors`, computed directly (no search): for a handful
+        of talent, e.g. those changed since a search."""
+        index = self.by_modality[modality]
+        out: dict[str, float] = {}
+        for talent_id in talent_ids:
+            theirs = index.vectors_of(talent_id)
+            if len(theirs):
+                if modality is Modality.FACE:
+                    out[talent_id] = float(1.0 - np.linalg.norm(vectors[:, None, :] - theirs[None, :, :], axis=2).min())
+                else:
+                    out[talent_id] = float((vectors @ theirs.T).max())
+        return out
 
     def contains(self, talent_id: str, modality: Modality) -> bool:
         return self.by_modality[modality].has(talent_id)
@@ -207,6 +222,7 @@ class IndexFollower:
         self.freshness = Freshness(self.VIEW, max_staleness_seconds)
         self._follower = ChangeFollower("1:N index", dsn, _OUTBOX_CHANNEL, poll_seconds, self.catch_up, self.freshness.age)
         self.cursor = 0  # the last outbox id applied
+        self._changes: collections.deque[tuple[int, str]] = collections.deque(maxlen=100_000)  # (outbox id, talent reloaded)
         self.consent_revision = 0  # the newest consent revision in the snapshot of the last catch-up
         self.applied = 0
         self._lock = asyncio.Lock()
@@ -229,14 +245,21 @@ class IndexFollower:
                     "SELECT id, message_key, event_type FROM outbox WHERE id > $1 ORDER BY id", self.cursor
                 )
                 revision = await conn.fetchval(_CONSENT_REVISION)
-            talents = [r["message_key"] for r in rows if r["event_type"] in _CHANGES_TEMPLATES and r["message_key"]]
-            for talent_id in dict.fromkeys(talents):  # reloads are idempotent: a crash here repeats them
+            changed = [(r["id"], r["message_key"]) for r in rows if r["event_type"] in _CHANGES_TEMPLATES and r["message_key"]]
+            for talent_id in dict.fromkeys(t for _, t in changed):  # reloads are idempotent: a crash here repeats them
                 await self._loader.reload(talent_id)
                 self.applied += 1
+            self._changes.extend(changed)
             if rows:
                 self.cursor = rows[-1]["id"]
             self.consent_revision = max(self.consent_revision, revision)
             self.freshness.caught_up(started)
+
+    def changed_since(self, cursor: int) -> set[str] | None:
+        """Talent whose templates changed after outbox id `cursor` (None: that far back is forgotten)."""
+        if self._changes and self._changes[0][0] > cursor and len(self._changes) == self._changes.maxlen:
+            return None
+        return {t for at, t in self._changes if at > cursor}
 
     async def at_least(self, token: str) -> None:
         """Catch up first when `token` names a consent revision newer than the last catch-up saw;

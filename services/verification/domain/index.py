@@ -266,6 +266,12 @@ class ModalityIndex:
         code = self._codes.get(talent_id)
         return code is not None and code in self._rows_of
 
+    def vectors_of(self, talent_id: str) -> np.ndarray:
+        """The talent's templates (a copy; empty when it has none)."""
+        code = self._codes.get(talent_id)
+        rows = self._rows_of.get(code, []) if code is not None else []
+        return self._state.vectors[rows].copy() if rows else np.zeros((0, self.dim), np.float32)
+
     @property
     def approximate(self) -> bool:
         """True while searches go through the IVF (candidates re-scored exactly)."""
