@@ -388,9 +388,9 @@ def test_best_scores_of_a_few_talent_equal_what_the_search_finds():
     index = LikenessIndex({})
     for t in range(40):
         index.replace(f"t{t}", {Modality.FACE: list(rng.normal(0, 0.1, (3, 128)).astype(np.float32)),
-                                Modality.VOICE: list(_unit(rng.normal(0, 1, (2, 256))))})  # fmt: skip
+                                Modality.VOICE: list(_normalized(rng.normal(0, 1, (2, 256))))})  # fmt: skip
     for modality, floor in ((Modality.FACE, -50.0), (Modality.VOICE, -1.0)):
-        probes = rng.normal(0, 0.1, (4, 128)).astype(np.float32) if modality is Modality.FACE else _unit(rng.normal(0, 1, (4, 256)))
+        probes = rng.normal(0, 0.1, (4, 128)).astype(np.float32) if modality is Modality.FACE else _normalized(rng.normal(0, 1, (4, 256)))
         found = index.search_sync([Probe(modality, Location(), p) for p in probes], {Modality.FACE: floor, Modality.VOICE: floor})
         expected: dict[str, float] = {}
         for h in found:
@@ -402,5 +402,5 @@ def test_best_scores_of_a_few_talent_equal_what_the_search_finds():
     assert index.by_modality[Modality.FACE].vectors_of("nobody").shape == (0, 128)
 
 
-def _unit(v: np.ndarray) -> np.ndarray:
+def _normalized(v: np.ndarray) -> np.ndarray:
     return (v / np.linalg.norm(v, axis=1, keepdims=True)).astype(np.float32)
