@@ -163,6 +163,9 @@ class ChangeFollower:
             except asyncio.CancelledError:
                 raise
             except Exception as error:
+                if self._listener is not None:  # connected, but LISTEN failed: do not leak the connection
+                    with contextlib.suppress(Exception):
+                        await self._listener.close()
                 self._listener = None
                 self._report("listen", error)
             await asyncio.sleep(self._poll)

@@ -64,10 +64,13 @@ async def test_a_second_record_of_an_enrolled_face_is_held_in_a_dispute_and_veri
     [dispute_id] = resp.enrollment.dispute_ids
     dispute = (await enroll.GetDispute(epb.GetDisputeRequest(dispute_id=dispute_id), metadata=md)).dispute
     assert (dispute.talent_id, dispute.existing_talent_id) == (fake, world["ids"]["obama"])
-    assert dispute.state == epb.DISPUTE_STATE_OPEN and dispute.modality == epb.MODALITY_FACE and dispute.score >= 0.5
-    # Both agencies see it on their own talent; a platform does not.
+    assert dispute.state == epb.DISPUTE_STATE_OPEN and dispute.modality == epb.MODALITY_FACE
+    assert dispute.enrollment_id == resp.enrollment.enrollment_id and dispute.score == 0  # the score: operators only
+    operator_view = (await enroll.GetDispute(epb.GetDisputeRequest(dispute_id=dispute_id), metadata=world["op"])).dispute
+    assert operator_view.score >= 0.5
+    # Both agencies see it on their own talent (the other side only as a talent id); a platform does not.
     theirs = await enroll.ListDisputes(epb.ListDisputesRequest(talent_id=world["ids"]["obama"]), metadata=world["agency"])
-    assert [d.dispute_id for d in theirs.disputes] == [dispute_id]
+    assert [d.dispute_id for d in theirs.disputes] == [dispute_id] and theirs.disputes[0].enrollment_id == ""
     await expect(grpc.StatusCode.NOT_FOUND, enroll.GetDispute(epb.GetDisputeRequest(dispute_id=dispute_id), metadata=world["platform"]))
     await expect(grpc.StatusCode.PERMISSION_DENIED, enroll.ListDisputes(epb.ListDisputesRequest(), metadata=world["platform"]))
     await expect(grpc.StatusCode.PERMISSION_DENIED, enroll.ResolveDispute(epb.ResolveDisputeRequest(
@@ -144,3 +147,14 @@ async def test_review_band_similarity_is_a_warning_on_the_result_not_a_dispute(s
     assert resp.enrollment.state == epb.ENROLLMENT_STATE_ACTIVE and not resp.enrollment.dispute_ids
     [warning] = resp.warnings
     assert warning.modality == epb.MODALITY_FACE and warning.similar_talent == 2, warning
+
+
+async def test_erasing_the_held_record_withdraws_its_dispute(second, world):
+    """An erased record never keeps another talent in REVIEW: its open dispute ends WITHDRAWN."""
+    enroll, md = second["enroll"], second["md"]
+    copy = await second["talent"]("Lin-Manuel M.")
+    held = await enroll_faces(enroll, md, copy, ("lin_manuel_miranda", "lin1.png"))
+    [dispute_id] = held.enrollment.dispute_ids  # the world enrolled lin1.png under Lin-Manuel Miranda
+    await enroll.EraseTalentBiometrics(epb.EraseTalentBiometricsRequest(request_id=rid(), talent_id=copy), metadata=md)
+    after = (await enroll.GetDispute(epb.GetDisputeRequest(dispute_id=dispute_id), metadata=world["op"])).dispute
+    assert after.state == epb.DISPUTE_STATE_RESOLVED and after.resolution == epb.DISPUTE_RESOLUTION_WITHDRAWN, after

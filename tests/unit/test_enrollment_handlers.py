@@ -82,7 +82,8 @@ class FakeUow:
         class Enrollments:
             async def add(self, e): outer._staged_enrollments[e.enrollment_id] = e  # noqa: E704
             async def get(self, i): return outer._staged_enrollments.get(i)  # noqa: E704
-            async def for_talent(self, t): return [e for e in outer._staged_enrollments.values() if e.talent_id == t]  # noqa: E704
+            async def for_talent(self, t, for_update=False): return [e for e in outer._staged_enrollments.values() if e.talent_id == t]  # noqa: E704
+            async def lock_likeness_check(self, m): outer.locked.append(m)  # noqa: E301,E704
             async def mark_erased(self, ids, now):  # noqa: E301
                 for i in ids:
                     outer._staged_enrollments[i].erased_at = now
@@ -119,7 +120,7 @@ class FakeUow:
                 outer._staged_disputes[d.dispute_id] = d
                 return True
             async def get(self, i, for_update=False): return outer._staged_disputes.get(i)  # noqa: E301,E704
-            async def open_for_enrollment(self, e): return [d for d in outer._staged_disputes.values() if d.enrollment_id == e and d.state is DisputeState.OPEN]  # noqa: E301,E704
+            async def open_for_talent(self, t, m): return [d for d in outer._staged_disputes.values() if d.state is DisputeState.OPEN and d.modality is m and t in d.talent_ids]  # noqa: E301,E704
             async def save(self, d): outer._staged_disputes[d.dispute_id] = d  # noqa: E301,E704
             async def distinct(self, a, b, m): return (*pair(a, b), m) in outer.s.distinct  # noqa: E301,E704
             async def remember_distinct(self, a, b, m): outer.s.distinct.add((*pair(a, b), m))  # noqa: E301,E704
@@ -139,6 +140,7 @@ class FakeUow:
         self._staged_templates = list(self.s.templates)
         self._staged_idem, self._events = {}, []
         self._staged_disputes = copy.copy(self.s.disputes)
+        self.locked = []
         return self
 
     async def __aexit__(self, *exc):
@@ -288,4 +290,56 @@ async def test_keep_existing_rejects_the_held_enrollment_and_only_operators_reso
     assert [type(e).__name__ for e in store.events][-3:] == ["BiometricsErased", "DisputeResolved", "DisputeResolved"]
     with pytest.raises(FailedPrecondition):
         await handlers.resolve_dispute(commands.ResolveDispute("", dispute.dispute_id, Resolution.DISTINCT_PEOPLE, ""),
+                                       OPERATOR, FakeUow(store), MODELS)  # fmt: skip
+
+
+async def test_a_second_enrollment_of_a_disputed_pair_is_held_too_and_keep_existing_rejects_both():
+    store = Store()
+    first, _ = await enroll(store, cmd(b"A"), likeness=FakeLikeness([Similar(OTHER, 0.62, True)]))
+    second, _ = await enroll(store, cmd(b"A"), likeness=FakeLikeness([Similar(OTHER, 0.64, True)]))
+    assert second.state is EnrollmentState.DISPUTED and len(store.disputes) == 1  # held under the pair's open dispute
+    [dispute] = store.disputes.values()
+    await handlers.resolve_dispute(commands.ResolveDispute("", dispute.dispute_id, Resolution.SAME_PERSON_KEEP_EXISTING, ""),
+                                   OPERATOR, FakeUow(store), MODELS)  # fmt: skip
+    assert {store.enrollments[e].state for e in (first.enrollment_id, second.enrollment_id)} == {EnrollmentState.REJECTED}
+    assert not [x for x in store.templates if x[0] == TALENT and x[2] == "sample"]
+
+
+async def test_distinct_people_releases_every_held_enrollment_of_the_talent():
+    store = Store()
+    first, _ = await enroll(store, cmd(b"A"), likeness=FakeLikeness([Similar(OTHER, 0.62, True)]))
+    second, _ = await enroll(store, cmd(b"A"), likeness=FakeLikeness([Similar(OTHER, 0.64, True)]))
+    [dispute] = store.disputes.values()
+    await handlers.resolve_dispute(commands.ResolveDispute("", dispute.dispute_id, Resolution.DISTINCT_PEOPLE, ""),
+                                   OPERATOR, FakeUow(store), MODELS)  # fmt: skip
+    assert {store.enrollments[e].state for e in (first.enrollment_id, second.enrollment_id)} == {EnrollmentState.ACTIVE}
+
+
+async def test_erasing_one_side_withdraws_its_disputes_and_releases_the_other():
+    """The existing talent is erased while a newcomer is held against it: nothing is left to
+    dispute, so the dispute ends WITHDRAWN and the held enrollment becomes ACTIVE."""
+    store = Store()
+    held, _ = await enroll(store, cmd(b"A"), likeness=FakeLikeness([Similar(OTHER, 0.62, True)]))
+    [dispute] = store.disputes.values()
+    # The held talent erases its own biometrics: withdrawn (its REVIEW hold on the other side ends).
+    await handlers.erase(commands.Erase("", TALENT, "changed my mind"), AGENCY, FakeUow(store))
+    assert store.disputes[dispute.dispute_id].resolution is Resolution.WITHDRAWN
+    assert [type(e).__name__ for e in store.events].count("DisputeResolved") == 2
+    store2 = Store()
+    held, _ = await enroll(store2, cmd(b"A"), likeness=FakeLikeness([Similar(OTHER, 0.62, True)]))
+    [dispute] = store2.disputes.values()
+    uow = FakeUow(store2)
+    async with uow:
+        await handlers._withdraw_orphaned(uow, OTHER, Modality.FACE, datetime.now(UTC), "system")  # OTHER has no enrollment here
+        await uow.commit()
+    assert store2.disputes[dispute.dispute_id].state is DisputeState.RESOLVED
+    assert store2.enrollments[held.enrollment_id].state is EnrollmentState.ACTIVE
+
+
+async def test_an_operator_cannot_choose_withdrawn():
+    store = Store()
+    await enroll(store, cmd(b"A"), likeness=FakeLikeness([Similar(OTHER, 0.62, True)]))
+    [dispute] = store.disputes.values()
+    with pytest.raises(InvalidArgument):
+        await handlers.resolve_dispute(commands.ResolveDispute("", dispute.dispute_id, Resolution.WITHDRAWN, ""),
                                        OPERATOR, FakeUow(store), MODELS)  # fmt: skip

@@ -36,9 +36,12 @@ def _enrollment(row: asyncpg.Record) -> Enrollment:
     )  # fmt: skip
 
 
-# Every enrollment read carries the open disputes holding it.
-_ENROLLMENTS = """SELECT e.*, ARRAY(SELECT d.dispute_id FROM likeness_disputes d WHERE d.enrollment_id = e.enrollment_id
-    AND d.state = 'OPEN' ORDER BY d.dispute_id) AS dispute_ids FROM enrollments e"""
+# Every enrollment read carries the open disputes holding it: while DISPUTED, those over its talent's
+# likeness in its modality.
+_ENROLLMENTS = """SELECT e.*, ARRAY(SELECT d.dispute_id FROM likeness_disputes d WHERE e.state = 'DISPUTED' AND d.state = 'OPEN'
+    AND d.modality = e.modality AND e.talent_id IN (d.talent_id, d.existing_talent_id) ORDER BY d.dispute_id) AS dispute_ids
+    FROM enrollments e"""
+_LIKENESS_CHECK_LOCK = 0x4C4B_4443  # "LKDC": enrollments of one modality complete their duplicate check in turn
 
 
 class PostgresEnrollments:
@@ -56,6 +59,9 @@ class PostgresEnrollments:
             e.notice.accepted_at, e.enrolled_by, e.created_at, e.retain_until, e.state.value,
         )  # fmt: skip
 
+    async def lock_likeness_check(self, modality: Modality) -> None:
+        await self._conn.execute("SELECT pg_advisory_xact_lock($1, $2)", _LIKENESS_CHECK_LOCK, 0 if modality is Modality.FACE else 1)
+
     async def set_state(self, enrollment_ids: list[str], state: EnrollmentState) -> None:
         await self._conn.execute("UPDATE enrollments SET state = $2 WHERE enrollment_id = ANY($1::text[])", enrollment_ids, state.value)
 
@@ -63,8 +69,9 @@ class PostgresEnrollments:
         row = await self._conn.fetchrow(f"{_ENROLLMENTS} WHERE e.enrollment_id = $1", enrollment_id)
         return _enrollment(row) if row else None
 
-    async def for_talent(self, talent_id: str) -> list[Enrollment]:
-        rows = await self._conn.fetch(f"{_ENROLLMENTS} WHERE e.talent_id = $1 ORDER BY e.enrollment_id", talent_id)
+    async def for_talent(self, talent_id: str, *, for_update: bool = False) -> list[Enrollment]:
+        lock = " FOR UPDATE OF e" if for_update else ""
+        rows = await self._conn.fetch(f"{_ENROLLMENTS} WHERE e.talent_id = $1 ORDER BY e.enrollment_id{lock}", talent_id)
         return [_enrollment(r) for r in rows]
 
     async def mark_erased(self, enrollment_ids: list[str], now: datetime) -> None:
@@ -154,10 +161,12 @@ class PostgresDisputes:
         row = await self._conn.fetchrow(f"SELECT * FROM likeness_disputes WHERE dispute_id = $1{lock}", dispute_id)
         return _dispute(row) if row else None
 
-    async def open_for_enrollment(self, enrollment_id: str) -> list[Dispute]:
+    async def open_for_talent(self, talent_id: str, modality: Modality) -> list[Dispute]:
         rows = await self._conn.fetch(
-            "SELECT * FROM likeness_disputes WHERE enrollment_id = $1 AND state = 'OPEN' ORDER BY dispute_id", enrollment_id
-        )
+            """SELECT * FROM likeness_disputes WHERE state = 'OPEN' AND modality = $2 AND $1 IN (talent_id, existing_talent_id)
+                   ORDER BY dispute_id""",
+            talent_id, modality.value,
+        )  # fmt: skip
         return [_dispute(r) for r in rows]
 
     async def involving(self, talent_ids: list[str] | None, state: DisputeState | None, after: str, limit: int) -> list[Dispute]:

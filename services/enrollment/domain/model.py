@@ -32,6 +32,7 @@ class Resolution(str, enum.Enum):
     SAME_PERSON_KEEP_EXISTING = "SAME_PERSON_KEEP_EXISTING"
     SAME_PERSON_KEEP_NEW = "SAME_PERSON_KEEP_NEW"
     DISTINCT_PEOPLE = "DISTINCT_PEOPLE"
+    WITHDRAWN = "WITHDRAWN"  # one side's likeness was erased, swept or rejected before a resolution
 
 
 @dataclass(frozen=True)

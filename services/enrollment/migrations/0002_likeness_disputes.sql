@@ -10,7 +10,7 @@ CREATE TABLE likeness_disputes (
     existing_talent_id  text NOT NULL,          -- already enrolled with this likeness
     score               real NOT NULL,
     state               text NOT NULL CHECK (state IN ('OPEN', 'RESOLVED')),
-    resolution          text CHECK (resolution IN ('SAME_PERSON_KEEP_EXISTING', 'SAME_PERSON_KEEP_NEW', 'DISTINCT_PEOPLE')),
+    resolution          text CHECK (resolution IN ('SAME_PERSON_KEEP_EXISTING', 'SAME_PERSON_KEEP_NEW', 'DISTINCT_PEOPLE', 'WITHDRAWN')),
     note                text NOT NULL DEFAULT '',
     opened_at           timestamptz NOT NULL,
     resolved_at         timestamptz,

@@ -3,6 +3,7 @@ seconds); the result is stored in one short transaction with its event."""
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
@@ -93,10 +94,12 @@ async def enroll(
 ) -> tuple[Enrollment, list[SampleOutcome], list[Similar]]:
     """Analyse the samples, search them 1:N against every other talent, store the templates. A
     match at Verify's match threshold opens a likeness dispute and holds the enrollment (DISPUTED);
-    review-band similarity comes back as a warning. The search runs again after the commit, on an
-    index caught up with every commit so far: of two concurrent enrollments of one face, the later
-    commit's re-check sees the earlier one. Returns the enrollment, the per-sample outcomes and the
-    review-band similarities."""
+    review-band similarity comes back as a warning. Inside the writing transaction, under a lock
+    that enrollments of one modality take in turn until they commit, the search is completed
+    against whatever committed since it ran (the index caught up first): of two concurrent
+    enrollments of one face, the second to take the lock sees the first, and the disputes commit
+    with the enrollment or not at all (no step after the commit that a cancelled call could skip).
+    Returns the enrollment, the per-sample outcomes and the review-band similarities."""
     now = _now()
     _validate(cmd, max_samples, now)
     operation = f"Enroll{cmd.modality.value.title()}"
@@ -147,6 +150,8 @@ async def enroll(
         await _authorize(uow, actor, cmd.talent_id, _now())
         if cmd.request_id and (prior := await uow.idempotency.recall(actor.principal_id, operation, cmd.request_id, params)):
             return await _replay(uow, prior)  # a concurrent retry won the race
+        await uow.enrollments.lock_likeness_check(cmd.modality)  # held until commit
+        similar = _merged(similar, await likeness.similar_since(searched_at, cmd.modality, vectors, cmd.talent_id))
         await uow.enrollments.add(enrollment)
         await uow.templates.add(enrollment, vectors)
         everything = await uow.templates.vectors(cmd.talent_id, cmd.modality)
@@ -157,31 +162,36 @@ async def enroll(
             await uow.idempotency.remember(actor.principal_id, operation, cmd.request_id, params,
                                            {"enrollment_id": enrollment.enrollment_id, "results": [_result(o) for o in outcomes]})  # fmt: skip
         await uow.commit()
-    # The re-check: an enrollment of the same likeness that committed while this one was analysed.
-    seen = {s.talent_id for s in similar}
-    late = [s for s in await likeness.similar_since(searched_at, cmd.modality, vectors, cmd.talent_id) if s.talent_id not in seen]
-    if any(s.match for s in late):
-        async with uow:
-            await _open_disputes(uow, enrollment, late, actor.principal_id)
-            await uow.commit()
     enrollment = await _reread(uow, enrollment)
-    return enrollment, outcomes, [s for s in similar + late if not s.match]
+    return enrollment, outcomes, [s for s in similar if not s.match]
+
+
+def _merged(first: list[Similar], since: list[Similar]) -> list[Similar]:
+    """The search's findings updated with the re-check's (a talent re-enrolled meanwhile may score higher)."""
+    best = {s.talent_id: s for s in first}
+    for s in since:
+        if s.talent_id not in best or s.score > best[s.talent_id].score:
+            best[s.talent_id] = s
+    return sorted(best.values(), key=lambda s: (-s.score, s.talent_id))
 
 
 async def _open_disputes(uow: EnrollmentUnitOfWork, enrollment: Enrollment, similar: list[Similar], actor_id: str) -> list[Dispute]:
-    """A dispute per other talent matched at the match threshold (not a pair resolved as two
-    people, not a pair with a dispute already open); the enrollment is held while any is open."""
-    opened = []
-    for s in similar:
-        if not s.match or await uow.disputes.distinct(enrollment.talent_id, s.talent_id, enrollment.modality):
+    """A dispute per other talent matched at the match threshold, unless the pair was resolved as
+    two people; the enrollment is held (DISPUTED) while any dispute of its talent and modality is
+    open, a dispute the pair already had included (a second enrollment of the same face is held
+    under it). Pairs are taken in talent-id order, so concurrent writers never deadlock."""
+    opened, held = [], False
+    for s in sorted((s for s in similar if s.match), key=lambda s: s.talent_id):
+        if await uow.disputes.distinct(enrollment.talent_id, s.talent_id, enrollment.modality):
             continue
+        held = True
         dispute = Dispute(new_id("dsp"), enrollment.modality, enrollment.talent_id, enrollment.enrollment_id, s.talent_id, s.score,
                           await uow.now())  # fmt: skip
         if await uow.disputes.add(dispute):
             opened.append(dispute)
             for key in dispute.talent_ids:
                 uow.emit(events.DisputeOpened(dispute, key, actor_id))
-    if opened:
+    if held:
         await uow.enrollments.set_state([enrollment.enrollment_id], EnrollmentState.DISPUTED)
     return opened
 
@@ -245,6 +255,8 @@ async def erase(cmd: commands.Erase, actor: Principal, uow: EnrollmentUnitOfWork
         erased, modalities = await uow.templates.erase_talent(cmd.talent_id)
         live = [e.enrollment_id for e in await uow.enrollments.for_talent(cmd.talent_id) if e.erased_at is None]
         await uow.enrollments.mark_erased(live, now)
+        for modality in Modality:
+            await _withdraw_orphaned(uow, cmd.talent_id, modality, await uow.now(), actor.principal_id)
         uow.emit(events.BiometricsErased(cmd.talent_id, tuple(modalities), erased, cmd.reason or "erasure requested", actor.principal_id))
         if cmd.request_id:
             await uow.idempotency.remember(actor.principal_id, "Erase", cmd.request_id, asdict(cmd), {"erased": erased, "at": now.isoformat()})
@@ -268,6 +280,7 @@ async def sweep_retention(uow: EnrollmentUnitOfWork, engine_models: dict[Modalit
             for modality in modalities:
                 left = await uow.templates.vectors(talent_id, modality)
                 await uow.templates.replace_centroid(talent_id, modality, engine_models[modality], centroid(modality, left) if left else None)
+                await _withdraw_orphaned(uow, talent_id, modality, now, "system")
             uow.emit(events.BiometricsErased(talent_id, tuple(modalities), erased, "retention period ended", "system"))
         if expired:
             await uow.commit()
@@ -277,13 +290,19 @@ async def sweep_retention(uow: EnrollmentUnitOfWork, engine_models: dict[Modalit
 # --- likeness disputes ---------------------------------------------------------------------------
 
 
-async def _visible(uow: EnrollmentUnitOfWork, actor: Principal, dispute: Dispute) -> bool:
-    if actor.is_operator:
-        return True
+async def _represented(uow: EnrollmentUnitOfWork, actor: Principal, dispute: Dispute) -> set[str]:
     if not actor.is_agency:
-        return False
+        return set()
     now = await uow.now()
-    return any([await uow.parties.represents(actor.principal_id, t, now) for t in dispute.talent_ids])
+    return {t for t in dispute.talent_ids if await uow.parties.represents(actor.principal_id, t, now)}
+
+
+def _as_seen_by(actor: Principal, dispute: Dispute, represented: set[str]) -> Dispute:
+    """What an agency sees: the other side only as an opaque talent id (not its enrollment, not the
+    score that would tell how alike the two are)."""
+    if actor.is_operator:
+        return dispute
+    return dataclasses.replace(dispute, score=0.0, enrollment_id=dispute.enrollment_id if dispute.talent_id in represented else "")
 
 
 async def get_dispute(dispute_id: str, actor: Principal, uow: EnrollmentUnitOfWork) -> Dispute:
@@ -293,9 +312,10 @@ async def get_dispute(dispute_id: str, actor: Principal, uow: EnrollmentUnitOfWo
         raise NotFound(f"dispute {dispute_id[:40]!r} not found")
     async with uow:
         dispute = await uow.disputes.get(dispute_id)
-        if dispute is None or not await _visible(uow, actor, dispute):
+        represented = await _represented(uow, actor, dispute) if dispute else set()
+        if dispute is None or not (actor.is_operator or represented):
             raise NotFound(f"dispute {dispute_id} not found")  # never confirm others' ids
-    return dispute
+    return _as_seen_by(actor, dispute, represented)
 
 
 async def list_disputes(talent_id: str, state: DisputeState | None, actor: Principal, uow: EnrollmentUnitOfWork, *,
@@ -314,7 +334,8 @@ async def list_disputes(talent_id: str, state: DisputeState | None, actor: Princ
             talent = [talent_id] if talent_id else mine
             if not talent:
                 return []
-        return await uow.disputes.involving(talent, state, after, limit)
+        found = await uow.disputes.involving(talent, state, after, limit)
+    return [d if actor.is_operator else _as_seen_by(actor, d, set(talent) & set(d.talent_ids)) for d in found]
 
 
 async def resolve_dispute(cmd: commands.ResolveDispute, actor: Principal, uow: EnrollmentUnitOfWork,
@@ -328,8 +349,8 @@ async def resolve_dispute(cmd: commands.ResolveDispute, actor: Principal, uow: E
     check_request_id(cmd.request_id, v)
     if not is_id(cmd.dispute_id, "dsp"):
         v.append(FieldViolation("dispute_id", "must be a dsp_ id"))
-    if cmd.resolution is None:
-        v.append(FieldViolation("resolution", "name a resolution"))
+    if cmd.resolution is None or cmd.resolution is Resolution.WITHDRAWN:
+        v.append(FieldViolation("resolution", "name a resolution: SAME_PERSON_KEEP_EXISTING, SAME_PERSON_KEEP_NEW or DISTINCT_PEOPLE"))
     if len(cmd.note) > 2000:
         v.append(FieldViolation("note", "at most 2000 characters"))
     require(v)
@@ -350,21 +371,32 @@ async def resolve_dispute(cmd: commands.ResolveDispute, actor: Principal, uow: E
         dispute.resolved_at, dispute.resolved_by = now, actor.principal_id
         await uow.disputes.save(dispute)
         reason = f"likeness dispute {dispute.dispute_id} resolved {cmd.resolution.value}"
+        held = await _live(uow, dispute.talent_id, dispute.modality, lock=True)  # resolutions of one talent take turns
         if cmd.resolution is Resolution.SAME_PERSON_KEEP_EXISTING:
-            await _reject(uow, dispute.talent_id, dispute.modality, [dispute.enrollment_id], now, engine_models, reason, actor.principal_id)
+            await _reject(uow, dispute.talent_id, dispute.modality, [e.enrollment_id for e in held], now, engine_models, reason,
+                          actor.principal_id)  # fmt: skip
         else:
             if cmd.resolution is Resolution.SAME_PERSON_KEEP_NEW:
-                theirs = [e.enrollment_id for e in await uow.enrollments.for_talent(dispute.existing_talent_id)
-                          if e.modality is dispute.modality and e.erased_at is None]  # fmt: skip
+                theirs = [e.enrollment_id for e in await _live(uow, dispute.existing_talent_id, dispute.modality)]
                 await _reject(uow, dispute.existing_talent_id, dispute.modality, theirs, now, engine_models, reason, actor.principal_id)
             else:
                 await uow.disputes.remember_distinct(dispute.talent_id, dispute.existing_talent_id, dispute.modality)
-            if not await uow.disputes.open_for_enrollment(dispute.enrollment_id):
-                await uow.enrollments.set_state([dispute.enrollment_id], EnrollmentState.ACTIVE)
+            await _release(uow, dispute.talent_id, dispute.modality, held)
         for key in dispute.talent_ids:
             uow.emit(events.DisputeResolved(dispute, key, actor.principal_id))
         await uow.commit()
     return dispute
+
+
+async def _live(uow: EnrollmentUnitOfWork, talent_id: str, modality: Modality, *, lock: bool = False) -> list[Enrollment]:
+    """The talent's enrollments of the modality that are not erased (row-locked with `lock`)."""
+    return [e for e in await uow.enrollments.for_talent(talent_id, for_update=lock) if e.modality is modality and e.erased_at is None]
+
+
+async def _release(uow: EnrollmentUnitOfWork, talent_id: str, modality: Modality, enrollments: list[Enrollment]) -> None:
+    """Held enrollments become ACTIVE once no dispute over the talent's likeness in that modality is open."""
+    if not await uow.disputes.open_for_talent(talent_id, modality):
+        await uow.enrollments.set_state([e.enrollment_id for e in enrollments if e.state is EnrollmentState.DISPUTED], EnrollmentState.ACTIVE)
 
 
 async def _reject(uow: EnrollmentUnitOfWork, talent_id: str, modality: Modality, enrollment_ids: list[str], now: datetime,
@@ -379,3 +411,21 @@ async def _reject(uow: EnrollmentUnitOfWork, talent_id: str, modality: Modality,
     left = await uow.templates.vectors(talent_id, modality)
     await uow.templates.replace_centroid(talent_id, modality, engine_models[modality], centroid(modality, left) if left else None)
     uow.emit(events.BiometricsErased(talent_id, (modality,), erased, reason, actor_id))
+    await _withdraw_orphaned(uow, talent_id, modality, now, actor_id)
+
+
+async def _withdraw_orphaned(uow: EnrollmentUnitOfWork, talent_id: str, modality: Modality, now: datetime, actor_id: str) -> None:
+    """A talent left with no live enrollment in a modality (erased, swept, rejected) has no likeness
+    there to dispute: its open disputes in that modality end WITHDRAWN, and the other side's held
+    enrollments are released once nothing else holds them (an erased record never keeps another
+    talent's Verify in REVIEW)."""
+    if await _live(uow, talent_id, modality):
+        return
+    for d in await uow.disputes.open_for_talent(talent_id, modality):
+        d.state, d.resolution, d.resolved_at, d.resolved_by = DisputeState.RESOLVED, Resolution.WITHDRAWN, now, actor_id
+        d.note = f"withdrawn: {talent_id} has no {modality.value.lower()} templates left"
+        await uow.disputes.save(d)
+        for key in d.talent_ids:
+            uow.emit(events.DisputeResolved(d, key, actor_id))
+        other = d.existing_talent_id if d.talent_id == talent_id else d.talent_id
+        await _release(uow, other, modality, await _live(uow, other, modality))

@@ -255,6 +255,12 @@ class IndexFollower:
             self.consent_revision = max(self.consent_revision, revision)
             self.freshness.caught_up(started)
 
+    async def reload(self, talent_id: str) -> None:
+        """A reload outside the follow loop (a Verify found the index behind): under the same lock,
+        so an older snapshot never overwrites a newer one the loop applied."""
+        async with self._lock:
+            await self._loader.reload(talent_id)
+
     def changed_since(self, cursor: int) -> set[str] | None:
         """Talent whose templates changed after outbox id `cursor` (None: that far back is forgotten)."""
         if self._changes and self._changes[0][0] > cursor and len(self._changes) == self._changes.maxlen:
@@ -291,7 +297,7 @@ class IndexSearcher:
             # erased, swept or re-enrolled since the index loaded them: reload, search again
             log.info("index behind a hit talent's templates; reloading before deciding", talents=len(changed))
             for talent_id in changed:
-                await self._loader.reload(talent_id)
-        if {h.talent_id for h in hits} - live.keys():
+                await self._follower.reload(talent_id)
+        else:  # the third pass reloaded again: its hits are from before that reload
             raise Unavailable("the index kept changing under this search; try again", reason="INDEX_CHANGING")
         return [h for h in hits if live[h.talent_id]]

@@ -48,6 +48,7 @@ class DisputeResolution(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     DISPUTE_RESOLUTION_SAME_PERSON_KEEP_EXISTING: _ClassVar[DisputeResolution]
     DISPUTE_RESOLUTION_SAME_PERSON_KEEP_NEW: _ClassVar[DisputeResolution]
     DISPUTE_RESOLUTION_DISTINCT_PEOPLE: _ClassVar[DisputeResolution]
+    DISPUTE_RESOLUTION_WITHDRAWN: _ClassVar[DisputeResolution]
 ENROLLMENT_STATE_UNSPECIFIED: EnrollmentState
 ENROLLMENT_STATE_ACTIVE: EnrollmentState
 ENROLLMENT_STATE_DISPUTED: EnrollmentState
@@ -71,6 +72,7 @@ DISPUTE_RESOLUTION_UNSPECIFIED: DisputeResolution
 DISPUTE_RESOLUTION_SAME_PERSON_KEEP_EXISTING: DisputeResolution
 DISPUTE_RESOLUTION_SAME_PERSON_KEEP_NEW: DisputeResolution
 DISPUTE_RESOLUTION_DISTINCT_PEOPLE: DisputeResolution
+DISPUTE_RESOLUTION_WITHDRAWN: DisputeResolution
 
 class BiometricNotice(_message.Message):
     __slots__ = ("purpose_text", "retention", "accept_time", "notice_version")
