@@ -267,7 +267,18 @@ class Console:
     async def enrollment_of(self, session: Session, talent_id: str) -> dict[str, epb.Enrollment]:
         resp = await self.rpc.enrollment.GetEnrollmentStatus(epb.GetEnrollmentStatusRequest(talent_id=talent_id), metadata=self.md(session),
                                                              timeout=self.settings.rpc_timeout_seconds)  # fmt: skip
-        return {enum_label(epb.Modality, e.modality, "MODALITY_"): e for e in resp.enrollments}
+        found: dict[str, epb.Enrollment] = {}
+        for e in resp.enrollments:  # a held (DISPUTED) enrollment is the one to show
+            modality = enum_label(epb.Modality, e.modality, "MODALITY_")
+            if modality not in found or e.state == epb.ENROLLMENT_STATE_DISPUTED:
+                found[modality] = e
+        return found
+
+    async def open_disputes(self, session: Session) -> list[epb.Dispute]:
+        """Open likeness disputes over the agency's talent (the other side only as a talent id)."""
+        resp = await self.rpc.enrollment.ListDisputes(epb.ListDisputesRequest(state=epb.DISPUTE_STATE_OPEN, page_size=100),
+                                                      metadata=self.md(session), timeout=self.settings.rpc_timeout_seconds)  # fmt: skip
+        return list(resp.disputes)
 
     async def get_talent(self, session: Session, talent_id: str) -> rpb.Talent:
         resp = await self.rpc.registry.GetTalent(rpb.GetTalentRequest(talent_id=talent_id), metadata=self.md(session),
@@ -275,9 +286,14 @@ class Console:
         return resp.talent
 
     async def talent_page(self, request: Request, session: Session) -> Response:
-        talent = await self.all_talent(session)
+        talent, disputes = await asyncio.gather(self.all_talent(session), self.open_disputes(session))
         status = await asyncio.gather(*(self.enrollment_of(session, t.talent_id) for t in talent))
-        return self.render(request, session, "talent.html", rows=list(zip(talent, status, strict=True)))
+        names = {t.talent_id: t.display_name for t in talent}
+        rows = [{"dispute_id": d.dispute_id, "modality": enum_label(epb.Modality, d.modality, "MODALITY_"),
+                 "held": names.get(d.talent_id, f"another record ({d.talent_id})"),
+                 "existing": names.get(d.existing_talent_id, f"another record ({d.existing_talent_id})"),
+                 "opened": when(d.open_time)} for d in disputes]  # fmt: skip
+        return self.render(request, session, "talent.html", rows=list(zip(talent, status, strict=True)), disputes=rows)
 
     async def register_talent(self, request: Request, session: Session, form: FormData) -> Response:
         name = str(form.get("display_name") or "").strip()

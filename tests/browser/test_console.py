@@ -407,3 +407,30 @@ async def test_over_plain_http_the_session_cookie_is_httponly_and_strict_but_not
     cookies = [c for c in await context.cookies() if c["value"]]
     assert cookies and all(not c["secure"] and c["httpOnly"] and c["sameSite"] == "Strict" for c in cookies), cookies
     await context.close()
+
+
+async def test_an_agency_sees_a_likeness_dispute_over_its_talent_but_not_the_other_sides_name(console, browser, parties, story, channel,
+                                                                                              enrollment_app):  # fmt: skip
+    """Agency B enrolls a photo of the face the story's agency enrolled: B's talent page shows the
+    enrollment held and the open dispute; the other record appears only as an opaque talent id."""
+    reg = registry_pb2_grpc.RegistryServiceStub(channel)
+    name = unique("B. Obama")
+    fake = (await reg.RegisterTalent(rpb.RegisterTalentRequest(request_id=rid(), display_name=name), metadata=bearer(parties["b"]))).talent
+    notice = epb.BiometricNotice(purpose_text="Protect my likeness", retention=duration_pb2.Duration(seconds=365 * 86400),
+                                 accept_time=ts(datetime.now(UTC)), notice_version="2026-11")  # fmt: skip
+    photo = epb.MediaSample(filename="obama4.jpg", content=shared_data("faces", "obama", "obama4.jpg").read_bytes())
+    async with grpc.aio.insecure_channel(enrollment_app.target, options=BIG) as ch:
+        held = await enrollment_pb2_grpc.EnrollmentServiceStub(ch).EnrollFace(
+            epb.EnrollFaceRequest(request_id=rid(), talent_id=fake.talent_id, notice=notice, images=[photo]), metadata=bearer(parties["b"])
+        )
+    assert held.enrollment.state == epb.ENROLLMENT_STATE_DISPUTED
+    context, page = await new_page(browser, console)
+    await sign_in(page, parties["b"])
+    row = page.locator(f'tr[data-talent-id="{fake.talent_id}"] td.modality-face')
+    await expect(row).to_contain_text("held: likeness dispute")
+    for dispute_id in held.enrollment.dispute_ids:
+        await expect(page.locator(f'#disputes tr[data-dispute-id="{dispute_id}"]')).to_contain_text(name)
+    await expect(page.locator("#disputes")).to_contain_text(f"another record ({story['talent_id']})")
+    assert story["name"] not in await page.content()
+    await shot(page, "talent-dispute")
+    await context.close()
