@@ -108,10 +108,12 @@ class DatabaseClock:
 
 
 class ChangeFollower:
-    def __init__(self, name: str, dsn: str, channel: str, poll_seconds: float, catch_up: Callable[[], Awaitable[None]],
-                 age: Callable[[], float]) -> None:  # fmt: skip
-        self._name, self._dsn, self._channel, self._poll = name, dsn, channel, poll_seconds
-        self._catch_up, self._age = catch_up, age
+    def __init__(self, dsn: str, channel: str, poll_seconds: float, catch_up: Callable[[], Awaitable[None]],
+                 freshness: Freshness) -> None:  # fmt: skip
+        """`freshness`: the read model's own (its name in logs, its age in the outage line)."""
+        self._dsn, self._channel, self._poll = dsn, channel, poll_seconds
+        self._catch_up, self._freshness = catch_up, freshness
+        self._name = freshness.view
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task] = []
         self._listener: asyncpg.Connection | None = None
@@ -134,7 +136,7 @@ class ChangeFollower:
     def _report(self, what: str, error: Exception | None) -> None:
         if error is not None and not self._failing[what]:
             hint = "it ages, and refuses to answer past its bound" if what == "catch-up" else "polling only meanwhile"
-            log.warning(f"{self._name} {what} failing: {hint}", error=repr(error), age_s=round(self._age(), 2))
+            log.warning(f"{self._name} {what} failing: {hint}", error=repr(error), age_s=round(self._freshness.age(), 2))
         elif error is None and self._failing[what]:
             log.info(f"{self._name} {what} works again")
         self._failing[what] = error is not None

@@ -17,8 +17,8 @@ from likeness_common.crypto import Kek
 from likeness_common.db import Migrations
 from likeness_common.grpc_server import GrpcServer, ServiceBinding
 from likeness_common.settings import ServiceSettings, SettingsConfigDict
-from verification.adapters.index import IndexFollower, LikenessIndex, TemplateLoader
-from verification.bootstrap import VerificationSettings
+from verification.adapters.index import IndexFollower, LikenessIndex
+from verification.bootstrap import VerificationSettings, followed_index
 
 from . import SERVICE_NAME
 from .adapters.engine import WorkerPoolEngine
@@ -68,9 +68,7 @@ def build_app(pool: asyncpg.Pool, dsn: str, kek: Kek, settings: EnrollmentSettin
     def uow() -> PostgresEnrollmentUnitOfWork:
         return PostgresEnrollmentUnitOfWork(pool, kek)
 
-    index = LikenessIndex({m.value: "/".join(engine.model(m)) for m in Modality}, verification.index_ivf_min_rows)
-    follower = IndexFollower(pool, dsn, TemplateLoader(pool, kek, index), verification.index_poll_seconds,
-                             verification.index_max_staleness_seconds)  # fmt: skip
+    index, _loader, follower = followed_index(pool, dsn, kek, {m.value: "/".join(engine.model(m)) for m in Modality}, verification)
     likeness = IndexLikenessSearch(index, follower, verification.thresholds())
     servicer = EnrollmentServicer(uow, engine, likeness, settings.max_samples)
     binding = ServiceBinding(SERVICE_NAME, servicer, enrollment_pb2_grpc.add_EnrollmentServiceServicer_to_server)

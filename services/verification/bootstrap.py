@@ -107,6 +107,18 @@ class VerificationApp(ServiceApp):
         self.extractor.close()
 
 
+def followed_index(pool: asyncpg.Pool, dsn: str, kek: Kek, models: dict[str, str],
+                   settings: VerificationSettings) -> tuple[LikenessIndex, TemplateLoader, IndexFollower]:  # fmt: skip
+    """The 1:N index as these settings configure it, loaded from and following Postgres: the
+    verification service's own, and the enrollment service's replica for its duplicate-likeness
+    check (one configuration, so both search alike). `models`: modality -> "name/version"."""
+    nprobe = {Modality.FACE: settings.face_nprobe, Modality.VOICE: settings.voice_nprobe}
+    index = LikenessIndex(models, settings.index_ivf_min_rows, nprobe)
+    loader = TemplateLoader(pool, kek, index)
+    follower = IndexFollower(pool, dsn, loader, settings.index_poll_seconds, settings.index_max_staleness_seconds)
+    return index, loader, follower
+
+
 def build_app(
     pool: asyncpg.Pool, dsn: str, kek: Kek, settings: VerificationSettings, extractor: WorkerPoolExtractor | None = None,
     client_tls: ClientTls | None = None,
@@ -123,10 +135,7 @@ def build_app(
                     max_video_seconds=settings.operation_max_seconds, max_audio_seconds=settings.operation_max_seconds,
                     max_input_bytes=max(settings.operation_max_bytes, settings.max_stream_bytes))  # fmt: skip
     extractor = extractor or WorkerPoolExtractor(settings.workers, settings.voice_workers, bio)
-    nprobe = {Modality.FACE: settings.face_nprobe, Modality.VOICE: settings.voice_nprobe}
-    index = LikenessIndex(extractor.models, settings.index_ivf_min_rows, nprobe)
-    loader = TemplateLoader(pool, kek, index)
-    follower = IndexFollower(pool, dsn, loader, settings.index_poll_seconds, settings.index_max_staleness_seconds)
+    index, loader, follower = followed_index(pool, dsn, kek, extractor.models, settings)
     searcher = IndexSearcher(index, follower, loader)
     consent = ConsentClient(settings.consent_target, client_tls)
     keyring = SigningKeyring(pool, kek)

@@ -32,6 +32,7 @@ from likeness_common.errors import Unavailable
 from tests.integration.verification_world import (
     BIG,
     NOTICE,
+    enroll_faces,
     expect,
     face_file,
     grant,
@@ -69,10 +70,7 @@ async def enroll_face(world, talent_id: str, *files: tuple[str, str], retention_
     if retention_s is not None:
         notice.retention.CopyFrom(duration_pb2.Duration(seconds=retention_s))
     async with grpc.aio.insecure_channel(world["enroll_target"], options=BIG) as ch:
-        images = [epb.MediaSample(filename=f[1], content=face_file(*f)) for f in files]
-        await enrollment_pb2_grpc.EnrollmentServiceStub(ch).EnrollFace(
-            epb.EnrollFaceRequest(request_id=rid(), talent_id=talent_id, notice=notice, images=images), metadata=world["agency"]
-        )
+        await enroll_faces(enrollment_pb2_grpc.EnrollmentServiceStub(ch), world["agency"], talent_id, *files, notice=notice)
 
 
 async def test_a_token_newer_than_the_index_makes_it_catch_up_first(stack, channel, world, lagging, verification_app):

@@ -25,6 +25,7 @@ from tests.conftest import bearer, unique
 from tests.integration.verification_world import (
     BIG,
     NOTICE,
+    enroll_faces,
     expect,
     face_file,
     grant,
@@ -49,11 +50,6 @@ async def second(stack, channel, world):
 
         yield {"md": bearer(agency.api_key), "agency_id": agency.agency.agency_id, "talent": talent,
                "enroll": enrollment_pb2_grpc.EnrollmentServiceStub(ch)}  # fmt: skip
-
-
-async def enroll_faces(enroll, md, talent_id: str, *files: tuple[str, str]) -> epb.EnrollFaceResponse:
-    images = [epb.MediaSample(filename=f[1], content=face_file(*f)) for f in files]
-    return await enroll.EnrollFace(epb.EnrollFaceRequest(request_id=rid(), talent_id=talent_id, notice=NOTICE, images=images), metadata=md)
 
 
 async def test_a_second_record_of_an_enrolled_face_is_held_in_a_dispute_and_verify_is_review(world, second, verification_app):

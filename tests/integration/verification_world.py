@@ -60,6 +60,12 @@ def wav(samples: np.ndarray) -> bytes:
     return out.getvalue()
 
 
+async def enroll_faces(enroll, md, talent_id: str, *files: tuple[str, str], notice: epb.BiometricNotice = NOTICE) -> epb.EnrollFaceResponse:
+    """EnrollFace with photos from ../shared/data/faces (`files`: (identity folder, file name))."""
+    images = [epb.MediaSample(filename=f[1], content=face_file(*f)) for f in files]
+    return await enroll.EnrollFace(epb.EnrollFaceRequest(request_id=rid(), talent_id=talent_id, notice=notice, images=images), metadata=md)
+
+
 async def expect(code, call):
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await call

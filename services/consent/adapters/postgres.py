@@ -197,7 +197,7 @@ class CachedConsentView:
         self.freshness = Freshness(self.VIEW, max_staleness_seconds)
         self.clock = DatabaseClock()
         self._lock = asyncio.Lock()
-        self._follower = ChangeFollower("consent view", dsn, CHANNEL, poll_seconds, self._poll, self.freshness.age)
+        self._follower = ChangeFollower(dsn, CHANNEL, poll_seconds, self._poll, self.freshness)
 
     async def start(self) -> None:
         await self._poll()

@@ -31,7 +31,7 @@ class IndexLikenessSearch:
         review = self._thresholds.review(m)
         probes = [Probe(m, Location(), np.asarray(v, np.float32)) for v in vectors]
         best: dict[str, float] = {}
-        for hit in await self._index.search(probes, {m: review, **{o: 1.0 for o in IndexModality if o is not m}}):
+        for hit in await self._index.search(probes, {m: review}):
             if hit.talent_id != exclude_talent:
                 best[hit.talent_id] = max(best.get(hit.talent_id, -1.0), hit.score)
         return self._judged(m, best), position

@@ -117,6 +117,9 @@ class Dispute:
     def talent_ids(self) -> tuple[str, str]:
         return self.talent_id, self.existing_talent_id
 
+    def resolve(self, resolution: Resolution, note: str, at: datetime, by: str) -> None:
+        self.state, self.resolution, self.note, self.resolved_at, self.resolved_by = DisputeState.RESOLVED, resolution, note, at, by
+
 
 def pair(a: str, b: str) -> tuple[str, str]:
     """A pair of talent in canonical order (distinct_likeness, open-dispute uniqueness)."""

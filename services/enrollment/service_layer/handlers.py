@@ -161,8 +161,8 @@ async def enroll(
         if cmd.request_id:
             await uow.idempotency.remember(actor.principal_id, operation, cmd.request_id, params,
                                            {"enrollment_id": enrollment.enrollment_id, "results": [_result(o) for o in outcomes]})  # fmt: skip
+        enrollment = await uow.enrollments.get(enrollment.enrollment_id) or enrollment  # its state and disputes, as committed
         await uow.commit()
-    enrollment = await _reread(uow, enrollment)
     return enrollment, outcomes, [s for s in similar if not s.match]
 
 
@@ -194,11 +194,6 @@ async def _open_disputes(uow: EnrollmentUnitOfWork, enrollment: Enrollment, simi
     if held:
         await uow.enrollments.set_state([enrollment.enrollment_id], EnrollmentState.DISPUTED)
     return opened
-
-
-async def _reread(uow: EnrollmentUnitOfWork, enrollment: Enrollment) -> Enrollment:
-    async with uow:
-        return await uow.enrollments.get(enrollment.enrollment_id) or enrollment
 
 
 def _field(modality: Modality, index: int) -> str:
@@ -255,8 +250,9 @@ async def erase(cmd: commands.Erase, actor: Principal, uow: EnrollmentUnitOfWork
         erased, modalities = await uow.templates.erase_talent(cmd.talent_id)
         live = [e.enrollment_id for e in await uow.enrollments.for_talent(cmd.talent_id) if e.erased_at is None]
         await uow.enrollments.mark_erased(live, now)
+        withdrawn_at = await uow.now()
         for modality in Modality:
-            await _withdraw_orphaned(uow, cmd.talent_id, modality, await uow.now(), actor.principal_id)
+            await _withdraw_orphaned(uow, cmd.talent_id, modality, withdrawn_at, actor.principal_id)
         uow.emit(events.BiometricsErased(cmd.talent_id, tuple(modalities), erased, cmd.reason or "erasure requested", actor.principal_id))
         if cmd.request_id:
             await uow.idempotency.remember(actor.principal_id, "Erase", cmd.request_id, asdict(cmd), {"erased": erased, "at": now.isoformat()})
@@ -278,8 +274,7 @@ async def sweep_retention(uow: EnrollmentUnitOfWork, engine_models: dict[Modalit
             await uow.enrollments.mark_erased([e.enrollment_id for e in items], now)
             modalities = sorted({e.modality for e in items})
             for modality in modalities:
-                left = await uow.templates.vectors(talent_id, modality)
-                await uow.templates.replace_centroid(talent_id, modality, engine_models[modality], centroid(modality, left) if left else None)
+                await _refresh_centroid(uow, talent_id, modality, engine_models[modality])
                 await _withdraw_orphaned(uow, talent_id, modality, now, "system")
             uow.emit(events.BiometricsErased(talent_id, tuple(modalities), erased, "retention period ended", "system"))
         if expired:
@@ -367,9 +362,8 @@ async def resolve_dispute(cmd: commands.ResolveDispute, actor: Principal, uow: E
                                      reason="ALREADY_RESOLVED")  # fmt: skip
         now = await uow.now()
         assert cmd.resolution is not None
-        dispute.state, dispute.resolution, dispute.note = DisputeState.RESOLVED, cmd.resolution, cmd.note.strip()
-        dispute.resolved_at, dispute.resolved_by = now, actor.principal_id
-        await uow.disputes.save(dispute)
+        dispute.resolve(cmd.resolution, cmd.note.strip(), now, actor.principal_id)
+        await uow.disputes.save(dispute)  # before the rejections and releases below, which look for disputes still open
         reason = f"likeness dispute {dispute.dispute_id} resolved {cmd.resolution.value}"
         held = await _live(uow, dispute.talent_id, dispute.modality, lock=True)  # resolutions of one talent take turns
         if cmd.resolution is Resolution.SAME_PERSON_KEEP_EXISTING:
@@ -382,8 +376,7 @@ async def resolve_dispute(cmd: commands.ResolveDispute, actor: Principal, uow: E
             else:
                 await uow.disputes.remember_distinct(dispute.talent_id, dispute.existing_talent_id, dispute.modality)
             await _release(uow, dispute.talent_id, dispute.modality, held)
-        for key in dispute.talent_ids:
-            uow.emit(events.DisputeResolved(dispute, key, actor.principal_id))
+        _announce_resolved(uow, dispute, actor.principal_id)
         await uow.commit()
     return dispute
 
@@ -408,10 +401,21 @@ async def _reject(uow: EnrollmentUnitOfWork, talent_id: str, modality: Modality,
     erased = await uow.templates.erase_enrollments(talent_id, enrollment_ids)
     await uow.enrollments.mark_erased(enrollment_ids, now)
     await uow.enrollments.set_state(enrollment_ids, EnrollmentState.REJECTED)
-    left = await uow.templates.vectors(talent_id, modality)
-    await uow.templates.replace_centroid(talent_id, modality, engine_models[modality], centroid(modality, left) if left else None)
+    await _refresh_centroid(uow, talent_id, modality, engine_models[modality])
     uow.emit(events.BiometricsErased(talent_id, (modality,), erased, reason, actor_id))
     await _withdraw_orphaned(uow, talent_id, modality, now, actor_id)
+
+
+async def _refresh_centroid(uow: EnrollmentUnitOfWork, talent_id: str, modality: Modality, model: tuple[str, str]) -> None:
+    """The per-modality centroid of the sample templates left (none left: no centroid)."""
+    left = await uow.templates.vectors(talent_id, modality)
+    await uow.templates.replace_centroid(talent_id, modality, model, centroid(modality, left) if left else None)
+
+
+def _announce_resolved(uow: EnrollmentUnitOfWork, dispute: Dispute, actor_id: str) -> None:
+    """Tell both sides: one DisputeResolved per talent, keyed by it."""
+    for key in dispute.talent_ids:
+        uow.emit(events.DisputeResolved(dispute, key, actor_id))
 
 
 async def _withdraw_orphaned(uow: EnrollmentUnitOfWork, talent_id: str, modality: Modality, now: datetime, actor_id: str) -> None:
@@ -422,10 +426,8 @@ async def _withdraw_orphaned(uow: EnrollmentUnitOfWork, talent_id: str, modality
     if await _live(uow, talent_id, modality):
         return
     for d in await uow.disputes.open_for_talent(talent_id, modality):
-        d.state, d.resolution, d.resolved_at, d.resolved_by = DisputeState.RESOLVED, Resolution.WITHDRAWN, now, actor_id
-        d.note = f"withdrawn: {talent_id} has no {modality.value.lower()} templates left"
+        d.resolve(Resolution.WITHDRAWN, f"withdrawn: {talent_id} has no {modality.value.lower()} templates left", now, actor_id)
         await uow.disputes.save(d)
-        for key in d.talent_ids:
-            uow.emit(events.DisputeResolved(d, key, actor_id))
+        _announce_resolved(uow, d, actor_id)
         other = d.existing_talent_id if d.talent_id == talent_id else d.talent_id
         await _release(uow, other, modality, await _live(uow, other, modality))

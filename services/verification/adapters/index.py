@@ -133,6 +133,14 @@ class TemplateLoader:
     def _comparable(self, row: asyncpg.Record) -> bool:
         return self._index.models.get(row["modality"]) == f"{row['model_name']}/{row['model_version']}"
 
+    def _open_into(self, row: asyncpg.Record, dek: bytes, vectors: dict[Modality, list[np.ndarray]], ids: set[str]) -> bool:
+        """Decrypt a template row into `vectors` / `ids` when it is comparable; True if it was."""
+        if not self._comparable(row):
+            return False
+        vectors.setdefault(Modality(row["modality"]), []).append(open_sealed(dek, row["sealed"], row["template_id"]))
+        ids.add(row["template_id"])
+        return True
+
     async def load_all(self, batch: int = 5000) -> tuple[int, int]:
         """Every talent's sample templates, and in the same snapshot the outbox cursor and consent
         revision the follower starts from. Returns (cursor, consent revision)."""
@@ -165,11 +173,8 @@ class TemplateLoader:
                     talent, vectors, ids = row["talent_id"], {}, set()
                     wrapped = keys.get(talent)
                     dek = self._kek.unwrap(wrapped, talent.encode()) if wrapped else b""
-                if not dek or not self._comparable(row):
-                    continue
-                vectors.setdefault(Modality(row["modality"]), []).append(open_sealed(dek, row["sealed"], row["template_id"]))
-                ids.add(row["template_id"])
-                loaded += 1
+                if dek and self._open_into(row, dek, vectors, ids):
+                    loaded += 1
             if talent is not None:
                 self._index.replace(talent, vectors, frozenset(ids))
         return loaded, cursor, revision
@@ -188,9 +193,7 @@ class TemplateLoader:
         if wrapped is not None:
             dek = self._kek.unwrap(wrapped, talent_id.encode())
             for row in rows:
-                if self._comparable(row):
-                    vectors.setdefault(Modality(row["modality"]), []).append(open_sealed(dek, row["sealed"], row["template_id"]))
-                    ids.add(row["template_id"])
+                self._open_into(row, dek, vectors, ids)
         if ids:
             await self._index.upsert(talent_id, vectors, frozenset(ids))
         else:
@@ -220,11 +223,10 @@ class IndexFollower:
                  max_staleness_seconds: float = 5.0) -> None:  # fmt: skip
         self._pool, self._loader = pool, loader
         self.freshness = Freshness(self.VIEW, max_staleness_seconds)
-        self._follower = ChangeFollower("1:N index", dsn, _OUTBOX_CHANNEL, poll_seconds, self.catch_up, self.freshness.age)
+        self._follower = ChangeFollower(dsn, _OUTBOX_CHANNEL, poll_seconds, self.catch_up, self.freshness)
         self.cursor = 0  # the last outbox id applied
         self._changes: collections.deque[tuple[int, str]] = collections.deque(maxlen=100_000)  # (outbox id, talent reloaded)
         self.consent_revision = 0  # the newest consent revision in the snapshot of the last catch-up
-        self.applied = 0
         self._lock = asyncio.Lock()
 
     async def start(self) -> None:
@@ -248,7 +250,6 @@ class IndexFollower:
             changed = [(r["id"], r["message_key"]) for r in rows if r["event_type"] in _CHANGES_TEMPLATES and r["message_key"]]
             for talent_id in dict.fromkeys(t for _, t in changed):  # reloads are idempotent: a crash here repeats them
                 await self._loader.reload(talent_id)
-                self.applied += 1
             self._changes.extend(changed)
             if rows:
                 self.cursor = rows[-1]["id"]
