@@ -11,7 +11,7 @@ from typing import Any, Self
 from likeness_common.errors import InvalidArgument
 from likeness_common.idempotency import fingerprint
 from likeness_common.principal import PrincipalKind
-from registry.domain.model import Agency, Mandate, Platform, Talent
+from registry.domain.model import Agency, Mandate, Platform, Talent, TalentInvitation
 
 
 class _Table:
@@ -67,14 +67,27 @@ class FakeTalent(_Table):
 
         return self.sorted_after(after, limit, represented)
 
+    async def save(self, talent: Talent) -> None:
+        self.rows[talent.talent_id] = copy.copy(talent)
+
+
+class FakeInvitations(_Table):
+    async def by_code(self, code_id: str) -> TalentInvitation | None:
+        return next((copy.copy(i) for i in self.rows.values() if i.code_id == code_id), None)
+
+    async def save(self, invitation: TalentInvitation) -> None:
+        self.rows[invitation.invitation_id] = copy.copy(invitation)
+
 
 class FakeCredentials:
     def __init__(self) -> None:
         self.keys: dict[str, tuple[PrincipalKind, str, bool]] = {}
+        self.attributes: dict[str, tuple[bool, str]] = {}  # key -> (identity_verified, invited_by)
 
-    async def issue(self, kind: PrincipalKind, principal_id: str) -> str:
+    async def issue(self, kind: PrincipalKind, principal_id: str, *, identity_verified: bool = False, invited_by: str = "") -> str:
         key = f"lk_{secrets.token_hex(8)}.{secrets.token_urlsafe(8)}"
         self.keys[key] = (kind, principal_id, False)
+        self.attributes[key] = (identity_verified, invited_by)
         return key
 
     async def revoke_all(self, principal_id: str) -> int:
@@ -109,6 +122,7 @@ class FakeStore:
         self.platforms = FakePlatforms("platform_id")
         self.mandates = FakeMandates("mandate_id")
         self.talent = FakeTalent(self.mandates)
+        self.invitations = FakeInvitations("invitation_id")
         self.credentials = FakeCredentials()
         self.idempotency = FakeIdempotency()
         self.events: list[Any] = []

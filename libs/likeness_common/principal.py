@@ -10,6 +10,7 @@ class PrincipalKind(str, enum.Enum):
     OPERATOR = "operator"
     AGENCY = "agency"
     PLATFORM = "platform"
+    TALENT = "talent"  # the talent themselves; principal_id is the talent id
 
 
 @dataclass(frozen=True)
@@ -17,6 +18,10 @@ class Principal:
     kind: PrincipalKind
     principal_id: str
     display_name: str = ""
+    # Talent credentials only: issued by an operator after an identity check, or redeemed from
+    # the invitation of agency `invited_by` (then it may revoke only that agency's grants).
+    identity_verified: bool = False
+    invited_by: str = ""
 
     @property
     def is_operator(self) -> bool:
@@ -29,3 +34,16 @@ class Principal:
     @property
     def is_platform(self) -> bool:
         return self.kind is PrincipalKind.PLATFORM
+
+    @property
+    def is_talent(self) -> bool:
+        return self.kind is PrincipalKind.TALENT
+
+    def is_talent_self(self, talent_id: str) -> bool:
+        """The talent `talent_id` calling with a credential of their own (verified or not)."""
+        return self.is_talent and self.principal_id == talent_id
+
+    def speaks_for_self(self, talent_id: str) -> bool:
+        """The talent `talent_id` with an identity-verified credential: the person themselves, as
+        far as the registry knows. Ends mandates, erases biometrics, revokes any grant about them."""
+        return self.is_talent_self(talent_id) and self.identity_verified

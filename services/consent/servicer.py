@@ -111,7 +111,7 @@ class ConsentServicer(consent_pb2_grpc.ConsentServiceServicer):
         # The chain check reports integrity and a count, no one's data: agencies (whose grants it
         # records) may run it too, for the agency console's Audit page.
         actor = current_principal()
-        if actor.is_platform:
+        if not (actor.is_operator or actor.is_agency):
             raise PermissionDenied("only an operator or an agency may verify the audit log")
         report = await self._audit_report(fresh=actor.is_operator)
         return pb.VerifyAuditLogResponse(

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import asyncpg
+from pydantic import Field
 
 from likeness.registry.v1 import registry_pb2_grpc
 from likeness_common.credentials import PostgresAuthenticator
@@ -22,8 +24,13 @@ MIGRATIONS = Migrations("registry", Path(__file__).parent / "migrations")
 class RegistrySettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="LIKENESS_REGISTRY_", extra="ignore")
 
+    # How long a talent invitation code can be redeemed (CreateTalentInvitation).
+    talent_invitation_ttl_seconds: float = Field(default=7 * 86400, gt=0)
+
 
 def build_server(pool: asyncpg.Pool, settings: RegistrySettings) -> GrpcServer:
-    servicer = RegistryServicer(lambda: PostgresUnitOfWork(pool))
+    ttl = timedelta(seconds=settings.talent_invitation_ttl_seconds)
+    servicer = RegistryServicer(lambda: PostgresUnitOfWork(pool), invitation_ttl=ttl)
     binding = ServiceBinding(SERVICE_NAME, servicer, registry_pb2_grpc.add_RegistryServiceServicer_to_server)
-    return GrpcServer([binding], settings, PostgresAuthenticator(pool))
+    public = {f"/{SERVICE_NAME}/RedeemTalentInvitation"}  # the code is the secret
+    return GrpcServer([binding], settings, PostgresAuthenticator(pool), public)

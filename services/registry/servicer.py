@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import grpc
 
@@ -13,7 +13,7 @@ from likeness_common.interceptors import current_principal
 from likeness_common.proto import dt, next_page_token, page, ts
 
 from .domain import commands
-from .domain.model import Agency, Mandate, MandateState, Platform, Talent
+from .domain.model import Agency, Mandate, MandateState, Platform, Talent, TalentInvitation
 from .service_layer import handlers
 from .service_layer.unit_of_work import UnitOfWork
 
@@ -22,7 +22,8 @@ _STATE = {
     MandateState.PENDING: pb.MANDATE_STATE_PENDING,
     MandateState.ENDED: pb.MANDATE_STATE_ENDED,
 }
-_KIND = {"operator": pb.PRINCIPAL_KIND_OPERATOR, "agency": pb.PRINCIPAL_KIND_AGENCY, "platform": pb.PRINCIPAL_KIND_PLATFORM}
+_KIND = {"operator": pb.PRINCIPAL_KIND_OPERATOR, "agency": pb.PRINCIPAL_KIND_AGENCY, "platform": pb.PRINCIPAL_KIND_PLATFORM,
+         "talent": pb.PRINCIPAL_KIND_TALENT}
 
 
 def agency_pb(a: Agency) -> pb.Agency:
@@ -35,8 +36,14 @@ def platform_pb(p: Platform) -> pb.Platform:
 
 def talent_pb(t: Talent) -> pb.Talent:
     return pb.Talent(
-        talent_id=t.talent_id, display_name=t.display_name, external_ref=t.external_ref, create_time=ts(t.created_at)
+        talent_id=t.talent_id, display_name=t.display_name, external_ref=t.external_ref, create_time=ts(t.created_at),
+        identity_verified=t.identity_verified, identity_verify_time=ts(t.identity_verified_at),
     )
+
+
+def invitation_pb(i: TalentInvitation) -> pb.TalentInvitation:
+    return pb.TalentInvitation(invitation_id=i.invitation_id, talent_id=i.talent_id, agency_id=i.agency_id,
+                               create_time=ts(i.created_at), expire_time=ts(i.expires_at))  # fmt: skip
 
 
 def mandate_pb(m: Mandate) -> pb.Mandate:
@@ -56,8 +63,9 @@ def _page(request: object) -> commands.Page:
 
 
 class RegistryServicer(registry_pb2_grpc.RegistryServiceServicer):
-    def __init__(self, uow_factory: Callable[[], UnitOfWork]) -> None:
+    def __init__(self, uow_factory: Callable[[], UnitOfWork], invitation_ttl: timedelta = handlers.DEFAULT_INVITATION_TTL) -> None:
         self._uow = uow_factory
+        self._invitation_ttl = invitation_ttl
 
     async def RegisterAgency(self, request: pb.RegisterAgencyRequest, context: grpc.aio.ServicerContext) -> pb.RegisterAgencyResponse:
         cmd = commands.RegisterAgency(request.request_id, request.display_name)
@@ -143,4 +151,19 @@ class RegistryServicer(registry_pb2_grpc.RegistryServiceServicer):
 
     async def WhoAmI(self, request: pb.WhoAmIRequest, context: grpc.aio.ServicerContext) -> pb.WhoAmIResponse:
         principal = current_principal()
-        return pb.WhoAmIResponse(kind=_KIND[principal.kind.value], principal_id=principal.principal_id)
+        return pb.WhoAmIResponse(kind=_KIND[principal.kind.value], principal_id=principal.principal_id,
+                                 identity_verified=principal.identity_verified, invited_by_agency_id=principal.invited_by)  # fmt: skip
+
+    async def CreateTalentInvitation(self, request: pb.CreateTalentInvitationRequest, context: grpc.aio.ServicerContext) -> pb.CreateTalentInvitationResponse:
+        cmd = commands.CreateTalentInvitation(request.request_id, request.talent_id)
+        invitation, code = await handlers.create_talent_invitation(cmd, current_principal(), self._uow(), ttl=self._invitation_ttl)
+        return pb.CreateTalentInvitationResponse(invitation=invitation_pb(invitation), invitation_code=code)
+
+    async def RedeemTalentInvitation(self, request: pb.RedeemTalentInvitationRequest, context: grpc.aio.ServicerContext) -> pb.RedeemTalentInvitationResponse:
+        talent, api_key = await handlers.redeem_talent_invitation(request.invitation_code, self._uow())
+        return pb.RedeemTalentInvitationResponse(talent=talent_pb(talent), api_key=api_key)
+
+    async def IssueTalentCredential(self, request: pb.IssueTalentCredentialRequest, context: grpc.aio.ServicerContext) -> pb.IssueTalentCredentialResponse:
+        cmd = commands.IssueTalentCredential(request.request_id, request.talent_id, request.identity_verified, request.note)
+        talent, api_key = await handlers.issue_talent_credential(cmd, current_principal(), self._uow())
+        return pb.IssueTalentCredentialResponse(talent=talent_pb(talent), api_key=api_key)

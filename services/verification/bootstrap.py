@@ -10,7 +10,7 @@ from pathlib import Path
 
 import asyncpg
 from google.longrunning import operations_pb2_grpc
-from pydantic import Field
+from pydantic import AliasChoices, Field
 
 from likeness.verification.v1 import verification_pb2_grpc
 from likeness_biometrics import BioConfig
@@ -41,7 +41,7 @@ _DEFAULT = Thresholds()
 
 
 class VerificationSettings(ServiceSettings):
-    model_config = SettingsConfigDict(env_prefix="LIKENESS_VERIFICATION_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="LIKENESS_VERIFICATION_", extra="ignore", populate_by_name=True)
 
     consent_target: str = Field("127.0.0.1:50052", description="host:port of the consent service.")
     workers: int = Field(2, ge=1, le=64, description="Face worker processes (80-105 MiB each); a video's frames are spread over them.")
@@ -75,6 +75,10 @@ class VerificationSettings(ServiceSettings):
     poor_audio_snr_db: float = Field(_DEFAULT.poor_audio_snr_db, description="Speech under this SNR (dB) is too degraded to judge: REVIEW.")
     poor_audio_high_band: float = Field(_DEFAULT.poor_audio_high_band, ge=0, le=1,
                                         description="Speech with less of its energy above 3.6 kHz (telephone band) is too degraded: REVIEW.")  # fmt: skip
+    require_identity_verified: bool = Field(
+        False, validation_alias=AliasChoices("LIKENESS_VERIFY_REQUIRE_IDENTITY_VERIFIED", "LIKENESS_VERIFICATION_REQUIRE_IDENTITY_VERIFIED"),
+        description="An ALLOW that rests on the grant of a talent no operator has identity-verified becomes REVIEW.",
+    )  # fmt: skip
 
     def thresholds(self) -> Thresholds:
         return Thresholds(self.face_match, self.face_review, self.voice_match, self.voice_review, self.voice_window_match,
@@ -151,8 +155,11 @@ def build_app(
         max_attempts=settings.operation_max_attempts,
     )  # fmt: skip
     operations = PostgresOperations(pool, kek)
-    runner = OperationRunner(operations, verify_runner(uow, extractor, searcher, consent.for_caller, keyring, thresholds, policy), policy)
-    servicer = VerificationServicer(uow, extractor, searcher, consent, keyring, thresholds, limits, operations, policy, runner)
+    strict = settings.require_identity_verified
+    run = verify_runner(uow, extractor, searcher, consent.for_caller, keyring, thresholds, policy, require_identity_verified=strict)
+    runner = OperationRunner(operations, run, policy)
+    servicer = VerificationServicer(uow, extractor, searcher, consent, keyring, thresholds, limits, operations, policy, runner,
+                                    require_identity_verified=strict)  # fmt: skip
     bindings = [
         ServiceBinding(SERVICE_NAME, servicer, verification_pb2_grpc.add_VerificationServiceServicer_to_server),
         ServiceBinding(OPERATIONS_SERVICE, OperationsServicer(uow, operations, policy), operations_pb2_grpc.add_OperationsServicer_to_server),

@@ -69,8 +69,10 @@ def _command(p: pb.VerifyParameters, media: bytes) -> commands.Verify:
 class VerificationServicer(verification_pb2_grpc.VerificationServiceServicer):
     def __init__(self, uow: Callable[[], VerificationUnitOfWork], extractor: Extractor, searcher: Searcher,
                  consent: ConsentClient, signer: Signer, thresholds: Thresholds, limits: Limits,
-                 operations: Operations, policy: OperationPolicy, runner: OperationRunner) -> None:  # fmt: skip
+                 operations: Operations, policy: OperationPolicy, runner: OperationRunner, *,
+                 require_identity_verified: bool = False) -> None:  # fmt: skip
         self._uow, self._extractor, self._searcher = uow, extractor, searcher
+        self._require_identity_verified = require_identity_verified
         self._consent, self._signer, self._thresholds, self._limits = consent, signer, thresholds, limits
         self._operations, self._policy, self._runner = operations, policy, runner
 
@@ -78,7 +80,7 @@ class VerificationServicer(verification_pb2_grpc.VerificationServiceServicer):
         stored = await handlers.verify(
             cmd, current_principal(), self._uow(), self._extractor, self._searcher,
             self._consent.for_caller(caller_api_key(context)), self._signer, self._thresholds, max_bytes=max_bytes,
-            budget=self._limits.budget,
+            budget=self._limits.budget, require_identity_verified=self._require_identity_verified,
         )  # fmt: skip
         return verification_pb(stored)
 

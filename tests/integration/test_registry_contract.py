@@ -3,12 +3,13 @@ the fakes stay honest."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from likeness_common.errors import InvalidArgument, NotFound, PermissionDenied
+from likeness_common.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
 from likeness_common.principal import Principal, PrincipalKind
 from registry.adapters.postgres import PostgresUnitOfWork
 from registry.domain import commands
@@ -162,3 +163,104 @@ async def test_failed_use_case_leaves_nothing_behind(h):
     listed = await handlers.list_talent(commands.Page(500, ""), OPERATOR, h.uow())
     assert "Ghost" not in {t.display_name for t in listed}
     assert await handlers.list_talent(commands.Page(50, ""), agency, h.uow()) == []
+
+
+# --- the talent's own credential (issue 14) ------------------------------------------------------
+
+
+def talent_principal(talent_id: str, *, verified: bool, invited_by: str = "") -> Principal:
+    return Principal(PrincipalKind.TALENT, talent_id, identity_verified=verified, invited_by=invited_by)
+
+
+async def test_invitation_is_redeemed_once_for_an_unverified_talent_key(h):
+    agency = await new_agency(h)
+    talent, _ = await handlers.register_talent(commands.RegisterTalent(rid(), "Invited"), agency, h.uow())
+    request_id = rid()
+    invitation, code = await handlers.create_talent_invitation(commands.CreateTalentInvitation(request_id, talent.talent_id), agency, h.uow())
+    assert code.startswith("lki_") and invitation.agency_id == agency.principal_id
+    assert invitation.expires_at - invitation.created_at == timedelta(days=7)  # the default
+    again, shown = await handlers.create_talent_invitation(commands.CreateTalentInvitation(request_id, talent.talent_id), agency, h.uow())
+    assert (again.invitation_id, shown) == (invitation.invitation_id, "")  # the code is shown once
+
+    with pytest.raises(NotFound):  # the right id with a wrong secret
+        await handlers.redeem_talent_invitation(code[:-4] + "AAAA", h.uow())
+    redeemed, api_key = await handlers.redeem_talent_invitation(code, h.uow())
+    assert redeemed.talent_id == talent.talent_id and not redeemed.identity_verified
+    assert api_key.startswith("lk_")
+    with pytest.raises(FailedPrecondition) as twice:
+        await handlers.redeem_talent_invitation(code, h.uow())
+    assert twice.value.reason == "INVITATION_ALREADY_REDEEMED"
+    assert await h.event_types(talent.talent_id) == ["TalentRegistered", "MandateGranted", "TalentInvitationCreated", "TalentCredentialIssued"]
+    with pytest.raises(InvalidArgument):
+        await handlers.redeem_talent_invitation("not-a-code", h.uow())
+
+
+async def test_invitation_expires_and_needs_a_mandate(h):
+    agency, stranger = await new_agency(h), await new_agency(h, "Stranger")
+    talent, _ = await handlers.register_talent(commands.RegisterTalent(rid(), "Late"), agency, h.uow())
+    _, code = await handlers.create_talent_invitation(commands.CreateTalentInvitation(rid(), talent.talent_id), agency, h.uow(),
+                                                      ttl=timedelta(milliseconds=1))  # fmt: skip
+    await asyncio.sleep(0.01)
+    with pytest.raises(FailedPrecondition) as late:
+        await handlers.redeem_talent_invitation(code, h.uow())
+    assert late.value.reason == "INVITATION_EXPIRED"
+    for caller in (stranger, OPERATOR, talent_principal(talent.talent_id, verified=True)):
+        with pytest.raises(PermissionDenied):
+            await handlers.create_talent_invitation(commands.CreateTalentInvitation(rid(), talent.talent_id), caller, h.uow())
+
+
+async def test_operator_issues_an_identity_verified_credential(h):
+    agency = await new_agency(h)
+    talent, _ = await handlers.register_talent(commands.RegisterTalent(rid(), "Checked"), agency, h.uow())
+    with pytest.raises(InvalidArgument):  # the operator must attest the identity check
+        await handlers.issue_talent_credential(commands.IssueTalentCredential(rid(), talent.talent_id, False), OPERATOR, h.uow())
+    with pytest.raises(PermissionDenied):
+        await handlers.issue_talent_credential(commands.IssueTalentCredential(rid(), talent.talent_id, True), agency, h.uow())
+    request_id = rid()
+    cmd = commands.IssueTalentCredential(request_id, talent.talent_id, True, "passport seen on a video call")
+    verified, api_key = await handlers.issue_talent_credential(cmd, OPERATOR, h.uow())
+    assert verified.identity_verified and api_key.startswith("lk_")
+    assert (await handlers.issue_talent_credential(cmd, OPERATOR, h.uow()))[1] == ""  # a retry: shown once
+    assert (await handlers.get_talent(talent.talent_id, agency, h.uow())).identity_verified
+
+
+async def test_a_talent_reads_only_itself_and_ends_mandates_only_when_verified(h):
+    agency = await new_agency(h)
+    talent, mandate = await handlers.register_talent(commands.RegisterTalent(rid(), "Self"), agency, h.uow())
+    other, other_mandate = await handlers.register_talent(commands.RegisterTalent(rid(), "Other"), agency, h.uow())
+    invited = talent_principal(talent.talent_id, verified=False, invited_by=agency.principal_id)
+    verified = talent_principal(talent.talent_id, verified=True)
+
+    assert (await handlers.get_talent(talent.talent_id, invited, h.uow())).talent_id == talent.talent_id
+    with pytest.raises(PermissionDenied):
+        await handlers.get_talent(other.talent_id, verified, h.uow())
+    assert [t.talent_id for t in await handlers.list_talent(commands.Page(50, ""), invited, h.uow())] == [talent.talent_id]
+    assert [m.mandate_id for m in await handlers.list_mandates("", commands.Page(50, ""), invited, h.uow())] == [mandate.mandate_id]
+    with pytest.raises(PermissionDenied):
+        await handlers.list_mandates(other.talent_id, commands.Page(50, ""), verified, h.uow())
+    for caller in (invited, verified):
+        with pytest.raises(PermissionDenied):
+            await handlers.register_talent(commands.RegisterTalent(rid(), "Sneaky"), caller, h.uow())
+
+    with pytest.raises(PermissionDenied) as unverified:
+        await handlers.end_mandate(commands.EndMandate(rid(), mandate.mandate_id, "leaving"), invited, h.uow())
+    assert unverified.value.reason == "IDENTITY_NOT_VERIFIED"
+    with pytest.raises(PermissionDenied):  # not their mandate
+        await handlers.end_mandate(commands.EndMandate(rid(), other_mandate.mandate_id, "x"), verified, h.uow())
+    ended = await handlers.end_mandate(commands.EndMandate(rid(), mandate.mandate_id, "leaving the agency"), verified, h.uow())
+    assert ended.ended_at is not None
+
+
+async def test_a_talent_key_rotation_keeps_what_the_key_said(h):
+    agency = await new_agency(h)
+    talent, _ = await handlers.register_talent(commands.RegisterTalent(rid(), "Rotor"), agency, h.uow())
+    invited = talent_principal(talent.talent_id, verified=False, invited_by=agency.principal_id)
+    key = await handlers.rotate_api_key(commands.RotateApiKey(rid()), invited, h.uow())
+    if isinstance(h, FakeHarness):
+        assert h.store.credentials.attributes[key] == (False, agency.principal_id)
+    else:
+        key_id = key[3:].split(".")[0]
+        row = await h.pool.fetchrow("SELECT principal_kind, identity_verified, invited_by FROM api_keys WHERE key_id = $1", key_id)
+        assert tuple(row) == ("talent", False, agency.principal_id)
+    with pytest.raises(FailedPrecondition):  # an operator issues talent keys with IssueTalentCredential
+        await handlers.rotate_api_key(commands.RotateApiKey(rid(), talent.talent_id), OPERATOR, h.uow())

@@ -319,7 +319,7 @@ def test_receipt_payload_round_trips_and_has_no_floats():
         coverage=replace(COMPLETE, decode_errors=("audio: x",)), review_reasons=(ReviewReason.INCOMPLETE_COVERAGE,),
     )  # fmt: skip
     payload = record.receipt_payload("sk_1")
-    assert payload["version"] == RECEIPT_TYPE and payload["key_id"] == "sk_1" and payload["schema"] == 3
+    assert payload["version"] == RECEIPT_TYPE and payload["key_id"] == "sk_1" and payload["schema"] == 4
     assert [m["dispute_id"] for m in payload["matches"]] == ["", "dsp_1"]
     assert payload["coverage"]["complete"] is False and payload["coverage"]["incomplete_reasons"] == ["DECODE_ERRORS"]
     assert payload["review_reasons"] == ["INCOMPLETE_COVERAGE"]
@@ -366,6 +366,39 @@ def test_an_open_likeness_dispute_turns_allow_into_review_naming_it():
     assert decide([m], allowed, COMPLETE, T, {("tal_fake", Modality.VOICE): "dsp_1"}).decision is Decision.ALLOW  # other modality
     denied = {("tal_fake", Modality.FACE): ConsentVerdict(False, (), "NO_GRANT")}
     assert decide([m], denied, COMPLETE, T, {("tal_fake", Modality.FACE): "dsp_1"}).decision is Decision.DENY  # a DENY stands
+
+
+def test_each_match_says_whether_its_talent_is_identity_verified_and_a_strict_deployment_reviews_the_rest():
+    """An ALLOW resting on an unverified talent's grant: fine by default (the match says so), REVIEW
+    where the deployment requires identity-verified talent. A DENY stands either way."""
+    seen = [Match("tal_a", Modality.FACE, 0.7, Location(), False), Match("tal_b", Modality.VOICE, 0.9, Location(), False)]
+    allowed = {("tal_a", Modality.FACE): ConsentVerdict(True, ("grt_a",)), ("tal_b", Modality.VOICE): ConsentVerdict(True, ("grt_b",))}
+    out = decide(seen, allowed, COMPLETE, T, identity_verified={"tal_a"})
+    assert out.decision is Decision.ALLOW
+    assert [(m.talent_id, m.talent_identity_verified) for m in out.matches] == [("tal_a", True), ("tal_b", False)]
+    strict = decide(seen, allowed, COMPLETE, T, identity_verified={"tal_a"}, require_identity_verified=True)
+    assert strict.decision is Decision.REVIEW and strict.review_reasons == (ReviewReason.TALENT_IDENTITY_NOT_VERIFIED,)
+    assert decide(seen, allowed, COMPLETE, T, identity_verified={"tal_a", "tal_b"}, require_identity_verified=True).decision is Decision.ALLOW
+    denied = {**allowed, ("tal_b", Modality.VOICE): ConsentVerdict(False, (), "NO_GRANT")}
+    assert decide(seen, denied, COMPLETE, T, require_identity_verified=True).decision is Decision.DENY
+
+
+def test_a_schema_4_receipt_carries_identity_and_policy_and_round_trips():
+    record = VerificationRecord(
+        verification_id="ver_1", receipt_id="rcp_1", request_id="r", platform_id="plt_1", media_sha256="ab" * 32,
+        media_type="image/jpeg", media_bytes=10, frames=1, purpose="ADVERTISING", custom_purpose="", territory="US",
+        decision=Decision.REVIEW, matches=[Match("tal_2", Modality.FACE, 0.9, Location(), False, "grt_9", "", "", False)],
+        grant_ids=["grt_9"], conditions=[], models={}, thresholds=T, consistency_token="",
+        decided_at=datetime(2026, 11, 30, 12, 0, tzinfo=UTC), coverage=COMPLETE,
+        review_reasons=(ReviewReason.TALENT_IDENTITY_NOT_VERIFIED,), require_identity_verified=True,
+    )  # fmt: skip
+    payload = record.receipt_payload("sk_1")
+    assert payload["schema"] == 4 and payload["policy"] == {"require_identity_verified": True}
+    assert payload["matches"][0]["talent_identity_verified"] is False
+    assert record_from_receipt(payload).receipt_payload("sk_1") == payload
+    old = replace(record, schema=3)  # a schema-3 receipt has neither key, and re-serializes to the same bytes
+    assert "policy" not in old.receipt_payload("sk_1") and "talent_identity_verified" not in old.receipt_payload("sk_1")["matches"][0]
+    assert record_from_receipt(old.receipt_payload("sk_1")).receipt_payload("sk_1") == old.receipt_payload("sk_1")
 
 
 def _leaves(value):

@@ -23,6 +23,26 @@ async def _may_act_for(uow: ConsentUnitOfWork, actor: Principal, talent_id: str)
     raise PermissionDenied(f"no active mandate over talent {talent_id}", reason="NO_MANDATE")
 
 
+async def _may_read_talent(uow: ConsentUnitOfWork, actor: Principal, talent_id: str) -> None:
+    """Whoever may act for the talent, and the talent themselves (any credential of their own)."""
+    if not actor.is_talent_self(talent_id):
+        await _may_act_for(uow, actor, talent_id)
+
+
+async def _may_revoke(uow: ConsentUnitOfWork, actor: Principal, grant: Grant) -> None:
+    """Whoever may act for the talent; the talent themselves with an identity-verified credential,
+    whoever issued the grant; with an invited (unverified) credential, only the grants the inviting
+    agency issued: an agency that redeems its own invitation gains nothing over other agencies."""
+    if actor.speaks_for_self(grant.talent_id):
+        return
+    if actor.is_talent_self(grant.talent_id):
+        if grant.issuer.kind == "agency" and grant.issuer.principal_id == actor.invited_by:
+            return
+        raise PermissionDenied(f"grant {grant.grant_id} was not issued by the agency that invited you; revoking it takes "
+                               "an identity-verified credential", reason="IDENTITY_NOT_VERIFIED")  # fmt: skip
+    await _may_act_for(uow, actor, grant.talent_id)
+
+
 async def create_grant(
     cmd: commands.CreateGrant, actor: Principal, uow: ConsentUnitOfWork, signer: Signer
 ) -> tuple[Grant, int]:
@@ -77,7 +97,7 @@ async def revoke_grant(cmd: commands.RevokeGrant, actor: Principal, uow: Consent
             if actor.is_operator:
                 raise NotFound(f"grant {cmd.grant_id} not found")
             raise PermissionDenied(f"no active mandate over the talent of grant {cmd.grant_id}", reason="NO_MANDATE")
-        await _may_act_for(uow, actor, grant.talent_id)
+        await _may_revoke(uow, actor, grant)
         if cmd.request_id and await uow.idempotency.recall(actor.principal_id, "RevokeGrant", cmd.request_id, cmd):
             return grant, await uow.revision()
         if grant.revoked_at is not None:
@@ -98,7 +118,7 @@ async def get_grant(grant_id: str, actor: Principal, uow: ConsentUnitOfWork) -> 
     require(v)
     async with uow:
         grant = await uow.grants.get(grant_id)
-        if grant is not None and _may_read(actor, grant):
+        if grant is not None and (_may_read(actor, grant) or actor.is_talent_self(grant.talent_id)):
             return grant
         if grant is not None and actor.is_agency and await uow.parties.represents(actor.principal_id, grant.talent_id, await uow.now()):
             return grant
@@ -120,10 +140,10 @@ async def list_grants(talent_id: str, after: str, limit: int, actor: Principal, 
     commands.check_id("talent_id", talent_id, "tal", v)
     require(v)
     async with uow:
-        if actor.is_agency:
-            await _may_act_for(uow, actor, talent_id)
+        if actor.is_agency or actor.is_talent:
+            await _may_read_talent(uow, actor, talent_id)
         grants = await uow.grants.list_for_talent(talent_id, after, limit)
-    return [g for g in grants if actor.is_agency or _may_read(actor, g)]
+    return [g for g in grants if actor.is_agency or actor.is_talent or _may_read(actor, g)]
 
 
 async def check_consent(
@@ -145,9 +165,9 @@ async def check_consent(
         commands.check_id("platform_id", platform_id, "plt", v)
     min_revision = decode_token(cmd.at_least_as_fresh)
     require(v)
-    if actor.is_agency:
+    if actor.is_agency or actor.is_talent:
         async with uow_factory() as uow:
-            await _may_act_for(uow, actor, cmd.talent_id)
+            await _may_read_talent(uow, actor, cmd.talent_id)
     grants, revision = await reader.grants_for(cmd.talent_id, min_revision)
     # Without `at`, the question is "now": judged by the database's clock, and a revoked grant is
     # revoked whatever any clock says. With `at`, the question is about that instant.

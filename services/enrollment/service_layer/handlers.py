@@ -45,7 +45,11 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-async def _authorize(uow: EnrollmentUnitOfWork, actor: Principal, talent_id: str, now: datetime) -> None:
+async def _authorize(uow: EnrollmentUnitOfWork, actor: Principal, talent_id: str, now: datetime, *, talent_may: bool = False) -> None:
+    """Operators and agencies with an active mandate; with `talent_may`, the talent themselves
+    too (reading: any credential of their own; erasing: an identity-verified one)."""
+    if talent_may and actor.is_talent_self(talent_id):
+        return
     if actor.is_operator:
         if not await uow.parties.talent_exists(talent_id):
             raise NotFound(f"talent {talent_id} not found")
@@ -230,7 +234,7 @@ async def enrollment_status(talent_id: str, actor: Principal, uow: EnrollmentUni
     if not is_id(talent_id, "tal"):
         require([FieldViolation("talent_id", "must be a tal_ id")])
     async with uow:
-        await _authorize(uow, actor, talent_id, _now())
+        await _authorize(uow, actor, talent_id, _now(), talent_may=True)
         return [e for e in await uow.enrollments.for_talent(talent_id) if e.erased_at is None]
 
 
@@ -243,8 +247,10 @@ async def erase(cmd: commands.Erase, actor: Principal, uow: EnrollmentUnitOfWork
         v.append(FieldViolation("reason", "at most 500 characters"))
     require(v)
     now = _now()
+    if actor.is_talent_self(cmd.talent_id) and not actor.identity_verified:
+        raise PermissionDenied("erasing biometrics takes an identity-verified talent credential", reason="IDENTITY_NOT_VERIFIED")
     async with uow:
-        await _authorize(uow, actor, cmd.talent_id, now)
+        await _authorize(uow, actor, cmd.talent_id, now, talent_may=True)
         if cmd.request_id and (prior := await uow.idempotency.recall(actor.principal_id, "Erase", cmd.request_id, asdict(cmd))):
             return prior["erased"], datetime.fromisoformat(prior["at"])
         erased, modalities = await uow.templates.erase_talent(cmd.talent_id)
@@ -286,6 +292,9 @@ async def sweep_retention(uow: EnrollmentUnitOfWork, engine_models: dict[Modalit
 
 
 async def _represented(uow: EnrollmentUnitOfWork, actor: Principal, dispute: Dispute) -> set[str]:
+    """The dispute's talent the caller speaks for: an agency's represented ones, a talent itself."""
+    if actor.is_talent:
+        return {t for t in dispute.talent_ids if actor.is_talent_self(t)}
     if not actor.is_agency:
         return set()
     now = await uow.now()
@@ -301,8 +310,8 @@ def _as_seen_by(actor: Principal, dispute: Dispute, represented: set[str]) -> Di
 
 
 async def get_dispute(dispute_id: str, actor: Principal, uow: EnrollmentUnitOfWork) -> Dispute:
-    """Operators see every dispute; an agency those over talent it represents (the other side is
-    only an opaque talent id); platforms none."""
+    """Operators see every dispute; an agency those over talent it represents, a talent those over
+    themselves (the other side is only an opaque talent id); platforms none."""
     if not is_id(dispute_id, "dsp"):
         raise NotFound(f"dispute {dispute_id[:40]!r} not found")
     async with uow:
@@ -317,11 +326,15 @@ async def list_disputes(talent_id: str, state: DisputeState | None, actor: Princ
                         after: str, limit: int) -> list[Dispute]:  # fmt: skip
     if talent_id and not is_id(talent_id, "tal"):
         require([FieldViolation("talent_id", "must be a tal_ id")])
-    if not (actor.is_operator or actor.is_agency):
-        raise PermissionDenied("disputes are listed by operators and agencies")
+    if not (actor.is_operator or actor.is_agency or actor.is_talent):
+        raise PermissionDenied("disputes are listed by operators, agencies and the talent involved")
+    if actor.is_talent and talent_id and not actor.is_talent_self(talent_id):
+        raise PermissionDenied("a talent lists only the disputes over themselves")
     async with uow:
         if actor.is_operator:
             talent = [talent_id] if talent_id else None
+        elif actor.is_talent:
+            talent = [actor.principal_id]
         else:
             mine = await uow.parties.represented(actor.principal_id, await uow.now())
             if talent_id and talent_id not in mine:

@@ -57,3 +57,19 @@ def _(e: events.MandateEnded) -> events_pb2.Event:
 def _(e: events.ApiKeysRevoked) -> events_pb2.Event:
     payload = events_pb2.ApiKeyRevoked(principal_id=e.principal_id, revoked_count=e.revoked_count)
     return new_event(payload, aggregate_id=e.principal_id, actor_id=e.actor_id)
+
+
+@to_proto.register
+def _(e: events.TalentInvitationCreated) -> events_pb2.Event:
+    payload = events_pb2.TalentInvitationCreated(
+        invitation_id=e.invitation_id, talent_id=e.talent_id, agency_id=e.agency_id, expire_time=timestamp(e.expires_at)
+    )
+    return new_event(payload, talent_id=e.talent_id, aggregate_id=e.invitation_id, actor_id=e.actor_id)
+
+
+@to_proto.register
+def _(e: events.TalentCredentialIssued) -> events_pb2.Event:
+    payload = events_pb2.TalentCredentialIssued(
+        talent_id=e.talent_id, identity_verified=e.identity_verified, invitation_id=e.invitation_id, invited_by_agency_id=e.invited_by
+    )
+    return new_event(payload, talent_id=e.talent_id, aggregate_id=e.talent_id, actor_id=e.actor_id)

@@ -7,12 +7,14 @@ from datetime import datetime
 import asyncpg
 
 from likeness_common import credentials, topics
+from likeness_common.audit import append_audit
 from likeness_common.idempotency import PostgresIdempotency
 from likeness_common.outbox import append_events
 from likeness_common.principal import PrincipalKind
 from likeness_common.uow import PostgresUnitOfWorkBase
 
-from ..domain.model import Agency, Mandate, Platform, Talent
+from ..domain import events
+from ..domain.model import Agency, Mandate, Platform, Talent, TalentInvitation
 from .events import to_proto
 
 
@@ -60,8 +62,13 @@ class PostgresPlatforms(_Repository):
 class PostgresTalent(_Repository):
     async def add(self, talent: Talent) -> None:
         await self._conn.execute(
-            "INSERT INTO talent (talent_id, display_name, external_ref, created_at) VALUES ($1, $2, $3, $4)",
-            talent.talent_id, talent.display_name, talent.external_ref, talent.created_at,
+            "INSERT INTO talent (talent_id, display_name, external_ref, created_at, identity_verified_at) VALUES ($1, $2, $3, $4, $5)",
+            talent.talent_id, talent.display_name, talent.external_ref, talent.created_at, talent.identity_verified_at,
+        )
+
+    async def save(self, talent: Talent) -> None:
+        await self._conn.execute(
+            "UPDATE talent SET identity_verified_at = $2 WHERE talent_id = $1", talent.talent_id, talent.identity_verified_at
         )
 
     async def get(self, talent_id: str) -> Talent | None:
@@ -122,9 +129,32 @@ class PostgresMandates(_Repository):
         return [Mandate(**r) for r in rows]
 
 
+class PostgresInvitations(_Repository):
+    async def add(self, invitation: TalentInvitation) -> None:
+        i = invitation
+        await self._conn.execute(
+            """INSERT INTO talent_invitations (invitation_id, code_id, talent_id, agency_id, salt, secret_hash, created_at,
+                   expires_at, redeemed_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)""",
+            i.invitation_id, i.code_id, i.talent_id, i.agency_id, i.salt, i.secret_hash, i.created_at, i.expires_at, i.redeemed_at,
+        )
+
+    async def get(self, invitation_id: str) -> TalentInvitation | None:
+        row = await self._conn.fetchrow("SELECT * FROM talent_invitations WHERE invitation_id = $1", invitation_id)
+        return TalentInvitation(**row) if row else None
+
+    async def by_code(self, code_id: str) -> TalentInvitation | None:
+        row = await self._conn.fetchrow("SELECT * FROM talent_invitations WHERE code_id = $1 FOR UPDATE", code_id)
+        return TalentInvitation(**row) if row else None
+
+    async def save(self, invitation: TalentInvitation) -> None:
+        await self._conn.execute(
+            "UPDATE talent_invitations SET redeemed_at = $2 WHERE invitation_id = $1", invitation.invitation_id, invitation.redeemed_at
+        )
+
+
 class PostgresCredentials(_Repository):
-    async def issue(self, kind: PrincipalKind, principal_id: str) -> str:
-        return await credentials.issue_api_key(self._conn, kind, principal_id)
+    async def issue(self, kind: PrincipalKind, principal_id: str, *, identity_verified: bool = False, invited_by: str = "") -> str:
+        return await credentials.issue_api_key(self._conn, kind, principal_id, identity_verified=identity_verified, invited_by=invited_by)
 
     async def revoke_all(self, principal_id: str) -> int:
         return await credentials.revoke_api_keys(self._conn, principal_id)
@@ -138,9 +168,16 @@ class PostgresUnitOfWork(PostgresUnitOfWorkBase):
         self.platforms = PostgresPlatforms(conn)
         self.talent = PostgresTalent(conn)
         self.mandates = PostgresMandates(conn)
+        self.invitations = PostgresInvitations(conn)
         self.credentials = PostgresCredentials(conn)
         self.idempotency = PostgresIdempotency(conn)
 
     async def commit(self) -> None:
         await append_events(self._conn, topics.REGISTRY.name, [to_proto(e) for e in self._events])
+        for e in self._events:  # who holds a credential for a talent, and on whose word: audited
+            if isinstance(e, events.TalentCredentialIssued):
+                await append_audit(
+                    self._conn, actor_id=e.actor_id, action="talent.credential_issued", subject_id=e.invitation_id or e.talent_id,
+                    talent_id=e.talent_id, details={"identity_verified": e.identity_verified, "invited_by": e.invited_by, "note": e.note},
+                )  # fmt: skip
         await self._finish()

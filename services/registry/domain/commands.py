@@ -56,6 +56,20 @@ class RevokeApiKeys:
 
 
 @dataclass(frozen=True)
+class CreateTalentInvitation:
+    request_id: str
+    talent_id: str
+
+
+@dataclass(frozen=True)
+class IssueTalentCredential:
+    request_id: str
+    talent_id: str
+    identity_verified: bool
+    note: str = ""
+
+
+@dataclass(frozen=True)
 class Page:
     size: int
     after: str  # the last id of the previous page; "" for the first page

@@ -54,4 +54,29 @@ class ApiKeysRevoked:
     actor_id: str
 
 
-Event = AgencyRegistered | PlatformRegistered | TalentRegistered | MandateGranted | MandateEnded | ApiKeysRevoked
+@dataclass(frozen=True)
+class TalentInvitationCreated:
+    invitation_id: str
+    talent_id: str
+    agency_id: str
+    expires_at: datetime
+    actor_id: str
+
+
+@dataclass(frozen=True)
+class TalentCredentialIssued:
+    """From an operator after an identity check (`identity_verified`, `note` says how it was
+    checked: audit log only), or from an agency's invitation (`invitation_id`, `invited_by`)."""
+
+    talent_id: str
+    identity_verified: bool
+    invitation_id: str
+    invited_by: str
+    note: str
+    actor_id: str
+
+
+Event = (
+    AgencyRegistered | PlatformRegistered | TalentRegistered | MandateGranted | MandateEnded | ApiKeysRevoked
+    | TalentInvitationCreated | TalentCredentialIssued
+)

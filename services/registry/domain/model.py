@@ -39,6 +39,29 @@ class Talent:
     display_name: str
     external_ref: str
     created_at: datetime
+    # Set when an operator, having checked the person's identity out of band, issued them a credential.
+    identity_verified_at: datetime | None = None
+
+    @property
+    def identity_verified(self) -> bool:
+        return self.identity_verified_at is not None
+
+
+@dataclass
+class TalentInvitation:
+    """A one-time code an agency hands the talent it represents: redeemed, it becomes the talent's
+    own (not identity-verified) credential. `code_id` finds the row; the code's secret is kept only
+    as `secret_hash`."""
+
+    invitation_id: str
+    code_id: str
+    talent_id: str
+    agency_id: str
+    salt: bytes
+    secret_hash: bytes
+    created_at: datetime
+    expires_at: datetime
+    redeemed_at: datetime | None = None
 
 
 @dataclass

@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 from dataclasses import asdict
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from likeness_common import credentials
 from likeness_common.errors import FailedPrecondition, FieldViolation, NotFound, PermissionDenied, check_request_id, require
 from likeness_common.ids import is_id, new_id
 from likeness_common.principal import Principal, PrincipalKind
 
 from ..domain import commands, events
-from ..domain.model import MAX_REF_LENGTH, Agency, Mandate, Platform, Talent, check_name, check_optional_text
+from ..domain.model import MAX_REF_LENGTH, Agency, Mandate, Platform, Talent, TalentInvitation, check_name, check_optional_text
 from .unit_of_work import UnitOfWork
 
-AGENCY, PLATFORM, TALENT, MANDATE = "agc", "plt", "tal", "mnd"
+AGENCY, PLATFORM, TALENT, MANDATE, INVITATION = "agc", "plt", "tal", "mnd", "inv"
+DEFAULT_INVITATION_TTL = timedelta(days=7)
 
 
 def _now() -> datetime:
@@ -133,8 +135,8 @@ async def register_talent(
 ) -> tuple[Talent, Mandate | None]:
     """An agency registers talent it represents (a mandate comes with it); an operator may name
     the agency that receives the mandate, or register the talent alone."""
-    if actor.is_platform:
-        raise PermissionDenied("a platform cannot register talent")
+    if not (actor.is_operator or actor.is_agency):
+        raise PermissionDenied("only an agency or an operator registers talent")
     violations: list[FieldViolation] = []
     name = check_name("display_name", cmd.display_name, violations)
     ref = check_optional_text("external_ref", cmd.external_ref, violations, limit=MAX_REF_LENGTH)
@@ -175,6 +177,8 @@ async def register_talent(
 async def get_talent(talent_id: str, actor: Principal, uow: UnitOfWork) -> Talent:
     if actor.is_platform:
         raise PermissionDenied("a platform cannot read talent records")
+    if actor.is_talent and not actor.is_talent_self(talent_id):
+        raise PermissionDenied("a talent reads only their own record")
     _validate_id("talent_id", talent_id, TALENT)
     async with uow:
         # Agencies get PERMISSION_DENIED whether or not the talent exists (AIP-193): no probing.
@@ -187,6 +191,9 @@ async def list_talent(page: commands.Page, actor: Principal, uow: UnitOfWork) ->
     if actor.is_platform:
         raise PermissionDenied("a platform cannot list talent")
     async with uow:
+        if actor.is_talent:  # only themselves
+            me = await uow.talent.get(actor.principal_id)
+            return [me] if me is not None and me.talent_id > page.after else []
         return await uow.talent.list(
             page.after, page.size, represented_by=actor.principal_id if actor.is_agency else None, now=_now()
         )
@@ -233,9 +240,11 @@ async def end_mandate(cmd: commands.EndMandate, actor: Principal, uow: UnitOfWor
         if await once.recall():
             return await _get_or_fail(uow.mandates.get(cmd.mandate_id))
         mandate = await uow.mandates.get(cmd.mandate_id)
-        if mandate is None or (actor.is_agency and mandate.agency_id != actor.principal_id):
-            if actor.is_agency:
-                raise PermissionDenied(f"your agency does not hold mandate {cmd.mandate_id}")
+        if not actor.is_operator and not _may_end(actor, mandate):
+            if actor.is_talent and mandate is not None and actor.is_talent_self(mandate.talent_id):
+                raise PermissionDenied("ending a mandate takes an identity-verified talent credential", reason="IDENTITY_NOT_VERIFIED")
+            raise PermissionDenied(f"you may not end mandate {cmd.mandate_id}")
+        if mandate is None:
             raise NotFound(f"mandate {cmd.mandate_id} not found")
         now = _now()
         if mandate.ended_at is not None:
@@ -248,9 +257,20 @@ async def end_mandate(cmd: commands.EndMandate, actor: Principal, uow: UnitOfWor
     return mandate
 
 
+def _may_end(actor: Principal, mandate: Mandate | None) -> bool:
+    """The agency holding the mandate, or the talent it covers with an identity-verified credential."""
+    if mandate is None:
+        return False
+    return (actor.is_agency and mandate.agency_id == actor.principal_id) or actor.speaks_for_self(mandate.talent_id)
+
+
 async def list_mandates(talent_id: str, page: commands.Page, actor: Principal, uow: UnitOfWork) -> list[Mandate]:
     if actor.is_platform:
         raise PermissionDenied("a platform cannot read mandates")
+    if actor.is_talent:
+        if talent_id and not actor.is_talent_self(talent_id):
+            raise PermissionDenied("a talent reads only the mandates over themselves")
+        talent_id = actor.principal_id
     if talent_id:
         _validate_id("talent_id", talent_id, TALENT)
     async with uow:
@@ -277,8 +297,12 @@ async def rotate_api_key(cmd: commands.RotateApiKey, actor: Principal, uow: Unit
         if await once.recall():
             raise FailedPrecondition("this rotation already happened; its key was shown once", reason="ALREADY_ROTATED")
         kind = actor.kind if target == actor.principal_id else await _kind_of(uow, target)
+        if kind is PrincipalKind.TALENT and target != actor.principal_id:
+            raise FailedPrecondition("a talent's credential is issued with IssueTalentCredential (identity-verified), "
+                                     "or revoked with RevokeApiKeys", reason="TALENT_CREDENTIAL")  # fmt: skip
         revoked = await uow.credentials.revoke_all(target)
-        api_key = await uow.credentials.issue(kind, target)
+        # A talent's new key keeps what the key it replaces said about it.
+        api_key = await uow.credentials.issue(kind, target, identity_verified=actor.identity_verified, invited_by=actor.invited_by)
         uow.emit(events.ApiKeysRevoked(target, revoked, actor.principal_id))
         await once.done({"principal_id": target})
         await uow.commit()
@@ -304,6 +328,92 @@ async def revoke_api_keys(cmd: commands.RevokeApiKeys, actor: Principal, uow: Un
     return revoked
 
 
+# --- the talent's own credential --------------------------------------------------------------
+
+
+async def create_talent_invitation(
+    cmd: commands.CreateTalentInvitation, actor: Principal, uow: UnitOfWork, *, ttl: timedelta = DEFAULT_INVITATION_TTL
+) -> tuple[TalentInvitation, str]:
+    """The agency holding an active mandate over the talent -> (invitation, code); the code is ""
+    when a retried request_id returns the first result (it is shown once)."""
+    if not actor.is_agency:
+        raise PermissionDenied("the agency representing the talent invites them; an operator issues an "
+                               "identity-verified credential instead (IssueTalentCredential)")  # fmt: skip
+    violations: list[FieldViolation] = []
+    _check_id("talent_id", cmd.talent_id, TALENT, violations)
+    check_request_id(cmd.request_id, violations)
+    require(violations)
+    async with uow:
+        now = _now()
+        if not await _represents(uow, actor.principal_id, cmd.talent_id, now):
+            raise PermissionDenied(f"your agency does not represent talent {cmd.talent_id}", reason="NO_MANDATE")
+        once = _Idempotent(uow, actor, "CreateTalentInvitation", cmd.request_id, {"talent_id": cmd.talent_id})
+        if prior := await once.recall():
+            return await _get_or_fail(uow.invitations.get(prior["invitation_id"])), ""
+        code = credentials.new_secret(credentials.INVITATION_PREFIX)
+        invitation = TalentInvitation(new_id(INVITATION), code.id, cmd.talent_id, actor.principal_id, code.salt,
+                                      code.secret_hash, now, now + ttl)  # fmt: skip
+        await uow.invitations.add(invitation)
+        uow.emit(events.TalentInvitationCreated(invitation.invitation_id, cmd.talent_id, actor.principal_id,
+                                                invitation.expires_at, actor.principal_id))  # fmt: skip
+        await once.done({"invitation_id": invitation.invitation_id})
+        await uow.commit()
+    return invitation, code.text
+
+
+async def redeem_talent_invitation(invitation_code: str, uow: UnitOfWork) -> tuple[Talent, str]:
+    """Anyone holding the code (it is the secret; no API key needed) -> (talent, the talent's own
+    API key). Single-use: the row is locked, so two concurrent redemptions yield one key."""
+    parsed = credentials.parse_secret(invitation_code.strip(), credentials.INVITATION_PREFIX)
+    if parsed is None:
+        require([FieldViolation("invitation_code", "not an invitation code (lki_...)")])
+    code_id, secret = parsed  # type: ignore[misc]
+    async with uow:
+        invitation = await uow.invitations.by_code(code_id)
+        if invitation is None or not credentials.matches(invitation.salt, invitation.secret_hash, secret):
+            raise NotFound("no such invitation code", reason="INVITATION_NOT_FOUND")
+        now = _now()
+        if invitation.redeemed_at is not None:
+            raise FailedPrecondition("this invitation code was already redeemed", reason="INVITATION_ALREADY_REDEEMED")
+        if now >= invitation.expires_at:
+            raise FailedPrecondition("this invitation code has expired: ask the agency for a new one", reason="INVITATION_EXPIRED")
+        invitation.redeemed_at = now
+        await uow.invitations.save(invitation)
+        talent = await _get_or_fail(uow.talent.get(invitation.talent_id))
+        api_key = await uow.credentials.issue(PrincipalKind.TALENT, talent.talent_id, invited_by=invitation.agency_id)
+        uow.emit(events.TalentCredentialIssued(talent.talent_id, False, invitation.invitation_id, invitation.agency_id, "",
+                                               actor_id=talent.talent_id))  # fmt: skip
+        await uow.commit()
+    return talent, api_key
+
+
+async def issue_talent_credential(cmd: commands.IssueTalentCredential, actor: Principal, uow: UnitOfWork) -> tuple[Talent, str]:
+    """Operator, after checking the person's identity out of band -> (talent, now identity-verified;
+    their API key, "" on a retried request_id)."""
+    _require_operator(actor)
+    violations: list[FieldViolation] = []
+    _check_id("talent_id", cmd.talent_id, TALENT, violations)
+    check_request_id(cmd.request_id, violations)
+    if not cmd.identity_verified:
+        violations.append(FieldViolation("identity_verified", "must be true: an operator issues a credential only after "
+                                         "checking the person's identity (an agency's invitation gives an unverified one)"))  # fmt: skip
+    note = check_optional_text("note", cmd.note, violations, limit=500)
+    require(violations)
+    async with uow:
+        once = _Idempotent(uow, actor, "IssueTalentCredential", cmd.request_id, {"talent_id": cmd.talent_id, "note": note})
+        if await once.recall():
+            return await _get_or_fail(uow.talent.get(cmd.talent_id)), ""
+        talent = await _get_or_fail(uow.talent.get(cmd.talent_id), f"talent {cmd.talent_id} not found")
+        if talent.identity_verified_at is None:
+            talent.identity_verified_at = _now()
+            await uow.talent.save(talent)
+        api_key = await uow.credentials.issue(PrincipalKind.TALENT, talent.talent_id, identity_verified=True)
+        uow.emit(events.TalentCredentialIssued(talent.talent_id, True, "", "", note, actor.principal_id))
+        await once.done({"talent_id": talent.talent_id})
+        await uow.commit()
+    return talent, api_key
+
+
 # --- helpers ----------------------------------------------------------------------------------
 
 
@@ -325,6 +435,8 @@ async def _kind_of(uow: UnitOfWork, principal_id: str) -> PrincipalKind:
         return PrincipalKind.AGENCY
     if is_id(principal_id, PLATFORM) and await uow.platforms.get(principal_id):
         return PrincipalKind.PLATFORM
+    if is_id(principal_id, TALENT) and await uow.talent.get(principal_id):
+        return PrincipalKind.TALENT
     raise NotFound(f"principal {principal_id} not found")
 
 

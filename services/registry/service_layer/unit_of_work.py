@@ -10,7 +10,7 @@ from likeness_common.ports import IdempotencyStore
 from likeness_common.principal import PrincipalKind
 
 from ..domain.events import Event
-from ..domain.model import Agency, Mandate, Platform, Talent
+from ..domain.model import Agency, Mandate, Platform, Talent, TalentInvitation
 
 
 class AgencyRepository(Protocol):
@@ -28,6 +28,8 @@ class PlatformRepository(Protocol):
 class TalentRepository(Protocol):
     async def add(self, talent: Talent) -> None: ...
     async def get(self, talent_id: str) -> Talent | None: ...
+    async def save(self, talent: Talent) -> None:
+        """Store `identity_verified_at` (the only field that changes)."""
     async def list(self, after: str, limit: int, *, represented_by: str | None, now: datetime) -> list[Talent]: ...
 
 
@@ -39,8 +41,17 @@ class MandateRepository(Protocol):
     async def list(self, after: str, limit: int, *, agency_id: str | None, talent_id: str | None) -> list[Mandate]: ...
 
 
+class InvitationRepository(Protocol):
+    async def add(self, invitation: TalentInvitation) -> None: ...
+    async def get(self, invitation_id: str) -> TalentInvitation | None: ...
+    async def by_code(self, code_id: str) -> TalentInvitation | None:
+        """The invitation whose code has this id, locked for the rest of the transaction."""
+    async def save(self, invitation: TalentInvitation) -> None:
+        """Store `redeemed_at` (the only field that changes)."""
+
+
 class CredentialStore(Protocol):
-    async def issue(self, kind: PrincipalKind, principal_id: str) -> str: ...
+    async def issue(self, kind: PrincipalKind, principal_id: str, *, identity_verified: bool = False, invited_by: str = "") -> str: ...
     async def revoke_all(self, principal_id: str) -> int: ...
 
 
@@ -49,6 +60,7 @@ class UnitOfWork(Protocol):
     platforms: PlatformRepository
     talent: TalentRepository
     mandates: MandateRepository
+    invitations: InvitationRepository
     credentials: CredentialStore
     idempotency: IdempotencyStore
 

@@ -76,6 +76,19 @@ class PostgresDisputes:
         return found
 
 
+class PostgresTalentIdentity:
+    """The registry's `talent` table (one database, see README)."""
+
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self._conn = conn
+
+    async def identity_verified(self, talent_ids: set[str]) -> set[str]:
+        rows = await self._conn.fetch(
+            "SELECT talent_id FROM talent WHERE talent_id = ANY($1::text[]) AND identity_verified_at IS NOT NULL", list(talent_ids)
+        )
+        return {r["talent_id"] for r in rows}
+
+
 class PostgresMandates:
     def __init__(self, conn: asyncpg.Connection) -> None:
         self._conn = conn
@@ -92,6 +105,7 @@ class PostgresVerificationUnitOfWork(PostgresUnitOfWorkBase):
         self.verifications = PostgresVerifications(conn)
         self.mandates = PostgresMandates(conn)
         self.disputes = PostgresDisputes(conn)
+        self.talent = PostgresTalentIdentity(conn)
         self.idempotency = PostgresIdempotency(conn)
 
     async def commit(self) -> None:

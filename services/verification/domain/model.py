@@ -27,11 +27,13 @@ class ReviewReason(str, enum.Enum):
     INCOMPLETE_COVERAGE = "INCOMPLETE_COVERAGE"  # part of the clip was not analysed: never ALLOW, never NO_MATCH
     POOR_AUDIO = "POOR_AUDIO"  # speech too degraded (telephone band, loud noise) for the voice model to tell speakers apart
     LIKENESS_DISPUTE = "LIKENESS_DISPUTE"  # a matched talent's likeness is disputed: whose consent counts is not settled
+    # The deployment requires identity-verified talent and the ALLOW would rest on an unverified talent's grant.
+    TALENT_IDENTITY_NOT_VERIFIED = "TALENT_IDENTITY_NOT_VERIFIED"
 
 
-# Receipt payload schema: 1 (no coverage), 2 (coverage, review_reasons), 3 (each match's dispute_id).
-# Fields are only ever added.
-RECEIPT_SCHEMA = 3
+# Receipt payload schema: 1 (no coverage), 2 (coverage, review_reasons), 3 (each match's dispute_id),
+# 4 (each match's talent_identity_verified; the require_identity_verified policy). Fields are only ever added.
+RECEIPT_SCHEMA = 4
 
 
 @dataclass(frozen=True)
@@ -167,6 +169,7 @@ class Match:
     grant_id: str = ""
     denial: str = ""  # a consent DenialReason name, empty when covered
     dispute_id: str = ""  # an open likeness dispute over this talent and modality
+    talent_identity_verified: bool = False  # an operator checked this talent's identity
 
 
 @dataclass(frozen=True)
@@ -207,7 +210,8 @@ class Outcome:
 
 
 def decide(matches: list[Match], verdicts: dict[tuple[str, Modality], ConsentVerdict], coverage: Coverage,
-           thresholds: Thresholds | None = None, disputes: dict[tuple[str, Modality], str] | None = None) -> Outcome:  # fmt: skip
+           thresholds: Thresholds | None = None, disputes: dict[tuple[str, Modality], str] | None = None, *,
+           identity_verified: frozenset[str] | set[str] = frozenset(), require_identity_verified: bool = False) -> Outcome:  # fmt: skip
     """ALLOW: every matched talent is covered for the modality it was found in, and the analysis
     covered the whole clip. DENY: a confirmed match (above the match threshold) is not covered
     (whatever else: what was seen already denies). REVIEW: the only uncovered evidence is in the
@@ -216,15 +220,20 @@ def decide(matches: list[Match], verdicts: dict[tuple[str, Modality], ConsentVer
     two cases neither ALLOW nor NO_MATCH can be signed; or a matched talent's likeness is under an
     open dispute (`disputes`: (talent, modality) -> dispute id), named on its match: two records
     claim one face or voice, so whose consent counts is not settled. NO_MATCH: nothing reached the
-    review band in a complete analysis of usable media."""
+    review band in a complete analysis of usable media.
+    Each match says whether its talent is in `identity_verified`; with `require_identity_verified`,
+    a covering grant of an unverified talent cannot carry an ALLOW (REVIEW)."""
     disputes = disputes or {}
-    matches = [_with(m, dispute_id=disputes[(m.talent_id, m.modality)]) if (m.talent_id, m.modality) in disputes else m for m in matches]
+    matches = [_with(m, dispute_id=disputes.get((m.talent_id, m.modality), ""), talent_identity_verified=m.talent_id in identity_verified)
+               for m in matches]  # fmt: skip
     outcome = _decide_seen(matches, verdicts)
     if outcome.decision is Decision.DENY:
         return outcome
     reasons = list(outcome.review_reasons)
     if any(m.dispute_id for m in outcome.matches):
         reasons.append(ReviewReason.LIKENESS_DISPUTE)
+    if require_identity_verified and any(m.grant_id and not m.talent_identity_verified for m in outcome.matches):
+        reasons.append(ReviewReason.TALENT_IDENTITY_NOT_VERIFIED)
     if not coverage.complete:
         reasons.append(ReviewReason.INCOMPLETE_COVERAGE)
     if (thresholds or Thresholds()).poor_audio(coverage):
@@ -254,7 +263,7 @@ def _decide_seen(matches: list[Match], verdicts: dict[tuple[str, Modality], Cons
     return Outcome(decision, annotated, grant_ids, conditions, reasons)
 
 
-def _with(m: Match, **changes: str) -> Match:
+def _with(m: Match, **changes: object) -> Match:
     return Match(**{**m.__dict__, **changes})
 
 
@@ -287,6 +296,7 @@ class VerificationRecord:
     decided_at: datetime
     coverage: Coverage | None = None  # None only in schema-1 receipts (before coverage was recorded)
     review_reasons: tuple[ReviewReason, ...] = ()
+    require_identity_verified: bool = False  # the deployment's policy when it decided (schema 4)
     schema: int = RECEIPT_SCHEMA
 
     def receipt_payload(self, key_id: str) -> dict:
@@ -312,6 +322,8 @@ class VerificationRecord:
             doc["schema"] = self.schema
             doc["coverage"] = _coverage_doc(self.coverage or Coverage())
             doc["review_reasons"] = [r.value for r in self.review_reasons]
+        if self.schema >= 4:
+            doc["policy"] = {"require_identity_verified": self.require_identity_verified}
         return doc
 
 
@@ -353,6 +365,8 @@ def _match_doc(m: Match, schema: int) -> dict:
     }
     if schema >= 3:
         doc["dispute_id"] = m.dispute_id
+    if schema >= 4:
+        doc["talent_identity_verified"] = m.talent_identity_verified
     if loc.box is not None:
         doc["face_box"] = {"top": loc.box[0], "right": loc.box[1], "bottom": loc.box[2], "left": loc.box[3]}
     return doc
@@ -383,6 +397,7 @@ def record_from_receipt(doc: dict) -> VerificationRecord:
         decided_at=datetime.fromisoformat(doc["issued_at"]),
         coverage=_coverage_from(doc["coverage"]) if "coverage" in doc else None,
         review_reasons=tuple(ReviewReason(r) for r in doc.get("review_reasons", ())),
+        require_identity_verified=doc.get("policy", {}).get("require_identity_verified", False),
         schema=int(doc.get("schema", 1)),
     )
 
@@ -402,4 +417,5 @@ def _match_from(doc: dict) -> Match:
         grant_id=doc["grant_id"],
         denial=doc["denial"],
         dispute_id=doc.get("dispute_id", ""),
+        talent_identity_verified=doc.get("talent_identity_verified", False),
     )

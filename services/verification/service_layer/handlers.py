@@ -74,12 +74,14 @@ async def verify(
     budget: SyncBudget | None = None,
     progress: Progress | None = None,
     operation: str = OPERATION,
+    require_identity_verified: bool = False,
 ) -> StoredVerification:
     """Analyse the clip, search every probe 1:N, ask consent for every match, sign the decision.
     With a `budget` (synchronous calls), a longer clip is refused with FAILED_PRECONDITION naming
     StartVerifyOperation before any analysis (and if its header understated its length, when the
     analysis reaches the limit); without one (an operation's run), the media limits alone apply.
-    `operation` keeps the idempotency of the two entry points apart."""
+    `operation` keeps the idempotency of the two entry points apart. `require_identity_verified`:
+    an ALLOW resting on the grant of a talent no operator has identity-verified becomes REVIEW."""
     require_platform(actor)
     cmd.validate(max_bytes)
     sha256 = hashlib.sha256(cmd.media).hexdigest()
@@ -112,11 +114,13 @@ async def verify(
     )
     verdicts = {(m.talent_id, m.modality): verdict for m, (verdict, _token) in zip(matches, checks, strict=True)}
     tokens = [token for _verdict, token in checks if token] or ([cmd.at_least_as_fresh] if cmd.at_least_as_fresh else [])
-    disputes = {}
+    disputes, verified = {}, set()
     if matches:
         async with uow:
             disputes = await uow.disputes.open_for({m.talent_id for m in matches})
-    outcome = decide(matches, verdicts, extraction.coverage, thresholds, disputes)
+            verified = await uow.talent.identity_verified({m.talent_id for m in matches})
+    outcome = decide(matches, verdicts, extraction.coverage, thresholds, disputes,
+                     identity_verified=verified, require_identity_verified=require_identity_verified)  # fmt: skip
 
     record = VerificationRecord(
         verification_id=new_id("ver"),
@@ -140,6 +144,7 @@ async def verify(
         decided_at=_now(),
         coverage=extraction.coverage,
         review_reasons=outcome.review_reasons,
+        require_identity_verified=require_identity_verified,
     )
     payload, signature = await signer.sign(lambda key_id: canonical_json(record.receipt_payload(key_id)))
     stored = StoredVerification(record, payload, signature)
@@ -164,7 +169,8 @@ async def _replay(uow: VerificationUnitOfWork, prior: dict) -> StoredVerificatio
 
 async def get_receipt(verification_id: str, actor: Principal, uow: VerificationUnitOfWork) -> StoredVerification:
     """A platform reads its own verifications; an agency those that matched a talent it represents
-    (the signed receipt names every matched talent, as the VerificationDecided events do); an operator any."""
+    (the signed receipt names every matched talent, as the VerificationDecided events do); a talent
+    those that matched themselves; an operator any."""
     if not is_id(verification_id, "ver"):
         raise NotFound(f"verification {verification_id[:40]!r} not found")
     async with uow:
@@ -174,6 +180,8 @@ async def get_receipt(verification_id: str, actor: Principal, uow: VerificationU
         elif actor.is_agency:
             matched = sorted({m.talent_id for m in stored.record.matches})
             visible = bool(matched) and await uow.mandates.represents_any(actor.principal_id, matched, _now())
+        elif actor.is_talent:
+            visible = actor.principal_id in {m.talent_id for m in stored.record.matches}
         else:
             visible = actor.is_operator or stored.record.platform_id == actor.principal_id
     if not visible:
@@ -182,8 +190,10 @@ async def get_receipt(verification_id: str, actor: Principal, uow: VerificationU
 
 
 async def list_verifications(actor: Principal, uow: VerificationUnitOfWork, *, after: str, limit: int) -> list[StoredVerification]:
-    """Newest first: an agency's talent's uses, a platform's own calls, or (operator) all."""
+    """Newest first: an agency's talent's uses, a talent's own, a platform's own calls, or (operator) all."""
     async with uow:
+        if actor.is_talent:
+            return await uow.verifications.list(platform_id=None, talent_ids=[actor.principal_id], after=after, limit=limit)
         if actor.is_agency:
             talent = await uow.mandates.represented(actor.principal_id, _now())
             return await uow.verifications.list(platform_id=None, talent_ids=talent, after=after, limit=limit) if talent else []

@@ -119,7 +119,7 @@ RunVerify = Callable[[VerifyOperation, str, bytes, Callable[[int, int], None]], 
 
 def verify_runner(uow: Callable[[], VerificationUnitOfWork], extractor: Extractor, searcher: Searcher,
                   consent_for: Callable[[str], ConsentChecker], signer: Signer, thresholds: Thresholds,
-                  policy: OperationPolicy) -> RunVerify:  # fmt: skip
+                  policy: OperationPolicy, *, require_identity_verified: bool = False) -> RunVerify:  # fmt: skip
     """An operation's analysis: a Verify for the platform that started it, asking consent with that
     platform's own key (a revoked key fails the operation), without the synchronous budget."""
 
@@ -132,6 +132,7 @@ def verify_runner(uow: Callable[[], VerificationUnitOfWork], extractor: Extracto
         return await handlers.verify(
             cmd, Principal(PrincipalKind.PLATFORM, op.platform_id), uow(), extractor, searcher, consent_for(api_key), signer, thresholds,
             max_bytes=policy.max_bytes, progress=progress, operation=f"{handlers.LONG_RUNNING}/{op.operation_id}",
+            require_identity_verified=require_identity_verified,
         )  # fmt: skip
 
     return run

@@ -81,6 +81,11 @@ class Disputes(Protocol):
         """(talent, modality) -> the id of an open likeness dispute over it (either side)."""
 
 
+class TalentIdentity(Protocol):
+    async def identity_verified(self, talent_ids: set[str]) -> set[str]:
+        """Those of the talent whose identity an operator has verified (the registry's record)."""
+
+
 class Mandates(Protocol):
     async def represented(self, agency_id: str, now: datetime) -> list[str]:
         """The talent the agency holds an active mandate over."""
@@ -93,6 +98,7 @@ class VerificationUnitOfWork(Protocol):
     verifications: Verifications
     mandates: Mandates
     disputes: Disputes
+    talent: TalentIdentity
     idempotency: IdempotencyStore
 
     async def __aenter__(self) -> Self: ...

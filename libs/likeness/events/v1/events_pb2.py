@@ -28,7 +28,7 @@ from likeness.enrollment.v1 import enrollment_pb2 as likeness_dot_enrollment_dot
 from likeness.verification.v1 import verification_pb2 as likeness_dot_verification_dot_v1_dot_verification__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1flikeness/events/v1/events.proto\x12\x12likeness.events.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a!likeness/consent/v1/consent.proto\x1a\'likeness/enrollment/v1/enrollment.proto\x1a+likeness/verification/v1/verification.proto\"\xf6\x08\n\x05\x45vent\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12/\n\x0boccurred_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\ttalent_id\x18\x03 \x01(\t\x12\x14\n\x0c\x61ggregate_id\x18\x04 \x01(\t\x12\x10\n\x08\x61\x63tor_id\x18\x05 \x01(\t\x12\x41\n\x11\x61gency_registered\x18\n \x01(\x0b\x32$.likeness.events.v1.AgencyRegisteredH\x00\x12\x45\n\x13platform_registered\x18\x0b \x01(\x0b\x32&.likeness.events.v1.PlatformRegisteredH\x00\x12\x41\n\x11talent_registered\x18\x0c \x01(\x0b\x32$.likeness.events.v1.TalentRegisteredH\x00\x12=\n\x0fmandate_granted\x18\r \x01(\x0b\x32\".likeness.events.v1.MandateGrantedH\x00\x12\x39\n\rmandate_ended\x18\x0e \x01(\x0b\x32 .likeness.events.v1.MandateEndedH\x00\x12<\n\x0f\x61pi_key_revoked\x18\x0f \x01(\x0b\x32!.likeness.events.v1.ApiKeyRevokedH\x00\x12\x39\n\rface_enrolled\x18\x14 \x01(\x0b\x32 .likeness.events.v1.FaceEnrolledH\x00\x12;\n\x0evoice_enrolled\x18\x15 \x01(\x0b\x32!.likeness.events.v1.VoiceEnrolledH\x00\x12\x41\n\x11\x62iometrics_erased\x18\x16 \x01(\x0b\x32$.likeness.events.v1.BiometricsErasedH\x00\x12L\n\x17likeness_dispute_opened\x18\x17 \x01(\x0b\x32).likeness.events.v1.LikenessDisputeOpenedH\x00\x12P\n\x19likeness_dispute_resolved\x18\x18 \x01(\x0b\x32+.likeness.events.v1.LikenessDisputeResolvedH\x00\x12=\n\x0f\x63onsent_granted\x18\x1e \x01(\x0b\x32\".likeness.events.v1.ConsentGrantedH\x00\x12=\n\x0f\x63onsent_revoked\x18\x1f \x01(\x0b\x32\".likeness.events.v1.ConsentRevokedH\x00\x12=\n\x0f\x63onsent_expired\x18  \x01(\x0b\x32\".likeness.events.v1.ConsentExpiredH\x00\x12G\n\x14verification_decided\x18( \x01(\x0b\x32\'.likeness.events.v1.VerificationDecidedH\x00\x42\t\n\x07payload\";\n\x10\x41gencyRegistered\x12\x11\n\tagency_id\x18\x01 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\"?\n\x12PlatformRegistered\x12\x13\n\x0bplatform_id\x18\x01 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\"Q\n\x10TalentRegistered\x12\x11\n\ttalent_id\x18\x01 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\x12\x14\n\x0c\x65xternal_ref\x18\x03 \x01(\t\"\xab\x01\n\x0eMandateGranted\x12\x12\n\nmandate_id\x18\x01 \x01(\t\x12\x11\n\tagency_id\x18\x02 \x01(\t\x12\x11\n\ttalent_id\x18\x03 \x01(\t\x12.\n\nvalid_from\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bvalid_until\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"X\n\x0cMandateEnded\x12\x12\n\nmandate_id\x18\x01 \x01(\t\x12\x11\n\tagency_id\x18\x02 \x01(\t\x12\x11\n\ttalent_id\x18\x03 \x01(\t\x12\x0e\n\x06reason\x18\x04 \x01(\t\"<\n\rApiKeyRevoked\x12\x14\n\x0cprincipal_id\x18\x01 \x01(\t\x12\x15\n\rrevoked_count\x18\x02 \x01(\x05\"\xd1\x01\n\x11\x45nrollmentSummary\x12\x15\n\renrollment_id\x18\x01 \x01(\t\x12\x18\n\x10\x61\x63\x63\x65pted_samples\x18\x02 \x01(\x05\x12\x18\n\x10rejected_samples\x18\x03 \x01(\x05\x12\x12\n\nmodel_name\x18\x04 \x01(\t\x12\x15\n\rmodel_version\x18\x05 \x01(\t\x12\x14\n\x0cmean_quality\x18\x06 \x01(\x02\x12\x30\n\x0cretain_until\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"I\n\x0c\x46\x61\x63\x65\x45nrolled\x12\x39\n\nenrollment\x18\x01 \x01(\x0b\x32%.likeness.events.v1.EnrollmentSummary\"J\n\rVoiceEnrolled\x12\x39\n\nenrollment\x18\x01 \x01(\x0b\x32%.likeness.events.v1.EnrollmentSummary\"r\n\x10\x42iometricsErased\x12\x34\n\nmodalities\x18\x01 \x03(\x0e\x32 .likeness.enrollment.v1.Modality\x12\x18\n\x10\x65rased_templates\x18\x02 \x01(\x05\x12\x0e\n\x06reason\x18\x03 \x01(\t\"\xaa\x01\n\x15LikenessDisputeOpened\x12\x12\n\ndispute_id\x18\x01 \x01(\t\x12\x32\n\x08modality\x18\x02 \x01(\x0e\x32 .likeness.enrollment.v1.Modality\x12\x16\n\x0eheld_talent_id\x18\x03 \x01(\t\x12\x1a\n\x12\x65xisting_talent_id\x18\x04 \x01(\t\x12\x15\n\renrollment_id\x18\x05 \x01(\t\"\xd4\x01\n\x17LikenessDisputeResolved\x12\x12\n\ndispute_id\x18\x01 \x01(\t\x12\x32\n\x08modality\x18\x02 \x01(\x0e\x32 .likeness.enrollment.v1.Modality\x12\x16\n\x0eheld_talent_id\x18\x03 \x01(\t\x12\x1a\n\x12\x65xisting_talent_id\x18\x04 \x01(\t\x12=\n\nresolution\x18\x05 \x01(\x0e\x32).likeness.enrollment.v1.DisputeResolution\"V\n\x0e\x43onsentGranted\x12)\n\x05grant\x18\x01 \x01(\x0b\x32\x1a.likeness.consent.v1.Grant\x12\x19\n\x11\x63onsistency_token\x18\x02 \x01(\t\"~\n\x0e\x43onsentRevoked\x12\x10\n\x08grant_id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\x12/\n\x0brevoke_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x19\n\x11\x63onsistency_token\x18\x04 \x01(\t\"Q\n\x0e\x43onsentExpired\x12\x10\n\x08grant_id\x18\x01 \x01(\t\x12-\n\tnot_after\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xa0\x03\n\x13VerificationDecided\x12\x17\n\x0fverification_id\x18\x01 \x01(\t\x12\x13\n\x0bplatform_id\x18\x02 \x01(\t\x12\x34\n\x08\x64\x65\x63ision\x18\x03 \x01(\x0e\x32\".likeness.verification.v1.Decision\x12-\n\x07purpose\x18\x04 \x01(\x0e\x32\x1c.likeness.consent.v1.Purpose\x12\x11\n\tterritory\x18\x05 \x01(\t\x12\x30\n\x07matches\x18\x06 \x03(\x0b\x32\x1f.likeness.verification.v1.Match\x12\x11\n\tgrant_ids\x18\x07 \x03(\t\x12\x14\n\x0cmedia_sha256\x18\x08 \x01(\t\x12\x12\n\nreceipt_id\x18\t \x01(\t\x12\x34\n\x08\x63overage\x18\n \x01(\x0b\x32\".likeness.verification.v1.Coverage\x12>\n\x0ereview_reasons\x18\x0b \x03(\x0e\x32&.likeness.verification.v1.ReviewReasonb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1flikeness/events/v1/events.proto\x12\x12likeness.events.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a!likeness/consent/v1/consent.proto\x1a\'likeness/enrollment/v1/enrollment.proto\x1a+likeness/verification/v1/verification.proto\"\x98\n\n\x05\x45vent\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12/\n\x0boccurred_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\ttalent_id\x18\x03 \x01(\t\x12\x14\n\x0c\x61ggregate_id\x18\x04 \x01(\t\x12\x10\n\x08\x61\x63tor_id\x18\x05 \x01(\t\x12\x41\n\x11\x61gency_registered\x18\n \x01(\x0b\x32$.likeness.events.v1.AgencyRegisteredH\x00\x12\x45\n\x13platform_registered\x18\x0b \x01(\x0b\x32&.likeness.events.v1.PlatformRegisteredH\x00\x12\x41\n\x11talent_registered\x18\x0c \x01(\x0b\x32$.likeness.events.v1.TalentRegisteredH\x00\x12=\n\x0fmandate_granted\x18\r \x01(\x0b\x32\".likeness.events.v1.MandateGrantedH\x00\x12\x39\n\rmandate_ended\x18\x0e \x01(\x0b\x32 .likeness.events.v1.MandateEndedH\x00\x12<\n\x0f\x61pi_key_revoked\x18\x0f \x01(\x0b\x32!.likeness.events.v1.ApiKeyRevokedH\x00\x12P\n\x19talent_invitation_created\x18\x10 \x01(\x0b\x32+.likeness.events.v1.TalentInvitationCreatedH\x00\x12N\n\x18talent_credential_issued\x18\x11 \x01(\x0b\x32*.likeness.events.v1.TalentCredentialIssuedH\x00\x12\x39\n\rface_enrolled\x18\x14 \x01(\x0b\x32 .likeness.events.v1.FaceEnrolledH\x00\x12;\n\x0evoice_enrolled\x18\x15 \x01(\x0b\x32!.likeness.events.v1.VoiceEnrolledH\x00\x12\x41\n\x11\x62iometrics_erased\x18\x16 \x01(\x0b\x32$.likeness.events.v1.BiometricsErasedH\x00\x12L\n\x17likeness_dispute_opened\x18\x17 \x01(\x0b\x32).likeness.events.v1.LikenessDisputeOpenedH\x00\x12P\n\x19likeness_dispute_resolved\x18\x18 \x01(\x0b\x32+.likeness.events.v1.LikenessDisputeResolvedH\x00\x12=\n\x0f\x63onsent_granted\x18\x1e \x01(\x0b\x32\".likeness.events.v1.ConsentGrantedH\x00\x12=\n\x0f\x63onsent_revoked\x18\x1f \x01(\x0b\x32\".likeness.events.v1.ConsentRevokedH\x00\x12=\n\x0f\x63onsent_expired\x18  \x01(\x0b\x32\".likeness.events.v1.ConsentExpiredH\x00\x12G\n\x14verification_decided\x18( \x01(\x0b\x32\'.likeness.events.v1.VerificationDecidedH\x00\x42\t\n\x07payload\";\n\x10\x41gencyRegistered\x12\x11\n\tagency_id\x18\x01 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\"?\n\x12PlatformRegistered\x12\x13\n\x0bplatform_id\x18\x01 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\"Q\n\x10TalentRegistered\x12\x11\n\ttalent_id\x18\x01 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\x12\x14\n\x0c\x65xternal_ref\x18\x03 \x01(\t\"\xab\x01\n\x0eMandateGranted\x12\x12\n\nmandate_id\x18\x01 \x01(\t\x12\x11\n\tagency_id\x18\x02 \x01(\t\x12\x11\n\ttalent_id\x18\x03 \x01(\t\x12.\n\nvalid_from\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bvalid_until\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"X\n\x0cMandateEnded\x12\x12\n\nmandate_id\x18\x01 \x01(\t\x12\x11\n\tagency_id\x18\x02 \x01(\t\x12\x11\n\ttalent_id\x18\x03 \x01(\t\x12\x0e\n\x06reason\x18\x04 \x01(\t\"<\n\rApiKeyRevoked\x12\x14\n\x0cprincipal_id\x18\x01 \x01(\t\x12\x15\n\rrevoked_count\x18\x02 \x01(\x05\"\x87\x01\n\x17TalentInvitationCreated\x12\x15\n\rinvitation_id\x18\x01 \x01(\t\x12\x11\n\ttalent_id\x18\x02 \x01(\t\x12\x11\n\tagency_id\x18\x03 \x01(\t\x12/\n\x0b\x65xpire_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"{\n\x16TalentCredentialIssued\x12\x11\n\ttalent_id\x18\x01 \x01(\t\x12\x19\n\x11identity_verified\x18\x02 \x01(\x08\x12\x15\n\rinvitation_id\x18\x03 \x01(\t\x12\x1c\n\x14invited_by_agency_id\x18\x04 \x01(\t\"\xd1\x01\n\x11\x45nrollmentSummary\x12\x15\n\renrollment_id\x18\x01 \x01(\t\x12\x18\n\x10\x61\x63\x63\x65pted_samples\x18\x02 \x01(\x05\x12\x18\n\x10rejected_samples\x18\x03 \x01(\x05\x12\x12\n\nmodel_name\x18\x04 \x01(\t\x12\x15\n\rmodel_version\x18\x05 \x01(\t\x12\x14\n\x0cmean_quality\x18\x06 \x01(\x02\x12\x30\n\x0cretain_until\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"I\n\x0c\x46\x61\x63\x65\x45nrolled\x12\x39\n\nenrollment\x18\x01 \x01(\x0b\x32%.likeness.events.v1.EnrollmentSummary\"J\n\rVoiceEnrolled\x12\x39\n\nenrollment\x18\x01 \x01(\x0b\x32%.likeness.events.v1.EnrollmentSummary\"r\n\x10\x42iometricsErased\x12\x34\n\nmodalities\x18\x01 \x03(\x0e\x32 .likeness.enrollment.v1.Modality\x12\x18\n\x10\x65rased_templates\x18\x02 \x01(\x05\x12\x0e\n\x06reason\x18\x03 \x01(\t\"\xaa\x01\n\x15LikenessDisputeOpened\x12\x12\n\ndispute_id\x18\x01 \x01(\t\x12\x32\n\x08modality\x18\x02 \x01(\x0e\x32 .likeness.enrollment.v1.Modality\x12\x16\n\x0eheld_talent_id\x18\x03 \x01(\t\x12\x1a\n\x12\x65xisting_talent_id\x18\x04 \x01(\t\x12\x15\n\renrollment_id\x18\x05 \x01(\t\"\xd4\x01\n\x17LikenessDisputeResolved\x12\x12\n\ndispute_id\x18\x01 \x01(\t\x12\x32\n\x08modality\x18\x02 \x01(\x0e\x32 .likeness.enrollment.v1.Modality\x12\x16\n\x0eheld_talent_id\x18\x03 \x01(\t\x12\x1a\n\x12\x65xisting_talent_id\x18\x04 \x01(\t\x12=\n\nresolution\x18\x05 \x01(\x0e\x32).likeness.enrollment.v1.DisputeResolution\"V\n\x0e\x43onsentGranted\x12)\n\x05grant\x18\x01 \x01(\x0b\x32\x1a.likeness.consent.v1.Grant\x12\x19\n\x11\x63onsistency_token\x18\x02 \x01(\t\"~\n\x0e\x43onsentRevoked\x12\x10\n\x08grant_id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\x12/\n\x0brevoke_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x19\n\x11\x63onsistency_token\x18\x04 \x01(\t\"Q\n\x0e\x43onsentExpired\x12\x10\n\x08grant_id\x18\x01 \x01(\t\x12-\n\tnot_after\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xa0\x03\n\x13VerificationDecided\x12\x17\n\x0fverification_id\x18\x01 \x01(\t\x12\x13\n\x0bplatform_id\x18\x02 \x01(\t\x12\x34\n\x08\x64\x65\x63ision\x18\x03 \x01(\x0e\x32\".likeness.verification.v1.Decision\x12-\n\x07purpose\x18\x04 \x01(\x0e\x32\x1c.likeness.consent.v1.Purpose\x12\x11\n\tterritory\x18\x05 \x01(\t\x12\x30\n\x07matches\x18\x06 \x03(\x0b\x32\x1f.likeness.verification.v1.Match\x12\x11\n\tgrant_ids\x18\x07 \x03(\t\x12\x14\n\x0cmedia_sha256\x18\x08 \x01(\t\x12\x12\n\nreceipt_id\x18\t \x01(\t\x12\x34\n\x08\x63overage\x18\n \x01(\x0b\x32\".likeness.verification.v1.Coverage\x12>\n\x0ereview_reasons\x18\x0b \x03(\x0e\x32&.likeness.verification.v1.ReviewReasonb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -36,37 +36,41 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'likeness.events.v1.events_p
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_EVENT']._serialized_start=210
-  _globals['_EVENT']._serialized_end=1352
-  _globals['_AGENCYREGISTERED']._serialized_start=1354
-  _globals['_AGENCYREGISTERED']._serialized_end=1413
-  _globals['_PLATFORMREGISTERED']._serialized_start=1415
-  _globals['_PLATFORMREGISTERED']._serialized_end=1478
-  _globals['_TALENTREGISTERED']._serialized_start=1480
-  _globals['_TALENTREGISTERED']._serialized_end=1561
-  _globals['_MANDATEGRANTED']._serialized_start=1564
-  _globals['_MANDATEGRANTED']._serialized_end=1735
-  _globals['_MANDATEENDED']._serialized_start=1737
-  _globals['_MANDATEENDED']._serialized_end=1825
-  _globals['_APIKEYREVOKED']._serialized_start=1827
-  _globals['_APIKEYREVOKED']._serialized_end=1887
-  _globals['_ENROLLMENTSUMMARY']._serialized_start=1890
-  _globals['_ENROLLMENTSUMMARY']._serialized_end=2099
-  _globals['_FACEENROLLED']._serialized_start=2101
-  _globals['_FACEENROLLED']._serialized_end=2174
-  _globals['_VOICEENROLLED']._serialized_start=2176
-  _globals['_VOICEENROLLED']._serialized_end=2250
-  _globals['_BIOMETRICSERASED']._serialized_start=2252
-  _globals['_BIOMETRICSERASED']._serialized_end=2366
-  _globals['_LIKENESSDISPUTEOPENED']._serialized_start=2369
-  _globals['_LIKENESSDISPUTEOPENED']._serialized_end=2539
-  _globals['_LIKENESSDISPUTERESOLVED']._serialized_start=2542
-  _globals['_LIKENESSDISPUTERESOLVED']._serialized_end=2754
-  _globals['_CONSENTGRANTED']._serialized_start=2756
-  _globals['_CONSENTGRANTED']._serialized_end=2842
-  _globals['_CONSENTREVOKED']._serialized_start=2844
-  _globals['_CONSENTREVOKED']._serialized_end=2970
-  _globals['_CONSENTEXPIRED']._serialized_start=2972
-  _globals['_CONSENTEXPIRED']._serialized_end=3053
-  _globals['_VERIFICATIONDECIDED']._serialized_start=3056
-  _globals['_VERIFICATIONDECIDED']._serialized_end=3472
+  _globals['_EVENT']._serialized_end=1514
+  _globals['_AGENCYREGISTERED']._serialized_start=1516
+  _globals['_AGENCYREGISTERED']._serialized_end=1575
+  _globals['_PLATFORMREGISTERED']._serialized_start=1577
+  _globals['_PLATFORMREGISTERED']._serialized_end=1640
+  _globals['_TALENTREGISTERED']._serialized_start=1642
+  _globals['_TALENTREGISTERED']._serialized_end=1723
+  _globals['_MANDATEGRANTED']._serialized_start=1726
+  _globals['_MANDATEGRANTED']._serialized_end=1897
+  _globals['_MANDATEENDED']._serialized_start=1899
+  _globals['_MANDATEENDED']._serialized_end=1987
+  _globals['_APIKEYREVOKED']._serialized_start=1989
+  _globals['_APIKEYREVOKED']._serialized_end=2049
+  _globals['_TALENTINVITATIONCREATED']._serialized_start=2052
+  _globals['_TALENTINVITATIONCREATED']._serialized_end=2187
+  _globals['_TALENTCREDENTIALISSUED']._serialized_start=2189
+  _globals['_TALENTCREDENTIALISSUED']._serialized_end=2312
+  _globals['_ENROLLMENTSUMMARY']._serialized_start=2315
+  _globals['_ENROLLMENTSUMMARY']._serialized_end=2524
+  _globals['_FACEENROLLED']._serialized_start=2526
+  _globals['_FACEENROLLED']._serialized_end=2599
+  _globals['_VOICEENROLLED']._serialized_start=2601
+  _globals['_VOICEENROLLED']._serialized_end=2675
+  _globals['_BIOMETRICSERASED']._serialized_start=2677
+  _globals['_BIOMETRICSERASED']._serialized_end=2791
+  _globals['_LIKENESSDISPUTEOPENED']._serialized_start=2794
+  _globals['_LIKENESSDISPUTEOPENED']._serialized_end=2964
+  _globals['_LIKENESSDISPUTERESOLVED']._serialized_start=2967
+  _globals['_LIKENESSDISPUTERESOLVED']._serialized_end=3179
+  _globals['_CONSENTGRANTED']._serialized_start=3181
+  _globals['_CONSENTGRANTED']._serialized_end=3267
+  _globals['_CONSENTREVOKED']._serialized_start=3269
+  _globals['_CONSENTREVOKED']._serialized_end=3395
+  _globals['_CONSENTEXPIRED']._serialized_start=3397
+  _globals['_CONSENTEXPIRED']._serialized_end=3478
+  _globals['_VERIFICATIONDECIDED']._serialized_start=3481
+  _globals['_VERIFICATIONDECIDED']._serialized_end=3897
 # @@protoc_insertion_point(module_scope)

@@ -13,7 +13,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class Event(_message.Message):
-    __slots__ = ("event_id", "occurred_at", "talent_id", "aggregate_id", "actor_id", "agency_registered", "platform_registered", "talent_registered", "mandate_granted", "mandate_ended", "api_key_revoked", "face_enrolled", "voice_enrolled", "biometrics_erased", "likeness_dispute_opened", "likeness_dispute_resolved", "consent_granted", "consent_revoked", "consent_expired", "verification_decided")
+    __slots__ = ("event_id", "occurred_at", "talent_id", "aggregate_id", "actor_id", "agency_registered", "platform_registered", "talent_registered", "mandate_granted", "mandate_ended", "api_key_revoked", "talent_invitation_created", "talent_credential_issued", "face_enrolled", "voice_enrolled", "biometrics_erased", "likeness_dispute_opened", "likeness_dispute_resolved", "consent_granted", "consent_revoked", "consent_expired", "verification_decided")
     EVENT_ID_FIELD_NUMBER: _ClassVar[int]
     OCCURRED_AT_FIELD_NUMBER: _ClassVar[int]
     TALENT_ID_FIELD_NUMBER: _ClassVar[int]
@@ -25,6 +25,8 @@ class Event(_message.Message):
     MANDATE_GRANTED_FIELD_NUMBER: _ClassVar[int]
     MANDATE_ENDED_FIELD_NUMBER: _ClassVar[int]
     API_KEY_REVOKED_FIELD_NUMBER: _ClassVar[int]
+    TALENT_INVITATION_CREATED_FIELD_NUMBER: _ClassVar[int]
+    TALENT_CREDENTIAL_ISSUED_FIELD_NUMBER: _ClassVar[int]
     FACE_ENROLLED_FIELD_NUMBER: _ClassVar[int]
     VOICE_ENROLLED_FIELD_NUMBER: _ClassVar[int]
     BIOMETRICS_ERASED_FIELD_NUMBER: _ClassVar[int]
@@ -45,6 +47,8 @@ class Event(_message.Message):
     mandate_granted: MandateGranted
     mandate_ended: MandateEnded
     api_key_revoked: ApiKeyRevoked
+    talent_invitation_created: TalentInvitationCreated
+    talent_credential_issued: TalentCredentialIssued
     face_enrolled: FaceEnrolled
     voice_enrolled: VoiceEnrolled
     biometrics_erased: BiometricsErased
@@ -54,7 +58,7 @@ class Event(_message.Message):
     consent_revoked: ConsentRevoked
     consent_expired: ConsentExpired
     verification_decided: VerificationDecided
-    def __init__(self, event_id: _Optional[str] = ..., occurred_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., talent_id: _Optional[str] = ..., aggregate_id: _Optional[str] = ..., actor_id: _Optional[str] = ..., agency_registered: _Optional[_Union[AgencyRegistered, _Mapping]] = ..., platform_registered: _Optional[_Union[PlatformRegistered, _Mapping]] = ..., talent_registered: _Optional[_Union[TalentRegistered, _Mapping]] = ..., mandate_granted: _Optional[_Union[MandateGranted, _Mapping]] = ..., mandate_ended: _Optional[_Union[MandateEnded, _Mapping]] = ..., api_key_revoked: _Optional[_Union[ApiKeyRevoked, _Mapping]] = ..., face_enrolled: _Optional[_Union[FaceEnrolled, _Mapping]] = ..., voice_enrolled: _Optional[_Union[VoiceEnrolled, _Mapping]] = ..., biometrics_erased: _Optional[_Union[BiometricsErased, _Mapping]] = ..., likeness_dispute_opened: _Optional[_Union[LikenessDisputeOpened, _Mapping]] = ..., likeness_dispute_resolved: _Optional[_Union[LikenessDisputeResolved, _Mapping]] = ..., consent_granted: _Optional[_Union[ConsentGranted, _Mapping]] = ..., consent_revoked: _Optional[_Union[ConsentRevoked, _Mapping]] = ..., consent_expired: _Optional[_Union[ConsentExpired, _Mapping]] = ..., verification_decided: _Optional[_Union[VerificationDecided, _Mapping]] = ...) -> None: ...
+    def __init__(self, event_id: _Optional[str] = ..., occurred_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., talent_id: _Optional[str] = ..., aggregate_id: _Optional[str] = ..., actor_id: _Optional[str] = ..., agency_registered: _Optional[_Union[AgencyRegistered, _Mapping]] = ..., platform_registered: _Optional[_Union[PlatformRegistered, _Mapping]] = ..., talent_registered: _Optional[_Union[TalentRegistered, _Mapping]] = ..., mandate_granted: _Optional[_Union[MandateGranted, _Mapping]] = ..., mandate_ended: _Optional[_Union[MandateEnded, _Mapping]] = ..., api_key_revoked: _Optional[_Union[ApiKeyRevoked, _Mapping]] = ..., talent_invitation_created: _Optional[_Union[TalentInvitationCreated, _Mapping]] = ..., talent_credential_issued: _Optional[_Union[TalentCredentialIssued, _Mapping]] = ..., face_enrolled: _Optional[_Union[FaceEnrolled, _Mapping]] = ..., voice_enrolled: _Optional[_Union[VoiceEnrolled, _Mapping]] = ..., biometrics_erased: _Optional[_Union[BiometricsErased, _Mapping]] = ..., likeness_dispute_opened: _Optional[_Union[LikenessDisputeOpened, _Mapping]] = ..., likeness_dispute_resolved: _Optional[_Union[LikenessDisputeResolved, _Mapping]] = ..., consent_granted: _Optional[_Union[ConsentGranted, _Mapping]] = ..., consent_revoked: _Optional[_Union[ConsentRevoked, _Mapping]] = ..., consent_expired: _Optional[_Union[ConsentExpired, _Mapping]] = ..., verification_decided: _Optional[_Union[VerificationDecided, _Mapping]] = ...) -> None: ...
 
 class AgencyRegistered(_message.Message):
     __slots__ = ("agency_id", "display_name")
@@ -115,6 +119,30 @@ class ApiKeyRevoked(_message.Message):
     principal_id: str
     revoked_count: int
     def __init__(self, principal_id: _Optional[str] = ..., revoked_count: _Optional[int] = ...) -> None: ...
+
+class TalentInvitationCreated(_message.Message):
+    __slots__ = ("invitation_id", "talent_id", "agency_id", "expire_time")
+    INVITATION_ID_FIELD_NUMBER: _ClassVar[int]
+    TALENT_ID_FIELD_NUMBER: _ClassVar[int]
+    AGENCY_ID_FIELD_NUMBER: _ClassVar[int]
+    EXPIRE_TIME_FIELD_NUMBER: _ClassVar[int]
+    invitation_id: str
+    talent_id: str
+    agency_id: str
+    expire_time: _timestamp_pb2.Timestamp
+    def __init__(self, invitation_id: _Optional[str] = ..., talent_id: _Optional[str] = ..., agency_id: _Optional[str] = ..., expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class TalentCredentialIssued(_message.Message):
+    __slots__ = ("talent_id", "identity_verified", "invitation_id", "invited_by_agency_id")
+    TALENT_ID_FIELD_NUMBER: _ClassVar[int]
+    IDENTITY_VERIFIED_FIELD_NUMBER: _ClassVar[int]
+    INVITATION_ID_FIELD_NUMBER: _ClassVar[int]
+    INVITED_BY_AGENCY_ID_FIELD_NUMBER: _ClassVar[int]
+    talent_id: str
+    identity_verified: bool
+    invitation_id: str
+    invited_by_agency_id: str
+    def __init__(self, talent_id: _Optional[str] = ..., identity_verified: _Optional[bool] = ..., invitation_id: _Optional[str] = ..., invited_by_agency_id: _Optional[str] = ...) -> None: ...
 
 class EnrollmentSummary(_message.Message):
     __slots__ = ("enrollment_id", "accepted_samples", "rejected_samples", "model_name", "model_version", "mean_quality", "retain_until")

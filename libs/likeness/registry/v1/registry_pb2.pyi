@@ -16,6 +16,7 @@ class PrincipalKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     PRINCIPAL_KIND_OPERATOR: _ClassVar[PrincipalKind]
     PRINCIPAL_KIND_AGENCY: _ClassVar[PrincipalKind]
     PRINCIPAL_KIND_PLATFORM: _ClassVar[PrincipalKind]
+    PRINCIPAL_KIND_TALENT: _ClassVar[PrincipalKind]
 
 class MandateState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -27,6 +28,7 @@ PRINCIPAL_KIND_UNSPECIFIED: PrincipalKind
 PRINCIPAL_KIND_OPERATOR: PrincipalKind
 PRINCIPAL_KIND_AGENCY: PrincipalKind
 PRINCIPAL_KIND_PLATFORM: PrincipalKind
+PRINCIPAL_KIND_TALENT: PrincipalKind
 MANDATE_STATE_UNSPECIFIED: MandateState
 MANDATE_STATE_ACTIVE: MandateState
 MANDATE_STATE_PENDING: MandateState
@@ -53,16 +55,20 @@ class Platform(_message.Message):
     def __init__(self, platform_id: _Optional[str] = ..., display_name: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class Talent(_message.Message):
-    __slots__ = ("talent_id", "display_name", "external_ref", "create_time")
+    __slots__ = ("talent_id", "display_name", "external_ref", "create_time", "identity_verified", "identity_verify_time")
     TALENT_ID_FIELD_NUMBER: _ClassVar[int]
     DISPLAY_NAME_FIELD_NUMBER: _ClassVar[int]
     EXTERNAL_REF_FIELD_NUMBER: _ClassVar[int]
     CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    IDENTITY_VERIFIED_FIELD_NUMBER: _ClassVar[int]
+    IDENTITY_VERIFY_TIME_FIELD_NUMBER: _ClassVar[int]
     talent_id: str
     display_name: str
     external_ref: str
     create_time: _timestamp_pb2.Timestamp
-    def __init__(self, talent_id: _Optional[str] = ..., display_name: _Optional[str] = ..., external_ref: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    identity_verified: bool
+    identity_verify_time: _timestamp_pb2.Timestamp
+    def __init__(self, talent_id: _Optional[str] = ..., display_name: _Optional[str] = ..., external_ref: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., identity_verified: _Optional[bool] = ..., identity_verify_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class Mandate(_message.Message):
     __slots__ = ("mandate_id", "agency_id", "talent_id", "valid_from", "valid_until", "end_time", "state")
@@ -307,11 +313,79 @@ class WhoAmIRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class WhoAmIResponse(_message.Message):
-    __slots__ = ("kind", "principal_id", "display_name")
+    __slots__ = ("kind", "principal_id", "display_name", "identity_verified", "invited_by_agency_id")
     KIND_FIELD_NUMBER: _ClassVar[int]
     PRINCIPAL_ID_FIELD_NUMBER: _ClassVar[int]
     DISPLAY_NAME_FIELD_NUMBER: _ClassVar[int]
+    IDENTITY_VERIFIED_FIELD_NUMBER: _ClassVar[int]
+    INVITED_BY_AGENCY_ID_FIELD_NUMBER: _ClassVar[int]
     kind: PrincipalKind
     principal_id: str
     display_name: str
-    def __init__(self, kind: _Optional[_Union[PrincipalKind, str]] = ..., principal_id: _Optional[str] = ..., display_name: _Optional[str] = ...) -> None: ...
+    identity_verified: bool
+    invited_by_agency_id: str
+    def __init__(self, kind: _Optional[_Union[PrincipalKind, str]] = ..., principal_id: _Optional[str] = ..., display_name: _Optional[str] = ..., identity_verified: _Optional[bool] = ..., invited_by_agency_id: _Optional[str] = ...) -> None: ...
+
+class TalentInvitation(_message.Message):
+    __slots__ = ("invitation_id", "talent_id", "agency_id", "create_time", "expire_time")
+    INVITATION_ID_FIELD_NUMBER: _ClassVar[int]
+    TALENT_ID_FIELD_NUMBER: _ClassVar[int]
+    AGENCY_ID_FIELD_NUMBER: _ClassVar[int]
+    CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    EXPIRE_TIME_FIELD_NUMBER: _ClassVar[int]
+    invitation_id: str
+    talent_id: str
+    agency_id: str
+    create_time: _timestamp_pb2.Timestamp
+    expire_time: _timestamp_pb2.Timestamp
+    def __init__(self, invitation_id: _Optional[str] = ..., talent_id: _Optional[str] = ..., agency_id: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class CreateTalentInvitationRequest(_message.Message):
+    __slots__ = ("request_id", "talent_id")
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    TALENT_ID_FIELD_NUMBER: _ClassVar[int]
+    request_id: str
+    talent_id: str
+    def __init__(self, request_id: _Optional[str] = ..., talent_id: _Optional[str] = ...) -> None: ...
+
+class CreateTalentInvitationResponse(_message.Message):
+    __slots__ = ("invitation", "invitation_code")
+    INVITATION_FIELD_NUMBER: _ClassVar[int]
+    INVITATION_CODE_FIELD_NUMBER: _ClassVar[int]
+    invitation: TalentInvitation
+    invitation_code: str
+    def __init__(self, invitation: _Optional[_Union[TalentInvitation, _Mapping]] = ..., invitation_code: _Optional[str] = ...) -> None: ...
+
+class RedeemTalentInvitationRequest(_message.Message):
+    __slots__ = ("invitation_code",)
+    INVITATION_CODE_FIELD_NUMBER: _ClassVar[int]
+    invitation_code: str
+    def __init__(self, invitation_code: _Optional[str] = ...) -> None: ...
+
+class RedeemTalentInvitationResponse(_message.Message):
+    __slots__ = ("talent", "api_key")
+    TALENT_FIELD_NUMBER: _ClassVar[int]
+    API_KEY_FIELD_NUMBER: _ClassVar[int]
+    talent: Talent
+    api_key: str
+    def __init__(self, talent: _Optional[_Union[Talent, _Mapping]] = ..., api_key: _Optional[str] = ...) -> None: ...
+
+class IssueTalentCredentialRequest(_message.Message):
+    __slots__ = ("request_id", "talent_id", "identity_verified", "note")
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    TALENT_ID_FIELD_NUMBER: _ClassVar[int]
+    IDENTITY_VERIFIED_FIELD_NUMBER: _ClassVar[int]
+    NOTE_FIELD_NUMBER: _ClassVar[int]
+    request_id: str
+    talent_id: str
+    identity_verified: bool
+    note: str
+    def __init__(self, request_id: _Optional[str] = ..., talent_id: _Optional[str] = ..., identity_verified: _Optional[bool] = ..., note: _Optional[str] = ...) -> None: ...
+
+class IssueTalentCredentialResponse(_message.Message):
+    __slots__ = ("talent", "api_key")
+    TALENT_FIELD_NUMBER: _ClassVar[int]
+    API_KEY_FIELD_NUMBER: _ClassVar[int]
+    talent: Talent
+    api_key: str
+    def __init__(self, talent: _Optional[_Union[Talent, _Mapping]] = ..., api_key: _Optional[str] = ...) -> None: ...

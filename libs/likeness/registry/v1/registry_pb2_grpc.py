@@ -34,6 +34,9 @@ class RegistryServiceStub:
     - agency: registers talent (a mandate is created with it), sees and changes only talent it
     holds an active mandate over.
     - platform: WhoAmI only; a platform never lists talent.
+    - talent (a credential of the talent themselves, see IssueTalentCredential and
+    RedeemTalentInvitation): reads its own record and mandates; with an identity-verified
+    credential also ends any mandate over itself. Never another talent's record.
     """
 
     def __init__(self, channel):
@@ -117,6 +120,21 @@ class RegistryServiceStub:
                 request_serializer=likeness_dot_registry_dot_v1_dot_registry__pb2.WhoAmIRequest.SerializeToString,
                 response_deserializer=likeness_dot_registry_dot_v1_dot_registry__pb2.WhoAmIResponse.FromString,
                 _registered_method=True)
+        self.CreateTalentInvitation = channel.unary_unary(
+                '/likeness.registry.v1.RegistryService/CreateTalentInvitation',
+                request_serializer=likeness_dot_registry_dot_v1_dot_registry__pb2.CreateTalentInvitationRequest.SerializeToString,
+                response_deserializer=likeness_dot_registry_dot_v1_dot_registry__pb2.CreateTalentInvitationResponse.FromString,
+                _registered_method=True)
+        self.RedeemTalentInvitation = channel.unary_unary(
+                '/likeness.registry.v1.RegistryService/RedeemTalentInvitation',
+                request_serializer=likeness_dot_registry_dot_v1_dot_registry__pb2.RedeemTalentInvitationRequest.SerializeToString,
+                response_deserializer=likeness_dot_registry_dot_v1_dot_registry__pb2.RedeemTalentInvitationResponse.FromString,
+                _registered_method=True)
+        self.IssueTalentCredential = channel.unary_unary(
+                '/likeness.registry.v1.RegistryService/IssueTalentCredential',
+                request_serializer=likeness_dot_registry_dot_v1_dot_registry__pb2.IssueTalentCredentialRequest.SerializeToString,
+                response_deserializer=likeness_dot_registry_dot_v1_dot_registry__pb2.IssueTalentCredentialResponse.FromString,
+                _registered_method=True)
 
 
 class RegistryServiceServicer:
@@ -128,6 +146,9 @@ class RegistryServiceServicer:
     - agency: registers talent (a mandate is created with it), sees and changes only talent it
     holds an active mandate over.
     - platform: WhoAmI only; a platform never lists talent.
+    - talent (a credential of the talent themselves, see IssueTalentCredential and
+    RedeemTalentInvitation): reads its own record and mandates; with an identity-verified
+    credential also ends any mandate over itself. Never another talent's record.
     """
 
     def RegisterAgency(self, request, context):
@@ -228,6 +249,31 @@ class RegistryServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CreateTalentInvitation(self, request, context):
+        """Creates a one-time invitation for a talent to hold their own credential (not identity-verified).
+        The agency holding an active mandate over the talent. The code is shown once, expires after
+        the configured time (default 7 days) and is single-use.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RedeemTalentInvitation(self, request, context):
+        """Redeems an invitation code for the talent's own API key. Needs no API key (the code is the
+        secret); audited and evented (TalentCredentialIssued).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def IssueTalentCredential(self, request, context):
+        """Issues the talent an identity-verified credential after the operator checked the person's
+        identity out of band; marks the talent record identity_verified. Operator only.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_RegistryServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -306,6 +352,21 @@ def add_RegistryServiceServicer_to_server(servicer, server):
                     request_deserializer=likeness_dot_registry_dot_v1_dot_registry__pb2.WhoAmIRequest.FromString,
                     response_serializer=likeness_dot_registry_dot_v1_dot_registry__pb2.WhoAmIResponse.SerializeToString,
             ),
+            'CreateTalentInvitation': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateTalentInvitation,
+                    request_deserializer=likeness_dot_registry_dot_v1_dot_registry__pb2.CreateTalentInvitationRequest.FromString,
+                    response_serializer=likeness_dot_registry_dot_v1_dot_registry__pb2.CreateTalentInvitationResponse.SerializeToString,
+            ),
+            'RedeemTalentInvitation': grpc.unary_unary_rpc_method_handler(
+                    servicer.RedeemTalentInvitation,
+                    request_deserializer=likeness_dot_registry_dot_v1_dot_registry__pb2.RedeemTalentInvitationRequest.FromString,
+                    response_serializer=likeness_dot_registry_dot_v1_dot_registry__pb2.RedeemTalentInvitationResponse.SerializeToString,
+            ),
+            'IssueTalentCredential': grpc.unary_unary_rpc_method_handler(
+                    servicer.IssueTalentCredential,
+                    request_deserializer=likeness_dot_registry_dot_v1_dot_registry__pb2.IssueTalentCredentialRequest.FromString,
+                    response_serializer=likeness_dot_registry_dot_v1_dot_registry__pb2.IssueTalentCredentialResponse.SerializeToString,
+            ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
             'likeness.registry.v1.RegistryService', rpc_method_handlers)
@@ -323,6 +384,9 @@ class RegistryService:
     - agency: registers talent (a mandate is created with it), sees and changes only talent it
     holds an active mandate over.
     - platform: WhoAmI only; a platform never lists talent.
+    - talent (a credential of the talent themselves, see IssueTalentCredential and
+    RedeemTalentInvitation): reads its own record and mandates; with an identity-verified
+    credential also ends any mandate over itself. Never another talent's record.
     """
 
     @staticmethod
@@ -720,6 +784,87 @@ class RegistryService:
             '/likeness.registry.v1.RegistryService/WhoAmI',
             likeness_dot_registry_dot_v1_dot_registry__pb2.WhoAmIRequest.SerializeToString,
             likeness_dot_registry_dot_v1_dot_registry__pb2.WhoAmIResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateTalentInvitation(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/likeness.registry.v1.RegistryService/CreateTalentInvitation',
+            likeness_dot_registry_dot_v1_dot_registry__pb2.CreateTalentInvitationRequest.SerializeToString,
+            likeness_dot_registry_dot_v1_dot_registry__pb2.CreateTalentInvitationResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RedeemTalentInvitation(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/likeness.registry.v1.RegistryService/RedeemTalentInvitation',
+            likeness_dot_registry_dot_v1_dot_registry__pb2.RedeemTalentInvitationRequest.SerializeToString,
+            likeness_dot_registry_dot_v1_dot_registry__pb2.RedeemTalentInvitationResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def IssueTalentCredential(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/likeness.registry.v1.RegistryService/IssueTalentCredential',
+            likeness_dot_registry_dot_v1_dot_registry__pb2.IssueTalentCredentialRequest.SerializeToString,
+            likeness_dot_registry_dot_v1_dot_registry__pb2.IssueTalentCredentialResponse.FromString,
             options,
             channel_credentials,
             insecure,
