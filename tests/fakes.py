@@ -90,8 +90,9 @@ class FakeCredentials:
         self.attributes[key] = (identity_verified, invited_by)
         return key
 
-    async def revoke_all(self, principal_id: str) -> int:
-        hits = [k for k, (_, pid, revoked) in self.keys.items() if pid == principal_id and not revoked]
+    async def revoke_all(self, principal_id: str, key_id: str | None = None) -> int:
+        hits = [k for k, (_, pid, revoked) in self.keys.items()
+                if pid == principal_id and not revoked and (key_id is None or k[3:].split(".")[0] == key_id)]  # fmt: skip
         for k in hits:
             kind, pid, _ = self.keys[k]
             self.keys[k] = (kind, pid, True)

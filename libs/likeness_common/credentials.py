@@ -75,10 +75,12 @@ async def issue_api_key(conn: asyncpg.Connection, kind: PrincipalKind, principal
     return made.text
 
 
-async def revoke_api_keys(conn: asyncpg.Connection, principal_id: str) -> int:
+async def revoke_api_keys(conn: asyncpg.Connection, principal_id: str, key_id: str | None = None) -> int:
+    """Revoke every live key of the principal, or only `key_id` of them."""
     status = await conn.execute(
-        "UPDATE api_keys SET revoked_at = now() WHERE principal_id = $1 AND revoked_at IS NULL", principal_id
-    )
+        "UPDATE api_keys SET revoked_at = now() WHERE principal_id = $1 AND revoked_at IS NULL AND ($2::text IS NULL OR key_id = $2)",
+        principal_id, key_id,
+    )  # fmt: skip
     return int(status.split()[-1])
 
 
@@ -100,4 +102,4 @@ class PostgresAuthenticator:
         if row["revoked_at"] is not None:
             raise Unauthenticated("API key revoked", reason="API_KEY_REVOKED")
         return Principal(PrincipalKind(row["principal_kind"]), row["principal_id"],
-                         identity_verified=row["identity_verified"], invited_by=row["invited_by"])  # fmt: skip
+                         identity_verified=row["identity_verified"], invited_by=row["invited_by"], key_id=key_id)  # fmt: skip

@@ -22,6 +22,7 @@ class Principal:
     # the invitation of agency `invited_by` (then it may revoke only that agency's grants).
     identity_verified: bool = False
     invited_by: str = ""
+    key_id: str = ""  # the API key this call was authenticated with (a talent may hold several)
 
     @property
     def is_operator(self) -> bool:

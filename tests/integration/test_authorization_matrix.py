@@ -12,6 +12,10 @@ the table:
 A wrong allow is a cell the table refuses that went through (or an allowed list call that showed
 another agency's talent). The whole matrix is printed: pytest shows it when any cell differs.
 
+The talent columns (issue 14): T's own identity-verified credential (issued by an operator), T's
+invited credential (redeemed from agency A's invitation: unverified), and another talent's
+identity-verified credential.
+
 Also here: a revoked or rotated API key is refused on the very next call, on every service.
 """
 
@@ -44,7 +48,8 @@ from tests.conftest import bearer, shared_data, unique
 from tests.support import relay_process
 from verification.domain.model import Modality
 
-KINDS = ("operator", "agency_with_mandate", "agency_without_mandate", "platform", "unauthenticated", "revoked_key")
+KINDS = ("operator", "agency_with_mandate", "agency_without_mandate", "platform", "unauthenticated", "revoked_key",
+         "talent_verified", "talent_invited", "other_talent")
 OK, UNAUTH, DENIED, HIDDEN = "ALLOWED", "UNAUTHENTICATED", "PERMISSION_DENIED", "NOT_FOUND"
 # Refusals of the request itself, after authorization passed.
 PAST_AUTHORIZATION = {grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.FAILED_PRECONDITION, grpc.StatusCode.ALREADY_EXISTS}
@@ -53,14 +58,19 @@ NOTICE = epb.BiometricNotice(purpose_text="Protect my likeness", retention=durat
                              accept_time=ts(datetime.now(UTC)), notice_version="2026-11")  # fmt: skip
 
 
-def row(operator: str, with_mandate: str, without_mandate: str, platform: str, unauthenticated: str = UNAUTH) -> dict[str, str]:
-    """Expected outcome per caller kind; a revoked key is always UNAUTHENTICATED."""
-    return dict(zip(KINDS, (operator, with_mandate, without_mandate, platform, unauthenticated, UNAUTH), strict=True))
+def row(operator: str, with_mandate: str, without_mandate: str, platform: str, unauthenticated: str = UNAUTH, *,
+        talent: str = DENIED, invited: str | None = None, other_talent: str = DENIED) -> dict[str, str]:  # fmt: skip
+    """Expected outcome per caller kind; a revoked key is always UNAUTHENTICATED. `talent`: T's own
+    verified credential; `invited`: T's invited one (default: as `talent`); `other_talent`: another
+    talent's verified credential."""
+    cells = (operator, with_mandate, without_mandate, platform, unauthenticated, UNAUTH, talent, talent if invited is None else invited, other_talent)
+    return dict(zip(KINDS, cells, strict=True))
 
 
 OPERATOR_ONLY = row(OK, DENIED, DENIED, DENIED)
-ANY_PRINCIPAL = row(OK, OK, OK, OK)
+ANY_PRINCIPAL = row(OK, OK, OK, OK, talent=OK, other_talent=OK)
 FOR_THE_TALENT = row(OK, OK, DENIED, DENIED)  # operator, or an agency with an active mandate over the talent
+READ_THE_TALENT = row(OK, OK, DENIED, DENIED, talent=OK)  # ... and the talent themselves
 PLATFORM_ONLY = row(DENIED, DENIED, DENIED, OK)
 
 EXPECTED: dict[str, dict[str, dict[str, str]]] = {
@@ -72,39 +82,45 @@ EXPECTED: dict[str, dict[str, dict[str, str]]] = {
         "GetPlatform": row(OK, DENIED, DENIED, OK),  # a platform reads itself
         "ListPlatforms": OPERATOR_ONLY,
         "RegisterTalent": row(OK, OK, OK, DENIED),
-        "GetTalent": FOR_THE_TALENT,
-        "ListTalent": row(OK, OK, OK, DENIED),  # agencies see only their talent (checked below)
+        "GetTalent": READ_THE_TALENT,
+        "ListTalent": row(OK, OK, OK, DENIED, talent=OK, other_talent=OK),  # each sees only its talent, a talent itself (checked below)
         "GrantMandate": OPERATOR_ONLY,
-        "EndMandate": FOR_THE_TALENT,  # the agency holding the mandate
-        "ListMandates": row(OK, OK, OK, DENIED),  # agencies see only their mandates (checked below)
+        # The agency holding the mandate, or its talent with a verified credential (T's cells end R's mandate over T).
+        "EndMandate": row(OK, OK, DENIED, DENIED, talent=OK, invited=DENIED),
+        "ListMandates": row(OK, OK, OK, DENIED, talent=OK),  # agencies see only their mandates (checked below)
         "RotateApiKey": ANY_PRINCIPAL,  # one's own key; another's only as operator
         "RevokeApiKeys": OPERATOR_ONLY,
         "WhoAmI": ANY_PRINCIPAL,
+        "CreateTalentInvitation": row(DENIED, OK, DENIED, DENIED),  # the agency representing the talent
+        # Public (the code is the secret): a spent code is FAILED_PRECONDITION, past authorization.
+        "RedeemTalentInvitation": row(OK, OK, OK, OK, unauthenticated=OK, talent=OK, other_talent=OK),
+        "IssueTalentCredential": OPERATOR_ONLY,
     },
     "likeness.consent.v1.ConsentService": {
         "CreateGrant": FOR_THE_TALENT,
-        "RevokeGrant": FOR_THE_TALENT,
-        "GetGrant": row(OK, OK, DENIED, OK),  # the platform the grant names may read it
-        "ListGrants": row(OK, OK, DENIED, OK),  # a platform sees only grants naming it
-        "CheckConsent": row(OK, OK, DENIED, OK),  # a platform checks its own uses
-        "GetSigningKeys": row(OK, OK, OK, OK, unauthenticated=OK),  # public; a revoked key is still refused
+        # The talent revokes any grant with a verified credential; the invited cell tries an operator's grant.
+        "RevokeGrant": row(OK, OK, DENIED, DENIED, talent=OK, invited=DENIED),
+        "GetGrant": row(OK, OK, DENIED, OK, talent=OK),  # the platform the grant names may read it
+        "ListGrants": row(OK, OK, DENIED, OK, talent=OK),  # a platform sees only grants naming it
+        "CheckConsent": row(OK, OK, DENIED, OK, talent=OK),  # a platform checks its own uses
+        "GetSigningKeys": row(OK, OK, OK, OK, unauthenticated=OK, talent=OK, other_talent=OK),  # public; a revoked key is still refused
         "RotateSigningKey": OPERATOR_ONLY,
         "VerifyAuditLog": row(OK, OK, OK, DENIED),  # integrity and a count only: any agency
     },
     "likeness.enrollment.v1.EnrollmentService": {
         "EnrollFace": FOR_THE_TALENT,
         "EnrollVoice": FOR_THE_TALENT,
-        "GetEnrollmentStatus": FOR_THE_TALENT,
-        "EraseTalentBiometrics": FOR_THE_TALENT,
-        "GetDispute": row(OK, OK, HIDDEN, HIDDEN),  # agencies of either talent; others NOT_FOUND (never confirm ids)
-        "ListDisputes": FOR_THE_TALENT,  # filtered to the talent the agency represents
+        "GetEnrollmentStatus": READ_THE_TALENT,
+        "EraseTalentBiometrics": row(OK, OK, DENIED, DENIED, talent=OK, invited=DENIED),  # the talent: verified only
+        "GetDispute": row(OK, OK, HIDDEN, HIDDEN, talent=OK, other_talent=HIDDEN),  # either side; others NOT_FOUND (never confirm ids)
+        "ListDisputes": READ_THE_TALENT,  # filtered to the talent the agency represents
         "ResolveDispute": OPERATOR_ONLY,
     },
     "likeness.verification.v1.VerificationService": {
         "Verify": PLATFORM_ONLY,
         "VerifyStream": PLATFORM_ONLY,
         "StartVerifyOperation": PLATFORM_ONLY,
-        "GetReceipt": row(OK, OK, HIDDEN, OK),  # the calling platform, agencies of matched talent; others NOT_FOUND
+        "GetReceipt": row(OK, OK, HIDDEN, OK, talent=OK, other_talent=HIDDEN),  # the platform, matched talent and their agencies
         "ListVerifications": ANY_PRINCIPAL,  # filtered per caller (checked below)
     },
     # Long-running Verify operations, on the verification server: only the platform that started one.
@@ -175,7 +191,17 @@ async def world(stack, channel, consent_app, enrollment_app, verification_app) -
     platform = await reg.RegisterPlatform(rpb.RegisterPlatformRequest(request_id=rid(), display_name=unique("authz")), metadata=op)
     talent = (await reg.RegisterTalent(rpb.RegisterTalentRequest(request_id=rid(), display_name="Matrix T"), metadata=bearer(a.api_key))).talent
     second = await reg.RegisterTalent(rpb.RegisterTalentRequest(request_id=rid(), display_name="Matrix T2"), metadata=bearer(a.api_key))
-    await reg.GrantMandate(rpb.GrantMandateRequest(request_id=rid(), agency_id=r.agency.agency_id, talent_id=talent.talent_id), metadata=op)
+    r_mandate = await reg.GrantMandate(rpb.GrantMandateRequest(request_id=rid(), agency_id=r.agency.agency_id, talent_id=talent.talent_id),
+                                       metadata=op)  # fmt: skip
+    # The talent's own credentials: verified (operator), invited (A's code); another talent's (verified).
+    own_verified = await reg.IssueTalentCredential(rpb.IssueTalentCredentialRequest(request_id=rid(), talent_id=talent.talent_id,
+                                                                                identity_verified=True), metadata=op)  # fmt: skip
+    code = (await reg.CreateTalentInvitation(rpb.CreateTalentInvitationRequest(request_id=rid(), talent_id=talent.talent_id),
+                                             metadata=bearer(a.api_key))).invitation_code  # fmt: skip
+    invited = await reg.RedeemTalentInvitation(rpb.RedeemTalentInvitationRequest(invitation_code=code))
+    third = await reg.RegisterTalent(rpb.RegisterTalentRequest(request_id=rid(), display_name="Matrix T3"), metadata=bearer(b.api_key))
+    other = await reg.IssueTalentCredential(rpb.IssueTalentCredentialRequest(request_id=rid(), talent_id=third.talent.talent_id,
+                                                                             identity_verified=True), metadata=op)  # fmt: skip
     revoked = await reg.RevokeApiKeys(rpb.RevokeApiKeysRequest(request_id=rid(), principal_id=r.agency.agency_id), metadata=op)
     assert revoked.revoked_count == 1
 
@@ -200,6 +226,10 @@ async def world(stack, channel, consent_app, enrollment_app, verification_app) -
             cpb.CreateGrantRequest(request_id=rid(), grant=cpb.Grant(
                 talent_id=talent.talent_id, platform_id=platform.platform.platform_id, modalities=[epb.MODALITY_FACE],
                 purposes=[cpb.PURPOSE_ADVERTISING], territories=["US"])), metadata=bearer(a.api_key))  # fmt: skip
+        operators_grant = await consent_pb2_grpc.ConsentServiceStub(cch).CreateGrant(
+            cpb.CreateGrantRequest(request_id=rid(), grant=cpb.Grant(
+                talent_id=talent.talent_id, platform_id=platform.platform.platform_id, modalities=[epb.MODALITY_VOICE],
+                purposes=[cpb.PURPOSE_DUBBING], territories=["US"])), metadata=op)  # fmt: skip
         relay = relay_process(stack, "relay-authz")
         relay.start()
         try:
@@ -221,12 +251,14 @@ async def world(stack, channel, consent_app, enrollment_app, verification_app) -
 
     return World(
         keys={"operator": stack.operator_key, "agency_with_mandate": a.api_key, "agency_without_mandate": b.api_key,
-              "platform": platform.api_key, "unauthenticated": None, "revoked_key": r.api_key},
+              "platform": platform.api_key, "unauthenticated": None, "revoked_key": r.api_key,
+              "talent_verified": own_verified.api_key, "talent_invited": invited.api_key, "other_talent": other.api_key},
         ids={"agency_a": a.agency.agency_id, "agency_b": b.agency.agency_id, "platform": platform.platform.platform_id,
              "talent": talent.talent_id, "talent2": second.talent.talent_id, "mandate2": second.mandate.mandate_id,
              "spare_agency": spare.agency.agency_id, "grant": grant.grant.grant_id,
              "verification": verified.verification.verification_id, "operation": operations[0],
-             "operation_to_delete": operations[1], "dispute": dispute_id},
+             "operation_to_delete": operations[1], "dispute": dispute_id, "r_mandate": r_mandate.mandate.mandate_id,
+             "operators_grant": operators_grant.grant.grant_id, "spent_code": code},
         targets={"likeness.registry.v1.RegistryService": "", "likeness.consent.v1.ConsentService": consent_app.target,
                  "likeness.enrollment.v1.EnrollmentService": enrollment_app.target,
                  "likeness.verification.v1.VerificationService": verification_app.target,
@@ -241,6 +273,8 @@ def _verify_parameters() -> vpb.VerifyParameters:
     return vpb.VerifyParameters(request_id=rid(), purpose=cpb.PURPOSE_ADVERTISING, territory="US")
 
 
+TALENT_KINDS = ("talent_verified", "talent_invited", "other_talent")
+
 REQUESTS: dict[str, Callable[[World, str], Any]] = {
     "RegisterAgency": lambda w, k: rpb.RegisterAgencyRequest(request_id=rid(), display_name=unique("authz")),
     "GetAgency": lambda w, k: rpb.GetAgencyRequest(agency_id=w.ids["agency_a"]),
@@ -254,16 +288,23 @@ REQUESTS: dict[str, Callable[[World, str], Any]] = {
     # The spare agency (never a caller) receives mandates over T2, so no caller's rights change.
     "GrantMandate": lambda w, k: rpb.GrantMandateRequest(request_id=rid(), agency_id=w.ids["spare_agency"], talent_id=w.ids["talent2"]),
     # A's mandate over T2: the operator's cell ends it, A's cell then gets FAILED_PRECONDITION (past authorization).
-    "EndMandate": lambda w, k: rpb.EndMandateRequest(request_id=rid(), mandate_id=w.ids["mandate2"], reason="matrix"),
+    # The talent cells try R's mandate over T (T's verified credential ends it).
+    "EndMandate": lambda w, k: rpb.EndMandateRequest(request_id=rid(), mandate_id=w.ids["r_mandate" if k in TALENT_KINDS else "mandate2"],
+                                                     reason="matrix"),  # fmt: skip
     "ListMandates": lambda w, k: rpb.ListMandatesRequest(talent_id=w.ids["talent"]),
     # The operator rotates the spare agency's key (never its own: the suite shares it); others their own.
     "RotateApiKey": lambda w, k: rpb.RotateApiKeyRequest(request_id=rid(), principal_id=w.ids["spare_agency"] if k == "operator" else ""),
     "RevokeApiKeys": lambda w, k: rpb.RevokeApiKeysRequest(request_id=rid(), principal_id=w.ids["spare_agency"]),
     "WhoAmI": lambda w, k: rpb.WhoAmIRequest(),
+    "CreateTalentInvitation": lambda w, k: rpb.CreateTalentInvitationRequest(request_id=rid(), talent_id=w.ids["talent"]),
+    "RedeemTalentInvitation": lambda w, k: rpb.RedeemTalentInvitationRequest(invitation_code=w.ids["spent_code"]),
+    "IssueTalentCredential": lambda w, k: rpb.IssueTalentCredentialRequest(request_id=rid(), talent_id=w.ids["talent2"], identity_verified=True),
     "CreateGrant": lambda w, k: cpb.CreateGrantRequest(request_id=rid(), grant=cpb.Grant(
         talent_id=w.ids["talent"], platform_id=w.ids["platform"], modalities=[epb.MODALITY_FACE],
         purposes=[cpb.PURPOSE_DUBBING], territories=["GB"])),  # fmt: skip
-    "RevokeGrant": lambda w, k: cpb.RevokeGrantRequest(request_id=rid(), grant_id=w.ids["grant"], reason="matrix"),
+    # A's grant; the invited talent (A's invitation) tries the operator's grant, which it may not revoke.
+    "RevokeGrant": lambda w, k: cpb.RevokeGrantRequest(request_id=rid(), grant_id=w.ids["operators_grant" if k == "talent_invited" else "grant"],
+                                                       reason="matrix"),  # fmt: skip
     "GetGrant": lambda w, k: cpb.GetGrantRequest(grant_id=w.ids["grant"]),
     "ListGrants": lambda w, k: cpb.ListGrantsRequest(talent_id=w.ids["talent"]),
     "CheckConsent": lambda w, k: cpb.CheckConsentRequest(talent_id=w.ids["talent"], platform_id=w.ids["platform"],
@@ -297,7 +338,13 @@ REQUESTS: dict[str, Callable[[World, str], Any]] = {
 
 def leak(method: str, w: World, kind: str, response: Any) -> str:
     """For allowed list calls: what the caller must not see. "" when nothing leaked."""
-    if kind != "agency_without_mandate":
+    if kind in ("talent_verified", "talent_invited"):
+        if method == "ListTalent" and [t.talent_id for t in response.talent] != [w.ids["talent"]]:
+            return "saw talent other than itself"
+        if method == "ListVerifications" and any(w.ids["talent"] not in {m.talent_id for m in v.matches} for v in response.verifications):
+            return "saw a use that did not match it"
+        return ""
+    if kind not in ("agency_without_mandate", "other_talent"):
         return ""
     if method == "ListTalent" and w.ids["talent"] in {t.talent_id for t in response.talent}:
         return "saw talent T"

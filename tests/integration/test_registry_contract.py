@@ -264,3 +264,22 @@ async def test_a_talent_key_rotation_keeps_what_the_key_said(h):
         assert tuple(row) == ("talent", False, agency.principal_id)
     with pytest.raises(FailedPrecondition):  # an operator issues talent keys with IssueTalentCredential
         await handlers.rotate_api_key(commands.RotateApiKey(rid(), talent.talent_id), OPERATOR, h.uow())
+
+
+async def test_a_talents_rotation_replaces_only_the_key_it_came_with(h):
+    """An agency that redeemed its own invitation cannot, by rotating that key, revoke the talent's
+    identity-verified one."""
+    agency = await new_agency(h)
+    talent, _ = await handlers.register_talent(commands.RegisterTalent(rid(), "Two keys"), agency, h.uow())
+    _, verified_key = await handlers.issue_talent_credential(commands.IssueTalentCredential(rid(), talent.talent_id, True), OPERATOR, h.uow())
+    _, code = await handlers.create_talent_invitation(commands.CreateTalentInvitation(rid(), talent.talent_id), agency, h.uow())
+    _, invited_key = await handlers.redeem_talent_invitation(code, h.uow())
+    invited = Principal(PrincipalKind.TALENT, talent.talent_id, invited_by=agency.principal_id, key_id=invited_key[3:].split(".")[0])
+    await handlers.rotate_api_key(commands.RotateApiKey(rid()), invited, h.uow())
+    if isinstance(h, FakeHarness):
+        live = {k for k, (_, pid, revoked) in h.store.credentials.keys.items() if pid == talent.talent_id and not revoked}
+        assert verified_key in live and invited_key not in live and len(live) == 2
+    else:
+        rows = await h.pool.fetch("SELECT key_id, identity_verified FROM api_keys WHERE principal_id = $1 AND revoked_at IS NULL", talent.talent_id)
+        assert sorted(r["identity_verified"] for r in rows) == [False, True]
+        assert invited.key_id not in {r["key_id"] for r in rows}

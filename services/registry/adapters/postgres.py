@@ -156,8 +156,8 @@ class PostgresCredentials(_Repository):
     async def issue(self, kind: PrincipalKind, principal_id: str, *, identity_verified: bool = False, invited_by: str = "") -> str:
         return await credentials.issue_api_key(self._conn, kind, principal_id, identity_verified=identity_verified, invited_by=invited_by)
 
-    async def revoke_all(self, principal_id: str) -> int:
-        return await credentials.revoke_api_keys(self._conn, principal_id)
+    async def revoke_all(self, principal_id: str, key_id: str | None = None) -> int:
+        return await credentials.revoke_api_keys(self._conn, principal_id, key_id)
 
 
 class PostgresUnitOfWork(PostgresUnitOfWorkBase):

@@ -300,8 +300,10 @@ async def rotate_api_key(cmd: commands.RotateApiKey, actor: Principal, uow: Unit
         if kind is PrincipalKind.TALENT and target != actor.principal_id:
             raise FailedPrecondition("a talent's credential is issued with IssueTalentCredential (identity-verified), "
                                      "or revoked with RevokeApiKeys", reason="TALENT_CREDENTIAL")  # fmt: skip
-        revoked = await uow.credentials.revoke_all(target)
-        # A talent's new key keeps what the key it replaces said about it.
+        # One's own rotation replaces the key it was called with (a talent may hold an invited and a
+        # verified credential: neither holder can revoke the other's); an operator's, every key.
+        revoked = await uow.credentials.revoke_all(target, actor.key_id if target == actor.principal_id and actor.key_id else None)
+        # The new key keeps what the key it replaces said about a talent.
         api_key = await uow.credentials.issue(kind, target, identity_verified=actor.identity_verified, invited_by=actor.invited_by)
         uow.emit(events.ApiKeysRevoked(target, revoked, actor.principal_id))
         await once.done({"principal_id": target})

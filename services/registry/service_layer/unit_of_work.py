@@ -52,7 +52,8 @@ class InvitationRepository(Protocol):
 
 class CredentialStore(Protocol):
     async def issue(self, kind: PrincipalKind, principal_id: str, *, identity_verified: bool = False, invited_by: str = "") -> str: ...
-    async def revoke_all(self, principal_id: str) -> int: ...
+    async def revoke_all(self, principal_id: str, key_id: str | None = None) -> int:
+        """Revoke every live key of the principal (or only `key_id`); -> how many."""
 
 
 class UnitOfWork(Protocol):

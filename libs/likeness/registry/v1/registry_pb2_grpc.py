@@ -229,7 +229,10 @@ class RegistryServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def RotateApiKey(self, request, context):
-        """Replaces the caller's API key (or, for an operator, any principal's) and revokes the old one.
+        """Replaces the caller's API key and revokes it (only the key the call came with: a talent may hold
+        an invited and an identity-verified credential, and neither holder can revoke the other's; the
+        new key has the standing of the old). An operator may rotate any agency's or platform's key,
+        which revokes all of that principal's keys.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
