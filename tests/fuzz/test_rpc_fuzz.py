@@ -5,7 +5,8 @@ here. Requests are built from each request message's descriptor (random, huge an
 fields, unknown enum numbers, out-of-range timestamps, NaN/inf, ids that exist mixed with ids that
 do not), sent as raw bytes through a generic call (so random and truncated serializations go
 through the same path), by authenticated callers (an operator, an agency holding a mandate, a
-platform) so the fuzzing reaches past authentication. For every example:
+platform, the talent with an identity-verified credential of their own) so the fuzzing reaches
+past authentication. For every example:
 
 - the status is OK or one of the clear refusals in `CLEAR` (never INTERNAL or UNKNOWN),
 - a refused call changed no row of any table (the outbox included): nothing half-written. Each
@@ -299,12 +300,16 @@ async def world(stack, pool, channel, registry_target, consent_app, enrollment_a
         ),
         metadata=bearer(fuzz_platform.api_key),
     )  # fmt: skip
+    own = await reg.IssueTalentCredential(registry_pb2.IssueTalentCredentialRequest(
+        request_id=str(uuid.uuid4()), talent_id=talent.talent.talent_id, identity_verified=True), metadata=op)  # fmt: skip
+    invitation = await reg.CreateTalentInvitation(registry_pb2.CreateTalentInvitationRequest(
+        request_id=str(uuid.uuid4()), talent_id=talent.talent.talent_id), metadata=bearer(fuzz_agency.api_key))  # fmt: skip
     ids = [
         talent.talent.talent_id, grant.grant.grant_id, verification.verification.verification_id,
         victim_agency.agency.agency_id, victim_platform.platform.platform_id, victim.mandate.mandate_id,
-        fuzz_platform.platform.platform_id, victim.talent.talent_id,
+        fuzz_platform.platform.platform_id, victim.talent.talent_id, talent.mandate.mandate_id, invitation.invitation_code,
     ]  # fmt: skip
-    keys = {"operator": operator_key, "agency": fuzz_agency.api_key, "platform": fuzz_platform.api_key}
+    keys = {"operator": operator_key, "agency": fuzz_agency.api_key, "platform": fuzz_platform.api_key, "talent": own.api_key}
     yield World(channels, keys, ids, pool, await World.row_expressions(pool))
     for ch in channels.values():
         await ch.close()
@@ -432,7 +437,7 @@ def truncated(data: bytes) -> st.SearchStrategy[bytes]:
     return st.integers(0, max(len(data) - 1, 0)).map(lambda n: data[:n])
 
 
-CALLERS = st.sampled_from(["operator", "agency", "platform"])
+CALLERS = st.sampled_from(["operator", "agency", "platform", "talent"])
 
 
 async def run_examples(profile: settings, world: World, rpc: Rpc, payloads: st.SearchStrategy) -> None:
