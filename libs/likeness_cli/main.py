@@ -175,6 +175,52 @@ def talent_list(target: Target = None, api_key: ApiKey = None, as_json: Json = F
         emit(to_dict(t), as_json, f"{t.talent_id}  {t.display_name}")
 
 
+@talent_app.command("invite")
+@command
+def talent_invite(talent_id: str, target: Target = None, api_key: ApiKey = None, as_json: Json = False) -> None:
+    """Agency: a one-time code for the talent to hold a credential of their own (not identity-verified;
+    it revokes only grants your agency issued). Shown once; expires (default 7 days)."""
+    stub, md = _registry(target, api_key)
+    resp = stub.CreateTalentInvitation(reg.CreateTalentInvitationRequest(request_id=request_id(), talent_id=talent_id), metadata=md)
+    inv = resp.invitation
+    emit({"invitation_code": resp.invitation_code, "invitation_id": inv.invitation_id, "talent_id": inv.talent_id,
+          "expire_time": inv.expire_time.ToJsonString()}, as_json,
+         f"invitation code for {inv.talent_id} (shown once, single-use, expires {inv.expire_time.ToJsonString()}):\n"
+         f"{resp.invitation_code}\nthe talent runs: likeness talent redeem CODE")  # fmt: skip
+
+
+@talent_app.command("redeem")
+@command
+def talent_redeem(invitation_code: str, target: Target = None, as_json: Json = False) -> None:
+    """The talent: turn an invitation code into your own API key (no API key needed). Shown once."""
+    conn = connect("registry", target, None)
+    stub = registry_pb2_grpc.RegistryServiceStub(conn.channel())
+    resp = stub.RedeemTalentInvitation(reg.RedeemTalentInvitationRequest(invitation_code=invitation_code))  # the code is the secret
+    emit({"talent_id": resp.talent.talent_id, "api_key": resp.api_key, "identity_verified": resp.talent.identity_verified},
+         as_json, f"talent {resp.talent.talent_id}\nyour api key (shown once): {resp.api_key}")  # fmt: skip
+
+
+@talent_app.command("credential")
+@command
+def talent_credential(
+    talent_id: str,
+    identity_verified: Annotated[bool, typer.Option("--identity-verified", help="Required: you checked the person's identity out of band.")] = False,
+    note: Annotated[str, typer.Option(help="How the identity was checked (kept in the audit log).")] = "",
+    target: Target = None,
+    api_key: ApiKey = None,
+    as_json: Json = False,
+) -> None:
+    """Operator: issue the talent an identity-verified credential (marks the talent record verified)."""
+    if not identity_verified:
+        raise CliError("pass --identity-verified once you have checked the person's identity out of band "
+                       "(an unverified credential comes from the agency: likeness talent invite)")  # fmt: skip
+    stub, md = _registry(target, api_key)
+    req = reg.IssueTalentCredentialRequest(request_id=request_id(), talent_id=talent_id, identity_verified=True, note=note)
+    resp = stub.IssueTalentCredential(req, metadata=md)
+    emit({"talent_id": resp.talent.talent_id, "api_key": resp.api_key, "identity_verified": resp.talent.identity_verified},
+         as_json, f"talent {resp.talent.talent_id} (identity verified)\ntheir api key (shown once): {resp.api_key}")  # fmt: skip
+
+
 @mandate_app.command("grant")
 @command
 def mandate_grant(agency_id: str, talent_id: str, target: Target = None, api_key: ApiKey = None, as_json: Json = False) -> None:
@@ -208,7 +254,12 @@ def whoami(target: Target = None, api_key: ApiKey = None, as_json: Json = False)
     stub, md = _registry(target, api_key)
     resp = stub.WhoAmI(reg.WhoAmIRequest(), metadata=md)
     kind = reg.PrincipalKind.Name(resp.kind).removeprefix("PRINCIPAL_KIND_").lower()
-    emit({"kind": kind, "principal_id": resp.principal_id}, as_json, f"{kind} {resp.principal_id}")
+    out = {"kind": kind, "principal_id": resp.principal_id}
+    text = f"{kind} {resp.principal_id}"
+    if resp.kind == reg.PRINCIPAL_KIND_TALENT:
+        out |= {"identity_verified": resp.identity_verified, "invited_by_agency_id": resp.invited_by_agency_id}
+        text += " (identity verified)" if resp.identity_verified else f" (invited by {resp.invited_by_agency_id}, identity not verified)"
+    emit(out, as_json, text)
 
 
 # --- events -----------------------------------------------------------------------------------

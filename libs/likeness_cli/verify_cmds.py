@@ -103,7 +103,7 @@ def _summary(v: vpb.Verification) -> dict:
              "review_band": m.in_review_band, "start_s": round(m.start_seconds, 3), "end_s": round(m.end_seconds, 3),
              "frame": m.frame_index, "grant_id": m.grant_id,
              "denial": cpb.DenialReason.Name(m.denial_reason).removeprefix("DENIAL_REASON_") if m.denial_reason else "",
-             "dispute_id": m.dispute_id}
+             "dispute_id": m.dispute_id, "talent_identity_verified": m.talent_identity_verified}
             for m in v.matches
         ],  # fmt: skip
         "grant_ids": list(v.grant_ids),
@@ -125,7 +125,8 @@ def _human(s: dict) -> str:
         verdict = f"covered by {m['grant_id']}" if m["grant_id"] else f"not covered: {m['denial']}"
         band = " (review band)" if m["review_band"] else ""
         disputed = f"  likeness disputed: {m['dispute_id']}" if m["dispute_id"] else ""
-        lines.append(f"  {m['talent_id']}  {m['modality'].lower()} {m['score']:.3f}{band}  {where}  {verdict}{disputed}")
+        identity = "identity verified" if m["talent_identity_verified"] else "identity not verified"
+        lines.append(f"  {m['talent_id']} ({identity})  {m['modality'].lower()} {m['score']:.3f}{band}  {where}  {verdict}{disputed}")
     lines += [f"  condition: {c['kind']} = {c['value']}" for c in s["conditions"]]
     return "\n".join(lines)
 

@@ -198,6 +198,46 @@ def test_a_second_record_of_an_enrolled_face_is_disputed_and_resolved_cli(dev_st
     assert cli(env, "dispute", "get", dispute_id, "--api-key", agency["api_key"])["state"] == "RESOLVED"
 
 
+def test_the_talent_holds_their_own_key_and_revokes_cli(dev_stack):
+    """An agency invites its talent; the talent redeems the code (no API key) and revokes the
+    agency's grant with their own key; an operator issues an identity-verified credential, which
+    revokes a grant another agency issued."""
+    _, _, env, _ = dev_stack
+    agency = cli(env, "agency", "register", "Inviting Agency")
+    other = cli(env, "agency", "register", "Second Agency")
+    platform = cli(env, "platform", "register", "Talent Platform")
+    talent = cli(env, "talent", "register", "Kim Self", "--api-key", agency["api_key"])["talent_id"]
+    cli(env, "mandate", "grant", other["agency_id"], talent)
+    grant = ["consent", "grant", talent, "--platform", platform["platform_id"], "--modality", "face", "--purpose", "advertising",
+             "--territory", "US"]  # fmt: skip
+    ours, theirs = cli(env, *grant, "--api-key", agency["api_key"]), cli(env, *grant, "--api-key", other["api_key"])
+
+    invited = cli(env, "talent", "invite", talent, "--api-key", agency["api_key"])
+    assert invited["invitation_code"].startswith("lki_") and invited["talent_id"] == talent
+    redeemed = cli(env, "talent", "redeem", invited["invitation_code"])
+    assert redeemed["talent_id"] == talent and redeemed["api_key"].startswith("lk_") and redeemed["identity_verified"] is False
+    again = cli(env, "talent", "redeem", invited["invitation_code"], ok=False)
+    assert again["error"]["reason"] == "INVITATION_ALREADY_REDEEMED"
+    me = redeemed["api_key"]
+    assert cli(env, "whoami", "--api-key", me) == {"kind": "talent", "principal_id": talent, "identity_verified": False,
+                                                   "invited_by_agency_id": agency["agency_id"]}  # fmt: skip
+    refused = cli(env, "consent", "revoke", theirs["grant_id"], "--api-key", me, ok=False)
+    assert refused["error"]["reason"] == "IDENTITY_NOT_VERIFIED"
+    revoked = cli(env, "consent", "revoke", ours["grant_id"], "--reason", "I never agreed", "--api-key", me)
+    assert revoked["state"] == "REVOKED"
+
+    assert cli(env, "talent", "credential", talent, ok=False)["error"]["message"].startswith("pass --identity-verified")
+    verified = cli(env, "talent", "credential", talent, "--identity-verified", "--note", "passport seen")
+    assert verified["identity_verified"] is True
+    assert cli(env, "talent", "get", talent, "--api-key", verified["api_key"])["identity_verified"] is True
+    revoked = cli(env, "consent", "revoke", theirs["grant_id"], "--api-key", verified["api_key"])
+    check = cli(env, "consent", "check", "--talent", talent, "--platform", platform["platform_id"], "--modality", "face",
+                "--purpose", "advertising", "--territory", "US", "--token", revoked["consistency_token"], "--api-key", platform["api_key"])  # fmt: skip
+    assert check["allowed"] is False and check["reason"] == "REVOKED"
+    listed = cli(env, "consent", "list", talent, "--api-key", verified["api_key"])
+    assert {g["state"] for g in listed} == {"REVOKED"} and len(listed) == 2
+
+
 def test_sigterm_stops_everything_without_orphans(dev_stack):
     proc, info, _, state_dir = dev_stack
     pids = info["pids"]
