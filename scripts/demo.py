@@ -64,13 +64,19 @@ def _outcome(first: dict) -> str:
         return "ALLOWED by " + ", ".join(first["grant_ids"]) if first["allowed"] else f"NOT ALLOWED ({first['reason']})"
     if "valid" in first:
         return f"signature valid (key {first['key_id']})"
+    if "invitation_code" in first:
+        return "single-use code issued"
+    if "api_key" in first and "talent_id" in first:  # the talent's own key
+        return f"talent key issued (identity {'verified' if first['identity_verified'] else 'not verified'})"
+    if first.get("state") == "REVOKED" and "grant_id" in first:
+        return f"REVOKED {first['grant_id']}"
     if "intact" in first:
         return f"intact, {first['entries_checked']} entries"
     return "ok"
 
 
 def _redact(line: dict) -> dict:
-    return {k: (v[:14] + "…" if k == "api_key" and isinstance(v, str) else v) for k, v in line.items()}
+    return {k: (v[:14] + "…" if k in ("api_key", "invitation_code") and isinstance(v, str) else v) for k, v in line.items()}
 
 
 def _wait_until_indexed(env: dict[str, str], verify: list[str], timeout: float = 30.0) -> None:
@@ -161,8 +167,12 @@ def main() -> None:
         document.write_bytes(subprocess.run([LIKENESS, "consent", "export", grant["grant_id"], "--api-key", agency["api_key"]],
                                             env=env, capture_output=True, check=True).stdout)  # fmt: skip
         demo.run("A contract system verifies the signed grant offline", "consent", "verify-grant", str(document))
-        revoked = demo.run("The agency revokes the grant", "consent", "revoke", grant["grant_id"], "--reason", "campaign over",
-                           "--api-key", agency["api_key"])  # fmt: skip
+        # The talent in control: a key of their own, from the agency's one-time invitation.
+        invitation = demo.run("The agency invites its client to hold a key of his own", "talent", "invite", tid, "--api-key", agency["api_key"])
+        own = demo.run("The talent redeems the code (no API key needed)", "talent", "redeem", invitation["invitation_code"])
+        demo.run("The talent sees every grant about him", "consent", "list", tid, "--api-key", own["api_key"])
+        revoked = demo.run("The talent revokes the advertising grant with his own key", "consent", "revoke", grant["grant_id"],
+                           "--reason", "I no longer want this campaign", "--api-key", own["api_key"])  # fmt: skip
         demo.run("The same check with the revoke's consistency token", *check, "--purpose", "advertising",
                  "--token", revoked["consistency_token"])  # fmt: skip
         demo.run("…and the same upload: denied at once", *verify, "--token", revoked["consistency_token"])

@@ -57,14 +57,17 @@ STORY = [
     ("The operator resolves it: the same person, the existing record stays", "RESOLVED SAME_PERSON_KEEP_EXISTING"),
     ("The same upload decides on the real record's grant again", rf"ALLOW \(face {SCORE} covered by (?P=face_grant)\)"),
     ("A contract system verifies the signed grant offline", rf"signature valid \(key {KEY}\)"),
-    ("The agency revokes the grant", "ok"),
+    ("The agency invites its client to hold a key of his own", "single-use code issued"),
+    ("The talent redeems the code (no API key needed)", r"talent key issued \(identity not verified\)"),
+    ("The talent sees every grant about him", "ok"),
+    ("The talent revokes the advertising grant with his own key", "REVOKED (?P=face_grant)"),
     ("The same check with the revoke's consistency token", r"NOT ALLOWED \(REVOKED\)"),
     ("…and the same upload: denied at once", rf"DENY \(face {SCORE} REVOKED\)"),
     ("The audit chain is intact", r"intact, \d+ entries"),
     ("A contract system reads every event from Kafka", "ok"),
 ]  # fmt: skip
 EVENTS = {"ConsentGranted", "ConsentRevoked", "VerificationDecided", "FaceEnrolled", "VoiceEnrolled", "LikenessDisputeOpened",
-          "LikenessDisputeResolved"}
+          "LikenessDisputeResolved", "TalentInvitationCreated", "TalentCredentialIssued"}
 
 
 def judge_summary(summary: str) -> None:
@@ -101,6 +104,8 @@ def test_judge_summary_reads_each_outcome_from_its_own_line():
         "The platform verifies the image while the dispute is open: never ALLOW":
             f"REVIEW LIKENESS_DISPUTE (face 0.68 covered by {grant} disputed {dispute}, face 0.66 covered by {third} disputed {dispute})",
         "The same upload decides on the real record's grant again": f"ALLOW (face 0.68 covered by {grant})",
+        "The talent redeems the code (no API key needed)": "talent key issued (identity not verified)",
+        "The talent revokes the advertising grant with his own key": f"REVOKED {grant}",
     }  # fmt: skip
     concrete = {
         r"refused as expected \(PERMISSION_DENIED\)": "refused as expected (PERMISSION_DENIED)",
@@ -114,7 +119,7 @@ def test_judge_summary_reads_each_outcome_from_its_own_line():
     def summary(**changed: str) -> str:
         rows = [f"  ✔ {title}: {changed.get(title, outcomes.get(title, concrete.get(outcome, outcome)))}" for title, outcome in STORY]
         return "\n".join(rows) + ("\n  20 events on Kafka: ConsentGranted, ConsentRevoked, FaceEnrolled, VerificationDecided, VoiceEnrolled, "
-                                   "LikenessDisputeOpened, LikenessDisputeResolved\n")
+                                   "LikenessDisputeOpened, LikenessDisputeResolved, TalentInvitationCreated, TalentCredentialIssued\n")
 
     judge_summary(summary())
     for wrong in ("ALLOW (face 0.68 covered by " + grant + ")", "DENY (face 0.68 NO_GRANT)", "ok"):
@@ -122,6 +127,8 @@ def test_judge_summary_reads_each_outcome_from_its_own_line():
             judge_summary(summary(**{"…and the same upload: denied at once": wrong}))
     with pytest.raises(AssertionError, match="C2PA"):  # covered by a grant other than the one the check named
         judge_summary(summary(**{STORY[15][0]: f"ALLOW (face 0.68 covered by {other})"}))
+    with pytest.raises(AssertionError, match="his own key"):  # the talent revoked the grant the platform was allowed by
+        judge_summary(summary(**{"The talent revokes the advertising grant with his own key": f"REVOKED {other}"}))
     with pytest.raises(AssertionError, match="never ALLOW"):  # the laundered record's grant must not ALLOW
         judge_summary(summary(**{"The platform verifies the image while the dispute is open: never ALLOW":
                                  f"ALLOW (face 0.68 covered by {grant}, face 0.66 covered by {third})"}))  # fmt: skip
