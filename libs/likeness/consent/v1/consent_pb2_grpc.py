@@ -29,6 +29,9 @@ class ConsentServiceStub:
     """ConsentService holds signed grants: a talent (through the agency holding their mandate, or an
     operator acting for them) allows a platform to use a modality of their likeness for purposes,
     in territories, for a time window.
+    The talent themselves (their own credential, see RegistryService) read every grant about them
+    and check consent; they revoke any grant about them with an identity-verified credential, and
+    with an invited one only the grants the inviting agency issued. They create none.
     """
 
     def __init__(self, channel):
@@ -83,6 +86,9 @@ class ConsentServiceServicer:
     """ConsentService holds signed grants: a talent (through the agency holding their mandate, or an
     operator acting for them) allows a platform to use a modality of their likeness for purposes,
     in territories, for a time window.
+    The talent themselves (their own credential, see RegistryService) read every grant about them
+    and check consent; they revoke any grant about them with an identity-verified credential, and
+    with an invited one only the grants the inviting agency issued. They create none.
     """
 
     def CreateGrant(self, request, context):
@@ -190,6 +196,9 @@ class ConsentService:
     """ConsentService holds signed grants: a talent (through the agency holding their mandate, or an
     operator acting for them) allows a platform to use a modality of their likeness for purposes,
     in territories, for a time window.
+    The talent themselves (their own credential, see RegistryService) read every grant about them
+    and check consent; they revoke any grant about them with an identity-verified credential, and
+    with an invited one only the grants the inviting agency issued. They create none.
     """
 
     @staticmethod

@@ -28,7 +28,9 @@ if _version_not_supported:
 class EnrollmentServiceStub:
     """EnrollmentService turns photos and recordings of a talent into biometric templates (dlib
     faceprints, Resemblyzer voiceprints), encrypted at rest under a per-talent data key.
-    Callers: an agency with an active mandate over the talent, or an operator.
+    Callers: an agency with an active mandate over the talent, or an operator. The talent themselves
+    (their own credential) read their enrollment status and disputes, and with an identity-verified
+    credential erase their biometrics.
     """
 
     def __init__(self, channel):
@@ -77,7 +79,9 @@ class EnrollmentServiceStub:
 class EnrollmentServiceServicer:
     """EnrollmentService turns photos and recordings of a talent into biometric templates (dlib
     faceprints, Resemblyzer voiceprints), encrypted at rest under a per-talent data key.
-    Callers: an agency with an active mandate over the talent, or an operator.
+    Callers: an agency with an active mandate over the talent, or an operator. The talent themselves
+    (their own credential) read their enrollment status and disputes, and with an identity-verified
+    credential erase their biometrics.
     """
 
     def EnrollFace(self, request, context):
@@ -176,7 +180,9 @@ def add_EnrollmentServiceServicer_to_server(servicer, server):
 class EnrollmentService:
     """EnrollmentService turns photos and recordings of a talent into biometric templates (dlib
     faceprints, Resemblyzer voiceprints), encrypted at rest under a per-talent data key.
-    Callers: an agency with an active mandate over the talent, or an operator.
+    Callers: an agency with an active mandate over the talent, or an operator. The talent themselves
+    (their own credential) read their enrollment status and disputes, and with an identity-verified
+    credential erase their biometrics.
     """
 
     @staticmethod

@@ -105,7 +105,8 @@ class VerificationServiceServicer:
 
     def ListVerifications(self, request, context):
         """Verifications newest first: an agency sees those that matched a talent it holds an active
-        mandate over (every use of its talent's likeness), a platform its own, an operator all.
+        mandate over (every use of its talent's likeness), a talent (own credential) those that
+        matched them, a platform its own, an operator all. GetReceipt: the same rule.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
