@@ -1,4 +1,5 @@
-"""Helpers several test modules share: relay processes, outbox drain, topic reads."""
+"""Helpers several test modules share: relay processes, outbox drain, topic reads, gRPC refusals,
+real photos, the 1:N index catching up."""
 
 from __future__ import annotations
 
@@ -6,14 +7,53 @@ import asyncio
 import sys
 import time
 import uuid
+from datetime import UTC, datetime
 
+import grpc
 import pytest
+from google.protobuf import duration_pb2
 
+from likeness.enrollment.v1 import enrollment_pb2 as epb
 from likeness.registry.v1 import registry_pb2 as rpb
 from likeness.registry.v1 import registry_pb2_grpc
 from likeness_common import kafka
 from likeness_common.devstack import Child
-from tests.conftest import bearer, unique
+from likeness_common.proto import ts
+from tests.conftest import bearer, error_reason, shared_data, unique
+
+NOTICE = epb.BiometricNotice(purpose_text="Protect my likeness", retention=duration_pb2.Duration(seconds=30 * 86400),
+                             accept_time=ts(datetime.now(UTC)), notice_version="2026-11")  # fmt: skip
+BIG = [("grpc.max_send_message_length", 64 << 20), ("grpc.max_receive_message_length", 64 << 20)]
+
+
+def rid() -> str:
+    return str(uuid.uuid4())
+
+
+async def expect(code: grpc.StatusCode, call, reason: str | None = None) -> grpc.aio.AioRpcError:
+    """Await the call, which must fail with `code` (and ErrorInfo `reason`, when given)."""
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await call
+    assert caught.value.code() == code, (caught.value.code(), caught.value.details())
+    if reason is not None:
+        assert error_reason(caught.value) == reason, (error_reason(caught.value), caught.value.details())
+    return caught.value
+
+
+def face(*parts: str) -> epb.MediaSample:
+    """A photo from ../shared/data/faces (see its NOTICE)."""
+    return epb.MediaSample(filename=parts[-1], content=shared_data("faces", *parts).read_bytes())
+
+
+async def wait_indexed(app, talent_id: str, timeout: float = 45.0) -> None:
+    """Until the verification replica's 1:N index holds the talent's face."""
+    from verification.domain.model import Modality
+
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not app.index.contains(talent_id, Modality.FACE):
+        if asyncio.get_running_loop().time() > deadline:
+            pytest.fail(f"{talent_id} not indexed after {timeout}s")
+        await asyncio.sleep(0.05)
 
 
 def relay_process(stack, name: str) -> Child:

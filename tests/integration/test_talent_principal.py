@@ -18,14 +18,10 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
-import uuid
-from datetime import UTC, datetime
 
 import grpc
 import pytest
-from google.protobuf import duration_pb2
 
 from likeness.consent.v1 import consent_pb2 as cpb
 from likeness.consent.v1 import consent_pb2_grpc
@@ -36,27 +32,12 @@ from likeness.registry.v1 import registry_pb2 as rpb
 from likeness.registry.v1 import registry_pb2_grpc
 from likeness.verification.v1 import verification_pb2 as vpb
 from likeness.verification.v1 import verification_pb2_grpc
-from likeness_common.proto import ts
-from tests.conftest import bearer, error_reason, shared_data, start_verification, unique
-from verification.domain.model import Modality
+from tests.conftest import bearer, start_verification, unique
+from tests.support import BIG, NOTICE, expect, face, rid, wait_indexed
 
-NOTICE = epb.BiometricNotice(purpose_text="Protect my likeness", retention=duration_pb2.Duration(seconds=30 * 86400),
-                             accept_time=ts(datetime.now(UTC)), notice_version="2026-11")  # fmt: skip
-BIG = [("grpc.max_send_message_length", 64 << 20), ("grpc.max_receive_message_length", 64 << 20)]
 DENIED = grpc.StatusCode.PERMISSION_DENIED
 
 
-def rid() -> str:
-    return str(uuid.uuid4())
-
-
-async def expect(code, call, reason: str | None = None) -> grpc.aio.AioRpcError:
-    with pytest.raises(grpc.aio.AioRpcError) as caught:
-        await call
-    assert caught.value.code() == code, (caught.value.code(), caught.value.details())
-    if reason is not None:
-        assert error_reason(caught.value) == reason, (error_reason(caught.value), caught.value.details())
-    return caught.value
 
 
 @pytest.fixture(scope="module")
@@ -224,16 +205,6 @@ async def test_an_identity_verified_talent_revokes_any_grant_and_ends_any_mandat
     await expect(DENIED, w["consent"].RevokeGrant(cpb.RevokeGrantRequest(request_id=rid(), grant_id=other["grant_a"]), metadata=me))
 
 
-async def wait_indexed(app, talent_id: str, timeout: float = 45.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not app.index.contains(talent_id, Modality.FACE):
-        if asyncio.get_running_loop().time() > deadline:
-            pytest.fail(f"{talent_id} not indexed after {timeout}s")
-        await asyncio.sleep(0.05)
-
-
-def face(*parts: str) -> epb.MediaSample:
-    return epb.MediaSample(filename=parts[-1], content=shared_data("faces", *parts).read_bytes())
 
 
 def verify_request(photo: epb.MediaSample) -> vpb.VerifyRequest:
