@@ -1,6 +1,7 @@
 """The agency console: Starlette routes rendering Jinja2 templates, every fact read from or written
 to the services over gRPC with the signed-in agency's own API key. No database, no cache: each page
-asks the services, whose authorization decides what an agency may see."""
+asks the services, whose authorization decides what an agency may see. A talent signs in with their
+own credential and gets one page of their own, My likeness (/me)."""
 
 from __future__ import annotations
 
@@ -56,9 +57,9 @@ OPAQUE = {"UNAVAILABLE": "A service of the registry is unreachable right now. Tr
 class Problem(Exception):
     """Something to tell the user, with the HTTP status of the page that tells it."""
 
-    def __init__(self, message: str, status: int = 400, details: list[str] | None = None) -> None:
+    def __init__(self, message: str, status: int = 400, details: list[str] | None = None, reason: str = "") -> None:
         super().__init__(message)
-        self.message, self.status, self.details = message, status, details or []
+        self.message, self.status, self.details, self.reason = message, status, details or [], reason
 
     @classmethod
     def from_rpc(cls, error: grpc.RpcError) -> Problem:
@@ -66,7 +67,7 @@ class Problem(Exception):
         if e.code in OPAQUE:
             return cls(OPAQUE[e.code], HTTP_STATUS.get(e.code, 502))
         details = [f"{v['field']}: {v['description']}" for v in e.violations]
-        return cls(e.message, HTTP_STATUS.get(e.code, 502), details)
+        return cls(e.message, HTTP_STATUS.get(e.code, 502), details, e.reason)
 
 
 def enum_label(enum_type, value: int, prefix: str) -> str:
@@ -98,6 +99,11 @@ class SecurityHeaders(BaseHTTPMiddleware):
 
 
 Handler = Callable[..., Awaitable[Response]]
+# Who may use a page or an action (Session.kind).
+AGENCY, TALENT = frozenset({"agency"}), frozenset({"talent"})
+ANYONE = AGENCY | TALENT
+WRONG_KIND = {"agency": "This page is for a talent signed in with their own credential.",
+              "talent": "This page is for agencies. Your own likeness is on My likeness."}  # fmt: skip
 ROSTER_MAX_AGE = 60.0  # seconds a session's cached talent names serve the Uses page
 ROSTER_MIN_INTERVAL = 5.0  # at most this often refetched because a use names an unseen talent
 
@@ -141,14 +147,17 @@ class Console:
     def session_of(self, request: Request) -> Session | None:
         return self.sessions.get(request.cookies.get(COOKIE))
 
-    def page(self, handler: Handler) -> Handler:
-        """A page for a signed-in agency: sign-in first; service errors become a readable page."""
+    def page(self, handler: Handler, who: frozenset[str] = AGENCY) -> Handler:
+        """A page for a signed-in agency (or talent, per `who`): sign-in first, any other kind of
+        session refused (403); service errors become a readable page."""
 
         @functools.wraps(handler)
         async def endpoint(request: Request) -> Response:
             session = self.session_of(request)
             if session is None or not session.signed_in:
                 return RedirectResponse("/signin", status_code=303)
+            if session.kind not in who:
+                return self.problem(request, session, Problem(WRONG_KIND[session.kind], 403))
             try:
                 return await handler(request, session)
             except grpc.RpcError as error:
@@ -158,8 +167,8 @@ class Console:
 
         return endpoint
 
-    def action(self, handler: Handler) -> Handler:
-        """A form POST: signed in, CSRF token checked (403 otherwise), then the handler."""
+    def action(self, handler: Handler, who: frozenset[str] = AGENCY) -> Handler:
+        """A form POST: signed in as `who`, CSRF token checked (403 otherwise), then the handler."""
 
         @functools.wraps(handler)
         async def endpoint(request: Request) -> Response:
@@ -167,6 +176,8 @@ class Console:
             if session is None:  # before reading a byte of the body: no session, no upload
                 return self.problem(request, session, Problem(
                     "This form did not come from your console session (the CSRF check failed). Reload the page and try again.", 403))  # fmt: skip
+            if session.signed_in and session.kind not in who:  # nor from the wrong kind of session
+                return self.problem(request, session, Problem(WRONG_KIND[session.kind], 403))
             declared = request.headers.get("content-length", "")
             if not declared.isdigit() or int(declared) > self.settings.max_upload_bytes + (1 << 20):
                 return self.problem(request, session, Problem(
@@ -205,7 +216,7 @@ class Console:
     async def signin_form(self, request: Request) -> Response:
         session = self.session_of(request)
         if session and session.signed_in:
-            return RedirectResponse("/talent", status_code=303)
+            return RedirectResponse(session.home, status_code=303)
         session_id = request.cookies.get(COOKIE)
         if session is None:  # an anonymous session only to carry the sign-in form's CSRF token
             session_id, session = self.sessions.new()
@@ -228,20 +239,36 @@ class Console:
             if error.code() in (grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.INVALID_ARGUMENT):
                 return self.render(request, session, "signin.html", 401, error="That API key was not accepted.")
             return self.problem(request, session, Problem.from_rpc(error))
-        if who.kind != rpb.PRINCIPAL_KIND_AGENCY or not api_key:
-            return self.render(request, session, "signin.html", 403, error="This console is for agencies: sign in with an agency's API key.")
+        if who.kind not in (rpb.PRINCIPAL_KIND_AGENCY, rpb.PRINCIPAL_KIND_TALENT) or not api_key:
+            return self.render(request, session, "signin.html", 403,
+                               error="This console is for agencies and talent: sign in with an agency's API key or your own talent credential.")  # fmt: skip
+        signed_in = await (self.agency_session if who.kind == rpb.PRINCIPAL_KIND_AGENCY else self.talent_session)(api_key, who)
+        self.sessions.drop(request.cookies.get(COOKIE))
+        session_id, _ = self.sessions.new(signed_in)
+        response = RedirectResponse(signed_in.home, status_code=303)
+        self.set_cookie(request, response, session_id)
+        log.info("signed in", kind=signed_in.kind, principal_id=who.principal_id)
+        return response
+
+    async def agency_session(self, api_key: str, who: rpb.WhoAmIResponse) -> Session:
         try:
             agency = await self.rpc.registry.GetAgency(rpb.GetAgencyRequest(agency_id=who.principal_id), metadata=Connection("", api_key).metadata,
                                                        timeout=self.settings.rpc_timeout_seconds)  # fmt: skip
             name = agency.agency.display_name
         except grpc.RpcError:
             name = who.display_name  # only for the header
-        self.sessions.drop(request.cookies.get(COOKIE))
-        session_id, _ = self.sessions.new(Session(api_key=api_key, agency_id=who.principal_id, agency_name=name))
-        response = RedirectResponse("/talent", status_code=303)
-        self.set_cookie(request, response, session_id)
-        log.info("signed in", agency_id=who.principal_id)
-        return response
+        return Session(api_key=api_key, agency_id=who.principal_id, agency_name=name)
+
+    async def talent_session(self, api_key: str, who: rpb.WhoAmIResponse) -> Session:
+        """A talent's own credential: what it may revoke depends on how it was issued (WhoAmI says)."""
+        try:
+            talent = await self.rpc.registry.GetTalent(rpb.GetTalentRequest(talent_id=who.principal_id), metadata=Connection("", api_key).metadata,
+                                                       timeout=self.settings.rpc_timeout_seconds)  # fmt: skip
+            name = talent.talent.display_name
+        except grpc.RpcError:
+            name = who.display_name  # only for the header
+        return Session(api_key=api_key, talent_id=who.principal_id, talent_name=name, identity_verified=who.identity_verified,
+                       invited_by_agency_id=who.invited_by_agency_id)  # fmt: skip
 
     async def signout(self, request: Request, session: Session, form: FormData) -> Response:
         self.sessions.drop(request.cookies.get(COOKIE))
@@ -249,8 +276,8 @@ class Console:
         response.delete_cookie(COOKIE, path="/", httponly=True, samesite="strict", secure=self.secure(request))
         return response
 
-    async def home(self, request: Request) -> Response:
-        return RedirectResponse("/talent", status_code=303)
+    async def home(self, request: Request, session: Session) -> Response:
+        return RedirectResponse(session.home, status_code=303)
 
     # -- talent -----------------------------------------------------------------------------------
 
@@ -275,7 +302,7 @@ class Console:
         return found
 
     async def open_disputes(self, session: Session) -> list[epb.Dispute]:
-        """Open likeness disputes over the agency's talent (the other side only as a talent id)."""
+        """Open likeness disputes over the agency's talent, or over the signed-in talent themselves."""
         resp = await self.rpc.enrollment.ListDisputes(epb.ListDisputesRequest(state=epb.DISPUTE_STATE_OPEN, page_size=100),
                                                       metadata=self.md(session), timeout=self.settings.rpc_timeout_seconds)  # fmt: skip
         return list(resp.disputes)
@@ -288,11 +315,7 @@ class Console:
     async def talent_page(self, request: Request, session: Session) -> Response:
         talent, disputes = await asyncio.gather(self.all_talent(session), self.open_disputes(session))
         status = await asyncio.gather(*(self.enrollment_of(session, t.talent_id) for t in talent))
-        names = {t.talent_id: t.display_name for t in talent}
-        rows = [{"dispute_id": d.dispute_id, "modality": enum_label(epb.Modality, d.modality, "MODALITY_"),
-                 "held": names.get(d.talent_id, f"another record ({d.talent_id})"),
-                 "existing": names.get(d.existing_talent_id, f"another record ({d.existing_talent_id})"),
-                 "opened": when(d.open_time)} for d in disputes]  # fmt: skip
+        rows = dispute_rows(disputes, {t.talent_id: t.display_name for t in talent})
         return self.render(request, session, "talent.html", rows=list(zip(talent, status, strict=True)), disputes=rows)
 
     async def register_talent(self, request: Request, session: Session, form: FormData) -> Response:
@@ -358,15 +381,16 @@ class Console:
 
     # -- consent ----------------------------------------------------------------------------------
 
+    async def grants_of(self, session: Session, talent_id: str) -> list[cpb.Grant]:
+        """Every grant about the talent, newest first."""
+        resp = await self.rpc.consent.ListGrants(cpb.ListGrantsRequest(talent_id=talent_id, page_size=500), metadata=self.md(session),
+                                                 timeout=self.settings.rpc_timeout_seconds)  # fmt: skip
+        return sorted(resp.grants, key=lambda g: g.create_time.ToDatetime(), reverse=True)
+
     async def consent_page(self, request: Request, session: Session, *, error: Problem | None = None, status: int = 200) -> Response:
         talent_id = request.path_params["talent_id"]
-        talent, grants = await asyncio.gather(
-            self.get_talent(session, talent_id),
-            self.rpc.consent.ListGrants(cpb.ListGrantsRequest(talent_id=talent_id, page_size=500), metadata=self.md(session),
-                                        timeout=self.settings.rpc_timeout_seconds),
-        )  # fmt: skip
-        rows = sorted(grants.grants, key=lambda g: g.create_time.ToDatetime(), reverse=True)
-        return self.render(request, session, "consent.html", status, talent=talent, grants=rows, purposes=PURPOSES, error=error,
+        talent, grants = await asyncio.gather(self.get_talent(session, talent_id), self.grants_of(session, talent_id))
+        return self.render(request, session, "consent.html", status, talent=talent, grants=grants, purposes=PURPOSES, error=error,
                            grant_label=grant_label)  # fmt: skip
 
     async def create_grant(self, request: Request, session: Session, form: FormData) -> Response:
@@ -400,11 +424,21 @@ class Console:
         return RedirectResponse(f"/talent/{talent_id}/consent", status_code=303)
 
     async def revoke_grant(self, request: Request, session: Session, form: FormData) -> Response:
-        req = cpb.RevokeGrantRequest(request_id=request_id(), grant_id=request.path_params["grant_id"],
-                                     reason=str(form.get("reason") or "revoked in the agency console"))  # fmt: skip
-        resp = await self.rpc.consent.RevokeGrant(req, metadata=self.md(session), timeout=self.settings.rpc_timeout_seconds)
+        """An agency's revoke from the consent page, or a talent's own from My likeness."""
+        default = "revoked by the talent in the console" if session.kind == "talent" else "revoked in the agency console"
+        req = cpb.RevokeGrantRequest(request_id=request_id(), grant_id=request.path_params["grant_id"], reason=str(form.get("reason") or default))
+        try:
+            resp = await self.rpc.consent.RevokeGrant(req, metadata=self.md(session), timeout=self.settings.rpc_timeout_seconds)
+        except grpc.RpcError as error:
+            if session.kind != "talent" or error.code() != grpc.StatusCode.PERMISSION_DENIED:
+                raise
+            # An invited credential revoking another agency's grant: say why on the talent's own page.
+            problem = Problem.from_rpc(error)
+            if problem.reason == "IDENTITY_NOT_VERIFIED":
+                problem.details.append("The registry's operator can issue you an identity-verified credential after checking who you are.")
+            return await self.me_page(request, session, error=problem, status=problem.status)
         session.flash = f"Revoked {resp.grant.grant_id}."
-        return RedirectResponse(f"/talent/{resp.grant.talent_id}/consent", status_code=303)
+        return RedirectResponse(session.home if session.kind == "talent" else f"/talent/{resp.grant.talent_id}/consent", status_code=303)
 
     async def grant_json(self, request: Request, session: Session) -> Response:
         grant_id = request.path_params["grant_id"]
@@ -449,8 +483,8 @@ class Console:
         return self.render(request, session, "uses.html", rows=await self.uses_rows(session))
 
     async def uses_fragment(self, request: Request, session: Session) -> Response:
-        """The table body alone, for the page's polling script."""
-        return self.templates.TemplateResponse(request, "uses_rows.html", {"rows": await self.uses_rows(session)})
+        """The table body alone, for the page's polling script (the Uses page, or My likeness)."""
+        return self.templates.TemplateResponse(request, "uses_rows.html", {"rows": await self.uses_rows(session), "session": session})
 
     async def receipt_json(self, request: Request, session: Session) -> Response:
         resp = await self.rpc.verification.GetReceipt(vpb.GetReceiptRequest(verification_id=request.path_params["verification_id"]),
@@ -463,6 +497,29 @@ class Console:
         report = await self.rpc.consent.VerifyAuditLog(cpb.VerifyAuditLogRequest(), metadata=self.md(session),
                                                        timeout=self.settings.rpc_timeout_seconds)  # fmt: skip
         return self.render(request, session, "audit.html", report=report, checked_at=datetime.now(UTC))
+
+    # -- a talent's own page ----------------------------------------------------------------------
+
+    async def mandates_of(self, session: Session) -> list[rpb.Mandate]:
+        resp = await self.rpc.registry.ListMandates(rpb.ListMandatesRequest(talent_id=session.talent_id, page_size=100),
+                                                    metadata=self.md(session), timeout=self.settings.rpc_timeout_seconds)  # fmt: skip
+        return list(resp.mandates)
+
+    async def me_page(self, request: Request, session: Session, *, error: Problem | None = None, status: int = 200) -> Response:
+        """My likeness: everything the registry holds about the signed-in talent, read with their own key."""
+        me = session.talent_id
+        talent, enrollments, grants, disputes, mandates, uses = await asyncio.gather(
+            self.get_talent(session, me), self.enrollment_of(session, me), self.grants_of(session, me),
+            self.open_disputes(session), self.mandates_of(session), self.uses_rows(session),
+        )  # fmt: skip
+        session.talent_name = talent.display_name
+        modalities = [{"modality": m, "state": enum_label(epb.EnrollmentState, e.state, "ENROLLMENT_STATE_") if e else "not enrolled",
+                       "held": bool(e and e.dispute_ids), "samples": e.accepted_samples if e else 0}
+                      for m, e in ((m, enrollments.get(m)) for m in ("face", "voice"))]  # fmt: skip
+        agencies = [{"m": m, "state": enum_label(rpb.MandateState, m.state, "MANDATE_STATE_"), "inviting": m.agency_id == session.invited_by_agency_id}
+                    for m in mandates]  # fmt: skip
+        return self.render(request, session, "me.html", status, talent=talent, modalities=modalities, grants=grants, mandates=agencies,
+                           disputes=dispute_rows(disputes, {me: talent.display_name}), rows=uses, error=error, grant_label=grant_label)  # fmt: skip
 
     # -- errors -----------------------------------------------------------------------------------
 
@@ -477,24 +534,34 @@ class Console:
         p, a = self.page, self.action
         return [
             Route("/healthz", self.healthz),
-            Route("/", p(self.home)),
+            Route("/", p(self.home, ANYONE)),
             Route("/signin", self.signin_form, methods=["GET"]),
             Route("/signin", self.signin, methods=["POST"]),
-            Route("/signout", a(self.signout), methods=["POST"]),
+            Route("/signout", a(self.signout, ANYONE), methods=["POST"]),
             Route("/talent", p(self.talent_page), methods=["GET"]),
             Route("/talent", a(self.register_talent), methods=["POST"]),
             Route("/talent/{talent_id}/enroll", p(self.enroll_page), methods=["GET"]),
             Route("/talent/{talent_id}/enroll", a(self.enroll), methods=["POST"]),
             Route("/talent/{talent_id}/consent", p(self.consent_page), methods=["GET"]),
             Route("/talent/{talent_id}/consent", a(self.create_grant), methods=["POST"]),
-            Route("/grants/{grant_id}/revoke", a(self.revoke_grant), methods=["POST"]),
-            Route("/grants/{grant_id}.json", p(self.grant_json)),
+            Route("/grants/{grant_id}/revoke", a(self.revoke_grant, ANYONE), methods=["POST"]),
+            Route("/grants/{grant_id}.json", p(self.grant_json, ANYONE)),
             Route("/uses", p(self.uses_page)),
-            Route("/uses/rows", p(self.uses_fragment)),
-            Route("/uses/{verification_id}/receipt.json", p(self.receipt_json)),
+            Route("/uses/rows", p(self.uses_fragment, ANYONE)),
+            Route("/uses/{verification_id}/receipt.json", p(self.receipt_json, ANYONE)),
             Route("/audit", p(self.audit_page)),
+            Route("/me", p(self.me_page, TALENT)),
             Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
         ]
+
+
+def dispute_rows(disputes: list[epb.Dispute], names: dict[str, str]) -> list[dict]:
+    """Table rows naming only the talent in `names` (the caller's): the other side of a dispute
+    appears as an opaque talent id."""
+    return [{"dispute_id": d.dispute_id, "modality": enum_label(epb.Modality, d.modality, "MODALITY_"),
+             "held": names.get(d.talent_id, f"another record ({d.talent_id})"),
+             "existing": names.get(d.existing_talent_id, f"another record ({d.existing_talent_id})"),
+             "opened": when(d.open_time)} for d in disputes]  # fmt: skip
 
 
 def grant_label(g: cpb.Grant) -> dict:

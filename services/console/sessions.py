@@ -1,5 +1,5 @@
 """Server-side sessions: a random id in an HttpOnly, SameSite=Strict cookie (Secure over TLS) maps to
-the agency's API key, kept only in this process's memory; one CSRF token per session."""
+the agency's (or a talent's own) API key, kept only in this process's memory; one CSRF token per session."""
 
 from __future__ import annotations
 
@@ -35,6 +35,11 @@ class Session:
     api_key: str = ""  # empty until signed in; never rendered
     agency_id: str = ""
     agency_name: str = ""
+    # A talent signed in with their own credential (then agency_id is empty), as WhoAmI said at sign-in.
+    talent_id: str = ""
+    talent_name: str = ""
+    identity_verified: bool = False
+    invited_by_agency_id: str = ""
     flash: str = ""
     last_seen: float = field(default_factory=time.monotonic)
     roster: Roster = field(default_factory=Roster)
@@ -42,6 +47,15 @@ class Session:
     @property
     def signed_in(self) -> bool:
         return bool(self.api_key)
+
+    @property
+    def kind(self) -> str:
+        """Which of the console's pages this session may use: "talent" or "agency"."""
+        return "talent" if self.talent_id else "agency"
+
+    @property
+    def home(self) -> str:
+        return "/me" if self.talent_id else "/talent"
 
     def csrf_ok(self, token: str | None) -> bool:
         return bool(token) and hmac.compare_digest(self.csrf.encode(), str(token).encode())

@@ -434,3 +434,129 @@ async def test_an_agency_sees_a_likeness_dispute_over_its_talent_but_not_the_oth
     assert story["name"] not in await page.content()
     await shot(page, "talent-dispute")
     await context.close()
+
+
+async def test_a_talent_signs_in_with_their_own_credential_and_revokes_from_their_likeness_page(
+    console, browser, stack, channel, parties, story, consent_app, enrollment_app, verification_app
+):  # fmt: skip
+    """Agency A registers a talent, a second agency gets a mandate too, each grants the platform;
+    A enrolls a photo of the face the story's talent holds (held by a likeness dispute) and invites
+    the talent. With the redeemed (not identity-verified) key the talent sees My likeness, watches a
+    platform's Verify arrive, revokes A's grant and is refused the second agency's; an operator-issued
+    identity-verified key then revokes that one. Each kind of session is refused the other's pages."""
+    reg = registry_pb2_grpc.RegistryServiceStub(channel)
+    op, a = bearer(stack.operator_key), bearer(parties["a"])
+    second = await reg.RegisterAgency(rpb.RegisterAgencyRequest(request_id=rid(), display_name=unique("Second Agency")), metadata=op)
+    name = unique("B. Obama")
+    talent_id = (await reg.RegisterTalent(rpb.RegisterTalentRequest(request_id=rid(), display_name=name), metadata=a)).talent.talent_id
+    await reg.GrantMandate(rpb.GrantMandateRequest(request_id=rid(), agency_id=second.agency.agency_id, talent_id=talent_id), metadata=op)
+    grants = {}
+    async with grpc.aio.insecure_channel(consent_app.target) as ch:
+        for who, key in (("inviting", parties["a"]), ("second", second.api_key)):
+            grant = cpb.Grant(talent_id=talent_id, platform_id=parties["platform_id"], modalities=[epb.MODALITY_FACE],
+                              purposes=[cpb.PURPOSE_ADVERTISING], worldwide=True)  # fmt: skip
+            created = await consent_pb2_grpc.ConsentServiceStub(ch).CreateGrant(cpb.CreateGrantRequest(request_id=rid(), grant=grant),
+                                                                                metadata=bearer(key))  # fmt: skip
+            grants[who] = created.grant.grant_id
+    notice = epb.BiometricNotice(purpose_text="Protect my likeness", retention=duration_pb2.Duration(seconds=365 * 86400),
+                                 accept_time=ts(datetime.now(UTC)), notice_version="2026-11")  # fmt: skip
+    photo = epb.MediaSample(filename="obama4.jpg", content=shared_data("faces", "obama", "obama4.jpg").read_bytes())
+    async with grpc.aio.insecure_channel(enrollment_app.target, options=BIG) as ch:
+        held = await enrollment_pb2_grpc.EnrollmentServiceStub(ch).EnrollFace(
+            epb.EnrollFaceRequest(request_id=rid(), talent_id=talent_id, notice=notice, images=[photo]), metadata=a
+        )
+    assert held.enrollment.state == epb.ENROLLMENT_STATE_DISPUTED  # the story's talent holds this face
+    invitation = await reg.CreateTalentInvitation(rpb.CreateTalentInvitationRequest(request_id=rid(), talent_id=talent_id), metadata=a)
+    invited = (await reg.RedeemTalentInvitation(rpb.RedeemTalentInvitationRequest(invitation_code=invitation.invitation_code))).api_key
+
+    # The invited key signs in: My likeness, and only what applies to a talent.
+    context, page = await new_page(browser, console)
+    page.on("dialog", lambda dialog: asyncio.ensure_future(dialog.accept()))
+    await sign_in(page, invited)
+    await expect(page).to_have_url(re.compile(r"/me$"))
+    await expect(page.get_by_role("heading", name="My likeness")).to_be_visible()
+    await expect(page.locator("#me")).to_contain_text(name)
+    await expect(page.locator("#identity")).to_contain_text("Identity not verified")
+    await expect(page.locator("#identity")).to_contain_text("revoke only the grants that agency issued")
+    await expect(page.get_by_role("navigation").get_by_role("link")).to_have_text(["My likeness"])
+    await expect(page.locator('#enrollments tr[data-modality="face"] .state')).to_contain_text("disputed (held: likeness dispute)")
+    await expect(page.locator('#enrollments tr[data-modality="voice"] .state')).to_have_text("not enrolled")
+    for dispute_id in held.enrollment.dispute_ids:
+        await expect(page.locator(f'#disputes tr[data-dispute-id="{dispute_id}"]')).to_contain_text(name)
+    await expect(page.locator("#disputes")).to_contain_text(f"another record ({story['talent_id']})")
+    for grant_id in grants.values():
+        await expect(page.locator(f'#grants tr[data-grant-id="{grant_id}"] .state')).to_have_text("active")
+    await expect(page.locator(f'#grants tr[data-grant-id="{grants["inviting"]}"] .issuer')).to_contain_text("invited you")
+    await expect(page.locator(f'#grants tr[data-grant-id="{grants["second"]}"] .issuer')).to_contain_text(second.agency.agency_id)
+    await expect(page.locator("#mandates")).to_contain_text(second.agency.agency_id)
+    await expect(page.locator("#uses-rows")).to_contain_text("No Verify call has matched you yet")
+
+    # A platform's Verify matches the talent while the page is open: the use arrives by itself.
+    await wait_indexed(verification_app, talent_id)
+    params = vpb.VerifyParameters(request_id=rid(), purpose=cpb.PURPOSE_ADVERTISING, territory="US")
+    async with grpc.aio.insecure_channel(verification_app.target, options=BIG) as ch:
+        reply = await verification_pb2_grpc.VerificationServiceStub(ch).Verify(
+            vpb.VerifyRequest(parameters=params, media=shared_data("faces", "obama", "obama3.jpg").read_bytes()), metadata=bearer(parties["platform"])
+        )  # fmt: skip
+    assert talent_id in {m.talent_id for m in reply.verification.matches}, reply
+    use = page.locator(f'#uses-rows tr[data-verification-id="{reply.verification.verification_id}"]')
+    await expect(use).to_be_visible(timeout=15_000)
+    # A held likeness is never ALLOW; other modules' Obama records in the same clip may make it DENY.
+    decision = vpb.Decision.Name(reply.verification.decision).removeprefix("DECISION_").lower()
+    assert decision in ("review", "deny"), reply
+    await expect(use.locator(".decision")).to_contain_text(decision)
+    for text in (name, parties["platform_id"], "advertising"):
+        await expect(use).to_contain_text(text)
+    receipt = verify_envelope(await download(page, use.get_by_role("link", name=re.compile("Receipt"))),
+                              await signing_keys(consent_app.target), RECEIPT_TYPE)  # fmt: skip
+    assert receipt["verification_id"] == reply.verification.verification_id
+    content = await page.content()
+    assert invited not in content and story["name"] not in content  # never the key, never the other record's name
+    await shot(page, "me")
+
+    # One click revokes the inviting agency's grant; the second agency's is refused with the reason.
+    await page.locator(f'#grants tr[data-grant-id="{grants["inviting"]}"]').get_by_role("button", name=re.compile("Revoke")).click()
+    await expect(page.locator(f'#grants tr[data-grant-id="{grants["inviting"]}"] .state')).to_contain_text("revoked")
+    await expect(page.get_by_role("status").first).to_contain_text(f"Revoked {grants['inviting']}")
+    await page.locator(f'#grants tr[data-grant-id="{grants["second"]}"]').get_by_role("button", name=re.compile("Revoke")).click()
+    await expect(page.get_by_role("alert")).to_contain_text("was not issued by the agency that invited you")
+    await expect(page.get_by_role("alert")).to_contain_text("identity-verified credential")
+    await expect(page.locator(f'#grants tr[data-grant-id="{grants["second"]}"] .state')).to_have_text("active")
+    await shot(page, "me-revoke-refused")
+    await page.goto("/me")
+    await expect(page.locator(f'#grants tr[data-grant-id="{grants["second"]}"] .state')).to_have_text("active")
+
+    # Agency pages refuse a talent session (and a talent's POST never reaches the services).
+    for url in ("/talent", "/uses", "/audit", f"/talent/{talent_id}/consent", f"/talent/{talent_id}/enroll"):
+        response = await page.goto(url)
+        assert response is not None and response.status == 403, url
+        await expect(page.get_by_role("alert")).to_contain_text("This page is for agencies")
+    forged = unique("Forged by a talent")
+    refused = await page.request.post("/talent", form={"display_name": forged})
+    assert refused.status == 403
+    listed = await reg.ListTalent(rpb.ListTalentRequest(page_size=500), metadata=a)
+    assert forged not in {t.display_name for t in listed.talent}
+    await context.close()
+
+    # ...and the talent's page refuses an agency session, even the inviting agency's.
+    context, page = await new_page(browser, console)
+    await sign_in(page, parties["a"])
+    await expect(page.get_by_role("heading", name="Talent", exact=True)).to_be_visible()
+    await expect(page.get_by_role("navigation").get_by_role("link", name="My likeness")).to_have_count(0)
+    response = await page.goto("/me")
+    assert response is not None and response.status == 403
+    await expect(page.get_by_role("alert")).to_contain_text("for a talent signed in with their own credential")
+    await context.close()
+
+    # An operator-issued, identity-verified credential revokes the second agency's grant.
+    issued = await reg.IssueTalentCredential(rpb.IssueTalentCredentialRequest(
+        request_id=rid(), talent_id=talent_id, identity_verified=True, note="passport seen on a video call"), metadata=op)  # fmt: skip
+    context, page = await new_page(browser, console)
+    page.on("dialog", lambda dialog: asyncio.ensure_future(dialog.accept()))
+    await sign_in(page, issued.api_key)
+    await expect(page.locator("#identity")).to_contain_text("Identity verified")
+    await page.locator(f'#grants tr[data-grant-id="{grants["second"]}"]').get_by_role("button", name=re.compile("Revoke")).click()
+    await expect(page.locator(f'#grants tr[data-grant-id="{grants["second"]}"] .state')).to_contain_text("revoked")
+    assert issued.api_key not in await page.content()
+    await shot(page, "me-verified")
+    await context.close()
