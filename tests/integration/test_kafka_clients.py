@@ -76,6 +76,10 @@ async def make_every_event(stack, pool, channel, enrollment_app, consent_app, ve
     second = await reg.GrantMandate(rpb.GrantMandateRequest(request_id=rid(), agency_id=other.agency.agency_id, talent_id=talent), metadata=op)
     await reg.EndMandate(rpb.EndMandateRequest(request_id=rid(), mandate_id=second.mandate.mandate_id, reason="contract over"), metadata=op)
     await reg.RevokeApiKeys(rpb.RevokeApiKeysRequest(request_id=rid(), principal_id=other.agency.agency_id), metadata=op)
+    # The talent's own credentials: an agency's invitation redeemed, an operator's identity-verified one.
+    code = (await reg.CreateTalentInvitation(rpb.CreateTalentInvitationRequest(request_id=rid(), talent_id=talent), metadata=md)).invitation_code
+    await reg.RedeemTalentInvitation(rpb.RedeemTalentInvitationRequest(invitation_code=code))
+    await reg.IssueTalentCredential(rpb.IssueTalentCredentialRequest(request_id=rid(), talent_id=talent, identity_verified=True), metadata=op)
 
     async with grpc.aio.insecure_channel(enrollment_app.target, options=BIG) as ech:
         enroll = enrollment_pb2_grpc.EnrollmentServiceStub(ech)
