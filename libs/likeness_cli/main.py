@@ -15,6 +15,7 @@ from likeness.registry.v1 import registry_pb2 as reg
 from likeness.registry.v1 import registry_pb2_grpc
 
 from .client import TLS_FLAGS, CliError, connect, request_id
+from .cohort_cmds import cohort_app
 from .common import ApiKey, Json, Target, command, fail, paged
 from .consent_cmds import audit_app, consent_app, keys_app
 from .enroll_cmds import dispute_app, enroll_app
@@ -33,7 +34,7 @@ events_app = typer.Typer(no_args_is_help=True, help="Events on Kafka.")
 for sub, name in [(dev_app, "dev"), (agency_app, "agency"), (platform_app, "platform"), (talent_app, "talent"),
                   (mandate_app, "mandate"), (events_app, "events"), (consent_app, "consent"), (keys_app, "keys"),
                   (audit_app, "audit"), (enroll_app, "enroll"), (receipt_app, "receipt"),
-                  (operation_app, "operation"), (dispute_app, "dispute")]:  # fmt: skip
+                  (operation_app, "operation"), (dispute_app, "dispute"), (cohort_app, "cohort")]:  # fmt: skip
     app.add_typer(sub, name=name)
 app.command("verify")(verify_clip)
 

@@ -27,7 +27,7 @@ from likeness_common.tls import ClientTls
 from . import SERVICE_NAME
 from .adapters.consent_client import ConsentClient
 from .adapters.engine import WorkerPoolExtractor
-from .adapters.index import IndexFollower, IndexSearcher, LikenessIndex, TemplateLoader
+from .adapters.index import IndexFollower, IndexSearcher, LikenessIndex, TemplateLoader, load_cohort
 from .adapters.operations import PostgresOperations
 from .adapters.postgres import PostgresVerificationUnitOfWork
 from .domain.model import Modality, Thresholds
@@ -38,6 +38,8 @@ from .servicer import Limits, OperationsServicer, VerificationServicer
 MIGRATIONS = Migrations("verification", Path(__file__).parent / "migrations")
 OPERATIONS_SERVICE = "google.longrunning.Operations"
 _DEFAULT = Thresholds()
+# Normalized (z) thresholds of a speaker's mean, from bench/accuracy's disjoint split (README, Calibration).
+_NORM_MATCH, _NORM_REVIEW = 3.9, 3.2
 
 
 class VerificationSettings(ServiceSettings):
@@ -75,14 +77,23 @@ class VerificationSettings(ServiceSettings):
     poor_audio_snr_db: float = Field(_DEFAULT.poor_audio_snr_db, description="Speech under this SNR (dB) is too degraded to judge: REVIEW.")
     poor_audio_high_band: float = Field(_DEFAULT.poor_audio_high_band, ge=0, le=1,
                                         description="Speech with less of its energy above 3.6 kHz (telephone band) is too degraded: REVIEW.")  # fmt: skip
+    voice_cohort_file: Path | None = Field(
+        None, description="Score normalization (S-norm) of a speaker's mean against this cohort: a .npy array of voice embeddings of "
+                          "people not enrolled (`likeness cohort build`). Unset: raw cosine thresholds.",
+    )  # fmt: skip
+    voice_norm_match: float = Field(_NORM_MATCH, description="With a cohort: normalized score of a speaker's mean for a match.")
+    voice_norm_review: float = Field(_NORM_REVIEW, description="With a cohort: normalized score from which a speaker's mean is REVIEW evidence.")
     require_identity_verified: bool = Field(
         False, validation_alias=AliasChoices("LIKENESS_VERIFY_REQUIRE_IDENTITY_VERIFIED", "LIKENESS_VERIFICATION_REQUIRE_IDENTITY_VERIFIED"),
         description="An ALLOW that rests on the grant of a talent no operator has identity-verified becomes REVIEW.",
     )  # fmt: skip
 
     def thresholds(self) -> Thresholds:
+        normalized = self.voice_cohort_file is not None
         return Thresholds(self.face_match, self.face_review, self.voice_match, self.voice_review, self.voice_window_match,
-                          self.voice_window_review, self.poor_audio_snr_db, self.poor_audio_high_band)  # fmt: skip
+                          self.voice_window_review, self.poor_audio_snr_db, self.poor_audio_high_band,
+                          voice_norm_match=self.voice_norm_match if normalized else None,
+                          voice_norm_review=self.voice_norm_review if normalized else None)  # fmt: skip
 
 
 @dataclass
@@ -117,7 +128,8 @@ def followed_index(pool: asyncpg.Pool, dsn: str, kek: Kek, models: dict[str, str
     verification service's own, and the enrollment service's replica for its duplicate-likeness
     check (one configuration, so both search alike). `models`: modality -> "name/version"."""
     nprobe = {Modality.FACE: settings.face_nprobe, Modality.VOICE: settings.voice_nprobe}
-    index = LikenessIndex(models, settings.index_ivf_min_rows, nprobe)
+    cohort = load_cohort(settings.voice_cohort_file) if settings.voice_cohort_file else None
+    index = LikenessIndex(models, settings.index_ivf_min_rows, nprobe, cohort, settings.thresholds().voice_norm_review)
     loader = TemplateLoader(pool, kek, index)
     follower = IndexFollower(pool, dsn, loader, settings.index_poll_seconds, settings.index_max_staleness_seconds)
     return index, loader, follower
@@ -131,7 +143,8 @@ def build_app(
     service when it serves TLS (CommonSettings.client_tls())."""
     thresholds = settings.thresholds()
     if (thresholds.face_review > thresholds.face_match or thresholds.voice_review > thresholds.voice_match
-            or thresholds.voice_window_review > thresholds.voice_window_match):  # fmt: skip
+            or thresholds.voice_window_review > thresholds.voice_window_match
+            or settings.voice_norm_review > settings.voice_norm_match):  # fmt: skip
         raise ValueError("a review threshold must not be above its match threshold")
     if settings.video_max_gap_s * settings.video_fps < 1 - 1e-9:
         raise ValueError("video_max_gap_s must be at least the grid step 1/video_fps, or no video could be covered completely")

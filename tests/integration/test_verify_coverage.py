@@ -213,14 +213,14 @@ async def test_a_clip_damaged_midway_is_never_allowed(world, obama_granted):
     assert list(v.review_reasons) == [vpb.REVIEW_REASON_INCOMPLETE_COVERAGE]
     assert not v.coverage.complete and "DECODE_ERRORS" in v.coverage.incomplete_reasons and v.coverage.decode_errors
     payload = json.loads(v.receipt.canonical_payload)
-    assert payload["schema"] == 4 and payload["decision"] == "REVIEW" and payload["review_reasons"] == ["INCOMPLETE_COVERAGE"]
+    assert payload["schema"] == 5 and payload["decision"] == "REVIEW" and payload["review_reasons"] == ["INCOMPLETE_COVERAGE"]
     assert payload["coverage"]["complete"] is False and payload["coverage"]["decode_errors"]
 
 
 async def test_the_receipt_binds_the_coverage(world, obama_granted):
     v = await verify(world, mediakit.still(portrait(640, 480)), obama_granted)
     payload = json.loads(v.receipt.canonical_payload)
-    assert payload["schema"] == 4 and payload["coverage"]["complete"] is True and payload["review_reasons"] == []
+    assert payload["schema"] == 5 and payload["coverage"]["complete"] is True and payload["review_reasons"] == []
     assert payload["coverage"]["frames_analyzed"] == v.coverage.frames_analyzed == 1
     assert epb.MODALITY_FACE == v.matches[0].modality
 

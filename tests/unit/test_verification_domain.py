@@ -319,7 +319,7 @@ def test_receipt_payload_round_trips_and_has_no_floats():
         coverage=replace(COMPLETE, decode_errors=("audio: x",)), review_reasons=(ReviewReason.INCOMPLETE_COVERAGE,),
     )  # fmt: skip
     payload = record.receipt_payload("sk_1")
-    assert payload["version"] == RECEIPT_TYPE and payload["key_id"] == "sk_1" and payload["schema"] == 4
+    assert payload["version"] == RECEIPT_TYPE and payload["key_id"] == "sk_1" and payload["schema"] == 5
     assert [m["dispute_id"] for m in payload["matches"]] == ["", "dsp_1"]
     assert payload["coverage"]["complete"] is False and payload["coverage"]["incomplete_reasons"] == ["DECODE_ERRORS"]
     assert payload["review_reasons"] == ["INCOMPLETE_COVERAGE"]
@@ -393,7 +393,7 @@ def test_a_schema_4_receipt_carries_identity_and_policy_and_round_trips():
         review_reasons=(ReviewReason.TALENT_IDENTITY_NOT_VERIFIED,), require_identity_verified=True,
     )  # fmt: skip
     payload = record.receipt_payload("sk_1")
-    assert payload["schema"] == 4 and payload["policy"] == {"require_identity_verified": True}
+    assert payload["schema"] == 5 and payload["policy"] == {"require_identity_verified": True}
     assert payload["matches"][0]["talent_identity_verified"] is False
     assert record_from_receipt(payload).receipt_payload("sk_1") == payload
     old = replace(record, schema=3)  # a schema-3 receipt has neither key, and re-serializes to the same bytes
@@ -437,3 +437,85 @@ def test_best_scores_of_a_few_talent_equal_what_the_search_finds():
 
 def _normalized(v: np.ndarray) -> np.ndarray:
     return (v / np.linalg.norm(v, axis=1, keepdims=True)).astype(np.float32)
+
+
+# --- voice score normalization (issue 18) --------------------------------------------------------
+
+
+def _unit(rows: np.ndarray) -> np.ndarray:
+    return (rows / np.linalg.norm(rows, axis=1, keepdims=True)).astype(np.float32)
+
+
+def test_normalize_and_raw_needed_are_inverses_and_a_crowded_voice_needs_more():
+    from verification.domain.calibration import CohortNorm, Stats
+
+    crowded, alone, probe = Stats(0.6, 0.05), Stats(0.3, 0.05), Stats(0.45, 0.06)
+    for talent in (crowded, alone):
+        raw = CohortNorm.raw_needed(3.9, talent, probe)
+        assert CohortNorm.normalize(raw, talent, probe) == pytest.approx(3.9)
+    assert CohortNorm.raw_needed(3.9, crowded, probe) > CohortNorm.raw_needed(3.9, alone, probe)
+
+
+def test_a_normalized_search_finds_every_talent_a_brute_force_normalization_finds():
+    """Planted matches: talents near the probes (some in crowded regions of the space, some alone),
+    the cohort random. The index searches at the raw floor calibration.Bounds gives; every talent
+    whose exact normalized score reaches the review z must be returned with that score, and none
+    below it. A floor above the lowest raw score any talent needs would miss some."""
+    from verification.adapters.index import LikenessIndex
+    from verification.domain.calibration import CohortNorm
+
+    rng = np.random.default_rng(18)
+    centre = _unit(rng.normal(0, 1, (1, 256)))[0]
+    cohort = _unit(centre + rng.normal(0, 0.08, (200, 256)))  # strangers who all sound a bit alike
+    norm = CohortNorm(cohort, "test")
+    z_review = 3.2
+    index = LikenessIndex({}, voice_norm=norm, voice_norm_review=z_review)
+    talents = {}
+    for t in range(300):
+        spread = 0.02 + 0.1 * (t % 7)  # from crowded (near the cohort's centre) to alone
+        talents[f"t{t}"] = _unit(centre + rng.normal(0, spread, (3, 256)))
+        index.replace(f"t{t}", {Modality.VOICE: list(talents[f"t{t}"])})
+    probes = [Probe(Modality.VOICE, Location(), v) for v in _unit(centre + rng.normal(0, 0.06, (40, 256)))]
+    found = {(id(h.probe), h.talent_id): h for h in index.search_sync(probes, {Modality.VOICE: 0.99, Modality.FACE: 0.5})}
+    expected = {}
+    for p in probes:
+        ps = norm.stats(p.vector)
+        for t, vectors in talents.items():
+            z = norm.normalize(float((vectors @ p.vector).max()), norm.stats(vectors), ps)
+            if z >= z_review:
+                expected[(id(p), t)] = z
+    assert len(expected) > 50  # the plant worked: many talents reach the band
+    assert set(found) == set(expected)
+    assert all(found[k].score == pytest.approx(z, abs=1e-4) and found[k].raw_score is not None for k, z in expected.items())
+    # (the raw floor passed in, 0.99, would have found almost none of them)
+    assert sum(1 for k in expected if found[k].raw_score < 0.99) > 40
+
+
+def test_a_normalized_mean_is_judged_in_z_units_and_a_window_by_its_raw_pair():
+    t = replace(T, voice_norm_match=3.9, voice_norm_review=3.2)
+    mean = Probe(Modality.VOICE, Location(0, 9), np.zeros(1))
+    window = Probe(Modality.VOICE, Location(3, 5), np.zeros(1), window=True)
+    confirmed = best_matches([ProbeHit(mean, "a", 4.2, raw_score=0.80)], t)
+    assert [(m.score, m.in_review_band, m.raw_score) for m in confirmed] == [(4.2, False, 0.8)]
+    assert best_matches([ProbeHit(mean, "a", 3.5, raw_score=0.79)], t)[0].in_review_band
+    assert best_matches([ProbeHit(mean, "a", 3.1, raw_score=0.78)], t) == []
+    assert best_matches([ProbeHit(window, "a", 0.86)], t)[0].in_review_band is False  # raw 0.85 for a window
+    # A confirmed window and a normalized mean in the band: the confirmed evidence decides.
+    both = best_matches([ProbeHit(window, "a", 0.86), ProbeHit(mean, "a", 3.5, raw_score=0.79)], t)
+    assert both[0].in_review_band is False and both[0].raw_score is None
+
+
+def test_a_schema_5_receipt_keeps_the_raw_score_and_the_normalized_thresholds():
+    t = replace(T, voice_norm_match=3.9, voice_norm_review=3.2)
+    record = VerificationRecord(
+        verification_id="ver_1", receipt_id="rcp_1", request_id="r", platform_id="plt_1", media_sha256="ab" * 32,
+        media_type="audio/flac", media_bytes=10, frames=0, purpose="ADVERTISING", custom_purpose="", territory="US",
+        decision=Decision.ALLOW, matches=[Match("tal_2", Modality.VOICE, 4.4321, Location(0, 9), False, "grt_9", raw_score=0.8123)],
+        grant_ids=["grt_9"], conditions=[], models={"VOICE": "ge2e/1", "VOICE_COHORT": "sha256:00"}, thresholds=t,
+        consistency_token="", decided_at=datetime(2026, 11, 30, 12, 0, tzinfo=UTC), coverage=COMPLETE,
+    )  # fmt: skip
+    payload = record.receipt_payload("sk_1")
+    assert payload["schema"] == 5 and payload["matches"][0]["raw_score"] == "0.8123" and payload["matches"][0]["score"] == "4.4321"
+    assert payload["thresholds"]["voice_norm_match"] == "3.9000"
+    assert record_from_receipt(payload).receipt_payload("sk_1") == payload
+    assert "voice_norm_match" not in replace(record, thresholds=T).receipt_payload("sk_1")["thresholds"]  # off: not written

@@ -28,7 +28,7 @@ class IndexLikenessSearch:
         await self._follower.at_least("")  # UNAVAILABLE from a stale index: never a silent "no one else"
         position = self._follower.cursor  # the index holds every change up to here
         m = IndexModality(modality.value)
-        review = self._thresholds.review(m)
+        review = self._thresholds.review(m)  # (the raw floor; a normalized voice search sets its own, see LikenessIndex)
         probes = [Probe(m, Location(), np.asarray(v, np.float32)) for v in vectors]
         best: dict[str, float] = {}
         for hit in await self._index.search(probes, {m: review}):
@@ -48,5 +48,7 @@ class IndexLikenessSearch:
         return self._judged(m, scores)
 
     def _judged(self, m: IndexModality, best: dict[str, float]) -> list[Similar]:
-        review, match = self._thresholds.review(m), self._thresholds.match(m)
+        """Scores are normalized where the index normalizes them (a voice cohort): judged in those units."""
+        normalized = self._index.normalizes(m)
+        review, match = self._thresholds.review(m, normalized=normalized), self._thresholds.match(m, normalized=normalized)
         return sorted((Similar(t, round(s, 4), s >= match) for t, s in best.items() if s >= review), key=lambda s: (-s.score, s.talent_id))

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+from pathlib import Path
 
 import asyncpg
 import numpy as np
@@ -36,6 +37,7 @@ from likeness_common.freshness import ChangeFollower, Freshness
 from likeness_common.templates import open_sealed
 from likeness_common.tokens import decode_token
 
+from ..domain.calibration import Bounds, CohortNorm, Stats, cohort_name
 from ..domain.index import Metric, ModalityIndex
 from ..domain.model import Modality, Probe, ProbeHit
 
@@ -49,13 +51,30 @@ _OUTBOX_CHANNEL = "likeness_outbox"  # NOTIFYed by every outbox writer (likeness
 _CONSENT_REVISION = "SELECT coalesce(max(revision), 0) FROM grants"
 
 
+def load_cohort(path: Path) -> CohortNorm:
+    """A voice cohort file (`likeness cohort build`): a .npy (n, 256) float32 array. Named by its
+    content hash, which receipts record ("VOICE_COHORT")."""
+    array = np.load(path, allow_pickle=False)
+    if array.ndim != 2 or array.shape[1] != DIMS[Modality.VOICE]:
+        raise ValueError(f"{path}: a voice cohort is an (n, {DIMS[Modality.VOICE]}) array, got {array.shape}")
+    return CohortNorm(array, cohort_name(array))
+
+
 class LikenessIndex:
     """Both modalities; scores are "higher is closer" (face: 1 - distance, voice: cosine). Writes go
     through `upsert` and `remove` (one writer at a time, off the loop); `template_ids` says which
     stored templates a talent's rows came from."""
 
-    def __init__(self, models: dict[str, str], ivf_min_rows: int = 200_000, nprobe: dict[Modality, int] | None = None) -> None:
+    def __init__(self, models: dict[str, str], ivf_min_rows: int = 200_000, nprobe: dict[Modality, int] | None = None,
+                 voice_norm: CohortNorm | None = None, voice_norm_review: float | None = None) -> None:  # fmt: skip
+        """`voice_norm`: a speaker's-mean voice probe (not a single window) is scored by its S-norm
+        against this cohort (domain.calibration), and hits below `voice_norm_review` are dropped."""
         self.models = models  # modality -> "name/version": only comparable templates are loaded
+        if (voice_norm is None) != (voice_norm_review is None):
+            raise ValueError("voice normalization needs both a cohort and its review threshold")
+        self.voice_norm, self.voice_norm_review = voice_norm, voice_norm_review
+        self._voice_stats: dict[str, Stats] = {}
+        self._voice_bounds = Bounds()
         nprobe = nprobe or {Modality.FACE: 128, Modality.VOICE: 256}
         metrics = {Modality.FACE: Metric.EUCLIDEAN, Modality.VOICE: Metric.COSINE}
         self.by_modality = {
@@ -68,6 +87,12 @@ class LikenessIndex:
         """Synchronous: for the start-up load, before the server takes traffic."""
         for modality, index in self.by_modality.items():
             index.replace(talent_id, vectors.get(modality, []))
+        voices = vectors.get(Modality.VOICE, [])
+        if self.voice_norm is not None and len(voices):
+            stats = self._voice_stats[talent_id] = self.voice_norm.stats(np.stack(voices))
+            self._voice_bounds.include(stats)
+        else:
+            self._voice_stats.pop(talent_id, None)
         if template_ids:
             self._template_ids[talent_id] = template_ids
         else:
@@ -95,9 +120,17 @@ class LikenessIndex:
             if len(theirs):
                 if modality is Modality.FACE:
                     out[talent_id] = float(1.0 - np.linalg.norm(vectors[:, None, :] - theirs[None, :, :], axis=2).min())
+                elif self.normalizes(modality):
+                    raw = (vectors @ theirs.T).max(axis=1)
+                    out[talent_id] = max(self.voice_norm.normalize(float(r), self._voice_stats[talent_id], self.voice_norm.stats(v))
+                                         for r, v in zip(raw, vectors, strict=True))  # fmt: skip
                 else:
                     out[talent_id] = float((vectors @ theirs.T).max())
         return out
+
+    def normalizes(self, modality: Modality) -> bool:
+        """Are this modality's (non-window) scores normalized (and so judged in z units)?"""
+        return modality is Modality.VOICE and self.voice_norm is not None
 
     def contains(self, talent_id: str, modality: Modality) -> bool:
         return self.by_modality[modality].has(talent_id)
@@ -111,6 +144,11 @@ class LikenessIndex:
             mine = [p for p in probes if p.modality is modality]
             if not mine:
                 continue
+            if self.normalizes(modality):
+                hits += self._search_normalized(index, [p for p in mine if not p.window])
+                mine = [p for p in mine if p.window]  # single windows keep their raw rule
+                if not mine:
+                    continue
             matrix = np.stack([np.asarray(p.vector, np.float32) for p in mine])
             if modality is Modality.FACE:
                 for h in index.search(matrix, bound=1.0 - floor[modality]):
@@ -118,6 +156,26 @@ class LikenessIndex:
             else:
                 for h in index.search(matrix, bound=floor[modality]):
                     hits.append(ProbeHit(mine[h.probe], h.talent_id, h.value))
+        return hits
+
+    def _search_normalized(self, index: ModalityIndex, probes: list[Probe]) -> list[ProbeHit]:
+        """Speakers' means scored by S-norm: the raw search floor is, per probe, the lowest cosine
+        at which any indexed talent could reach the review z (calibration.Bounds), so normalization
+        never hides a talent that a lower raw score would have shown."""
+        if not probes:
+            return []
+        norm, z_review = self.voice_norm, self.voice_norm_review
+        matrix = np.stack([np.asarray(p.vector, np.float32) for p in probes])
+        stats = [norm.stats(v) for v in matrix]
+        floor = min(self._voice_bounds.floor(z_review, s) for s in stats)
+        hits = []
+        for h in index.search(matrix, bound=floor):
+            talent = self._voice_stats.get(h.talent_id)
+            if talent is None:  # (indexed before normalization was on: cannot happen, stats follow replace)
+                continue
+            z = norm.normalize(h.value, talent, stats[h.probe])
+            if z >= z_review:
+                hits.append(ProbeHit(probes[h.probe], h.talent_id, z, raw_score=h.value))
         return hits
 
     async def search(self, probes: list[Probe], floor: dict[Modality, float]) -> list[ProbeHit]:
@@ -281,6 +339,11 @@ class IndexSearcher:
 
     def __init__(self, index: LikenessIndex, follower: IndexFollower, loader: TemplateLoader) -> None:
         self._index, self._follower, self._loader = index, follower, loader
+
+    @property
+    def models(self) -> dict[str, str]:
+        norm = self._index.voice_norm
+        return {"VOICE_COHORT": norm.name} if norm is not None else {}
 
     async def search(self, probes: list[Probe], floor: dict[Modality, float], at_least_as_fresh: str = "") -> list[ProbeHit]:
         await self._follower.at_least(at_least_as_fresh)

@@ -32,8 +32,10 @@ class ReviewReason(str, enum.Enum):
 
 
 # Receipt payload schema: 1 (no coverage), 2 (coverage, review_reasons), 3 (each match's dispute_id),
-# 4 (each match's talent_identity_verified; the require_identity_verified policy). Fields are only ever added.
-RECEIPT_SCHEMA = 4
+# 4 (each match's talent_identity_verified; the require_identity_verified policy), 5 (a match judged
+# by its normalized score carries the raw one too; the normalized thresholds and the cohort, when in
+# force). Fields are only ever added.
+RECEIPT_SCHEMA = 5
 
 
 @dataclass(frozen=True)
@@ -61,23 +63,33 @@ class Thresholds:
     poor_audio_snr_db: float = 10.0  # speech vs the rest of the track
     poor_audio_high_band: float = 0.001  # share of speech energy above 3.6 kHz (telephone band: 0)
     poor_audio_speech_s: float = 1.0
+    # With a score-normalization cohort (calibration.CohortNorm; off when None): a speaker's mean is
+    # judged by its normalized score z (cohort standard deviations above a stranger), not its raw
+    # cosine; single windows keep their raw pair. From bench/accuracy's disjoint split (README).
+    voice_norm_match: float | None = None
+    voice_norm_review: float | None = None
 
     def poor_audio(self, coverage: Coverage) -> bool:
         return (coverage.audio_track and coverage.speech_seconds >= self.poor_audio_speech_s
                 and (coverage.speech_snr_db < self.poor_audio_snr_db or coverage.speech_high_band_share < self.poor_audio_high_band))  # fmt: skip
 
-    def match(self, modality: Modality, window: bool = False) -> float:
+    def match(self, modality: Modality, window: bool = False, normalized: bool = False) -> float:
         if modality is Modality.FACE:
             return self.face_match
+        if normalized:
+            return self.voice_norm_match
         return self.voice_window_match if window else self.voice_match
 
-    def review(self, modality: Modality, window: bool = False) -> float:
+    def review(self, modality: Modality, window: bool = False, normalized: bool = False) -> float:
         if modality is Modality.FACE:
             return self.face_review
+        if normalized:
+            return self.voice_norm_review
         return self.voice_window_review if window else self.voice_review
 
     def as_dict(self) -> dict[str, str]:
-        return {k: f"{v:.4f}" for k, v in self.__dict__.items()}
+        """For the receipt; the normalized pair only when in force (receipts before it stay byte-equal)."""
+        return {k: f"{v:.4f}" for k, v in self.__dict__.items() if v is not None}
 
 
 @dataclass(frozen=True)
@@ -156,7 +168,8 @@ class Probe:
 class ProbeHit:
     probe: Probe
     talent_id: str
-    score: float
+    score: float  # normalized when `raw_score` is set (a speaker's mean under a cohort), else raw
+    raw_score: float | None = None
 
 
 @dataclass(frozen=True)
@@ -170,6 +183,7 @@ class Match:
     denial: str = ""  # a consent DenialReason name, empty when covered
     dispute_id: str = ""  # an open likeness dispute over this talent and modality
     talent_identity_verified: bool = False  # an operator checked this talent's identity
+    raw_score: float | None = None  # the cosine behind a normalized `score` (None: `score` is raw)
 
 
 @dataclass(frozen=True)
@@ -185,19 +199,21 @@ def best_matches(hits: list[ProbeHit], thresholds: Thresholds) -> list[Match]:
     """One match per (talent, modality): the strongest evidence that reaches its review band, a
     probe at or above its match threshold before any in the band (a speaker's mean and a single
     window have their own thresholds, so their raw scores are compared within each tier)."""
-    best: dict[tuple[str, Modality], tuple[bool, float, ProbeHit]] = {}
+    best: dict[tuple[str, Modality], tuple[bool, bool, float, ProbeHit]] = {}
     for hit in hits:
-        p = hit.probe
-        if hit.score < thresholds.review(p.modality, p.window):
+        p, normalized = hit.probe, hit.raw_score is not None
+        if hit.score < thresholds.review(p.modality, p.window, normalized):
             continue
         key = (hit.talent_id, p.modality)
-        rank = (hit.score >= thresholds.match(p.modality, p.window), hit.score, hit)
-        if key not in best or rank[:2] > best[key][:2]:
+        # A confirmed match first; then a normalized score (calibrated) before a raw one.
+        rank = (hit.score >= thresholds.match(p.modality, p.window, normalized), normalized, hit.score, hit)
+        if key not in best or rank[:3] > best[key][:3]:
             best[key] = rank
     return sorted(
-        (Match(h.talent_id, h.probe.modality, round(h.score, 4), h.probe.location, not confirmed) for confirmed, _, h in best.values()),
+        (Match(h.talent_id, h.probe.modality, round(h.score, 4), h.probe.location, not confirmed,
+               raw_score=None if h.raw_score is None else round(h.raw_score, 4)) for confirmed, _, _, h in best.values()),
         key=lambda m: (m.talent_id, m.modality.value),
-    )
+    )  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -367,6 +383,8 @@ def _match_doc(m: Match, schema: int) -> dict:
         doc["dispute_id"] = m.dispute_id
     if schema >= 4:
         doc["talent_identity_verified"] = m.talent_identity_verified
+    if schema >= 5 and m.raw_score is not None:
+        doc["raw_score"] = f"{m.raw_score:.4f}"
     if loc.box is not None:
         doc["face_box"] = {"top": loc.box[0], "right": loc.box[1], "bottom": loc.box[2], "left": loc.box[3]}
     return doc
@@ -418,4 +436,5 @@ def _match_from(doc: dict) -> Match:
         denial=doc["denial"],
         dispute_id=doc.get("dispute_id", ""),
         talent_identity_verified=doc.get("talent_identity_verified", False),
+        raw_score=float(doc["raw_score"]) if "raw_score" in doc else None,
     )

@@ -138,7 +138,7 @@ async def verify(
         matches=outcome.matches,
         grant_ids=outcome.grant_ids,
         conditions=outcome.conditions,
-        models=extractor.models,
+        models={**extractor.models, **searcher.models},
         thresholds=thresholds,
         consistency_token=freshest(tokens),
         decided_at=_now(),

@@ -54,6 +54,11 @@ class Searcher(Protocol):
         on templates that are live now, from an index at least as fresh as the consistency token
         (UNAVAILABLE when it cannot be: never a quieter answer from a stale index)."""
 
+    @property
+    def models(self) -> dict[str, str]:
+        """What shapes its scores beyond the embedding models, for the receipt (the voice
+        normalization cohort: {"VOICE_COHORT": its content hash}); empty when nothing does."""
+
 
 class ConsentChecker(Protocol):
     async def check(self, talent_id: str, modality: Modality, purpose: str, custom_purpose: str, territory: str,
