@@ -39,7 +39,7 @@ MIGRATIONS = Migrations("verification", Path(__file__).parent / "migrations")
 OPERATIONS_SERVICE = "google.longrunning.Operations"
 _DEFAULT = Thresholds()
 # Normalized (z) thresholds of a speaker's mean, from bench/accuracy's disjoint split (README, Calibration).
-_NORM_MATCH, _NORM_REVIEW = 3.9, 3.2
+_NORM_MATCH, _NORM_REVIEW = 3.7, 2.6
 
 
 class VerificationSettings(ServiceSettings):
