@@ -86,13 +86,19 @@ def voice_enrollments(rejected: list[str]) -> list[Enrollment]:
     return out
 
 
-def pair_scores(enrollments: list[Enrollment], face: bool) -> tuple[list[float], list[float], list[tuple[float, str, str]]]:
-    """(distinct-identity best scores, same-identity best scores, the highest distinct pairs)."""
+def pair_scores(enrollments: list[Enrollment], face: bool, norm=None) -> tuple[list[float], list[float], list[tuple[float, str, str]]]:
+    """(distinct-identity best scores, same-identity best scores, the highest distinct pairs).
+    With `norm` (voice): each sample of one enrollment scored against the other's templates by
+    S-norm, as the enrollment service's check does with a cohort configured."""
     distinct, same, worst = [], [], []
+    stats = {id(e): (norm.stats(e.vectors), [norm.stats(v) for v in e.vectors]) for e in enrollments} if norm else {}
     for a, b in itertools.combinations(enrollments, 2):
         if face:
             d = np.linalg.norm(a.vectors[:, None, :] - b.vectors[None, :, :], axis=2)
             score = float(1.0 - d.min())
+        elif norm is not None:  # the later enrollment's samples (a) searched against b's templates
+            raw = (a.vectors @ b.vectors.T).max(axis=1)
+            score = max(norm.normalize(float(r), stats[id(b)][0], ps) for r, ps in zip(raw, stats[id(a)][1], strict=True))
         else:
             score = float((a.vectors @ b.vectors.T).max())
         if a.identity == b.identity:
@@ -116,10 +122,24 @@ def main() -> None:
     t = Thresholds()
     rejected: list[str] = []
     rows = []
-    for modality, make, face, threshold in (("face", face_enrollments, True, t.face_match),
-                                            ("voice", voice_enrollments, False, t.voice_match)):  # fmt: skip
-        enrollments = make(rejected)
-        distinct, same, worst = pair_scores(enrollments, face)
+    voices = voice_enrollments(rejected)
+    # S-norm (issue 18): the cohort is the train-clean-100 readers at even positions, as bench/calibration;
+    # the normalized row counts pairs among the other enrollments only (a cohort voice is never enrolled).
+    from verification.bootstrap import VerificationSettings
+    from verification.domain.calibration import CohortNorm
+
+    cohort_labels = {f"train-clean-100/{f.name}" for f in sorted((DATA / "voices" / "librispeech" / "train-clean-100").rglob("*.flac"),
+                                                                  key=lambda f: f.name)[0::2]}  # fmt: skip
+    norm = CohortNorm(np.concatenate([e.vectors for e in voices if e.label in cohort_labels]))
+    outside = [e for e in voices if e.label not in cohort_labels]
+    z_match = VerificationSettings().voice_norm_match
+    for modality, enrollments, face, threshold, scoring in (
+        ("face", face_enrollments(rejected), True, t.face_match, None),
+        ("voice", voices, False, t.voice_match, None),
+        ("voice, cohort half excluded, raw", outside, False, t.voice_match, None),
+        ("voice, cohort half excluded, S-norm", outside, False, z_match, norm),
+    ):
+        distinct, same, worst = pair_scores(enrollments, face, scoring)
         false_disputes = sum(s >= threshold for s in distinct)
         found = sum(s >= threshold for s in same)
         rows.append({
