@@ -442,7 +442,7 @@ def _normalized(v: np.ndarray) -> np.ndarray:
 # --- voice score normalization (issue 18) --------------------------------------------------------
 
 
-def _unit(rows: np.ndarray) -> np.ndarray:
+def _normed(rows: np.ndarray) -> np.ndarray:
     return (rows / np.linalg.norm(rows, axis=1, keepdims=True)).astype(np.float32)
 
 
@@ -465,17 +465,17 @@ def test_a_normalized_search_finds_every_talent_a_brute_force_normalization_find
     from verification.domain.calibration import CohortNorm
 
     rng = np.random.default_rng(18)
-    centre = _unit(rng.normal(0, 1, (1, 256)))[0]
-    cohort = _unit(centre + rng.normal(0, 0.08, (200, 256)))  # strangers who all sound a bit alike
+    centre = _normed(rng.normal(0, 1, (1, 256)))[0]
+    cohort = _normed(centre + rng.normal(0, 0.08, (200, 256)))  # strangers who all sound a bit alike
     norm = CohortNorm(cohort, "test")
     z_review = 3.2
     index = LikenessIndex({}, voice_norm=norm, voice_norm_review=z_review)
     talents = {}
     for t in range(300):
         spread = 0.02 + 0.1 * (t % 7)  # from crowded (near the cohort's centre) to alone
-        talents[f"t{t}"] = _unit(centre + rng.normal(0, spread, (3, 256)))
+        talents[f"t{t}"] = _normed(centre + rng.normal(0, spread, (3, 256)))
         index.replace(f"t{t}", {Modality.VOICE: list(talents[f"t{t}"])})
-    probes = [Probe(Modality.VOICE, Location(), v) for v in _unit(centre + rng.normal(0, 0.06, (40, 256)))]
+    probes = [Probe(Modality.VOICE, Location(), v) for v in _normed(centre + rng.normal(0, 0.06, (40, 256)))]
     found = {(id(h.probe), h.talent_id): h for h in index.search_sync(probes, {Modality.VOICE: 0.99, Modality.FACE: 0.5})}
     expected = {}
     for p in probes:
