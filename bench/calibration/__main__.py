@@ -36,14 +36,12 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:  # run as a script: `bench` imports from the repository root
     sys.path.insert(0, str(ROOT))
 from bench.host import load_average, machine  # noqa: E402
-from bench.robustness.harness import upper95  # noqa: E402
+from bench.robustness.harness import MATCH, NO_MATCH, REVIEW, clip_outcome, upper95  # noqa: E402  # noqa: E402
 from verification.adapters.engine import WorkerPoolExtractor  # noqa: E402
 from verification.adapters.index import LikenessIndex  # noqa: E402
 from verification.bootstrap import VerificationSettings  # noqa: E402
 from verification.domain.calibration import CohortNorm, cohort_name  # noqa: E402
 from verification.domain.model import Modality, Thresholds, best_matches  # noqa: E402
-
-MATCH, REVIEW, NO_MATCH = "MATCH", "REVIEW", "NO_MATCH"
 
 
 def log(message: str) -> None:
@@ -77,16 +75,9 @@ async def extract_all(files: list[Path]) -> dict[Path, tuple[list, object]]:
 
 
 def decide(index: LikenessIndex, thresholds: Thresholds, probes: list, coverage, expected: str | None) -> str:
-    """As bench/robustness/harness.judge: the deployed decision for one clip."""
-    floor = {m: min(thresholds.review(m), thresholds.review(m, window=True)) for m in Modality}
-    matches = [m for m in best_matches(index.search_sync(probes, floor), thresholds) if m.modality is Modality.VOICE]
-    poor = thresholds.poor_audio(coverage)
-    if expected is None:
-        outcome = MATCH if any(not m.in_review_band for m in matches) else REVIEW if matches else NO_MATCH
-    else:
-        mine = [m for m in matches if m.talent_id == expected]
-        outcome = NO_MATCH if not mine else REVIEW if mine[0].in_review_band else MATCH
-    return REVIEW if poor and outcome == NO_MATCH else outcome
+    """As bench/robustness/harness.judge: the deployed decision for one clip, with this index and thresholds."""
+    matches = [m for m in best_matches(index.search_sync(probes, thresholds.search_floor()), thresholds) if m.modality is Modality.VOICE]
+    return clip_outcome(matches, expected, thresholds.poor_audio(coverage))
 
 
 def mean_scores(index: LikenessIndex, probes: list, talents: set[str]) -> float:

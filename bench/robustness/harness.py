@@ -28,7 +28,7 @@ from verification.domain.model import Coverage, Match, Modality, Probe, ProbeHit
 
 MATCH, REVIEW, NO_MATCH = "MATCH", "REVIEW", "NO_MATCH"
 THRESHOLDS = Thresholds()  # deployed
-FLOOR = {m: min(THRESHOLDS.review(m), THRESHOLDS.review(m, window=True)) for m in Modality}  # as handlers.verify
+FLOOR = THRESHOLDS.search_floor()  # as handlers.verify
 NO_FLOOR = {Modality.FACE: -1e9, Modality.VOICE: -2.0}
 
 
@@ -125,27 +125,28 @@ def judge(case: Case, probes: list[Probe], registry: Registry, coverage: Coverag
     probes = [p for p in probes if p.modality is case.modality]
     hits = registry.index.search_sync(probes, FLOOR)
     matches = [m for m in best_matches(hits, THRESHOLDS) if m.modality is case.modality]
+    outcome = clip_outcome(matches, case.expected, poor)
     if case.expected is not None:
-        mine = [m for m in matches if m.talent_id == case.expected]
-        outcome = NO_MATCH if not mine else REVIEW if mine[0].in_review_band else MATCH
         others = [m.talent_id for m in matches if m.talent_id not in (case.expected, *case.present) and not m.in_review_band]
         window_only = False
     else:
-        outcome = _impostor_outcome(matches)
         others = [m.talent_id for m in matches if not m.in_review_band]
         means_only = best_matches([h for h in hits if not h.probe.window], THRESHOLDS)
         window_only = bool(others) and not any(not m.in_review_band for m in means_only)
-    if poor and outcome == NO_MATCH:
-        outcome = REVIEW
     result = Result(case, outcome, others, window_only, len(probes), poor_audio=poor)
     _collect_scores(result, registry.index.search_sync(probes, NO_FLOOR))
     return result
 
 
-def _impostor_outcome(matches: list[Match]) -> str:
-    if any(not m.in_review_band for m in matches):
-        return MATCH
-    return REVIEW if matches else NO_MATCH
+def clip_outcome(matches: list[Match], expected: str | None, poor_audio: bool = False) -> str:
+    """One clip's outcome: for a genuine clip, how its `expected` talent was found; for an impostor
+    (None), the worst anyone was found. Speech too degraded to judge turns NO_MATCH into REVIEW."""
+    if expected is not None:
+        mine = [m for m in matches if m.talent_id == expected]
+        outcome = NO_MATCH if not mine else REVIEW if mine[0].in_review_band else MATCH
+    else:
+        outcome = MATCH if any(not m.in_review_band for m in matches) else REVIEW if matches else NO_MATCH
+    return REVIEW if poor_audio and outcome == NO_MATCH else outcome
 
 
 def _collect_scores(result: Result, hits: list[ProbeHit]) -> None:

@@ -85,13 +85,16 @@ class LikenessIndex:
 
     def replace(self, talent_id: str, vectors: dict[Modality, list[np.ndarray]], template_ids: frozenset[str] = frozenset()) -> None:
         """Synchronous: for the start-up load, before the server takes traffic."""
-        for modality, index in self.by_modality.items():
-            index.replace(talent_id, vectors.get(modality, []))
+        # A talent's voice stats exist before its rows do and outlive them, so a search that finds
+        # its rows finds its stats (searches read a snapshot of the rows, off this thread).
         voices = vectors.get(Modality.VOICE, [])
-        if self.voice_norm is not None and len(voices):
+        normalized = self.voice_norm is not None and len(voices) > 0
+        if normalized:
             stats = self._voice_stats[talent_id] = self.voice_norm.stats(np.stack(voices))
             self._voice_bounds.include(stats)
-        else:
+        for modality, index in self.by_modality.items():
+            index.replace(talent_id, vectors.get(modality, []))
+        if not normalized:
             self._voice_stats.pop(talent_id, None)
         if template_ids:
             self._template_ids[talent_id] = template_ids
@@ -171,7 +174,7 @@ class LikenessIndex:
         hits = []
         for h in index.search(matrix, bound=floor):
             talent = self._voice_stats.get(h.talent_id)
-            if talent is None:  # (indexed before normalization was on: cannot happen, stats follow replace)
+            if talent is None:  # removed after this search's snapshot of the rows was taken
                 continue
             z = norm.normalize(h.value, talent, stats[h.probe])
             if z >= z_review:

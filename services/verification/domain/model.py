@@ -87,6 +87,11 @@ class Thresholds:
             return self.voice_norm_review
         return self.voice_window_review if window else self.voice_review
 
+    def search_floor(self) -> dict[Modality, float]:
+        """The raw score the 1:N search keeps hits from, per modality: the lower review threshold of
+        a speaker's mean and a single window (a normalized search sets its own, see LikenessIndex)."""
+        return {m: min(self.review(m), self.review(m, window=True)) for m in Modality}
+
     def as_dict(self) -> dict[str, str]:
         """For the receipt; the normalized pair only when in force (receipts before it stay byte-equal)."""
         return {k: f"{v:.4f}" for k, v in self.__dict__.items() if v is not None}

@@ -16,7 +16,7 @@ from likeness_common.principal import Principal
 from likeness_common.tokens import freshest
 
 from ..domain import commands, events
-from ..domain.model import Modality, Thresholds, VerificationRecord, best_matches, decide
+from ..domain.model import Thresholds, VerificationRecord, best_matches, decide
 from .ports import ConsentChecker, Extractor, Progress, Searcher, StoredVerification, VerificationUnitOfWork
 
 OPERATION = "Verify"
@@ -104,8 +104,7 @@ async def verify(
         if limit is not None and error.reason == "MEDIA_TOO_LONG":  # the header understated the clip's length
             raise _use_operation(float(error.metadata.get("seconds", limit)), limit) from None
         raise
-    floors = {m: min(thresholds.review(m), thresholds.review(m, window=True)) for m in Modality}
-    hits = await searcher.search(extraction.probes, floors, cmd.at_least_as_fresh)
+    hits = await searcher.search(extraction.probes, thresholds.search_floor(), cmd.at_least_as_fresh)
     matches = best_matches(hits, thresholds)
 
     territory = cmd.territory.upper()
