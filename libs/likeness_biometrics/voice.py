@@ -65,6 +65,7 @@ class SegmentEmbedding:
     start_s: float
     end_s: float
     embedding: np.ndarray  # (256,) float32
+    speech_s: float = 0.0  # seconds of speech it embeds (joined short runs: their sum, not the span)
 
 
 def cosine_similarity(a: np.ndarray, b: np.ndarray) -> float:
@@ -296,7 +297,8 @@ def speech_windows(samples: np.ndarray, config: BioConfig = _DEFAULT, encoder=No
         return stats, []
     embeddings = _embed([np.concatenate([x[s:e] for s, e in piece]) for piece in pieces], encoder)
     return stats, [
-        SegmentEmbedding(start_s=round(piece[0][0] / SAMPLE_RATE, 3), end_s=round(piece[-1][1] / SAMPLE_RATE, 3), embedding=emb)
+        SegmentEmbedding(start_s=round(piece[0][0] / SAMPLE_RATE, 3), end_s=round(piece[-1][1] / SAMPLE_RATE, 3), embedding=emb,
+                         speech_s=round(sum(e - s for s, e in piece) / SAMPLE_RATE, 3))
         for piece, emb in zip(pieces, embeddings)
     ]
 
@@ -309,6 +311,7 @@ class Speaker:
     end_s: float  # last window's end
     windows: int
     embedding: np.ndarray  # (256,) float32, unit length
+    speech_s: float = 0.0  # seconds of speech in its windows
 
 
 def cluster_speakers(segments: list[SegmentEmbedding], link_cosine: float = 0.65) -> list[Speaker]:
@@ -335,5 +338,6 @@ def cluster_speakers(segments: list[SegmentEmbedding], link_cosine: float = 0.65
         group = np.flatnonzero(labels == label)
         mean = unit[group].mean(axis=0)
         mean /= max(float(np.linalg.norm(mean)), 1e-9)
-        speakers.append(Speaker(segments[group.min()].start_s, segments[group.max()].end_s, len(group), mean.astype(np.float32)))
+        speech_s = round(sum(segments[i].speech_s for i in group), 3)
+        speakers.append(Speaker(segments[group.min()].start_s, segments[group.max()].end_s, len(group), mean.astype(np.float32), speech_s))
     return sorted(speakers, key=lambda s: s.start_s)

@@ -38,8 +38,9 @@ from .servicer import Limits, OperationsServicer, VerificationServicer
 MIGRATIONS = Migrations("verification", Path(__file__).parent / "migrations")
 OPERATIONS_SERVICE = "google.longrunning.Operations"
 _DEFAULT = Thresholds()
-# Normalized (z) thresholds of a speaker's mean, from bench/accuracy's disjoint split (README, Calibration).
-_NORM_MATCH, _NORM_REVIEW = 3.7, 2.6
+# Normalized (z) thresholds of a speaker's mean, from bench/calibration's two disjoint splits over
+# clean and platform-transformed speech (README, Calibration): no impostor clip reaches 4.1.
+_NORM_MATCH, _NORM_REVIEW = 4.1, 2.4
 
 
 class VerificationSettings(ServiceSettings):
@@ -83,6 +84,10 @@ class VerificationSettings(ServiceSettings):
     )  # fmt: skip
     voice_norm_match: float = Field(_NORM_MATCH, description="With a cohort: normalized score of a speaker's mean for a match.")
     voice_norm_review: float = Field(_NORM_REVIEW, description="With a cohort: normalized score from which a speaker's mean is REVIEW evidence.")
+    voice_mean_confirm_speech_s: float = Field(_DEFAULT.voice_mean_confirm_speech_s, ge=0,
+                                               description="A speaker over less speech (seconds) is REVIEW evidence at most.")
+    voice_window_confirm_speech_s: float = Field(_DEFAULT.voice_window_confirm_speech_s, ge=0,
+                                                 description="A speech window over less speech (seconds) is REVIEW evidence at most.")
     require_identity_verified: bool = Field(
         False, validation_alias=AliasChoices("LIKENESS_VERIFY_REQUIRE_IDENTITY_VERIFIED", "LIKENESS_VERIFICATION_REQUIRE_IDENTITY_VERIFIED"),
         description="An ALLOW that rests on the grant of a talent no operator has identity-verified becomes REVIEW.",
@@ -93,7 +98,9 @@ class VerificationSettings(ServiceSettings):
         return Thresholds(self.face_match, self.face_review, self.voice_match, self.voice_review, self.voice_window_match,
                           self.voice_window_review, self.poor_audio_snr_db, self.poor_audio_high_band,
                           voice_norm_match=self.voice_norm_match if normalized else None,
-                          voice_norm_review=self.voice_norm_review if normalized else None)  # fmt: skip
+                          voice_norm_review=self.voice_norm_review if normalized else None,
+                          voice_mean_confirm_speech_s=self.voice_mean_confirm_speech_s,
+                          voice_window_confirm_speech_s=self.voice_window_confirm_speech_s)  # fmt: skip
 
 
 @dataclass

@@ -151,3 +151,18 @@ def test_short_utterances_are_embedded_too() -> None:
         stats, windows = speech_windows(decode_audio(path.read_bytes()).samples)
         assert stats.speech_s > 1.0 and windows, path.name
         assert windows[0].end_s - windows[0].start_s >= 1.0
+        # Each window says how much speech it embeds (the duration rule of Verify reads it): joined
+        # runs count their speech, not the pauses between them.
+        assert all(0 < w.speech_s <= w.end_s - w.start_s + 1e-3 for w in windows)
+        assert sum(w.speech_s for w in windows) <= stats.speech_s + 0.5
+
+
+@requires_data
+def test_a_speaker_carries_the_speech_seconds_of_its_windows() -> None:
+    from likeness_biometrics.voice import cluster_speakers, speech_windows
+
+    [path] = [p for p in libri_files("1688") if p.name == "1688-142285-0006.flac"]
+    stats, windows = speech_windows(decode_audio(path.read_bytes()).samples)
+    [speaker] = cluster_speakers(windows)
+    assert speaker.speech_s == pytest.approx(sum(w.speech_s for w in windows), abs=0.01)
+    assert 0.6 * stats.speech_s <= speaker.speech_s <= stats.speech_s + 0.5

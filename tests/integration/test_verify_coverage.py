@@ -201,6 +201,27 @@ async def test_telephone_band_speech_of_an_enrolled_reader_is_review_not_no_matc
     assert vpb.REVIEW_REASON_POOR_AUDIO not in clean.review_reasons and clean.coverage.speech_high_band_share > 0.001
 
 
+async def test_speech_too_short_to_judge_is_review_and_a_short_speaker_is_not_confirmed(world):
+    """Duration rule (issue 18): 0.7 s of an enrolled reader cannot be told from anyone else's:
+    REVIEW (SHORT_SPEECH), never NO_MATCH, and nothing in it confirms a match; 8 s of them confirm
+    the reader, and the match says how much speech it rests on."""
+    from likeness_biometrics.voice import analyze_audio
+
+    speech = readers_speech("1688", 6, 8.0)
+    start = int(analyze_audio(speech).segments[0][0] * 16000)
+    silence = np.zeros(16000, np.float32)
+    tiny = await verify(world, mediakit.wav(np.concatenate([silence, speech[start : start + 11200], silence])))
+    assert 0 < tiny.coverage.speech_seconds < 1.0 and tiny.coverage.voice_windows >= 1, tiny.coverage
+    assert tiny.decision == vpb.DECISION_REVIEW and vpb.REVIEW_REASON_SHORT_SPEECH in tiny.review_reasons, (tiny.decision, tiny.matches)
+    assert all(m.in_review_band for m in tiny.matches)
+    whole = await verify(world, mediakit.wav(speech))
+    assert vpb.REVIEW_REASON_SHORT_SPEECH not in whole.review_reasons
+    [reader] = [m for m in whole.matches if m.talent_id == world["ids"]["reader_a"] and not m.in_review_band]
+    assert reader.speech_seconds >= 2.0, reader
+    receipt = json.loads(whole.receipt.canonical_payload)
+    assert receipt["schema"] == 6 and all("speech_s" in m for m in receipt["matches"] if m["modality"] == "VOICE")
+
+
 async def test_a_clip_damaged_midway_is_never_allowed(world, obama_granted):
     """Bytes zeroed in the middle of an H.264 stream: decoding skips what it cannot read and says so;
     the faces it saw are covered by a grant, but ALLOW would vouch for what nobody saw: REVIEW."""
@@ -213,14 +234,14 @@ async def test_a_clip_damaged_midway_is_never_allowed(world, obama_granted):
     assert list(v.review_reasons) == [vpb.REVIEW_REASON_INCOMPLETE_COVERAGE]
     assert not v.coverage.complete and "DECODE_ERRORS" in v.coverage.incomplete_reasons and v.coverage.decode_errors
     payload = json.loads(v.receipt.canonical_payload)
-    assert payload["schema"] == 5 and payload["decision"] == "REVIEW" and payload["review_reasons"] == ["INCOMPLETE_COVERAGE"]
+    assert payload["schema"] == 6 and payload["decision"] == "REVIEW" and payload["review_reasons"] == ["INCOMPLETE_COVERAGE"]
     assert payload["coverage"]["complete"] is False and payload["coverage"]["decode_errors"]
 
 
 async def test_the_receipt_binds_the_coverage(world, obama_granted):
     v = await verify(world, mediakit.still(portrait(640, 480)), obama_granted)
     payload = json.loads(v.receipt.canonical_payload)
-    assert payload["schema"] == 5 and payload["coverage"]["complete"] is True and payload["review_reasons"] == []
+    assert payload["schema"] == 6 and payload["coverage"]["complete"] is True and payload["review_reasons"] == []
     assert payload["coverage"]["frames_analyzed"] == v.coverage.frames_analyzed == 1
     assert epb.MODALITY_FACE == v.matches[0].modality
 

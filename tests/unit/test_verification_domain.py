@@ -293,6 +293,37 @@ def test_speech_too_degraded_to_judge_is_review_never_allow_or_no_match(degraded
             assert outcome.decision is Decision.REVIEW and outcome.review_reasons == (ReviewReason.POOR_AUDIO,)
 
 
+def test_speech_too_short_to_judge_is_review_never_allow_or_no_match():
+    """Under a second of speech the voice model cannot say whose voice it is (SHORT_SPEECH); no
+    speech at all is simply no voice (NO_MATCH stands)."""
+    short = replace(COMPLETE, speech_seconds=0.6)
+    assert T.short_speech(short) and not T.short_speech(COMPLETE) and not T.short_speech(replace(COMPLETE, speech_seconds=0.0))
+    assert not T.short_speech(replace(short, audio_track=False)) and not T.short_speech(replace(short, voice_windows=0))  # blips in hiss
+    assert decide([], {}, short, T).review_reasons == (ReviewReason.SHORT_SPEECH,)
+    assert decide([m("a")], {("a", Modality.FACE): YES}, short, T).decision is Decision.REVIEW
+    assert decide([m("a")], {("a", Modality.FACE): NO}, short, T).decision is Decision.DENY  # what was seen still denies
+    assert decide([], {}, replace(COMPLETE, speech_seconds=0.0), T).decision is Decision.NO_MATCH
+
+
+def test_a_voice_probe_over_too_little_speech_is_review_evidence_at_most():
+    """Duration rule: a speaker's mean needs 2 s of speech and a window 1 s to confirm a match; under
+    that, the same score is REVIEW evidence (the talent is named, the clip is not signed ALLOW)."""
+    def hit(speech_s: float | None, window: bool = False, score: float = 0.95) -> ProbeHit:
+        return ProbeHit(Probe(Modality.VOICE, Location(0, 3), np.zeros(1), window=window, speech_s=speech_s), "a", score)
+
+    assert [x.in_review_band for x in best_matches([hit(2.5)], T)] == [False]
+    assert [(x.in_review_band, x.speech_s) for x in best_matches([hit(1.5)], T)] == [(True, 1.5)]
+    assert [x.in_review_band for x in best_matches([hit(1.2, window=True)], T)] == [False]
+    assert [x.in_review_band for x in best_matches([hit(0.8, window=True)], T)] == [True]
+    assert [x.in_review_band for x in best_matches([hit(None)], T)] == [False]  # not measured (enrollment samples)
+    assert best_matches([hit(1.5, score=0.70)], T) == []  # under the review band whatever its length
+    face = ProbeHit(Probe(Modality.FACE, Location(), np.zeros(1), speech_s=None), "a", 0.9)
+    assert best_matches([face], T)[0].in_review_band is False
+    # The short mean in the band and a long enough window above the match: the window confirms.
+    both = best_matches([hit(1.5), hit(1.5, window=True, score=0.9)], T)
+    assert [(x.in_review_band, x.score) for x in both] == [(False, 0.9)]
+
+
 def test_a_still_image_and_an_audio_clip_have_no_video_gap_rule():
     assert Coverage(frames_in_clip=1, frames_sampled=1, frames_analyzed=1).complete
     assert Coverage(audio_track=True, audio_seconds=8.0, speech_seconds=7.0, voice_windows=4).complete
@@ -319,7 +350,7 @@ def test_receipt_payload_round_trips_and_has_no_floats():
         coverage=replace(COMPLETE, decode_errors=("audio: x",)), review_reasons=(ReviewReason.INCOMPLETE_COVERAGE,),
     )  # fmt: skip
     payload = record.receipt_payload("sk_1")
-    assert payload["version"] == RECEIPT_TYPE and payload["key_id"] == "sk_1" and payload["schema"] == 5
+    assert payload["version"] == RECEIPT_TYPE and payload["key_id"] == "sk_1" and payload["schema"] == 6
     assert [m["dispute_id"] for m in payload["matches"]] == ["", "dsp_1"]
     assert payload["coverage"]["complete"] is False and payload["coverage"]["incomplete_reasons"] == ["DECODE_ERRORS"]
     assert payload["review_reasons"] == ["INCOMPLETE_COVERAGE"]
@@ -393,12 +424,29 @@ def test_a_schema_4_receipt_carries_identity_and_policy_and_round_trips():
         review_reasons=(ReviewReason.TALENT_IDENTITY_NOT_VERIFIED,), require_identity_verified=True,
     )  # fmt: skip
     payload = record.receipt_payload("sk_1")
-    assert payload["schema"] == 5 and payload["policy"] == {"require_identity_verified": True}
+    assert payload["schema"] == 6 and payload["policy"] == {"require_identity_verified": True}
     assert payload["matches"][0]["talent_identity_verified"] is False
     assert record_from_receipt(payload).receipt_payload("sk_1") == payload
     old = replace(record, schema=3)  # a schema-3 receipt has neither key, and re-serializes to the same bytes
     assert "policy" not in old.receipt_payload("sk_1") and "talent_identity_verified" not in old.receipt_payload("sk_1")["matches"][0]
     assert record_from_receipt(old.receipt_payload("sk_1")).receipt_payload("sk_1") == old.receipt_payload("sk_1")
+
+
+def test_a_schema_6_receipt_carries_speech_seconds_and_the_duration_rule_and_older_ones_round_trip():
+    record = VerificationRecord(
+        verification_id="ver_1", receipt_id="rcp_1", request_id="r", platform_id="plt_1", media_sha256="ab" * 32,
+        media_type="audio/flac", media_bytes=10, frames=0, purpose="ADVERTISING", custom_purpose="", territory="US",
+        decision=Decision.REVIEW, matches=[Match("tal_2", Modality.VOICE, 0.91, Location(0, 2), True, "grt_9", speech_s=1.5)],
+        grant_ids=["grt_9"], conditions=[], models={}, thresholds=T, consistency_token="",
+        decided_at=datetime(2026, 12, 1, 12, 0, tzinfo=UTC), coverage=COMPLETE, review_reasons=(ReviewReason.REVIEW_BAND,),
+    )  # fmt: skip
+    payload = record.receipt_payload("sk_1")
+    assert payload["schema"] == 6 and payload["matches"][0]["speech_s"] == "1.500"
+    assert payload["thresholds"]["voice_mean_confirm_speech_s"] == "2.0000" and payload["thresholds"]["voice_window_confirm_speech_s"] == "1.0000"
+    assert record_from_receipt(payload).receipt_payload("sk_1") == payload
+    old = replace(record, schema=5).receipt_payload("sk_1")  # signed before the duration rule: neither key
+    assert "speech_s" not in old["matches"][0] and "voice_mean_confirm_speech_s" not in old["thresholds"]
+    assert record_from_receipt(old).receipt_payload("sk_1") == old
 
 
 def _leaves(value):
@@ -515,7 +563,7 @@ def test_a_schema_5_receipt_keeps_the_raw_score_and_the_normalized_thresholds():
         consistency_token="", decided_at=datetime(2026, 11, 30, 12, 0, tzinfo=UTC), coverage=COMPLETE,
     )  # fmt: skip
     payload = record.receipt_payload("sk_1")
-    assert payload["schema"] == 5 and payload["matches"][0]["raw_score"] == "0.8123" and payload["matches"][0]["score"] == "4.4321"
+    assert payload["schema"] == 6 and payload["matches"][0]["raw_score"] == "0.8123" and payload["matches"][0]["score"] == "4.4321"
     assert payload["thresholds"]["voice_norm_match"] == "3.9000"
     assert record_from_receipt(payload).receipt_payload("sk_1") == payload
     assert "voice_norm_match" not in replace(record, thresholds=T).receipt_payload("sk_1")["thresholds"]  # off: not written

@@ -135,8 +135,8 @@ class WorkerPoolExtractor:
             for face in frame.faces
         ]
         if heard is not None:
-            probes += [Probe(Modality.VOICE, Location(s.start_s, s.end_s), s.embedding) for s in heard.speakers]
-            probes += [Probe(Modality.VOICE, Location(w.start_s, w.end_s), w.embedding, window=True) for w in heard.windows]
+            probes += [Probe(Modality.VOICE, Location(s.start_s, s.end_s), s.embedding, speech_s=s.speech_s) for s in heard.speakers]
+            probes += [Probe(Modality.VOICE, Location(w.start_s, w.end_s), w.embedding, window=True, speech_s=w.speech_s) for w in heard.windows]
         coverage = coverage_of(shares, heard, config)
         return Extraction(probes, coverage, frames=coverage.frames_analyzed)
 

@@ -30,7 +30,7 @@ def match_pb(m: Match) -> pb.Match:
         start_seconds=loc.start_s, end_seconds=loc.end_s, frame_index=loc.frame_index, face_box=box,
         in_review_band=m.in_review_band, grant_id=m.grant_id,
         denial_reason=enum_value(cpb.DenialReason, m.denial, "DENIAL_REASON_"), dispute_id=m.dispute_id,
-        talent_identity_verified=m.talent_identity_verified,
+        talent_identity_verified=m.talent_identity_verified, raw_score=m.raw_score, speech_seconds=m.speech_s or 0.0,
     )  # fmt: skip
 
 

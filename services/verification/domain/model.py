@@ -29,13 +29,14 @@ class ReviewReason(str, enum.Enum):
     LIKENESS_DISPUTE = "LIKENESS_DISPUTE"  # a matched talent's likeness is disputed: whose consent counts is not settled
     # The deployment requires identity-verified talent and the ALLOW would rest on an unverified talent's grant.
     TALENT_IDENTITY_NOT_VERIFIED = "TALENT_IDENTITY_NOT_VERIFIED"
+    SHORT_SPEECH = "SHORT_SPEECH"  # some speech, too little to tell whose voice it is (under poor_audio_speech_s)
 
 
 # Receipt payload schema: 1 (no coverage), 2 (coverage, review_reasons), 3 (each match's dispute_id),
 # 4 (each match's talent_identity_verified; the require_identity_verified policy), 5 (a match judged
 # by its normalized score carries the raw one too; the normalized thresholds and the cohort, when in
-# force). Fields are only ever added.
-RECEIPT_SCHEMA = 5
+# force), 6 (the duration rule's thresholds; each voice match's speech seconds). Fields are only ever added.
+RECEIPT_SCHEMA = 6
 
 
 @dataclass(frozen=True)
@@ -62,16 +63,32 @@ class Thresholds:
     # train-clean-100 readers 0.2-31 dB (2.8 % under 10 dB), 3.2 % of them band-limited.
     poor_audio_snr_db: float = 10.0  # speech vs the rest of the track
     poor_audio_high_band: float = 0.001  # share of speech energy above 3.6 kHz (telephone band: 0)
-    poor_audio_speech_s: float = 1.0
+    poor_audio_speech_s: float = 1.0  # (and under it, some speech is too short to judge: REVIEW, SHORT_SPEECH)
     # With a score-normalization cohort (calibration.CohortNorm; off when None): a speaker's mean is
     # judged by its normalized score z (cohort standard deviations above a stranger), not its raw
-    # cosine; single windows keep their raw pair. From bench/accuracy's disjoint split (README).
+    # cosine; single windows keep their raw pair. From bench/calibration's disjoint splits (README).
     voice_norm_match: float | None = None
     voice_norm_review: float | None = None
+    # Duration (issue 18): a voice probe over less speech than this cannot confirm a match on its
+    # own, only be REVIEW evidence (bench/calibration: every clean genuine clip the z rule misses has
+    # under 3 s of speech; a speaker's mean over less than one window is no more than a window).
+    voice_mean_confirm_speech_s: float = 2.0
+    voice_window_confirm_speech_s: float = 1.0
 
     def poor_audio(self, coverage: Coverage) -> bool:
         return (coverage.audio_track and coverage.speech_seconds >= self.poor_audio_speech_s
                 and (coverage.speech_snr_db < self.poor_audio_snr_db or coverage.speech_high_band_share < self.poor_audio_high_band))  # fmt: skip
+
+    def short_speech(self, coverage: Coverage) -> bool:
+        """Speech enough to embed (a window: 0.3 s or more), too little for the voice model to say
+        whose it is. (Blips of a few frames in hiss embed nothing: no voice, not short speech.)"""
+        return coverage.audio_track and coverage.voice_windows > 0 and coverage.speech_seconds < self.poor_audio_speech_s
+
+    def can_confirm(self, probe: Probe) -> bool:
+        """Is there enough speech behind a voice probe for it to confirm a match (faces: always)?"""
+        if probe.modality is not Modality.VOICE or probe.speech_s is None:
+            return True
+        return probe.speech_s >= (self.voice_window_confirm_speech_s if probe.window else self.voice_mean_confirm_speech_s)
 
     def match(self, modality: Modality, window: bool = False, normalized: bool = False) -> float:
         if modality is Modality.FACE:
@@ -92,9 +109,13 @@ class Thresholds:
         a speaker's mean and a single window (a normalized search sets its own, see LikenessIndex)."""
         return {m: min(self.review(m), self.review(m, window=True)) for m in Modality}
 
-    def as_dict(self) -> dict[str, str]:
-        """For the receipt; the normalized pair only when in force (receipts before it stay byte-equal)."""
-        return {k: f"{v:.4f}" for k, v in self.__dict__.items() if v is not None}
+    def as_dict(self, schema: int = RECEIPT_SCHEMA) -> dict[str, str]:
+        """For the receipt: the normalized pair only when in force, and no field newer than the
+        receipt's schema (a receipt read back re-serializes to the same bytes)."""
+        return {k: f"{v:.4f}" for k, v in self.__dict__.items() if v is not None and _THRESHOLD_SINCE.get(k, 1) <= schema}
+
+
+_THRESHOLD_SINCE = {"voice_mean_confirm_speech_s": 6, "voice_window_confirm_speech_s": 6}  # receipt schema that added them
 
 
 @dataclass(frozen=True)
@@ -167,6 +188,7 @@ class Probe:
     location: Location
     vector: object = field(repr=False)
     window: bool = False  # one speech window on its own (not a speaker's mean)
+    speech_s: float | None = None  # voice: seconds of speech behind it (None: not measured, no duration rule)
 
 
 @dataclass(frozen=True)
@@ -189,6 +211,7 @@ class Match:
     dispute_id: str = ""  # an open likeness dispute over this talent and modality
     talent_identity_verified: bool = False  # an operator checked this talent's identity
     raw_score: float | None = None  # the cosine behind a normalized `score` (None: `score` is raw)
+    speech_s: float | None = None  # voice: seconds of speech behind the deciding probe
 
 
 @dataclass(frozen=True)
@@ -210,13 +233,15 @@ def best_matches(hits: list[ProbeHit], thresholds: Thresholds) -> list[Match]:
         if hit.score < thresholds.review(p.modality, p.window, normalized):
             continue
         key = (hit.talent_id, p.modality)
+        confirmed = hit.score >= thresholds.match(p.modality, p.window, normalized) and thresholds.can_confirm(p)
         # A confirmed match first; then a normalized score (calibrated) before a raw one.
-        rank = (hit.score >= thresholds.match(p.modality, p.window, normalized), normalized, hit.score, hit)
+        rank = (confirmed, normalized, hit.score, hit)
         if key not in best or rank[:3] > best[key][:3]:
             best[key] = rank
     return sorted(
         (Match(h.talent_id, h.probe.modality, round(h.score, 4), h.probe.location, not confirmed,
-               raw_score=None if h.raw_score is None else round(h.raw_score, 4)) for confirmed, _, _, h in best.values()),
+               raw_score=None if h.raw_score is None else round(h.raw_score, 4), speech_s=h.probe.speech_s)
+         for confirmed, _, _, h in best.values()),
         key=lambda m: (m.talent_id, m.modality.value),
     )  # fmt: skip
 
@@ -237,8 +262,8 @@ def decide(matches: list[Match], verdicts: dict[tuple[str, Modality], ConsentVer
     covered the whole clip. DENY: a confirmed match (above the match threshold) is not covered
     (whatever else: what was seen already denies). REVIEW: the only uncovered evidence is in the
     review band; or the coverage is incomplete (what was not seen may hold anyone); or the speech is
-    too degraded for the voice model (a voice it cannot tell apart may be anyone's): in the last
-    two cases neither ALLOW nor NO_MATCH can be signed; or a matched talent's likeness is under an
+    too degraded or too short for the voice model (a voice it cannot tell apart may be anyone's):
+    in the last three cases neither ALLOW nor NO_MATCH can be signed; or a matched talent's likeness is under an
     open dispute (`disputes`: (talent, modality) -> dispute id), named on its match: two records
     claim one face or voice, so whose consent counts is not settled. NO_MATCH: nothing reached the
     review band in a complete analysis of usable media.
@@ -257,8 +282,11 @@ def decide(matches: list[Match], verdicts: dict[tuple[str, Modality], ConsentVer
         reasons.append(ReviewReason.TALENT_IDENTITY_NOT_VERIFIED)
     if not coverage.complete:
         reasons.append(ReviewReason.INCOMPLETE_COVERAGE)
-    if (thresholds or Thresholds()).poor_audio(coverage):
+    thresholds = thresholds or Thresholds()
+    if thresholds.poor_audio(coverage):
         reasons.append(ReviewReason.POOR_AUDIO)
+    if thresholds.short_speech(coverage):
+        reasons.append(ReviewReason.SHORT_SPEECH)
     return replace(outcome, decision=Decision.REVIEW, review_reasons=tuple(reasons)) if reasons else outcome
 
 
@@ -336,7 +364,7 @@ class VerificationRecord:
             "grant_ids": list(self.grant_ids),
             "conditions": [{"kind": k, "value": v} for k, v in self.conditions],
             "models": dict(self.models),
-            "thresholds": self.thresholds.as_dict(),
+            "thresholds": self.thresholds.as_dict(self.schema),
             "consistency_token": self.consistency_token,
         }
         if self.schema >= 2:
@@ -390,6 +418,8 @@ def _match_doc(m: Match, schema: int) -> dict:
         doc["talent_identity_verified"] = m.talent_identity_verified
     if schema >= 5 and m.raw_score is not None:
         doc["raw_score"] = f"{m.raw_score:.4f}"
+    if schema >= 6 and m.speech_s is not None:
+        doc["speech_s"] = f"{m.speech_s:.3f}"
     if loc.box is not None:
         doc["face_box"] = {"top": loc.box[0], "right": loc.box[1], "bottom": loc.box[2], "left": loc.box[3]}
     return doc
@@ -442,4 +472,5 @@ def _match_from(doc: dict) -> Match:
         dispute_id=doc.get("dispute_id", ""),
         talent_identity_verified=doc.get("talent_identity_verified", False),
         raw_score=float(doc["raw_score"]) if "raw_score" in doc else None,
+        speech_s=float(doc["speech_s"]) if "speech_s" in doc else None,
     )

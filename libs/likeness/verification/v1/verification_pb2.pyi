@@ -29,6 +29,7 @@ class ReviewReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     REVIEW_REASON_POOR_AUDIO: _ClassVar[ReviewReason]
     REVIEW_REASON_LIKENESS_DISPUTE: _ClassVar[ReviewReason]
     REVIEW_REASON_TALENT_IDENTITY_NOT_VERIFIED: _ClassVar[ReviewReason]
+    REVIEW_REASON_SHORT_SPEECH: _ClassVar[ReviewReason]
 DECISION_UNSPECIFIED: Decision
 DECISION_ALLOW: Decision
 DECISION_DENY: Decision
@@ -40,6 +41,7 @@ REVIEW_REASON_INCOMPLETE_COVERAGE: ReviewReason
 REVIEW_REASON_POOR_AUDIO: ReviewReason
 REVIEW_REASON_LIKENESS_DISPUTE: ReviewReason
 REVIEW_REASON_TALENT_IDENTITY_NOT_VERIFIED: ReviewReason
+REVIEW_REASON_SHORT_SPEECH: ReviewReason
 
 class Coverage(_message.Message):
     __slots__ = ("complete", "incomplete_reasons", "media_seconds", "sample_fps", "frames_in_clip", "frames_sampled", "frames_analyzed", "frames_skipped_unchanged", "skip_rule", "max_gap_seconds", "max_gap_allowed_seconds", "max_analyzed_gap_seconds", "audio_track", "audio_seconds", "speech_seconds", "voice_windows", "decode_errors", "speech_snr_db", "speech_high_band_share")
@@ -128,7 +130,7 @@ class FaceBox(_message.Message):
     def __init__(self, top: _Optional[int] = ..., right: _Optional[int] = ..., bottom: _Optional[int] = ..., left: _Optional[int] = ...) -> None: ...
 
 class Match(_message.Message):
-    __slots__ = ("talent_id", "modality", "score", "start_seconds", "end_seconds", "frame_index", "face_box", "in_review_band", "grant_id", "denial_reason", "dispute_id", "talent_identity_verified")
+    __slots__ = ("talent_id", "modality", "score", "start_seconds", "end_seconds", "frame_index", "face_box", "in_review_band", "grant_id", "denial_reason", "dispute_id", "talent_identity_verified", "raw_score", "speech_seconds")
     TALENT_ID_FIELD_NUMBER: _ClassVar[int]
     MODALITY_FIELD_NUMBER: _ClassVar[int]
     SCORE_FIELD_NUMBER: _ClassVar[int]
@@ -141,6 +143,8 @@ class Match(_message.Message):
     DENIAL_REASON_FIELD_NUMBER: _ClassVar[int]
     DISPUTE_ID_FIELD_NUMBER: _ClassVar[int]
     TALENT_IDENTITY_VERIFIED_FIELD_NUMBER: _ClassVar[int]
+    RAW_SCORE_FIELD_NUMBER: _ClassVar[int]
+    SPEECH_SECONDS_FIELD_NUMBER: _ClassVar[int]
     talent_id: str
     modality: _enrollment_pb2.Modality
     score: float
@@ -153,7 +157,9 @@ class Match(_message.Message):
     denial_reason: _consent_pb2.DenialReason
     dispute_id: str
     talent_identity_verified: bool
-    def __init__(self, talent_id: _Optional[str] = ..., modality: _Optional[_Union[_enrollment_pb2.Modality, str]] = ..., score: _Optional[float] = ..., start_seconds: _Optional[float] = ..., end_seconds: _Optional[float] = ..., frame_index: _Optional[int] = ..., face_box: _Optional[_Union[FaceBox, _Mapping]] = ..., in_review_band: _Optional[bool] = ..., grant_id: _Optional[str] = ..., denial_reason: _Optional[_Union[_consent_pb2.DenialReason, str]] = ..., dispute_id: _Optional[str] = ..., talent_identity_verified: _Optional[bool] = ...) -> None: ...
+    raw_score: float
+    speech_seconds: float
+    def __init__(self, talent_id: _Optional[str] = ..., modality: _Optional[_Union[_enrollment_pb2.Modality, str]] = ..., score: _Optional[float] = ..., start_seconds: _Optional[float] = ..., end_seconds: _Optional[float] = ..., frame_index: _Optional[int] = ..., face_box: _Optional[_Union[FaceBox, _Mapping]] = ..., in_review_band: _Optional[bool] = ..., grant_id: _Optional[str] = ..., denial_reason: _Optional[_Union[_consent_pb2.DenialReason, str]] = ..., dispute_id: _Optional[str] = ..., talent_identity_verified: _Optional[bool] = ..., raw_score: _Optional[float] = ..., speech_seconds: _Optional[float] = ...) -> None: ...
 
 class Receipt(_message.Message):
     __slots__ = ("receipt_id", "canonical_payload", "key_id", "algorithm", "signature")
