@@ -71,8 +71,8 @@ def judge_trial(case: harness.Case, probes: list[Probe], registry: harness.Regis
 
 def _matches(probes: list[Probe], modality: Modality, registry: harness.Registry) -> list[Match]:
     """best_matches at the deployed thresholds over the hits at the handler's floor (as harness.judge)."""
-    hits = registry.index.search_sync(probes, harness.FLOOR)
-    return [m for m in best_matches(hits, harness.THRESHOLDS) if m.modality is modality]
+    hits = registry.index.search_sync(probes, registry.thresholds.search_floor())
+    return [m for m in best_matches(hits, registry.thresholds) if m.modality is modality]
 
 
 def _scores(case: harness.Case, hits: list[ProbeHit]) -> tuple[dict[str, dict[str, float]], list[float]]:

@@ -1,23 +1,28 @@
 """bench/calibration: the voice rule before and after S-norm (issue 18), in one run, on a disjoint
-split, with the service's own code.
+split, with the service's own code, on clean and platform-transformed speech.
 
-    .venv/bin/python bench/calibration [--data ../shared/data] [--json out.json]
+    .venv/bin/python bench/calibration [--data ../shared/data] [--swap] [--clean-only] [--json out.json]
 
 - Cohort: the train-clean-100 readers at even positions (sorted by file name), embedded as
-  `likeness cohort build` does; never probed.
-- Impostors: the readers at odd positions, each utterance through the verification service's
+  `likeness cohort build` does; never probed. (--swap: the odd positions.)
+- Impostors: the readers at the other positions, each utterance through the verification service's
   extractor (every speaker's mean and every ~2 s window), judged against the enrolled talents.
 - Genuine: the 10 test-other readers enrolled from their first 3 utterances (the issue's "through
   Verify with 3-utterance enrollment") and, separately, from their first 4 (bench/accuracy's);
   each other utterance of theirs is a genuine probe.
-- Rules: RAW = `Thresholds()` as deployed (a speaker's mean at cosine 0.84 / 0.75, a window at
-  0.85 / 0.80); NORMALIZED = the same with the index normalizing speakers' means against the cohort
-  (`LikenessIndex(voice_norm=...)`, z thresholds from `VerificationSettings`), windows unchanged.
+- Transforms (bench/robustness/transforms.py, unless --clean-only): every genuine and impostor
+  utterance also after speed 0.9x / 1.1x, pitch -1 / +1 semitone, pink noise and music at 10 dB SNR
+  and a telephone line, grouped into families.
+- Rules: RAW = `Thresholds()` as deployed without a cohort (a speaker's mean at cosine 0.84 / 0.75,
+  a window at 0.85 / 0.80); NORMALIZED = the same with the index normalizing speakers' means
+  against the cohort (`LikenessIndex(voice_norm=...)`, z thresholds from `VerificationSettings`),
+  windows unchanged. Both with the duration rule (a speaker over under 2 s of speech, a window
+  under 1 s: REVIEW evidence at most; a clip with under 1 s of speech: REVIEW, SHORT_SPEECH).
   Per clip: MATCH when the expected talent is confirmed, REVIEW when it is in the band (or the
-  speech is POOR_AUDIO), NO_MATCH otherwise; an impostor clip counts as a false match when anyone
-  is confirmed. Rates as k/n with a one-sided 95 % Clopper-Pearson upper bound.
-Also printed: a sweep of the normalized match threshold (speaker means alone), and the cost of
-normalizing (per probe, the cohort stats and the normalization, timed).
+  speech is POOR_AUDIO / SHORT_SPEECH), NO_MATCH otherwise; an impostor clip counts as a false
+  match when anyone is confirmed. Rates as k/n with a one-sided 95 % Clopper-Pearson upper bound.
+Also printed: a sweep of the normalized match threshold (speaker means alone, every family), the
+clean genuine misses by speech duration, and the cost of normalizing (per probe, timed).
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ import asyncio
 import json
 import sys
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -36,7 +41,7 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:  # run as a script: `bench` imports from the repository root
     sys.path.insert(0, str(ROOT))
 from bench.host import load_average, machine  # noqa: E402
-from bench.robustness.harness import MATCH, NO_MATCH, REVIEW, clip_outcome, upper95  # noqa: E402  # noqa: E402
+from bench.robustness.harness import MATCH, NO_MATCH, REVIEW, clip_outcome, upper95  # noqa: E402
 from verification.adapters.engine import WorkerPoolExtractor  # noqa: E402
 from verification.adapters.index import LikenessIndex  # noqa: E402
 from verification.bootstrap import VerificationSettings  # noqa: E402
@@ -48,6 +53,30 @@ def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
+FAMILIES = {"original": "clean", "speed 0.9x": "speed ±10 %", "speed 1.1x": "speed ±10 %", "pitch -1 st": "pitch ±1 semitone",
+            "pitch +1 st": "pitch ±1 semitone", "noise 10 dB": "noise / music 10 dB", "music 10 dB": "noise / music 10 dB",
+            "telephone 8k": "telephone band"}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Clip:
+    path: Path
+    transform: str  # "original" or a bench/robustness transforms.AUDIO name
+
+    @property
+    def family(self) -> str:
+        return FAMILIES[self.transform]
+
+    def media(self, seed: int) -> bytes:
+        if self.transform == "original":
+            return self.path.read_bytes()
+        from bench.robustness.transforms import AUDIO
+        from likeness_biometrics import decode_audio
+        from tests.mediakit import wav
+
+        return wav(AUDIO[self.transform](decode_audio(self.path.read_bytes()).samples, seed))
+
+
 def embed(files: list[Path]) -> list[np.ndarray | None]:
     from likeness_biometrics.worker import enroll_voice_clips
 
@@ -57,18 +86,20 @@ def embed(files: list[Path]) -> list[np.ndarray | None]:
     return out
 
 
-async def extract_all(files: list[Path]) -> dict[Path, tuple[list, object]]:
+async def extract_all(clips: list[Clip]) -> dict[Clip, tuple[list, object]]:
     extractor = WorkerPoolExtractor(face_workers=1, voice_workers=2)
     await extractor.warm_up()
     gate, out = asyncio.Semaphore(3), {}
 
-    async def one(f: Path) -> None:
+    async def one(n: int, clip: Clip) -> None:
         async with gate:
-            e = await extractor.extract(f.read_bytes())
-            out[f] = ([p for p in e.probes if p.modality is Modality.VOICE], e.coverage)
+            e = await extractor.extract(await asyncio.to_thread(clip.media, n))
+            out[clip] = ([p for p in e.probes if p.modality is Modality.VOICE], e.coverage)
+            if len(out) % 250 == 0:
+                log(f"  {len(out)}/{len(clips)} clips")
 
     try:
-        await asyncio.gather(*(one(f) for f in files))
+        await asyncio.gather(*(one(n, c) for n, c in enumerate(clips)))
     finally:
         extractor.close()
     return out
@@ -77,7 +108,7 @@ async def extract_all(files: list[Path]) -> dict[Path, tuple[list, object]]:
 def decide(index: LikenessIndex, thresholds: Thresholds, probes: list, coverage, expected: str | None) -> str:
     """As bench/robustness/harness.judge: the deployed decision for one clip, with this index and thresholds."""
     matches = [m for m in best_matches(index.search_sync(probes, thresholds.search_floor()), thresholds) if m.modality is Modality.VOICE]
-    return clip_outcome(matches, expected, thresholds.poor_audio(coverage))
+    return clip_outcome(matches, expected, thresholds.poor_audio(coverage) or thresholds.short_speech(coverage))
 
 
 def mean_scores(index: LikenessIndex, probes: list, talents: set[str]) -> float:
@@ -93,11 +124,17 @@ def rate(k: int, n: int) -> str:
     return f"{k}/{n} = {k / n:.1%} (≤ {upper95(k, n):.1%})" if n else "-"
 
 
+def tally(rule: str, enrollment: str, family: str, g: list[str], i: list[str]) -> dict:
+    return {"enrollment": enrollment, "rule": rule, "family": family, "genuine": len(g), "match": g.count(MATCH), "review": g.count(REVIEW),
+            "no_match": g.count(NO_MATCH), "impostors": len(i), "false_match": i.count(MATCH), "impostor_review": i.count(REVIEW)}  # fmt: skip
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
     ap.add_argument("--json", type=Path, help="also write the figures here")
     ap.add_argument("--swap", action="store_true", help="cohort from the odd positions, impostors the even ones (the thresholds' check)")
+    ap.add_argument("--clean-only", action="store_true", help="no platform transforms (a quicker run)")
     args = ap.parse_args()
     libri = args.data / "voices" / "librispeech"
     if not libri.is_dir():
@@ -110,18 +147,21 @@ def main() -> None:
     cohort_files, impostor_files = (crowd[1::2], crowd[0::2]) if args.swap else (crowd[0::2], crowd[1::2])
     readers = {r.name: sorted(r.glob("*.flac")) for r in sorted((libri / "test-other").iterdir()) if r.is_dir()}
     readers = {k: v for k, v in readers.items() if v}
+    transforms = ["original"] if args.clean_only else list(FAMILIES)
 
     log(f"embedding the cohort ({len(cohort_files)} readers) and the enrollments")
     cohort = np.asarray([v for v in embed(cohort_files) if v is not None], np.float32)
     norm = CohortNorm(cohort, cohort_name(cohort))
     enrolled = {r: embed(files) for r, files in readers.items()}
-    log("extracting probes")
-    probes = asyncio.run(extract_all([f for files in readers.values() for f in files] + impostor_files))
+    probe_files = [f for files in readers.values() for f in files[3:]] + impostor_files
+    clips = [Clip(f, t) for f in probe_files for t in transforms]
+    log(f"extracting {len(clips)} clips")
+    probes = asyncio.run(extract_all(clips))
 
     settings = VerificationSettings(voice_cohort_file=Path("cohort.npy"))  # (only for its thresholds)
     raw_t = Thresholds()
     norm_t = replace(raw_t, voice_norm_match=settings.voice_norm_match, voice_norm_review=settings.voice_norm_review)
-    rows, sweeps, timing = [], {}, {}
+    rows, sweeps, by_duration, timing = [], {}, [], {}
     for k in (3, 4):
         indexes = {"raw": LikenessIndex({}), "normalized": LikenessIndex({}, voice_norm=norm, voice_norm_review=norm_t.voice_norm_review)}
         for index in indexes.values():
@@ -130,45 +170,67 @@ def main() -> None:
         genuine = [(r, f) for r, files in readers.items() for f in files[k:]]
         for name, index in indexes.items():
             t = norm_t if name == "normalized" else raw_t
-            g = [decide(index, t, *probes[f], r) for r, f in genuine]
-            i = [decide(index, t, *probes[f], None) for f in impostor_files]
-            rows.append({"enrollment": f"{k} utterances", "rule": name, "genuine": len(g), "match": g.count(MATCH), "review": g.count(REVIEW),
-                         "no_match": g.count(NO_MATCH), "impostors": len(i), "false_match": i.count(MATCH), "impostor_review": i.count(REVIEW)})  # fmt: skip
-            if name == "normalized":
-                gs = [mean_scores(index, probes[f][0], {r}) for r, f in genuine]
-                im = [mean_scores(index, probes[f][0], set(enrolled)) for f in impostor_files]
-                sweeps[k] = {"genuine": gs, "impostor": im}
+            for family in dict.fromkeys(FAMILIES[x] for x in transforms):
+                if k == 4 and family != "clean":
+                    continue
+                mine = [x for x in transforms if FAMILIES[x] == family]
+                g = [decide(index, t, *probes[Clip(f, x)], r) for r, f in genuine for x in mine]
+                i = [decide(index, t, *probes[Clip(f, x)], None) for f in impostor_files for x in mine]
+                rows.append(tally(name, f"{k} utterances", family, g, i))
+            if k == 3 and name == "normalized":
+                for r, f in genuine:
+                    probes_f, coverage = probes[Clip(f, "original")]
+                    by_duration.append((coverage.speech_seconds, decide(index, t, probes_f, coverage, r)))
+                sweeps = {
+                    "genuine": {fam: [mean_scores(index, probes[Clip(f, x)][0], {r}) for r, f in genuine for x in transforms if FAMILIES[x] == fam]
+                                for fam in dict.fromkeys(FAMILIES[x] for x in transforms)},
+                    "impostor": [mean_scores(index, probes[Clip(f, x)][0], set(enrolled)) for f in impostor_files for x in transforms],
+                }  # fmt: skip
     # Cost: the cohort stats of one probe and one normalization (the index's added work per probe).
     v = next(p for p, _ in probes.values() if p)[0].vector
     t0 = time.perf_counter()
     for _ in range(2000):
-        s = norm.stats(v)
+        norm.stats(v)
     timing["probe_stats_ms"] = (time.perf_counter() - t0) / 2000 * 1000
     timing["cohort"] = {"voices": len(cohort), "name": norm.name}
     host["load_end"] = load_average()
+    report(args, host, started, norm, raw_t, norm_t, len(impostor_files), rows, sweeps, by_duration, timing)
 
+
+def report(args, host, started, norm, raw_t, norm_t, impostors, rows, sweeps, by_duration, timing) -> None:  # noqa: PLR0913
     print(f"\nbench/calibration  {host['date']}  {host['cpu']} x{host['cores']}, load {host['load_1min']:.2f} at start, "
           f"{host['load_end']:.2f} at end; {time.monotonic() - started:.0f} s")
-    print(f"cohort: {len(cohort)} train-clean-100 readers ({'odd' if args.swap else 'even'} positions), {norm.name}; impostors: the {len(impostor_files)} others; "
+    print(f"cohort: {norm.size} train-clean-100 readers ({'odd' if args.swap else 'even'} positions), {norm.name}; impostors: the {impostors} others; "
           f"normalized thresholds (speaker means) {norm_t.voice_norm_match} / {norm_t.voice_norm_review}, windows raw "
-          f"{raw_t.voice_window_match} / {raw_t.voice_window_review}\n")
-    print("| enrollment | rule | genuine clips | MATCH | REVIEW | NO_MATCH | FNMR (not MATCH) | impostor clips | false MATCH | REVIEW |")
-    print("| --- | --- | ---: | ---: | ---: | ---: | --- | ---: | --- | ---: |")
+          f"{raw_t.voice_window_match} / {raw_t.voice_window_review}; duration rule: a speaker under {raw_t.voice_mean_confirm_speech_s:g} s, "
+          f"a window under {raw_t.voice_window_confirm_speech_s:g} s of speech is REVIEW evidence at most\n")
+    print("| enrollment | family | rule | genuine clips | MATCH | REVIEW | NO_MATCH | FNMR (not MATCH) | impostor clips | false MATCH | REVIEW |")
+    print("| --- | --- | --- | ---: | ---: | ---: | ---: | --- | ---: | --- | ---: |")
     for r in rows:
-        print(f"| {r['enrollment']} | {r['rule']} | {r['genuine']} | {r['match']} | {r['review']} | {r['no_match']} | "
+        print(f"| {r['enrollment']} | {r['family']} | {r['rule']} | {r['genuine']} | {r['match']} | {r['review']} | {r['no_match']} | "
               f"{rate(r['genuine'] - r['match'], r['genuine'])} | {r['impostors']} | {rate(r['false_match'], r['impostors'])} | "
               f"{r['impostor_review']} |")  # fmt: skip
-    for k, s in sweeps.items():
-        g, im = np.asarray(s["genuine"]), np.asarray(s["impostor"])
-        print(f"\nsweep (informative), {k}-utterance enrollment, speaker means alone, normalized: impostor max {im.max():.2f}, "
-              f"genuine min {g.min():.2f}, median {np.median(g):.2f}")
-        print("| z | genuine below (FNMR) | impostor at or above (FMR) |\n| ---: | ---: | ---: |")
-        for z in (2.4, 2.6, 2.8, 3.0, 3.2, 3.4, 3.5, 3.6, 3.7, 3.8, 3.9, 4.1, 4.3):
-            print(f"| {z:.1f} | {(g < z).sum()}/{len(g)} | {(im >= z).sum()}/{len(im)} |")
-    print(f"\ncost per probe: cohort stats {timing['probe_stats_ms']:.3f} ms ({len(cohort)} voices)")
+    print("\nclean genuine clips by speech duration (normalized rule, 3-utterance enrollment):")
+    print("| speech | clips | MATCH | REVIEW | NO_MATCH | FNMR |\n| --- | ---: | ---: | ---: | ---: | --- |")
+    for low, high in ((0, 2), (2, 3), (3, 5), (5, 1e9)):
+        o = [x for s, x in by_duration if low <= s < high]
+        label = f"{low}-{high} s" if high < 1e9 else f"{low} s and more"
+        print(f"| {label} | {len(o)} | {o.count(MATCH)} | {o.count(REVIEW)} | {o.count(NO_MATCH)} | {rate(len(o) - o.count(MATCH), len(o))} |")
+    if sweeps:
+        im = np.asarray(sweeps["impostor"])
+        print(f"\nsweep (informative), 3-utterance enrollment, speaker means alone, normalized; impostors pooled over every family "
+              f"(max z {im.max():.2f}); genuine per family (share below z):")
+        fams = list(sweeps["genuine"])
+        print("| z | impostor clips at or above | " + " | ".join(f"{f} below" for f in fams) + " |")
+        print("| ---: | ---: | " + " | ".join("---:" for _ in fams) + " |")
+        for z in (2.2, 2.4, 2.6, 3.0, 3.4, 3.7, 3.9, 4.0, 4.1, 4.2, 4.4):
+            g = [np.asarray(sweeps["genuine"][f]) for f in fams]
+            print(f"| {z:.1f} | {(im >= z).sum()}/{len(im)} | " + " | ".join(f"{(x < z).sum()}/{len(x)}" for x in g) + " |")
+    print(f"\ncost per probe: cohort stats {timing['probe_stats_ms']:.3f} ms ({norm.size} voices)")
     if args.json:
-        args.json.write_text(json.dumps({"machine": host, "rows": rows, "timing": timing,
-                                         "sweeps": {k: {kk: list(map(float, vv)) for kk, vv in s.items()} for k, s in sweeps.items()}}))  # fmt: skip
+        args.json.write_text(json.dumps({"machine": host, "rows": rows, "timing": timing, "by_duration": by_duration,
+                                         "sweeps": {"impostor": list(map(float, sweeps.get("impostor", []))),
+                                                    "genuine": {k: list(map(float, v)) for k, v in sweeps.get("genuine", {}).items()}}}))  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -27,6 +27,8 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
+
 ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:  # run as a script: `tests` and `bench` import from the repository root
     sys.path.insert(0, str(ROOT))
@@ -58,14 +60,33 @@ def enroll(registry, piper) -> None:
         registry.enroll_voices(talent, samples)
 
 
+def voice_cohort(corpus) -> tuple:
+    """(cohort, thresholds) as the service runs with LIKENESS_VERIFICATION_VOICE_COHORT_FILE: the
+    even train-clean-100 readers embedded as `likeness cohort build` does, the normalized pair."""
+    from dataclasses import replace
+
+    from likeness_biometrics.worker import enroll_voice_clips
+    from verification.bootstrap import VerificationSettings
+    from verification.domain.calibration import CohortNorm, cohort_name
+    from verification.domain.model import Thresholds
+
+    files = corpus.crowd()[0::2]
+    vectors = [r.embedding for r in enroll_voice_clips([f.read_bytes() for f in files]) if not isinstance(r, Exception)]
+    cohort = np.asarray(vectors, np.float32)
+    settings = VerificationSettings(voice_cohort_file=Path("cohort.npy"))  # (only for its thresholds)
+    log(f"cohort: {len(cohort)} voices, {cohort_name(cohort)}")
+    return CohortNorm(cohort, cohort_name(cohort)), replace(Thresholds(), voice_norm_match=settings.voice_norm_match,
+                                                             voice_norm_review=settings.voice_norm_review)
+
+
 async def run(args: argparse.Namespace) -> dict:
     from bench.robustness import corpus, harness, report, tts
 
-    plan = corpus.Plan(args.quick)
+    plan = corpus.Plan(args.quick, args.cohort)
     t = time.perf_counter()
     piper = [tts.say(s) for s in tts.SENTENCES[: 6 if args.quick else None]]
     log(f"piper: {len(piper)} sentences in {time.perf_counter() - t:.1f} s")
-    registry = harness.Registry()
+    registry = harness.Registry(*voice_cohort(corpus) if args.cohort else ())
     enroll(registry, piper)
     bench = harness.Bench(registry, workers=args.workers)
     try:
@@ -77,6 +98,8 @@ async def run(args: argparse.Namespace) -> dict:
         bench.close()
     genuine_scores, impostor_scores = report.voice_score_rows(voices)
     return {
+        "thresholds_line": report.thresholds_line(registry.thresholds),
+        "cohort": args.cohort,
         "enrolled": {m.value: dict(zip(("talents", "templates"), registry.count(m), strict=True)) for m in harness.Modality},
         "enrollment_rejected": registry.rejected,
         "face_genuine": report.genuine_rows(faces),
@@ -94,7 +117,7 @@ def print_markdown(doc: dict) -> None:
 
     m = doc["machine"]
     print(f"# bench/robustness{' --quick' if doc['quick'] else ''}  {doc['date']}  wall {doc['wall_s']:.0f} s")
-    print(f"\n{m['cpu']}, {m['cores']} cores, python {m['python']}, load {m['load_1min']} at start. {r.thresholds_line()}.")
+    print(f"\n{m['cpu']}, {m['cores']} cores, python {m['python']}, load {m['load_1min']} at start. {doc['thresholds_line']}.")
     e = doc["enrolled"]
     print(f"Enrolled: FACE {e['FACE']['talents']} talents / {e['FACE']['templates']} templates, "
           f"VOICE {e['VOICE']['talents']} talents / {e['VOICE']['templates']} templates (one per accepted sample).")  # fmt: skip
@@ -114,12 +137,12 @@ def print_markdown(doc: dict) -> None:
             r.IMPOSTOR_COLUMNS,
         ),
         (
-            "Voice scores, genuine (cosine to the right talent's nearest template)",
+            "Voice scores, genuine (to the right talent's nearest template: cosine; a speaker's mean in z with --cohort)",
             "voice_scores_genuine",
             r.GENUINE_SCORE_COLUMNS,
         ),
         (
-            "Voice scores, impostor (cosine to the nearest template of any talent)",
+            "Voice scores, impostor (to the nearest template of any talent: cosine; a speaker's mean in z with --cohort)",
             "voice_scores_impostor",
             r.IMPOSTOR_SCORE_COLUMNS,
         ),
@@ -134,6 +157,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="a slice of the corpus: a smoke run")
     ap.add_argument("--json", action="store_true", help="print one JSON object instead of Markdown")
+    ap.add_argument("--cohort", action="store_true", help="normalize speakers' means against the even train-clean-100 readers (S-norm)")
     ap.add_argument(
         "--workers", type=int, default=2, help="face and voice worker processes each (the service runs 2 face, 1 voice)"
     )

@@ -56,6 +56,7 @@ class Plan:
     """How much of the corpus to build (--quick takes a slice of everything)."""
 
     quick: bool
+    cohort: bool = False  # speakers' means normalized against the even train-clean-100 readers
 
     def take(self, items: list, quick_items: int) -> list:
         return items[:quick_items] if self.quick else items
@@ -184,8 +185,15 @@ def load_audio(path: Path) -> np.ndarray:
     return decode_audio(path.read_bytes()).samples
 
 
+def crowd() -> list[Path]:
+    """The train-clean-100 readers (one utterance each), sorted by file name."""
+    return sorted((LIBRI / "train-clean-100").glob("*.flac"), key=lambda p: p.name)
+
+
 def impostor_files(plan: Plan) -> list[Path]:
-    files = sorted((LIBRI / "train-clean-100").glob("*.flac"))
+    """The readers not enrolled; with a cohort (plan.cohort) only the odd positions: the even ones
+    are the cohort, never probed (as bench/calibration)."""
+    files = crowd()[1::2] if plan.cohort else crowd()
     return files[::12][:20] if plan.quick else files
 
 

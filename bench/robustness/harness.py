@@ -24,22 +24,26 @@ import numpy as np
 
 from verification.adapters.engine import WorkerPoolExtractor
 from verification.adapters.index import LikenessIndex
+from verification.domain.calibration import CohortNorm
 from verification.domain.model import Coverage, Match, Modality, Probe, ProbeHit, Thresholds, best_matches
 
 MATCH, REVIEW, NO_MATCH = "MATCH", "REVIEW", "NO_MATCH"
 THRESHOLDS = Thresholds()  # deployed
-FLOOR = THRESHOLDS.search_floor()  # as handlers.verify
 NO_FLOOR = {Modality.FACE: -1e9, Modality.VOICE: -2.0}
 
 
 class Registry:
     """The enrolled talents' templates in the service's 1:N index."""
 
-    def __init__(self) -> None:
+    def __init__(self, voice_norm: CohortNorm | None = None, thresholds: Thresholds = THRESHOLDS) -> None:
+        """`voice_norm`: speakers' means normalized against this cohort (then `thresholds` must
+        carry the normalized pair), as the service does with LIKENESS_VERIFICATION_VOICE_COHORT_FILE."""
         from likeness_biometrics import FACE_MODEL, VOICE_MODEL
 
+        self.thresholds = thresholds
         self.index = LikenessIndex(
-            {"FACE": f"{FACE_MODEL.name}/{FACE_MODEL.version}", "VOICE": f"{VOICE_MODEL.name}/{VOICE_MODEL.version}"}
+            {"FACE": f"{FACE_MODEL.name}/{FACE_MODEL.version}", "VOICE": f"{VOICE_MODEL.name}/{VOICE_MODEL.version}"},
+            voice_norm=voice_norm, voice_norm_review=thresholds.voice_norm_review if voice_norm else None,
         )
         self.templates: dict[str, dict[Modality, list[np.ndarray]]] = {}
         self.rejected: list[tuple[str, str]] = []  # (talent / sample, reason)
@@ -119,19 +123,20 @@ def _kind(p: Probe) -> str:
 
 def judge(case: Case, probes: list[Probe], registry: Registry, coverage: Coverage | None = None) -> Result:
     """The deployed decision for one clip, and the scores behind it. With the clip's `coverage`,
-    speech too degraded for the voice model (Thresholds.poor_audio) turns a NO_MATCH into the
-    REVIEW the service answers (domain.model.decide)."""
-    poor = coverage is not None and THRESHOLDS.poor_audio(coverage)
+    speech too degraded or too short for the voice model (Thresholds.poor_audio / short_speech)
+    turns a NO_MATCH into the REVIEW the service answers (domain.model.decide)."""
+    t = registry.thresholds
+    poor = coverage is not None and (t.poor_audio(coverage) or t.short_speech(coverage))
     probes = [p for p in probes if p.modality is case.modality]
-    hits = registry.index.search_sync(probes, FLOOR)
-    matches = [m for m in best_matches(hits, THRESHOLDS) if m.modality is case.modality]
+    hits = registry.index.search_sync(probes, t.search_floor())
+    matches = [m for m in best_matches(hits, t) if m.modality is case.modality]
     outcome = clip_outcome(matches, case.expected, poor)
     if case.expected is not None:
         others = [m.talent_id for m in matches if m.talent_id not in (case.expected, *case.present) and not m.in_review_band]
         window_only = False
     else:
         others = [m.talent_id for m in matches if not m.in_review_band]
-        means_only = best_matches([h for h in hits if not h.probe.window], THRESHOLDS)
+        means_only = best_matches([h for h in hits if not h.probe.window], t)
         window_only = bool(others) and not any(not m.in_review_band for m in means_only)
     result = Result(case, outcome, others, window_only, len(probes), poor_audio=poor)
     _collect_scores(result, registry.index.search_sync(probes, NO_FLOOR))

@@ -9,7 +9,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from .harness import MATCH, NO_MATCH, REVIEW, THRESHOLDS, Result, upper95
+from .harness import MATCH, NO_MATCH, REVIEW, THRESHOLDS, Result, Thresholds, upper95
 
 
 def _groups(results: Iterable[Result]) -> dict[str, list[Result]]:
@@ -125,10 +125,12 @@ def window_sweep(results: list[Result], points: Iterable[float]) -> list[dict]:
     return rows
 
 
-def thresholds_line() -> str:
-    t = THRESHOLDS
-    return (f"deployed thresholds: face match {t.face_match} / review {t.face_review} (1 - dlib distance); voice mean match "
-            f"{t.voice_match} / review {t.voice_review}; voice window match {t.voice_window_match} / review {t.voice_window_review} (cosine)")  # fmt: skip
+def thresholds_line(t: Thresholds = THRESHOLDS) -> str:
+    mean = (f"voice mean match z {t.voice_norm_match} / review {t.voice_norm_review} (S-norm)" if t.voice_norm_match is not None
+            else f"voice mean match {t.voice_match} / review {t.voice_review} (cosine)")  # fmt: skip
+    return (f"deployed thresholds: face match {t.face_match} / review {t.face_review} (1 - dlib distance); {mean}; voice window match "
+            f"{t.voice_window_match} / review {t.voice_window_review} (cosine); a speaker under {t.voice_mean_confirm_speech_s:g} s "
+            f"and a window under {t.voice_window_confirm_speech_s:g} s of speech confirm nothing")  # fmt: skip
 
 
 def markdown(rows: list[dict], columns: dict[str, str]) -> str:

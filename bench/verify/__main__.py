@@ -254,6 +254,58 @@ def bench_index(modality: str, size: int, seed: int, budget_s: float) -> dict:
 # --------------------------------------------------------------------------------- 2. over gRPC
 
 
+def bench_normalization(size: int, seed: int, budget_s: float) -> dict:
+    """Voice score normalization's cost per probe (issue 18: at most 1 ms): the same VOICE templates
+    in a `LikenessIndex` scoring raw cosine and one normalizing speakers' means against a cohort of
+    126 voices (S-norm, z thresholds as deployed), searched with the handler's floor; one speaker's
+    mean per search (the common clip: one voice). Synthetic voice-like vectors shaped like
+    Resemblyzer's (250 LibriSpeech readers: pairwise cosine mean 0.58, sd 0.076, p99.9 0.82; these:
+    0.54, 0.056, 0.83): a direction every voice shares, one of 40 "accents", and a voice's own part;
+    the cohort drawn the same way, probes noisy copies of an enrolled template (half) or fresh voices."""
+    from verification.adapters.index import LikenessIndex
+    from verification.domain.calibration import CohortNorm
+    from verification.domain.model import Location, Modality, Probe, Thresholds
+
+    rng = np.random.default_rng(seed)
+    common, accents = unit(rng, 1, 256)[0], unit(rng, 40, 256)
+
+    def voices(n: int) -> np.ndarray:
+        v = common + 0.7 * accents[rng.integers(0, len(accents), n)] + 0.6 * unit(rng, n, 256)
+        return v / np.linalg.norm(v, axis=1, keepdims=True)
+
+    settings = VerificationSettings(voice_cohort_file=Path("cohort.npy"))  # (only for its thresholds)
+    normalized_t = settings.thresholds()
+    raw_t = Thresholds()
+    norm = CohortNorm(voices(126), "bench")
+    raw, normalized = LikenessIndex({}), LikenessIndex({}, voice_norm=norm, voice_norm_review=normalized_t.voice_norm_review)
+    templates = voices(size)
+    t0 = time.perf_counter()
+    for start in range(0, size, PER_TALENT):
+        raw.replace(f"t{start}", {Modality.VOICE: list(templates[start : start + PER_TALENT])})
+    raw_build = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    for start in range(0, size, PER_TALENT):
+        normalized.replace(f"t{start}", {Modality.VOICE: list(templates[start : start + PER_TALENT])})
+    norm_build = time.perf_counter() - t0
+    vectors = np.concatenate([near(rng, templates[rng.integers(0, size, 50)], 0.5, normalize=True), voices(50)])
+    probes = [[Probe(Modality.VOICE, Location(0, 8), v, speech_s=8.0)] for v in vectors]
+    out = {"templates": size, "raw_build_s": raw_build, "norm_build_s": norm_build}
+    for name, index, t in (("raw", raw, raw_t), ("normalized", normalized, normalized_t)):
+        floor = t.search_floor()
+        index.search_sync(probes[0], floor)  # warm
+        times, hits = [], 0
+        deadline = time.perf_counter() + budget_s
+        for i in range(10_000):
+            if i >= 20 and time.perf_counter() > deadline:
+                break
+            started = time.perf_counter()
+            hits += len(index.search_sync(probes[i % len(probes)], floor))
+            times.append(ms(time.perf_counter() - started))
+        out[name] = {"p50_ms": pct(times, 50), "p99_ms": pct(times, 99), "hits": hits / len(times), "n": len(times)}
+    out["added_p50_ms"] = out["normalized"]["p50_ms"] - out["raw"]["p50_ms"]
+    return out
+
+
 def make_clip(source: Path, speech: list[Path], seconds: float = 10.0, width: int = 1280, height: int = 720) -> bytes:
     """A width x height H.264/AAC MP4 with speech: the Hamilton clip (640x360, 9.2 s) upscaled and
     looped for `seconds`, with LibriSpeech utterances (cut to the same length) as its audio track.
@@ -521,6 +573,7 @@ def main() -> None:
     )
     parser.add_argument("--no-index", action="store_true", help="Skip the index part.")
     parser.add_argument("--no-grpc", action="store_true", help="Skip the end-to-end part.")
+    parser.add_argument("--no-norm", action="store_true", help="Skip the voice score normalization part.")
     parser.add_argument("--keep", action="store_true", help="Keep the stack's state directory (logs) after the run.")
     parser.add_argument("--json", action="store_true", help="Print the results as one JSON object.")
     args = parser.parse_args()
@@ -535,11 +588,12 @@ def main() -> None:
     t0 = time.monotonic()
     index_rows = [] if args.no_index else [bench_index(m, n, seed, args.search_budget) for seed, (m, n) in
                                            enumerate((m, n) for m in ("FACE", "VOICE") for n in sizes)]  # fmt: skip
+    norm_rows = [] if args.no_norm else [bench_normalization(n, 100 + seed, args.search_budget) for seed, n in enumerate(sizes)]
     grpc_result = None if args.no_grpc else bench_grpc(reps, seconds, args.concurrency, args.keep, args.quick)
     took = time.monotonic() - t0
     host["load_end"] = load()
     if args.json:
-        print(json.dumps({"machine": host, "took_s": took, "index": index_rows, "verify": grpc_result}))
+        print(json.dumps({"machine": host, "took_s": took, "index": index_rows, "normalization": norm_rows, "verify": grpc_result}))
         return
 
     threads = host["blas"] + (f"; {' '.join(f'{k}={v}' for k, v in host['thread_env'].items())}" if host["thread_env"] else "")
@@ -568,6 +622,16 @@ def main() -> None:
         for r in index_rows:
             print(f"| {r['modality']} | {r['templates']:,} | {r['enroll_search4_p50_ms']:.2f} / {r['enroll_search4_p99_ms']:.2f} ms "
                   f"| {r['enroll_recheck10_p99_ms']:.3f} ms |")  # fmt: skip
+        print()
+    if norm_rows:
+        print("Voice score normalization (S-norm against 126 cohort voices) per search of one speaker's mean, handler's floor, "
+              "synthetic crowded voices (bench_normalization):\n")
+        print("| voice templates | build raw / normalized | raw p50 / p99 | normalized p50 / p99 | added p50 | hits raw / normalized |")
+        print("| ---: | --- | --- | --- | ---: | --- |")
+        for r in norm_rows:
+            a, b = r["raw"], r["normalized"]
+            print(f"| {r['templates']:,} | {r['raw_build_s']:.2f} / {r['norm_build_s']:.2f} s | {a['p50_ms']:.3f} / {a['p99_ms']:.3f} ms "
+                  f"| {b['p50_ms']:.3f} / {b['p99_ms']:.3f} ms | {r['added_p50_ms']:+.3f} ms | {a['hits']:.1f} / {b['hits']:.1f} |")  # fmt: skip
         print()
     if grpc_result:
         g = grpc_result

@@ -537,6 +537,13 @@ def test_a_normalized_search_finds_every_talent_a_brute_force_normalization_find
     assert all(found[k].score == pytest.approx(z, abs=1e-4) and found[k].raw_score is not None for k, z in expected.items())
     # (the raw floor passed in, 0.99, would have found almost none of them)
     assert sum(1 for k in expected if found[k].raw_score < 0.99) > 40
+    # A removed talent's rows and stats go together: it is never found again, the others still are.
+    gone = {t for (_, t) in expected}
+    gone = set(sorted(gone)[:5])
+    for t in gone:
+        index.replace(t, {})
+    again = {(id(h.probe), h.talent_id) for h in index.search_sync(probes, {Modality.VOICE: 0.99, Modality.FACE: 0.5})}
+    assert again == {k for k in expected if k[1] not in gone}
 
 
 def test_a_normalized_mean_is_judged_in_z_units_and_a_window_by_its_raw_pair():

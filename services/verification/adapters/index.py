@@ -53,7 +53,11 @@ _CONSENT_REVISION = "SELECT coalesce(max(revision), 0) FROM grants"
 
 def load_cohort(path: Path) -> CohortNorm:
     """A voice cohort file (`likeness cohort build`): a .npy (n, 256) float32 array. Named by its
-    content hash, which receipts record ("VOICE_COHORT")."""
+    content hash, which receipts record ("VOICE_COHORT"). A file that is named but missing is a
+    misconfiguration: the service refuses to start rather than silently judge raw cosine."""
+    if not path.is_file():
+        raise FileNotFoundError(f"LIKENESS_VERIFICATION_VOICE_COHORT_FILE={path}: no such file (build one with `likeness cohort build`, "
+                                "mount it there, or unset the variable for raw cosine thresholds)")  # fmt: skip
     array = np.load(path, allow_pickle=False)
     if array.ndim != 2 or array.shape[1] != DIMS[Modality.VOICE]:
         raise ValueError(f"{path}: a voice cohort is an (n, {DIMS[Modality.VOICE]}) array, got {array.shape}")
@@ -74,6 +78,10 @@ class LikenessIndex:
             raise ValueError("voice normalization needs both a cohort and its review threshold")
         self.voice_norm, self.voice_norm_review = voice_norm, voice_norm_review
         self._voice_stats: dict[str, Stats] = {}
+        # The same stats as an array by the voice index's talent code, (a, b) per row (NaN: none),
+        # so a search normalizes all its hits at once. Replaced whole when it grows: a search reads
+        # it after its rows, and a talent's stats are written before its rows (see replace).
+        self._voice_ab = np.full((0, 2), np.nan, np.float64)
         self._voice_bounds = Bounds()
         nprobe = nprobe or {Modality.FACE: 128, Modality.VOICE: 256}
         metrics = {Modality.FACE: Metric.EUCLIDEAN, Modality.VOICE: Metric.COSINE}
@@ -92,14 +100,24 @@ class LikenessIndex:
         if normalized:
             stats = self._voice_stats[talent_id] = self.voice_norm.stats(np.stack(voices))
             self._voice_bounds.include(stats)
+            self._set_voice_ab(talent_id, (stats.a, stats.b))
         for modality, index in self.by_modality.items():
             index.replace(talent_id, vectors.get(modality, []))
-        if not normalized:
-            self._voice_stats.pop(talent_id, None)
+        if not normalized and self._voice_stats.pop(talent_id, None) is not None:
+            self._set_voice_ab(talent_id, (np.nan, np.nan))
         if template_ids:
             self._template_ids[talent_id] = template_ids
         else:
             self._template_ids.pop(talent_id, None)
+
+    def _set_voice_ab(self, talent_id: str, ab: tuple[float, float]) -> None:
+        code = self.by_modality[Modality.VOICE].code(talent_id)
+        table = self._voice_ab
+        if code >= len(table):
+            table = np.full((max(64, 2 * code + 2), 2), np.nan, np.float64)
+            table[: len(self._voice_ab)] = self._voice_ab
+        table[code] = ab
+        self._voice_ab = table
 
     async def upsert(self, talent_id: str, vectors: dict[Modality, list[np.ndarray]], template_ids: frozenset[str]) -> None:
         """The talent's templates become exactly these. In a thread (growing or compacting a large
@@ -171,15 +189,13 @@ class LikenessIndex:
         matrix = np.stack([np.asarray(p.vector, np.float32) for p in probes])
         stats = [norm.stats(v) for v in matrix]
         floor = min(self._voice_bounds.floor(z_review, s) for s in stats)
-        hits = []
-        for h in index.search(matrix, bound=floor):
-            talent = self._voice_stats.get(h.talent_id)
-            if talent is None:  # removed after this search's snapshot of the rows was taken
-                continue
-            z = norm.normalize(h.value, talent, stats[h.probe])
-            if z >= z_review:
-                hits.append(ProbeHit(probes[h.probe], h.talent_id, z, raw_score=h.value))
-        return hits
+        p, codes, raw = index.search_arrays(matrix, floor)
+        ab = self._voice_ab  # read after the rows: it has the stats of every talent they hold
+        probe_ab = np.asarray([(s.a, s.b) for s in stats], np.float64)[p]
+        # CohortNorm.normalize, vectorized; a talent removed since the rows' snapshot has NaN: dropped.
+        z = raw * (ab[codes, 1] + probe_ab[:, 1]) - (ab[codes, 0] + probe_ab[:, 0])
+        keep = np.flatnonzero(z >= z_review)
+        return [ProbeHit(probes[p[i]], index.talent_of(int(codes[i])), float(z[i]), raw_score=float(raw[i])) for i in keep]
 
     async def search(self, probes: list[Probe], floor: dict[Modality, float]) -> list[ProbeHit]:
         return await asyncio.to_thread(self.search_sync, probes, floor)

@@ -282,16 +282,25 @@ class ModalityIndex:
         EUCLIDEAN, cosine >= bound for COSINE), with that talent's best value. Exact below
         `ivf_min_rows` or with `exact`; otherwise exact over the candidates the IVF finds (see the
         module docstring)."""
+        p, owner, value = self.search_arrays(probes, bound, exact=exact)
+        euclidean = self.metric is Metric.EUCLIDEAN
+        hits = [Hit(int(i), self._talents[int(o)], float(v)) for i, o, v in zip(p, owner, value, strict=True)]
+        return sorted(hits, key=lambda h: (h.probe, h.value if euclidean else -h.value))
+
+    def search_arrays(self, probes: np.ndarray, bound: float, *, exact: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """`search` as arrays, for callers that rescore many hits: (probe, talent code, value), one
+        entry per (probe, talent), unordered; `talent_of(code)` names the talent."""
         probes = np.atleast_2d(np.asarray(probes, np.float32))
         s = self._state  # one snapshot for the whole search
+        empty = (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float32))
         if s.rows == 0 or len(probes) == 0:
-            return []
+            return empty
         if s.ivf is not None and not exact:
             p, owner, value = self._search_ivf(s, probes, bound)
         else:
             p, owner, value = self._search_exact(s, probes, bound)
         if not len(p):
-            return []
+            return empty
         euclidean = self.metric is Metric.EUCLIDEAN
         # Best value per (probe, talent), vectorized: lookalike-rich data makes many hits.
         order = np.lexsort((value if euclidean else -value, owner, p))
@@ -301,8 +310,14 @@ class ModalityIndex:
         p, owner, value = p[first], owner[first], value[first]
         if euclidean:
             value = np.sqrt(np.maximum(value, 0.0))
-        hits = [Hit(int(i), self._talents[int(o)], float(v)) for i, o, v in zip(p, owner, value, strict=True)]
-        return sorted(hits, key=lambda h: (h.probe, h.value if euclidean else -h.value))
+        return p, owner, value
+
+    def code(self, talent_id: str) -> int:
+        """The talent's small integer code (stable for the index's life; `search_arrays` reports it)."""
+        return self._code(talent_id)
+
+    def talent_of(self, code: int) -> str:
+        return self._talents[code]
 
     def _search_exact(self, s: _State, probes: np.ndarray, bound: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(probe, owner, value) for every live row within the bound; EUCLIDEAN values squared."""
