@@ -23,6 +23,12 @@ split, with the service's own code, on clean and platform-transformed speech.
   match when anyone is confirmed. Rates as k/n with a one-sided 95 % Clopper-Pearson upper bound.
 Also printed: a sweep of the normalized match threshold (speaker means alone, every family), the
 clean genuine misses by speech duration, and the cost of normalizing (per probe, timed).
+
+--faces instead measures face scores by face size: every genuine photo of bench/robustness's
+corpus (Obama, Biden held-out photos) and every impostor photo, scaled so the face is 36-160 px wide
+on a grey 1920x1080 canvas, found by the service's still-image detector (BlazeFace proposals down
+to 40 px, HOG-confirmed) and scored against the enrolled templates: does a small face need its own
+threshold?
 """
 
 from __future__ import annotations
@@ -135,7 +141,11 @@ def main() -> None:
     ap.add_argument("--json", type=Path, help="also write the figures here")
     ap.add_argument("--swap", action="store_true", help="cohort from the odd positions, impostors the even ones (the thresholds' check)")
     ap.add_argument("--clean-only", action="store_true", help="no platform transforms (a quicker run)")
+    ap.add_argument("--faces", action="store_true", help="face scores by face size instead (see above)")
     args = ap.parse_args()
+    if args.faces:
+        faces_by_size()
+        return
     libri = args.data / "voices" / "librispeech"
     if not libri.is_dir():
         sys.exit(f"no LibriSpeech at {libri}")
@@ -195,6 +205,60 @@ def main() -> None:
     timing["cohort"] = {"voices": len(cohort), "name": norm.name}
     host["load_end"] = load_average()
     report(args, host, started, norm, raw_t, norm_t, len(impostor_files), rows, sweeps, by_duration, timing)
+
+
+def faces_by_size() -> None:
+    from PIL import Image
+
+    from bench.robustness import corpus
+    from likeness_biometrics.config import BioConfig
+    from likeness_biometrics.face import faces_in_frame
+    from likeness_biometrics.models import set_single_thread
+    from likeness_biometrics.worker import enroll_face_image
+
+    set_single_thread()
+    host, started = machine(), time.monotonic()
+    min_px = BioConfig().still_min_face_px
+    enrolled = {t: np.asarray([enroll_face_image(b).encoding for b in s.values()]) for t, s in corpus.face_enrollment().items()}
+    photos = [(t, corpus.FACES / t / n) for t, n in corpus.GENUINE_PHOTOS] + [(None, corpus.FACES / r) for r in corpus.IMPOSTOR_PHOTOS]
+    widths = (36, 44, 52, 64, 80, 110, 160)
+    genuine: dict[int, list[float]] = {w: [] for w in widths}
+    impostor: dict[int, list[float]] = {w: [] for w in widths}
+    missed: dict[int, int] = dict.fromkeys(widths, 0)
+    for who, path in photos:
+        rgb = np.asarray(Image.open(path).convert("RGB"))
+        found = faces_in_frame(rgb, min_face_px=min_px)
+        if not found:
+            continue
+        face_w = max(f.box.width for f in found)
+        for w in widths:
+            scale = w / face_w
+            if scale > 1.0:  # never upscale: a photo's own face is its largest size
+                continue
+            small = Image.fromarray(rgb).resize((max(1, int(rgb.shape[1] * scale)), max(1, int(rgb.shape[0] * scale))), Image.Resampling.LANCZOS)
+            canvas = np.full((1080, 1920, 3), 127, np.uint8)
+            part = np.asarray(small)[:1080, :1920]
+            canvas[: part.shape[0], : part.shape[1]] = part
+            faces = faces_in_frame(canvas, min_face_px=min_px)
+            scores = [{t: float(1 - np.linalg.norm(v - f.encoding, axis=1).min()) for t, v in enrolled.items()} for f in faces]
+            if who is not None:
+                mine = [s[who] for s in scores]
+                if mine:
+                    genuine[w].append(max(mine))
+                else:
+                    missed[w] += 1
+            else:
+                impostor[w].extend(max(s.values()) for s in scores)
+    t = Thresholds()
+    print(f"\nbench/calibration --faces  {host['date']}  {host['cpu']} x{host['cores']}, load {host['load_1min']:.2f}; "
+          f"{time.monotonic() - started:.0f} s; face thresholds {t.face_match} / {t.face_review} (1 - dlib distance)\n")
+    print("| face width (px) | genuine faces | not found | genuine min / median | below match | impostor faces | impostor max | at or above review |")
+    print("| ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: |")
+    for w in widths:
+        g, i = np.asarray(genuine[w]), np.asarray(impostor[w])
+        gtxt = f"{g.min():.3f} / {np.median(g):.3f}" if len(g) else "-"
+        print(f"| {w} | {len(g)} | {missed[w]} | {gtxt} | {(g < t.face_match).sum()} | {len(i)} | "
+              f"{i.max() if len(i) else float('nan'):.3f} | {(i >= t.face_review).sum()} |")
 
 
 def report(args, host, started, norm, raw_t, norm_t, impostors, rows, sweeps, by_duration, timing) -> None:  # noqa: PLR0913
