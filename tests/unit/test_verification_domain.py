@@ -297,12 +297,13 @@ def test_speech_too_short_to_judge_is_review_never_allow_or_no_match():
     """Under a second of speech the voice model cannot say whose voice it is (SHORT_SPEECH); no
     speech at all is simply no voice (NO_MATCH stands)."""
     short = replace(COMPLETE, speech_seconds=0.6)
-    assert T.short_speech(short) and not T.short_speech(COMPLETE) and not T.short_speech(replace(COMPLETE, speech_seconds=0.0))
+    silent = replace(COMPLETE, speech_seconds=0.0, voice_windows=0)
+    assert T.short_speech(short) and not T.short_speech(COMPLETE) and not T.short_speech(silent)
     assert not T.short_speech(replace(short, audio_track=False)) and not T.short_speech(replace(short, voice_windows=0))  # blips in hiss
     assert decide([], {}, short, T).review_reasons == (ReviewReason.SHORT_SPEECH,)
     assert decide([m("a")], {("a", Modality.FACE): YES}, short, T).decision is Decision.REVIEW
     assert decide([m("a")], {("a", Modality.FACE): NO}, short, T).decision is Decision.DENY  # what was seen still denies
-    assert decide([], {}, replace(COMPLETE, speech_seconds=0.0), T).decision is Decision.NO_MATCH
+    assert decide([], {}, silent, T).decision is Decision.NO_MATCH
 
 
 def test_a_voice_probe_over_too_little_speech_is_review_evidence_at_most():
