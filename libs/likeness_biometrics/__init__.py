@@ -7,8 +7,8 @@ the package is cheap: dlib and the weights load only when a model is first used
 (requirements/bio.txt).
 
 Modules: media (sniff/decode), frames (video and animation sampling with its coverage account),
-face, voice, consistency, worker, models (identity + loaders), config (BioConfig), errors
-(MediaError, SampleRejected, Reason).
+face, voice, consistency, worker, cohort (the voice score-normalization cohort's embeddings),
+models (identity + loaders), config (BioConfig), errors (MediaError, SampleRejected, Reason).
 """
 
 from .config import BioConfig

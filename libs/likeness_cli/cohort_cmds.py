@@ -1,5 +1,6 @@
 """`likeness cohort build`: the voice score-normalization cohort (issue 18) from recordings of
-people who are NOT enrolled, embedded exactly as enrollment embeds a voice sample."""
+people who are NOT enrolled, embedded exactly as enrollment embeds a voice sample
+(likeness_biometrics.cohort, which the dev stack's cohort uses too)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,6 @@ from .output import emit, err_console
 
 cohort_app = typer.Typer(no_args_is_help=True, help="Voice score-normalization cohort (LIKENESS_VERIFICATION_VOICE_COHORT_FILE).")
 AUDIO = {".flac", ".wav", ".mp3", ".ogg", ".m4a", ".opus", ".webm"}
-MIN_VOICES = 20
 
 
 def recordings(paths: list[Path]) -> list[Path]:
@@ -33,21 +33,12 @@ def recordings(paths: list[Path]) -> list[Path]:
 
 
 def embed(files: list[Path], quiet: bool) -> tuple[np.ndarray, list[str]]:
-    """One embedding per recording with enough speech -> (n, 256) array, the skipped files' reasons."""
-    from likeness_biometrics.worker import enroll_voice_clips
+    """likeness_biometrics.cohort.embed_recordings with a progress bar on stderr (none with --json)."""
+    from likeness_biometrics.cohort import embed_recordings  # (imported on use: the CLI starts without the media stack)
 
-    vectors, skipped = [], []
     with Progress(TextColumn("embedding voices"), BarColumn(), TaskProgressColumn(), console=err_console, disable=quiet) as bar:
         task = bar.add_task("embed", total=len(files))
-        for start in range(0, len(files), 16):
-            batch = files[start : start + 16]
-            for path, result in zip(batch, enroll_voice_clips([p.read_bytes() for p in batch]), strict=True):
-                if isinstance(result, Exception):
-                    skipped.append(f"{path.name}: {result}")
-                else:
-                    vectors.append(result.embedding)
-            bar.advance(task, len(batch))
-    return np.asarray(vectors, np.float32).reshape(-1, 256), skipped
+        return embed_recordings(files, lambda done: bar.advance(task, done))
 
 
 @cohort_app.command("build")
@@ -62,6 +53,8 @@ def cohort_build(
     files = recordings(sources)
     if not files:
         raise CliError("no audio files found")
+    from likeness_biometrics.cohort import MIN_VOICES
+
     array, skipped = embed(files, as_json)
     if len(array) < MIN_VOICES:
         raise CliError(f"only {len(array)} usable recordings: a cohort needs at least {MIN_VOICES} (hundreds are better)")

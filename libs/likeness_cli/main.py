@@ -86,6 +86,7 @@ def dev_up(
              + f"\n  {'postgres':<10} {info['database_url'].split('@')[-1]}\n  {'kafka':<10} {info['kafka_bootstrap']}"
              + "".join(f"\n  {k:<10} {v}" for k, v in info["web"].items())
              + (f"\n  {'tls':<10} {'mutual TLS' if info['tls']['mutual'] else 'TLS'}, CA {info['tls']['ca']}" if info["tls"] else "")
+             + f"\n  {'cohort':<10} {info['voice_cohort'] or 'none: voice scores on raw cosine thresholds'}"
              + f"\n  {'logs':<10} {info['logs']}\nmetrics (Prometheus):\n"
              + "\n".join(f"  {k:<10} {v}" for k, v in info["metrics"].items())
              + "\nCtrl-C stops everything.")  # fmt: skip

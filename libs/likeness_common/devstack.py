@@ -8,12 +8,18 @@ stop them in order: services, relay, broker, database) and get SIGTERM from the 
 
 With LIKENESS_DATABASE_URL / LIKENESS_KAFKA_BOOTSTRAP set, those are used instead of starting our
 own Postgres / broker.
+
+Voice score normalization is on: unless LIKENESS_VERIFICATION_VOICE_COHORT_FILE is already set,
+the stack embeds a cohort from ../shared/data once (`dev_voice_cohort`, cached under
+.likeness/cache) and gives it to verification and enrollment; without the shared data they run
+raw cosine thresholds.
 """
 
 from __future__ import annotations
 
 import asyncio
 import ctypes
+import hashlib
 import importlib.resources
 import json
 import os
@@ -31,6 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import asyncpg
+import numpy as np
 import structlog
 
 from . import credentials, kafka
@@ -64,6 +71,74 @@ def service_wiring(endpoints: dict[str, str]) -> dict[str, str]:
     return env
 
 _PR_SET_PDEATHSIG = 1
+
+# Voice score normalization (issue 18) in the dev stack. The repository is an editable install
+# (libs/likeness_common/devstack.py), its real media beside it in ../shared/data (as tests/conftest.py).
+ROOT = Path(__file__).resolve().parents[2]
+SHARED_DATA = ROOT.parent / "shared" / "data"
+COHORT_SOURCE = SHARED_DATA / "voices" / "librispeech" / "train-clean-100"
+COHORT_CACHE = ROOT / ".likeness" / "cache"  # git-ignored; shared by every state dir, so no stack re-embeds
+COHORT_ENV = "LIKENESS_VERIFICATION_VOICE_COHORT_FILE"
+# The services that judge voice scores with VerificationSettings: verification, and enrollment's
+# likeness-dispute check (one configuration, so both judge in the same units).
+COHORT_READERS = ("verification", "enrollment")
+
+
+def dev_cohort_files(source: Path) -> list[Path]:
+    """The cohort's recordings: the LibriSpeech readers at even positions by file name (126 of
+    train-clean-100's 251). bench/calibration and bench/disputes use the odd ones as impostors, so
+    the cohort must stay this half."""
+    return sorted(source.rglob("*.flac"), key=lambda p: p.name)[0::2]
+
+
+def dev_voice_cohort(source: Path = COHORT_SOURCE, cache_dir: Path = COHORT_CACHE) -> Path | None:
+    """A cohort file for LIKENESS_VERIFICATION_VOICE_COHORT_FILE, embedded from `source`
+    (dev_cohort_files) by likeness_biometrics.cohort as `likeness cohort build` does, once: the
+    file is cached in `cache_dir` under a key of the voice model and the recordings' names and
+    sizes. None, with one warning, when there is no source (or it cannot be embedded): the stack
+    then runs raw cosine thresholds. Logs the cohort in use (its content hash, as receipts name it)."""
+    files = dev_cohort_files(source) if source.is_dir() else []
+    if not files:
+        log.warning("no voice cohort: LibriSpeech train-clean-100 not found, voice scores use raw cosine thresholds",
+                    source=str(source))  # fmt: skip
+        return None
+    try:
+        from likeness_biometrics import VOICE_MODEL
+        from likeness_biometrics.cohort import MIN_VOICES, VOICE_DIMS, embed_recordings
+        from verification.domain.calibration import cohort_name
+
+        key = hashlib.sha256(f"{VOICE_MODEL.name}/{VOICE_MODEL.version}\n".encode())
+        for path in files:
+            key.update(f"{path.relative_to(source)}\t{path.stat().st_size}\n".encode())
+        cached = cache_dir / f"voice-cohort-{key.hexdigest()[:16]}.npy"
+        array = _read_cohort(cached, VOICE_DIMS)
+        if array is None:
+            log.info("embedding the voice cohort (once: it is cached)", recordings=len(files), source=str(source), file=str(cached))
+            array, skipped = embed_recordings(files)
+            if len(array) < MIN_VOICES:
+                raise ValueError(f"only {len(array)} usable recordings ({len(skipped)} skipped), a cohort needs {MIN_VOICES}")
+            cache_dir.mkdir(parents=True, exist_ok=True)
+            partial = cached.with_name(f".{cached.name}.{os.getpid()}")  # then renamed: a concurrent stack never reads half a file
+            try:
+                with open(partial, "wb") as out:
+                    np.save(out, array, allow_pickle=False)
+                os.replace(partial, cached)
+            finally:
+                partial.unlink(missing_ok=True)
+    except Exception as error:  # the stack starts regardless: without normalization
+        log.warning("no voice cohort: building it failed, voice scores use raw cosine thresholds", source=str(source), error=repr(error))
+        return None
+    log.info("voice cohort in use", cohort=cohort_name(array), voices=len(array), file=str(cached))
+    return cached
+
+
+def _read_cohort(path: Path, dims: int) -> np.ndarray | None:
+    """The cached cohort, or None when it is missing or unreadable (then it is built again)."""
+    try:
+        array = np.load(path, allow_pickle=False)
+    except (OSError, ValueError):
+        return None
+    return array if array.ndim == 2 and array.shape[1] == dims and len(array) else None
 
 
 def free_port() -> int:
@@ -306,13 +381,17 @@ class DevStack:
     """Everything `likeness dev up` runs. `start()` returns the endpoints written to dev.json."""
 
     def __init__(
-        self, state_dir: Path, services: dict[str, str] | None = None, relay: bool = True, tls: bool = False, mutual_tls: bool = False
+        self, state_dir: Path, services: dict[str, str] | None = None, relay: bool = True, tls: bool = False, mutual_tls: bool = False,
+        voice_cohort: bool = True,
     ) -> None:
         """`tls`: services serve gRPC over TLS with a throwaway CA made in `state_dir/tls`; `mutual_tls`
-        (implies tls): they also require a client certificate from that CA."""
+        (implies tls): they also require a client certificate from that CA. `voice_cohort`: give
+        verification and enrollment the dev cohort (dev_voice_cohort) unless the environment names
+        one; False: no dev cohort (a variable in the environment still applies)."""
         self.state_dir = state_dir
         self.services = SERVICES if services is None else services
         self.relay = relay
+        self.voice_cohort = voice_cohort
         self.tls, self.mutual_tls = tls or mutual_tls, mutual_tls
         self.postgres: Postgres | None = None
         self.tansu: Tansu | None = None
@@ -349,6 +428,7 @@ class DevStack:
         if not (self.env.get("LIKENESS_KEK") or self.env.get("LIKENESS_KEK_FILE")):
             self.env["LIKENESS_KEK_FILE"] = str(write_dev_kek(self.state_dir))
         tls_info = self._tls_env() if self.tls else None
+        cohort = self._cohort_env()
         endpoints: dict[str, str] = {}
         pending = dict(self.services)
         while pending:  # in waves: a service starts once those it needs serve
@@ -378,6 +458,7 @@ class DevStack:
             "target": endpoints.get("registry", ""),
             "operator_api_key": operator_key,
             "tls": tls_info,
+            "voice_cohort": cohort,
             "pid": os.getpid(),
             "logs": str(self.state_dir / "logs"),
             "pids": self.pids(),
@@ -385,6 +466,19 @@ class DevStack:
         self.dev_json.touch(mode=0o600)
         self.dev_json.write_text(json.dumps(self.info, indent=2))
         return self.info
+
+    def _cohort_env(self) -> str | None:
+        """LIKENESS_VERIFICATION_VOICE_COHORT_FILE for the services that judge voice scores: the
+        environment's if set, else the dev cohort (built once), else none (raw cosine). Returns the file."""
+        if not (self.voice_cohort and set(COHORT_READERS) & set(self.services)):
+            return None
+        if self.env.get(COHORT_ENV):
+            log.info("voice cohort from the environment", file=self.env[COHORT_ENV])
+            return self.env[COHORT_ENV]
+        built = dev_voice_cohort()
+        if built is not None:
+            self.env[COHORT_ENV] = str(built)
+        return None if built is None else str(built)
 
     def _tls_env(self) -> dict[str, str]:
         """Certificates for every service (server side) and for their calls to each other (client

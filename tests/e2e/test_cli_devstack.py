@@ -30,7 +30,9 @@ def dev_stack(tmp_path_factory):
     log = open(state_dir / "dev-up.out", "wb")
     proc = subprocess.Popen([LIKENESS, "dev", "up", "--state-dir", str(state_dir), "--json"], stdout=log, stderr=subprocess.STDOUT, env=env)
     dev_json = state_dir / "dev.json"
-    deadline = time.monotonic() + 90
+    # 90 s, plus the voice cohort's one embedding if no earlier stack or test in this checkout made it
+    # (devstack.dev_voice_cohort, cached in .likeness/cache; tests/biometrics/test_dev_cohort.py runs first).
+    deadline = time.monotonic() + 240
     while not dev_json.exists():
         if proc.poll() is not None or time.monotonic() > deadline:
             proc.kill()

@@ -20,6 +20,9 @@ pytestmark = pytest.mark.e2e
 
 ROOT = Path(__file__).resolve().parents[2]
 SCORE = r"0\.\d\d"
+# A voice: the normalized z of the dev stack's cohort (devstack.dev_voice_cohort, README Calibration;
+# 4.88 for the demo's clip, match from 4.1), or a raw cosine 0.xx where the stack has no cohort.
+VOICE_SCORE = r"\d{1,2}\.\d\d"
 GRANT = r"grt_[0-9A-Z]{26}"
 KEY = r"sk_[0-9A-Z]{26}"
 DISPUTE = r"dsp_[0-9A-Z]{26}"
@@ -44,7 +47,7 @@ STORY = [
      rf"ALLOW \(face {SCORE} covered by (?P=face_grant)\)"),
     ("Anyone verifies the receipt offline", rf"signature valid \(key {KEY}\)"),
     ("The platform verifies a generated voice-over (a recording not used for enrollment)",
-     rf"ALLOW \(voice {SCORE} covered by (?!(?P=face_grant)){GRANT}\)"),
+     rf"ALLOW \(voice {VOICE_SCORE} covered by (?!(?P=face_grant)){GRANT}\)"),
     ("…the image again, for dubbing (not granted)", rf"DENY \(face {SCORE} WRONG_PURPOSE\)"),
     ("…and an image of someone nobody enrolled", "NO_MATCH"),
     ("The second agency registers \"B. Obama\"", "ok"),
@@ -134,6 +137,7 @@ def test_judge_summary_reads_each_outcome_from_its_own_line():
                                  f"ALLOW (face 0.68 covered by {grant}, face 0.66 covered by {third})"}))  # fmt: skip
 
 
+@pytest.mark.timeout(600)  # the first stack in a checkout also embeds the voice cohort (minutes on a loaded box), then it is cached
 def test_the_demo_story_runs_to_the_end():
     if not (ROOT.parent / "shared" / "data" / "faces").is_dir():
         pytest.skip("the demo reads ../shared/data")
@@ -141,6 +145,6 @@ def test_the_demo_story_runs_to_the_end():
     with tempfile.TemporaryDirectory(prefix="likeness-demo-") as state_dir:
         os.chmod(state_dir, 0o755)  # the postgres user must be able to enter it
         done = subprocess.run([sys.executable, str(ROOT / "scripts" / "demo.py"), "--state-dir", state_dir],
-                              capture_output=True, text=True, timeout=300, env=env)  # fmt: skip
+                              capture_output=True, text=True, timeout=540, env=env)  # fmt: skip
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     judge_summary(done.stdout.split("Summary", 1)[1])

@@ -37,6 +37,7 @@ PREFIXES = {**{name: f"LIKENESS_{module.upper()}_" for name, module in SERVICES.
 WEB_PREFIXES = {name: f"LIKENESS_{module.upper()}_" for name, module in WEB.items()}  # HTTP front ends
 PROBES = ("startupProbe", "readinessProbe", "livenessProbe")
 VERIFICATION_RSS_GIB = 0.4  # README, Benchmarks: verification RSS 408 MiB after a run with its worker pools
+COHORT_FILE = "LIKENESS_VERIFICATION_VOICE_COHORT_FILE"  # voice score normalization (deploy/README.md, Voice cohort)
 
 
 def config(docs: list[dict]) -> dict[str, str]:
@@ -195,9 +196,36 @@ def test_base_settings_equal_compose_for_every_service_variable():
     data = config(render(BASE))
     for name, prefix in {**PREFIXES, **WEB_PREFIXES}.items():
         env = compose()["services"][name]["environment"]
-        own = {k: v for k, v in env.items() if k.startswith(prefix)}
+        own = {k: v for k, v in env.items() if k.startswith(prefix) and k != COHORT_FILE}  # (compose requires a cohort, the base cannot: below)
         assert {k: data.get(k) for k in own} == own
         assert own or name == "relay"  # every service sets at least its host and port
+
+
+def test_the_voice_cohort_is_mounted_read_only_where_its_variable_points_and_required_only_where_set():
+    """Compose and the production overlay name the cohort file, and a named file that is missing
+    stops the service (a misconfiguration); the base mounts the same ConfigMap as optional and
+    leaves the variable unset, so a cluster without the ConfigMap starts on raw cosine thresholds."""
+    readers = {name for name, module in SERVICES.items() if "VerificationSettings" in (ROOT / "services" / module / "bootstrap.py").read_text()}
+    assert readers == {"enrollment", "verification"}  # enrollment's dispute check judges voices as verification does
+    path = PurePosixPath(config(render(PRODUCTION))[COHORT_FILE])
+    assert COHORT_FILE not in config(render(BASE))
+    services = compose()["services"]
+    assert {name for name, spec in services.items() if COHORT_FILE in spec.get("environment", {})} == readers
+    for name in readers:
+        assert services[name]["environment"][COHORT_FILE] == str(path) and f"./cohort:{path.parent}:ro" in services[name]["volumes"]
+    for overlay in (BASE, PRODUCTION):
+        docs = render(overlay)
+        for name in SERVICES:
+            pod = find(docs, "Deployment", name)["spec"]["template"]["spec"]
+            [container] = pod["containers"]
+            volumes = [v for v in pod["volumes"] if v.get("configMap", {}).get("name") == "likeness-voice-cohort"]
+            assert bool(volumes) == (name in readers), name
+            for volume in volumes:
+                assert volume["configMap"]["optional"] is True
+                [mount] = [m for m in container["volumeMounts"] if m["name"] == volume["name"]]
+                assert mount["mountPath"] == str(path.parent) and mount["readOnly"] is True
+    readme = (ROOT / "deploy" / "README.md").read_text()
+    assert "kubectl create configmap likeness-voice-cohort" in readme and f"--from-file={path.name}=" in readme
 
 
 def test_kafka_bootstrap_is_the_strimzi_cluster_of_the_topics():
