@@ -505,11 +505,13 @@ def test_normalize_and_raw_needed_are_inverses_and_a_crowded_voice_needs_more():
     assert CohortNorm.raw_needed(3.9, crowded, probe) > CohortNorm.raw_needed(3.9, alone, probe)
 
 
-def test_a_normalized_search_finds_every_talent_a_brute_force_normalization_finds():
+@pytest.mark.parametrize("ivf_min_rows", [200_000, 500], ids=["exact-scan", "ivf"])
+def test_a_normalized_search_finds_every_talent_a_brute_force_normalization_finds(ivf_min_rows):
     """Planted matches: talents near the probes (some in crowded regions of the space, some alone),
-    the cohort random. The index searches at the raw floor calibration.Bounds gives; every talent
-    whose exact normalized score reaches the review z must be returned with that score, and none
-    below it. A floor above the lowest raw score any talent needs would miss some."""
+    the cohort random. The exact scan normalizes every row; the IVF proposes candidates at the raw
+    floor calibration.Bounds gives (every cell probed here, so its recall is whole). Either way every
+    talent whose exact normalized score reaches the review z must be returned with that score, and
+    none below it. A floor above the lowest raw score any talent needs would miss some."""
     from verification.adapters.index import LikenessIndex
     from verification.domain.calibration import CohortNorm
 
@@ -518,7 +520,7 @@ def test_a_normalized_search_finds_every_talent_a_brute_force_normalization_find
     cohort = _normed(centre + rng.normal(0, 0.08, (200, 256)))  # strangers who all sound a bit alike
     norm = CohortNorm(cohort, "test")
     z_review = 3.2
-    index = LikenessIndex({}, voice_norm=norm, voice_norm_review=z_review)
+    index = LikenessIndex({}, ivf_min_rows=ivf_min_rows, voice_norm=norm, voice_norm_review=z_review)
     talents = {}
     for t in range(300):
         spread = 0.02 + 0.1 * (t % 7)  # from crowded (near the cohort's centre) to alone
@@ -534,6 +536,7 @@ def test_a_normalized_search_finds_every_talent_a_brute_force_normalization_find
             if z >= z_review:
                 expected[(id(p), t)] = z
     assert len(expected) > 50  # the plant worked: many talents reach the band
+    assert index.by_modality[Modality.VOICE].approximate == (ivf_min_rows == 500)
     assert set(found) == set(expected)
     assert all(found[k].score == pytest.approx(z, abs=1e-4) and found[k].raw_score is not None for k, z in expected.items())
     # (the raw floor passed in, 0.99, would have found almost none of them)

@@ -38,7 +38,7 @@ from likeness_common.templates import open_sealed
 from likeness_common.tokens import decode_token
 
 from ..domain.calibration import Bounds, CohortNorm, Stats, cohort_name
-from ..domain.index import Metric, ModalityIndex
+from ..domain.index import Affine, Metric, ModalityIndex
 from ..domain.model import Modality, Probe, ProbeHit
 
 log = structlog.get_logger("likeness.verification.index")
@@ -189,13 +189,12 @@ class LikenessIndex:
         matrix = np.stack([np.asarray(p.vector, np.float32) for p in probes])
         stats = [norm.stats(v) for v in matrix]
         floor = min(self._voice_bounds.floor(z_review, s) for s in stats)
-        p, codes, raw = index.search_arrays(matrix, floor)
-        ab = self._voice_ab  # read after the rows: it has the stats of every talent they hold
-        probe_ab = np.asarray([(s.a, s.b) for s in stats], np.float64)[p]
-        # CohortNorm.normalize, vectorized; a talent removed since the rows' snapshot has NaN: dropped.
-        z = raw * (ab[codes, 1] + probe_ab[:, 1]) - (ab[codes, 0] + probe_ab[:, 0])
-        keep = np.flatnonzero(z >= z_review)
-        return [ProbeHit(probes[p[i]], index.talent_of(int(codes[i])), float(z[i]), raw_score=float(raw[i])) for i in keep]
+        # CohortNorm.normalize as an affine per talent and probe, applied in the scan. A talent
+        # removed since has NaN (dropped); one added after this read is not in the table (skipped,
+        # as if the search had started a moment earlier).
+        affine = Affine(self._voice_ab, np.asarray([(s.a, s.b) for s in stats], np.float64), z_review, floor)
+        p, codes, z, raw = index.search_rescored(matrix, affine)
+        return [ProbeHit(probes[i], index.talent_of(int(c)), float(zz), raw_score=float(r)) for i, c, zz, r in zip(p, codes, z, raw, strict=True)]
 
     async def search(self, probes: list[Probe], floor: dict[Modality, float]) -> list[ProbeHit]:
         return await asyncio.to_thread(self.search_sync, probes, floor)

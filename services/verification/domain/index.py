@@ -52,6 +52,26 @@ class Metric(str, enum.Enum):
 
 
 @dataclass(frozen=True)
+class Affine:
+    """A per-owner, per-probe affine rescoring of COSINE values applied inside the scan:
+    `value * (b_owner + b_probe) - (a_owner + a_probe)`, kept when at least `at_least` (voice S-norm
+    is one, verification.domain.calibration). `floor`: a raw cosine under which no owner can reach
+    `at_least` (the IVF's candidate radius). Owners without a row in `owner_ab` (added after the
+    caller read it) or with NaN are skipped."""
+
+    owner_ab: np.ndarray  # (talent codes, 2): a, b per owner
+    probe_ab: np.ndarray  # (probes, 2)
+    at_least: float
+    floor: float
+
+    def rescore(self, p: np.ndarray, owners: np.ndarray, values: np.ndarray) -> np.ndarray:
+        known = owners < len(self.owner_ab)
+        ab = np.full((len(owners), 2), np.nan)
+        ab[known] = self.owner_ab[owners[known]]
+        return values * (ab[:, 1] + self.probe_ab[p, 1]) - (ab[:, 0] + self.probe_ab[p, 0])
+
+
+@dataclass(frozen=True)
 class Hit:
     probe: int  # index into the probes searched
     talent_id: str
@@ -290,27 +310,43 @@ class ModalityIndex:
     def search_arrays(self, probes: np.ndarray, bound: float, *, exact: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """`search` as arrays, for callers that rescore many hits: (probe, talent code, value), one
         entry per (probe, talent), unordered; `talent_of(code)` names the talent."""
+        p, owner, value, _ = self._search(probes, bound, exact, None)
+        return p, owner, value
+
+    def search_rescored(self, probes: np.ndarray, affine: Affine, *, exact: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """COSINE only: every (probe, talent) whose best rescored value reaches `affine.at_least`, as
+        (probe, talent code, rescored value, the raw cosine behind it). The exact scan rescores
+        every row in its block (no raw floor to tune); the IVF proposes candidates at `affine.floor`."""
+        assert self.metric is Metric.COSINE
+        return self._search(probes, affine.floor, exact, affine)
+
+    def _search(self, probes: np.ndarray, bound: float, exact: bool, affine: Affine | None):
         probes = np.atleast_2d(np.asarray(probes, np.float32))
         s = self._state  # one snapshot for the whole search
-        empty = (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float32))
+        empty = (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float32), np.zeros(0, np.float32))
         if s.rows == 0 or len(probes) == 0:
             return empty
         if s.ivf is not None and not exact:
             p, owner, value = self._search_ivf(s, probes, bound)
+            raw = value
+            if affine is not None:
+                value = affine.rescore(p, owner, raw)
+                keep = value >= affine.at_least
+                p, owner, value, raw = p[keep], owner[keep], value[keep], raw[keep]
         else:
-            p, owner, value = self._search_exact(s, probes, bound)
+            p, owner, value, raw = self._search_exact(s, probes, bound, affine)
         if not len(p):
             return empty
         euclidean = self.metric is Metric.EUCLIDEAN
         # Best value per (probe, talent), vectorized: lookalike-rich data makes many hits.
         order = np.lexsort((value if euclidean else -value, owner, p))
-        p, owner, value = p[order], owner[order], value[order]
+        p, owner, value, raw = p[order], owner[order], value[order], raw[order]
         first = np.ones(len(p), bool)
         first[1:] = (p[1:] != p[:-1]) | (owner[1:] != owner[:-1])
-        p, owner, value = p[first], owner[first], value[first]
+        p, owner, value, raw = p[first], owner[first], value[first], raw[first]
         if euclidean:
-            value = np.sqrt(np.maximum(value, 0.0))
-        return p, owner, value
+            value = raw = np.sqrt(np.maximum(value, 0.0))
+        return p, owner, value, raw
 
     def code(self, talent_id: str) -> int:
         """The talent's small integer code (stable for the index's life; `search_arrays` reports it)."""
@@ -319,11 +355,14 @@ class ModalityIndex:
     def talent_of(self, code: int) -> str:
         return self._talents[code]
 
-    def _search_exact(self, s: _State, probes: np.ndarray, bound: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(probe, owner, value) for every live row within the bound; EUCLIDEAN values squared."""
+    def _search_exact(self, s: _State, probes: np.ndarray, bound: float, affine: Affine | None = None):
+        """(probe, owner, value, raw) for every live row within the bound (or, with `affine`, whose
+        rescored value reaches its `at_least`); EUCLIDEAN values squared."""
         euclidean = self.metric is Metric.EUCLIDEAN
         probe_sq = np.einsum("ij,ij->i", probes, probes)
-        found_probes, found_owners, found_values = [], [], []
+        found_probes, found_owners, found_values, found_raw = [], [], [], []
+        if affine is not None:
+            owner_ab = np.vstack([affine.owner_ab, np.full((1, 2), np.nan)])  # codes past the table -> NaN
         for start in range(0, s.rows, self._block):
             end = min(start + self._block, s.rows)
             dots = probes @ s.vectors[start:end].T  # probes x block
@@ -331,6 +370,10 @@ class ModalityIndex:
                 # |p - x|^2 = |p|^2 + |x|^2 - 2 p.x, compared squared: no sqrt over the block.
                 values = probe_sq[:, None] + s.sq_norms[start:end][None, :] - 2.0 * dots
                 found = (values <= bound * bound) & s.alive[start:end][None, :]
+            elif affine is not None:
+                ab = owner_ab[np.minimum(s.owners[start:end], len(owner_ab) - 1)]
+                values = dots * (ab[:, 1][None, :] + affine.probe_ab[:, 1][:, None]) - (ab[:, 0][None, :] + affine.probe_ab[:, 0][:, None])
+                found = (values >= affine.at_least) & s.alive[start:end][None, :]
             else:
                 values = dots
                 found = (values >= bound) & s.alive[start:end][None, :]
@@ -338,8 +381,8 @@ class ModalityIndex:
             found_probes.append(p)
             found_owners.append(s.owners[start + col])
             found_values.append(values[p, col])
-        p, owner, value = (np.concatenate(a) for a in (found_probes, found_owners, found_values))
-        return p, owner, value
+            found_raw.append(dots[p, col])
+        return tuple(np.concatenate(a) for a in (found_probes, found_owners, found_values, found_raw))
 
     def _search_ivf(self, s: _State, probes: np.ndarray, bound: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The IVF's candidates within the bound (with slack), re-scored exactly from the matrix."""
