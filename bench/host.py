@@ -1,9 +1,11 @@
-"""The machine a bench ran on, printed with its table (CPU, cores, Python, date, load average)."""
+"""The machine a bench ran on, printed with its table (CPU, cores, Python, date, load average), and
+the percentile rule every bench prints."""
 
 from __future__ import annotations
 
 import os
 import platform
+import statistics
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -18,3 +20,13 @@ def machine() -> dict:
                 if line.startswith("model name")), platform.processor() or "?")  # fmt: skip
     return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(),
             "date": f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC", "load_1min": load_average()}  # fmt: skip
+
+
+def pct(values: list[float], q: float) -> float:
+    """The q-th percentile (q in (0, 100), tenths allowed: 99.9), interpolated between observed
+    values (never beyond the largest); NaN for no values. One rule for every bench's p50 / p99."""
+    if not values:
+        return float("nan")
+    if len(values) == 1:
+        return values[0]
+    return statistics.quantiles(values, n=1000, method="inclusive")[round(q * 10) - 1]

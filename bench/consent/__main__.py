@@ -46,7 +46,7 @@ from registry.bootstrap import MIGRATIONS as REGISTRY
 ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:  # run as a script: `bench` imports from the repository root
     sys.path.insert(0, str(ROOT))
-from bench.host import load_average, machine  # noqa: E402
+from bench.host import load_average, machine, pct  # noqa: E402
 
 PURPOSES = [Purpose.ADVERTISING, Purpose.DUBBING, Purpose.TRAINING, Purpose.EDITORIAL, Purpose.SYNTHETIC_PERFORMANCE]
 
@@ -88,11 +88,6 @@ async def load(dsn: str, kek_file: Path, talent: int) -> tuple[list[str], str, s
         await conn.execute("ANALYZE grants, talent")
     await pool.close()
     return talent_ids, platform_id, platform_key, operator_key
-
-
-def pct(values: list[float], q: float) -> float:
-    """The q-th percentile, interpolated between observed values (never beyond the largest)."""
-    return statistics.quantiles(values, n=1000, method="inclusive")[int(q * 10) - 1] if len(values) > 1 else max(values)
 
 
 async def measure(target: str, platform_key: str, talent_ids: list[str], seconds: float, concurrency: int) -> dict:

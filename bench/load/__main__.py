@@ -31,7 +31,6 @@ import asyncio
 import json
 import random
 import shutil
-import statistics
 import sys
 import tempfile
 import time
@@ -58,7 +57,7 @@ from likeness_common.proto import ts
 ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:  # run as a script: `bench` imports from the repository root
     sys.path.insert(0, str(ROOT))
-from bench.host import load_average, machine  # noqa: E402
+from bench.host import load_average, machine, pct  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 FACES = ROOT.parent / "shared" / "data" / "faces"
@@ -90,12 +89,6 @@ def tree_rss_kib(pid: int) -> int:
         except (OSError, ValueError):
             continue
     return total
-
-
-def pct(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    return statistics.quantiles(values, n=100)[q - 1] if len(values) > 10 else max(values)
 
 
 async def setup(info: dict) -> dict:

@@ -43,6 +43,7 @@ ROOT = Path(__file__).resolve().parent.parent.parent
 if str(ROOT) not in sys.path:  # run as a script: `bench` imports from the repository root
     sys.path.insert(0, str(ROOT))
 from bench import host as bench_host  # noqa: E402
+from bench.host import pct  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data"
 FACES = DATA / "faces"
@@ -60,10 +61,6 @@ BIG = [("grpc.max_send_message_length", 64 << 20), ("grpc.max_receive_message_le
 
 
 # ---------------------------------------------------------------------------------------- helpers
-
-
-def pct(values: list[float], q: float) -> float:
-    return statistics.quantiles(values, n=1000)[int(q * 10) - 1] if len(values) > 10 else max(values)
 
 
 def rss_kib(pid: int | str = "self") -> int:

@@ -12,7 +12,6 @@ import re
 import ssl as ssl_module
 import sys
 import time
-import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -34,7 +33,7 @@ from likeness_common.proto import ts
 from likeness_common.signing import verify_envelope
 from likeness_common.tls import DevPki, make_dev_pki
 from tests.conftest import ROOT, bearer, shared_data, unique
-from tests.support import module_relay
+from tests.support import BIG, module_relay, rid
 from verification.domain.model import Modality
 
 playwright_api = pytest.importorskip("playwright.async_api", reason="pip install -r requirements/dev.txt")
@@ -47,11 +46,6 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
                  "--disable-component-update", "--disable-sync"]  # fmt: skip
 SHOTS = ROOT / "test-artifacts" / "console"
 LIKENESS = str(Path(sys.executable).parent / "likeness")
-BIG = [("grpc.max_send_message_length", 64 << 20), ("grpc.max_receive_message_length", 64 << 20)]
-
-
-def rid() -> str:
-    return str(uuid.uuid4())
 
 
 async def wait_http(url: str, child: Child, timeout: float = 30.0, ssl: ssl_module.SSLContext | None = None) -> None:

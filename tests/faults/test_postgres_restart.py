@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-import uuid
 from collections import Counter
 
 import grpc
@@ -21,16 +20,13 @@ from likeness.registry.v1 import registry_pb2_grpc
 from likeness_common.crypto import load_kek
 from likeness_common.db import create_pool
 from tests.conftest import bearer, unique
+from tests.support import rid
 
 pytestmark = pytest.mark.faults
 
 WORKERS = 6  # concurrent callers per RPC
 OK_AFTER = 20  # successes of each RPC after the restart that end the run
 UNAVAILABLE_WHILE_DOWN = 100  # failed calls seen before Postgres starts again
-
-
-def rid() -> str:
-    return str(uuid.uuid4())
 
 
 def grant_request(talent_id: str, platform_id: str) -> cpb.CreateGrantRequest:

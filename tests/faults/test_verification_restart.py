@@ -19,7 +19,7 @@ from likeness.registry.v1 import registry_pb2_grpc
 from likeness_common.proto import ts
 from tests.conftest import bearer, shared_data, start_verification, unique
 from tests.integration.test_verification import wait_indexed
-from tests.support import relay_process
+from tests.support import relay_process, rid
 from verification.domain.model import Modality
 
 pytestmark = pytest.mark.faults
@@ -27,10 +27,6 @@ pytestmark = pytest.mark.faults
 NOTICE = epb.BiometricNotice(purpose_text="Protect my likeness", retention=duration_pb2.Duration(seconds=86400),
                              accept_time=ts(datetime.now(UTC)), notice_version="2026-11")  # fmt: skip
 FACES = {"before": ("obama", "obama.jpg"), "while_down": ("biden", "biden.jpg"), "after": ("lin_manuel_miranda", "lin1.png")}
-
-
-def rid() -> str:
-    return str(uuid.uuid4())
 
 
 @pytest.fixture

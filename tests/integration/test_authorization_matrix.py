@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -45,7 +44,7 @@ from likeness.verification.v1 import verification_pb2 as vpb
 from likeness.verification.v1 import verification_pb2_grpc
 from likeness_common.proto import ts
 from tests.conftest import bearer, shared_data, unique
-from tests.support import relay_process
+from tests.support import BIG, relay_process, rid
 from verification.domain.model import Modality
 
 KINDS = ("operator", "agency_with_mandate", "agency_without_mandate", "platform", "unauthenticated", "revoked_key",
@@ -53,7 +52,6 @@ KINDS = ("operator", "agency_with_mandate", "agency_without_mandate", "platform"
 OK, UNAUTH, DENIED, HIDDEN = "ALLOWED", "UNAUTHENTICATED", "PERMISSION_DENIED", "NOT_FOUND"
 # Refusals of the request itself, after authorization passed.
 PAST_AUTHORIZATION = {grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.FAILED_PRECONDITION, grpc.StatusCode.ALREADY_EXISTS}
-BIG = [("grpc.max_send_message_length", 64 << 20), ("grpc.max_receive_message_length", 64 << 20)]
 NOTICE = epb.BiometricNotice(purpose_text="Protect my likeness", retention=duration_pb2.Duration(seconds=30 * 86400),
                              accept_time=ts(datetime.now(UTC)), notice_version="2026-11")  # fmt: skip
 
@@ -140,10 +138,6 @@ FILES = {
     "likeness.verification.v1.VerificationService": (vpb, verification_pb2_grpc.VerificationServiceStub),
     "google.longrunning.Operations": (lro, operations_pb2_grpc.OperationsStub),
 }
-
-
-def rid() -> str:
-    return str(uuid.uuid4())
 
 
 def face(*parts: str) -> epb.MediaSample:

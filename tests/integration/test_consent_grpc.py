@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import sys
 import time
-import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -29,11 +28,7 @@ from likeness_common.errors import Unavailable
 from likeness_common.proto import ts
 from likeness_common.signing import Signature, SignatureError, envelope, verify_envelope
 from tests.conftest import bearer, unique
-from tests.support import consume, relay_process, wait_drained
-
-
-def rid() -> str:
-    return str(uuid.uuid4())
+from tests.support import consume, relay_process, rid, wait_drained
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,6 @@ from __future__ import annotations
 import io
 import os
 import subprocess
-import uuid
 import wave
 from datetime import UTC, datetime
 
@@ -27,15 +26,11 @@ from likeness_common.devstack import _postgres_bin
 from likeness_common.proto import ts
 from likeness_common.templates import TemplateVault
 from tests.conftest import bearer, error_reason, shared_data, unique
-from tests.support import consume, relay_process, wait_drained
+from tests.support import consume, relay_process, rid, wait_drained
 
 NOTICE = epb.BiometricNotice(purpose_text="Protect my likeness from unconsented generated media",
                              retention=duration_pb2.Duration(seconds=365 * 86400), accept_time=ts(datetime.now(UTC)),
                              notice_version="2026-11")  # fmt: skip
-
-
-def rid() -> str:
-    return str(uuid.uuid4())
 
 
 def image(*parts: str) -> epb.MediaSample:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-import uuid
 from datetime import UTC, datetime, timedelta
 
 import grpc
@@ -21,15 +20,11 @@ from likeness.consent.v1 import consent_pb2_grpc
 from likeness.enrollment.v1 import enrollment_pb2 as epb
 from likeness_common.proto import ts
 from tests.conftest import bearer
-from tests.support import agency_platform_and_talent
+from tests.support import agency_platform_and_talent, rid
 
 LEAD_SECONDS = 1.5  # the grant expires this long after it is created
 AFTER_SECONDS = 1.0  # and is checked this long past the instant
 LOOPS_PER_REPLICA = 4
-
-
-def rid() -> str:
-    return str(uuid.uuid4())
 
 
 async def test_a_grant_never_allows_after_its_not_after_instant(stack, channel, consent_app, consent_app_b) -> None:

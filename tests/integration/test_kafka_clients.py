@@ -25,7 +25,6 @@ import re
 import shutil
 import subprocess
 import time
-import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -49,7 +48,7 @@ from likeness_common.proto import ts
 from likeness_common.topics import ALL_TOPICS
 from tests.conftest import bearer, unique
 from tests.integration.verification_world import BIG, NOTICE, face_file, utterances, verify_request
-from tests.support import module_relay, wait_drained
+from tests.support import module_relay, rid, wait_drained
 
 # What the README documents for a consumer group on the embedded broker (librdkafka names).
 CONSUMER_SETTINGS = {"auto.offset.reset": "earliest", "session.timeout.ms": 6000}
@@ -58,10 +57,6 @@ EVERY_TYPE = {f.message_type.name for f in events_pb2.Event.DESCRIPTOR.oneofs_by
 CE_HEADERS = {"event_id", "event_type", "ce_specversion", "ce_id", "ce_type", "ce_source", "ce_time", "content-type"}
 
 relay = module_relay("relay-kafka-clients")
-
-
-def rid() -> str:
-    return str(uuid.uuid4())
 
 
 async def make_every_event(stack, pool, channel, enrollment_app, consent_app, verification_app) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-import uuid
 
 import grpc
 import pytest
@@ -14,10 +13,7 @@ from grpc_status import rpc_status
 from likeness.registry.v1 import registry_pb2 as pb
 from likeness.registry.v1 import registry_pb2_grpc
 from tests.conftest import bearer, error_reason, unique
-
-
-def rid() -> str:
-    return str(uuid.uuid4())
+from tests.support import rid
 
 
 def retry_delay(error: grpc.aio.AioRpcError) -> float | None:

@@ -4,7 +4,6 @@ the fakes stay honest."""
 from __future__ import annotations
 
 import asyncio
-import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -15,6 +14,7 @@ from registry.adapters.postgres import PostgresUnitOfWork
 from registry.domain import commands
 from registry.service_layer import handlers
 from tests.fakes import FakeStore, FakeUnitOfWork
+from tests.support import rid
 
 OPERATOR = Principal(PrincipalKind.OPERATOR, "opr_test")
 
@@ -50,10 +50,6 @@ def h(request):
     if request.param == "fake":
         return FakeHarness()
     return PostgresHarness(request.getfixturevalue("pool"))
-
-
-def rid() -> str:
-    return str(uuid.uuid4())
 
 
 async def new_agency(h, name="Agency") -> Principal:

@@ -3,8 +3,6 @@ idempotency, pagination, health and reflection."""
 
 from __future__ import annotations
 
-import uuid
-
 import grpc
 import pytest
 from google.rpc import error_details_pb2
@@ -15,6 +13,7 @@ from grpc_status import rpc_status
 from likeness.registry.v1 import registry_pb2 as pb
 from likeness.registry.v1 import registry_pb2_grpc
 from tests.conftest import bearer, unique
+from tests.support import rid
 
 
 @pytest.fixture
@@ -25,10 +24,6 @@ def stub(channel) -> registry_pb2_grpc.RegistryServiceStub:
 @pytest.fixture
 def op(stack):
     return bearer(stack.operator_key)
-
-
-def rid() -> str:
-    return str(uuid.uuid4())
 
 
 async def expect(code: grpc.StatusCode, call) -> grpc.aio.AioRpcError:

@@ -28,19 +28,14 @@ from likeness.verification.v1 import verification_pb2 as vpb
 from likeness.verification.v1 import verification_pb2_grpc
 from likeness_common.proto import ts
 from tests.conftest import bearer, shared_data
-from tests.support import agency_platform_and_talent, relay_process
+from tests.support import BIG, agency_platform_and_talent, relay_process, rid
 from verification.domain.model import Modality
 
 RACES = int(os.environ.get("LIKENESS_REVOCATION_RACES", "200"))
 CONCURRENCY = 8
 STALENESS_SAMPLES = 20
-BIG = [("grpc.max_send_message_length", 64 << 20), ("grpc.max_receive_message_length", 64 << 20)]
 NOTICE = epb.BiometricNotice(purpose_text="Protect my likeness", retention=duration_pb2.Duration(seconds=365 * 86400),
                              accept_time=ts(datetime.now(UTC)), notice_version="2026-11")  # fmt: skip
-
-
-def rid() -> str:
-    return str(uuid.uuid4())
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import base64
 import subprocess
-import uuid
 from datetime import UTC, datetime
 
 import grpc
@@ -38,14 +37,11 @@ from likeness_common.proto import ts
 from likeness_common.signing import SignatureError, verify_envelope
 from likeness_common.templates import TemplateVault, open_sealed
 from tests.conftest import bearer, shared_data, unique
+from tests.support import rid
 
 NOTICE = epb.BiometricNotice(purpose_text="Protect my likeness", retention=duration_pb2.Duration(seconds=30 * 86400),
                              accept_time=ts(datetime.now(UTC)), notice_version="2026-11")  # fmt: skip
 BIG = [("grpc.max_send_message_length", 64 << 20)]
-
-
-def rid() -> str:
-    return str(uuid.uuid4())
 
 
 def encodings(secret: bytes) -> dict[str, bytes]:

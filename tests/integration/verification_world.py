@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import io
 import time
-import uuid
 import wave
 from datetime import UTC, datetime
 
@@ -29,16 +28,11 @@ from likeness_common.documents import RECEIPT_TYPE
 from likeness_common.proto import ts
 from likeness_common.signing import Signature, envelope
 from tests.conftest import bearer, shared_data, unique
-from tests.support import module_relay
+from tests.support import BIG, module_relay, rid
 from verification.domain.model import Modality
 
 NOTICE = epb.BiometricNotice(purpose_text="Protect my likeness", retention=duration_pb2.Duration(seconds=365 * 86400),
                              accept_time=ts(datetime.now(UTC)), notice_version="2026-11")  # fmt: skip
-BIG = [("grpc.max_send_message_length", 64 << 20), ("grpc.max_receive_message_length", 64 << 20)]
-
-
-def rid() -> str:
-    return str(uuid.uuid4())
 
 
 def face_file(*parts: str) -> bytes:
