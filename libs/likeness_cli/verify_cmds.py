@@ -18,11 +18,11 @@ from likeness.enrollment.v1 import enrollment_pb2 as epb
 from likeness.verification.v1 import verification_pb2 as vpb
 from likeness.verification.v1 import verification_pb2_grpc
 from likeness_common.documents import C2PA_LABEL, RECEIPT_TYPE, c2pa_assertion
-from likeness_common.signing import Signature, envelope
+from likeness_common.signing import Signature, SignatureError, envelope, verify_envelope
 
 from .client import CliError, connect, request_id
 from .common import ApiKey, Json, Keys, Target, command
-from .consent_cmds import purpose_value, verify_document
+from .consent_cmds import fetch_keys, load_keys, purpose_value, verify_document
 from .output import emit, err_console, progress
 
 receipt_app = typer.Typer(no_args_is_help=True, help="Signed verification receipts.")
@@ -148,6 +148,7 @@ def verify(
     token: Annotated[str, typer.Option("--token", help="Consistency token from a grant or revoke (at_least_as_fresh).")] = "",
     receipt: ReceiptOut = None,
     c2pa: C2pa = False,
+    embed: Annotated[Path | None, typer.Option("--embed", help="Write the clip with the registry's C2PA manifest (the signed receipt) embedded to this file.")] = None,
     long: Annotated[bool, typer.Option("--long", help="Upload as a long-running operation even if Verify would take it.")] = False,
     no_wait: Annotated[bool, typer.Option("--no-wait", help="With a long-running operation: print its name and return.")] = False,
     target: Target = None,
@@ -163,19 +164,24 @@ def verify(
     except OSError as error:
         raise CliError(f"cannot read {file}: {error.strerror}") from None
     purpose_code, custom = purpose_value(purpose)
+    if embed is not None and long:
+        raise CliError("--embed is answered by Verify, not by a long-running operation (--long)")
     params = vpb.VerifyParameters(request_id=request_id(), purpose=purpose_code, custom_purpose=custom, territory=territory,
-                                  at_least_as_fresh=token)  # fmt: skip
+                                  at_least_as_fresh=token, embed_c2pa=embed is not None)  # fmt: skip
     stub, md = _stub(target, api_key)
     v = None
     if not long:
         try:
             with progress(f"analysing {file.name} ({len(media) / 1e6:.1f} MB)", as_json):
                 if len(media) > STREAM_ABOVE:
-                    v = stub.VerifyStream(_chunks(params, media), metadata=md, timeout=600).verification
+                    answer = stub.VerifyStream(_chunks(params, media), metadata=md, timeout=600)
                 else:
-                    v = stub.Verify(vpb.VerifyRequest(parameters=params, media=media), metadata=md, timeout=600).verification
+                    answer = stub.Verify(vpb.VerifyRequest(parameters=params, media=media), metadata=md, timeout=600)
+            v = answer.verification
+            if embed is not None:
+                _write_signed(answer.signed_media, embed)
         except grpc.RpcError as error:
-            if CliError.from_rpc(error).reason != "USE_LONG_RUNNING_OPERATION":
+            if embed is not None or CliError.from_rpc(error).reason != "USE_LONG_RUNNING_OPERATION":
                 raise
     if v is None:
         op = stub.StartVerifyOperation(_chunks(params, media), metadata=md, timeout=600)
@@ -184,8 +190,17 @@ def verify(
             return
         v = _wait(op.name, target, api_key, as_json, f"analysing {file.name}")
     _write_receipt(v, receipt, c2pa)
-    summary = _summary(v)
-    emit(summary | ({"receipt_file": str(receipt)} if receipt else {}), as_json, _human(summary))
+    summary = _summary(v) | ({"receipt_file": str(receipt)} if receipt else {}) | ({"signed_media_file": str(embed)} if embed else {})
+    emit(summary, as_json, _human(summary) + (f"\nsigned clip (C2PA manifest with the receipt): {embed}" if embed else ""))
+
+
+def _write_signed(signed: vpb.SignedMedia, path: Path) -> None:
+    if not signed.content:
+        raise CliError("the server returned no signed clip")
+    try:
+        path.write_bytes(signed.content)
+    except OSError as error:
+        raise CliError(f"cannot write {path}: {error.strerror}") from None
 
 
 def _operation_summary(op: lro.Operation) -> dict:
@@ -292,6 +307,61 @@ def receipt_get(verification_id: str, out: Annotated[Path | None, typer.Option("
 
 @receipt_app.command("verify")
 @command
-def receipt_verify(file: Path, keys: Keys = None, target: Target = None, as_json: Json = False) -> None:
-    """Verify a receipt offline (plain JSON or C2PA assertion): any changed byte fails."""
-    verify_document(file, keys, target, RECEIPT_TYPE, as_json)
+def receipt_verify(
+    file: Path,
+    keys: Keys = None,
+    target: Target = None,
+    c2pa_root: Annotated[Path | None, typer.Option("--c2pa-root", help="The registry's C2PA root certificate (PEM): a signed clip must chain to it.")] = None,
+    as_json: Json = False,
+) -> None:
+    """Verify a receipt offline: a JSON receipt, its C2PA assertion form, or a clip signed with
+    `likeness verify --embed` (its C2PA manifest is validated, then the receipt inside it). Any
+    changed byte fails."""
+    try:
+        head = file.read_bytes()[:64].lstrip()
+    except OSError as error:
+        raise CliError(f"cannot read {file}: {error.strerror}") from None
+    if head.startswith(b"{"):
+        verify_document(file, keys, target, RECEIPT_TYPE, as_json)
+        return
+    verify_signed_clip(file, keys, target, c2pa_root, as_json)
+
+
+def verify_signed_clip(file: Path, keys: Path | None, target: str | None, c2pa_root: Path | None, as_json: bool) -> None:
+    """The clip's C2PA manifest (intact; Trusted when it chains to `c2pa_root`) and the registry's
+    receipt in it (its Ed25519 signature; its media hash against the clip's parent ingredient)."""
+    from likeness_biometrics import BiometricError
+    from likeness_biometrics.media import sniff
+    from likeness_common import provenance
+
+    data = file.read_bytes()
+    try:
+        media_type = sniff(data).mime
+    except BiometricError as error:
+        raise CliError(f"{file}: neither a receipt nor media the registry reads ({error})", code="UNSUPPORTED_MEDIA_TYPE") from None
+    try:
+        root = c2pa_root.read_bytes() if c2pa_root else None
+    except OSError as error:
+        raise CliError(f"cannot read {c2pa_root}: {error.strerror}") from None
+    try:
+        found = provenance.read(data, media_type, root)
+    except provenance.ProvenanceError as error:
+        raise CliError(f"{file}: NOT VALID: {error}", code="INVALID_C2PA") from None
+    if not found.state:
+        raise CliError(f"{file}: no C2PA manifest in this {media_type}", code="NO_C2PA_MANIFEST")
+    if found.state == "Invalid":
+        raise CliError(f"{file}: NOT VALID: the C2PA manifest fails validation ({', '.join(found.failures) or 'invalid'})", code="INVALID_C2PA")
+    if root is not None and found.state != "Trusted":
+        raise CliError(f"{file}: NOT VALID: the C2PA signer ({found.signer}) does not chain to {c2pa_root}", code="UNTRUSTED_C2PA")
+    if found.receipt_envelope is None:
+        raise CliError(f"{file}: its C2PA manifest holds no likeness registry receipt", code="NO_RECEIPT")
+    public = load_keys(keys) if keys else fetch_keys(target)
+    try:
+        payload = verify_envelope(found.receipt_envelope, public, RECEIPT_TYPE)
+    except SignatureError as error:
+        raise CliError(f"{file}: NOT VALID: the receipt in its manifest: {error}", code="INVALID_SIGNATURE") from None
+    summary = {"valid": True, "type": RECEIPT_TYPE, "id": payload.get("receipt_id"), "key_id": payload.get("key_id"),
+               "c2pa": {"state": found.state, "signer": found.signer, "digital_source_types": list(found.digital_source_types)},
+               "decision": payload.get("decision"), "payload": payload}  # fmt: skip
+    emit(summary, as_json, f"{file}: C2PA manifest {found.state} (signer {found.signer}); valid receipt {payload.get('receipt_id')} "
+                           f"({payload.get('decision')}), signed by {payload.get('key_id')}")  # fmt: skip

@@ -429,6 +429,7 @@ class DevStack:
             self.env["LIKENESS_KEK_FILE"] = str(write_dev_kek(self.state_dir))
         tls_info = self._tls_env() if self.tls else None
         cohort = self._cohort_env()
+        c2pa_root = self._c2pa_env()
         endpoints: dict[str, str] = {}
         pending = dict(self.services)
         while pending:  # in waves: a service starts once those it needs serve
@@ -459,6 +460,7 @@ class DevStack:
             "operator_api_key": operator_key,
             "tls": tls_info,
             "voice_cohort": cohort,
+            "c2pa_root": c2pa_root,
             "pid": os.getpid(),
             "logs": str(self.state_dir / "logs"),
             "pids": self.pids(),
@@ -466,6 +468,18 @@ class DevStack:
         self.dev_json.touch(mode=0o600)
         self.dev_json.write_text(json.dumps(self.info, indent=2))
         return self.info
+
+    def _c2pa_env(self) -> str | None:
+        """A throwaway C2PA signing chain for Verify's embed_c2pa (likeness_common.provenance), unless
+        the environment names one; returns the root certificate a validator trusts (in dev.json)."""
+        if self.env.get("LIKENESS_VERIFICATION_C2PA_CERT_CHAIN_FILE"):
+            return self.env.get("LIKENESS_C2PA_ROOT_FILE")
+        from .provenance import dev_chain
+
+        paths = dev_chain().write(self.state_dir / "c2pa")
+        self.env["LIKENESS_VERIFICATION_C2PA_CERT_CHAIN_FILE"] = str(paths["chain"])
+        self.env["LIKENESS_VERIFICATION_C2PA_KEY_FILE"] = str(paths["key"])
+        return str(paths["root"])
 
     def _cohort_env(self) -> str | None:
         """LIKENESS_VERIFICATION_VOICE_COHORT_FILE for the services that judge voice scores: the

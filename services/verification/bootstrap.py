@@ -20,6 +20,7 @@ from likeness_common.credentials import PostgresAuthenticator
 from likeness_common.crypto import Kek
 from likeness_common.db import Migrations
 from likeness_common.grpc_server import GrpcServer, ServiceBinding
+from likeness_common.provenance import Embedder
 from likeness_common.settings import ServiceSettings, SettingsConfigDict
 from likeness_common.signing import SigningKeyring
 from likeness_common.tls import ClientTls
@@ -88,6 +89,9 @@ class VerificationSettings(ServiceSettings):
                                                description="A speaker over less speech (seconds) is REVIEW evidence at most.")
     voice_window_confirm_speech_s: float = Field(_DEFAULT.voice_window_confirm_speech_s, ge=0,
                                                  description="A speech window over less speech (seconds) is REVIEW evidence at most.")
+    c2pa_cert_chain_file: Path | None = Field(
+        None, description="PEM: the C2PA signing certificate and its intermediates (leaf first), for Verify's embed_c2pa. Unset: refused.")
+    c2pa_key_file: Path | None = Field(None, description="PEM (PKCS#8): the C2PA signing certificate's P-256 private key.")
     require_identity_verified: bool = Field(
         False, validation_alias=AliasChoices("LIKENESS_VERIFY_REQUIRE_IDENTITY_VERIFIED", "LIKENESS_VERIFICATION_REQUIRE_IDENTITY_VERIFIED"),
         description="An ALLOW that rests on the grant of a talent no operator has identity-verified becomes REVIEW.",
@@ -142,6 +146,14 @@ def followed_index(pool: asyncpg.Pool, dsn: str, kek: Kek, models: dict[str, str
     return index, loader, follower
 
 
+def c2pa_embedder(settings: VerificationSettings) -> Embedder | None:
+    """The C2PA signer for embed_c2pa, or None (embedding refused): both files or neither."""
+    chain, key = settings.c2pa_cert_chain_file, settings.c2pa_key_file
+    if (chain is None) != (key is None):
+        raise ValueError("set both LIKENESS_VERIFICATION_C2PA_CERT_CHAIN_FILE and LIKENESS_VERIFICATION_C2PA_KEY_FILE, or neither")
+    return Embedder.from_files(chain, key) if chain and key else None
+
+
 def build_app(
     pool: asyncpg.Pool, dsn: str, kek: Kek, settings: VerificationSettings, extractor: WorkerPoolExtractor | None = None,
     client_tls: ClientTls | None = None,
@@ -179,7 +191,7 @@ def build_app(
     run = verify_runner(uow, extractor, searcher, consent.for_caller, keyring, thresholds, policy, require_identity_verified=strict)
     runner = OperationRunner(operations, run, policy)
     servicer = VerificationServicer(uow, extractor, searcher, consent, keyring, thresholds, limits, operations, policy, runner,
-                                    require_identity_verified=strict)  # fmt: skip
+                                    require_identity_verified=strict, embedder=c2pa_embedder(settings))  # fmt: skip
     bindings = [
         ServiceBinding(SERVICE_NAME, servicer, verification_pb2_grpc.add_VerificationServiceServicer_to_server),
         ServiceBinding(OPERATIONS_SERVICE, OperationsServicer(uow, operations, policy), operations_pb2_grpc.add_OperationsServicer_to_server),

@@ -86,20 +86,30 @@ class Coverage(_message.Message):
     def __init__(self, complete: _Optional[bool] = ..., incomplete_reasons: _Optional[_Iterable[str]] = ..., media_seconds: _Optional[float] = ..., sample_fps: _Optional[float] = ..., frames_in_clip: _Optional[int] = ..., frames_sampled: _Optional[int] = ..., frames_analyzed: _Optional[int] = ..., frames_skipped_unchanged: _Optional[int] = ..., skip_rule: _Optional[str] = ..., max_gap_seconds: _Optional[float] = ..., max_gap_allowed_seconds: _Optional[float] = ..., max_analyzed_gap_seconds: _Optional[float] = ..., audio_track: _Optional[bool] = ..., audio_seconds: _Optional[float] = ..., speech_seconds: _Optional[float] = ..., voice_windows: _Optional[int] = ..., decode_errors: _Optional[_Iterable[str]] = ..., speech_snr_db: _Optional[float] = ..., speech_high_band_share: _Optional[float] = ...) -> None: ...
 
 class VerifyParameters(_message.Message):
-    __slots__ = ("request_id", "content_type", "purpose", "custom_purpose", "territory", "at_least_as_fresh")
+    __slots__ = ("request_id", "content_type", "purpose", "custom_purpose", "territory", "at_least_as_fresh", "embed_c2pa")
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     CONTENT_TYPE_FIELD_NUMBER: _ClassVar[int]
     PURPOSE_FIELD_NUMBER: _ClassVar[int]
     CUSTOM_PURPOSE_FIELD_NUMBER: _ClassVar[int]
     TERRITORY_FIELD_NUMBER: _ClassVar[int]
     AT_LEAST_AS_FRESH_FIELD_NUMBER: _ClassVar[int]
+    EMBED_C2PA_FIELD_NUMBER: _ClassVar[int]
     request_id: str
     content_type: str
     purpose: _consent_pb2.Purpose
     custom_purpose: str
     territory: str
     at_least_as_fresh: str
-    def __init__(self, request_id: _Optional[str] = ..., content_type: _Optional[str] = ..., purpose: _Optional[_Union[_consent_pb2.Purpose, str]] = ..., custom_purpose: _Optional[str] = ..., territory: _Optional[str] = ..., at_least_as_fresh: _Optional[str] = ...) -> None: ...
+    embed_c2pa: bool
+    def __init__(self, request_id: _Optional[str] = ..., content_type: _Optional[str] = ..., purpose: _Optional[_Union[_consent_pb2.Purpose, str]] = ..., custom_purpose: _Optional[str] = ..., territory: _Optional[str] = ..., at_least_as_fresh: _Optional[str] = ..., embed_c2pa: _Optional[bool] = ...) -> None: ...
+
+class SignedMedia(_message.Message):
+    __slots__ = ("content", "media_type")
+    CONTENT_FIELD_NUMBER: _ClassVar[int]
+    MEDIA_TYPE_FIELD_NUMBER: _ClassVar[int]
+    content: bytes
+    media_type: str
+    def __init__(self, content: _Optional[bytes] = ..., media_type: _Optional[str] = ...) -> None: ...
 
 class VerifyRequest(_message.Message):
     __slots__ = ("parameters", "media")
@@ -214,16 +224,20 @@ class Verification(_message.Message):
     def __init__(self, verification_id: _Optional[str] = ..., platform_id: _Optional[str] = ..., decision: _Optional[_Union[Decision, str]] = ..., matches: _Optional[_Iterable[_Union[Match, _Mapping]]] = ..., grant_ids: _Optional[_Iterable[str]] = ..., media_sha256: _Optional[str] = ..., decide_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., receipt: _Optional[_Union[Receipt, _Mapping]] = ..., conditions: _Optional[_Iterable[_Union[_consent_pb2.Condition, _Mapping]]] = ..., consistency_token: _Optional[str] = ..., purpose: _Optional[_Union[_consent_pb2.Purpose, str]] = ..., custom_purpose: _Optional[str] = ..., territory: _Optional[str] = ..., media_type: _Optional[str] = ..., frames_analyzed: _Optional[int] = ..., coverage: _Optional[_Union[Coverage, _Mapping]] = ..., review_reasons: _Optional[_Iterable[_Union[ReviewReason, str]]] = ...) -> None: ...
 
 class VerifyResponse(_message.Message):
-    __slots__ = ("verification",)
+    __slots__ = ("verification", "signed_media")
     VERIFICATION_FIELD_NUMBER: _ClassVar[int]
+    SIGNED_MEDIA_FIELD_NUMBER: _ClassVar[int]
     verification: Verification
-    def __init__(self, verification: _Optional[_Union[Verification, _Mapping]] = ...) -> None: ...
+    signed_media: SignedMedia
+    def __init__(self, verification: _Optional[_Union[Verification, _Mapping]] = ..., signed_media: _Optional[_Union[SignedMedia, _Mapping]] = ...) -> None: ...
 
 class VerifyStreamResponse(_message.Message):
-    __slots__ = ("verification",)
+    __slots__ = ("verification", "signed_media")
     VERIFICATION_FIELD_NUMBER: _ClassVar[int]
+    SIGNED_MEDIA_FIELD_NUMBER: _ClassVar[int]
     verification: Verification
-    def __init__(self, verification: _Optional[_Union[Verification, _Mapping]] = ...) -> None: ...
+    signed_media: SignedMedia
+    def __init__(self, verification: _Optional[_Union[Verification, _Mapping]] = ..., signed_media: _Optional[_Union[SignedMedia, _Mapping]] = ...) -> None: ...
 
 class VerifyOperationMetadata(_message.Message):
     __slots__ = ("state", "progress_percent", "create_time", "update_time", "end_time", "expire_time", "request_id", "media_sha256", "media_bytes", "media_seconds", "cancel_requested", "attempts")

@@ -1,0 +1,201 @@
+"""C2PA provenance (issue 15): the registry's signed receipt embedded in the clip it judged, and
+read back, with the Content Authenticity Initiative's own library (`c2pa-python`, c2pa-rs).
+
+A signed clip carries one C2PA manifest whose assertions are
+- `org.likeness.verification` (C2PA_LABEL): the receipt envelope exactly as `likeness receipt
+  verify` checks it (its Ed25519 signature is the registry's decision; the C2PA signature binds
+  it to these media bytes);
+- `c2pa.actions.v2`: `c2pa.opened` on the incoming clip (kept as the parent ingredient, its own
+  manifest included, so a provenance chain stays unbroken) and `c2pa.published` by the registry,
+  declaring IPTC `trainedAlgorithmicMedia` when a deciding grant asks for an AI disclosure.
+
+The C2PA signature is ES256 (ECDSA P-256) under an X.509 chain, not the Ed25519 receipt key: C2PA
+needs a certificate chain (c2pa-rs refuses self-signed leaves) and ES256 is the algorithm every
+C2PA validator accepts. `dev_chain` makes a throwaway root -> intermediate -> leaf with the
+extensions c2pa-rs requires; production mounts its own chain and key (deploy/README.md).
+Nothing here contacts the network: no timestamp authority, no remote manifests.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .documents import C2PA_LABEL, canonical_json
+
+TRAINED_ALGORITHMIC_MEDIA = "http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia"
+_PARENT = "incoming-clip"
+_OFFLINE = {"verify": {"remote_manifest_fetch": False, "ocsp_fetch": False}}
+
+
+class ProvenanceError(Exception):
+    """The media could not be signed or read (an unsupported format, broken media)."""
+
+
+@dataclass(frozen=True)
+class Chain:
+    root_pem: bytes  # the trust anchor a validator is given
+    chain_pem: bytes  # leaf then intermediate: what the manifest carries
+    key_pem: bytes  # the leaf's private key (PKCS#8)
+
+    def write(self, folder: Path) -> dict[str, Path]:
+        folder.mkdir(parents=True, exist_ok=True)
+        paths = {"root": folder / "c2pa-root.pem", "chain": folder / "c2pa-chain.pem", "key": folder / "c2pa-key.pem"}
+        paths["root"].write_bytes(self.root_pem)
+        paths["chain"].write_bytes(self.chain_pem)
+        paths["key"].write_bytes(self.key_pem)
+        paths["key"].chmod(0o600)
+        return paths
+
+
+def dev_chain(organization: str = "Likeness Registry (dev)", days: int = 365) -> Chain:
+    """A throwaway root -> intermediate -> leaf (P-256) with what c2pa-rs checks: CA flags and key
+    usages, subject and authority key identifiers, an EKU on the leaf and an O= in every subject."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+    def name(cn: str) -> x509.Name:
+        return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn), x509.NameAttribute(NameOID.ORGANIZATION_NAME, organization)])
+
+    now = dt.datetime.now(dt.UTC)
+
+    def issue(subject: x509.Name, key, issuer: x509.Name, issuer_key, *, ca: bool, path_length: int | None = None):
+        builder = (
+            x509.CertificateBuilder().subject_name(subject).issuer_name(issuer).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(minutes=5))
+            .not_valid_after(now + dt.timedelta(days=days))
+            .add_extension(x509.BasicConstraints(ca=ca, path_length=path_length), critical=True)
+            .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_key.public_key()), critical=False)
+        )  # fmt: skip
+        if ca:
+            usage = x509.KeyUsage(False, False, False, False, False, True, True, False, False)  # keyCertSign, cRLSign
+        else:
+            usage = x509.KeyUsage(True, False, False, False, False, False, False, False, False)  # digitalSignature
+            builder = builder.add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.EMAIL_PROTECTION]), critical=False)
+        return builder.add_extension(usage, critical=True).sign(issuer_key, hashes.SHA256())
+
+    root_key, inter_key, leaf_key = (ec.generate_private_key(ec.SECP256R1()) for _ in range(3))
+    root = issue(name("Likeness Registry root"), root_key, name("Likeness Registry root"), root_key, ca=True, path_length=1)
+    inter = issue(name("Likeness Registry intermediate"), inter_key, root.subject, root_key, ca=True, path_length=0)
+    leaf = issue(name("Likeness Registry verification"), leaf_key, inter.subject, inter_key, ca=False)
+    pem = serialization.Encoding.PEM
+    return Chain(
+        root_pem=root.public_bytes(pem),
+        chain_pem=leaf.public_bytes(pem) + inter.public_bytes(pem),
+        key_pem=leaf_key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()),
+    )
+
+
+def _context(trust_anchor_pem: bytes | None = None, thumbnails: bool = True):
+    import c2pa
+
+    settings: dict = {**_OFFLINE}
+    if trust_anchor_pem:
+        settings["trust"] = {"trust_anchors": trust_anchor_pem.decode()}
+    if not thumbnails:
+        settings["builder"] = {"thumbnail": {"enabled": False}}
+    return c2pa.Context.from_dict(settings)
+
+
+def supports(media_type: str) -> bool:
+    """Can c2pa embed a manifest into this media type?"""
+    import c2pa
+
+    return media_type in c2pa.Builder.get_supported_mime_types()
+
+
+class Embedder:
+    """Signs clips with the registry's C2PA chain (thread-safe: a fresh Builder per clip)."""
+
+    def __init__(self, chain_pem: bytes, key_pem: bytes, generator: str = "likeness-registry") -> None:
+        import c2pa
+
+        self._info = c2pa.C2paSignerInfo(alg=b"es256", sign_cert=chain_pem, private_key=key_pem, ta_url=None)
+        c2pa.Signer.from_info(self._info).close()  # a bad chain or key fails at start, not on a platform's call
+        self._generator = generator
+
+    @classmethod
+    def from_files(cls, chain: Path, key: Path) -> Embedder:
+        for path in (chain, key):
+            if not path.is_file():
+                raise FileNotFoundError(f"{path}: no such file (the C2PA signing chain and key; see deploy/README.md)")
+        return cls(chain.read_bytes(), key.read_bytes())
+
+    def embed(self, media: bytes, media_type: str, receipt_envelope: bytes, *, ai_disclosure: bool = False) -> bytes:
+        """The clip with the receipt's manifest embedded (the incoming clip as parent ingredient)."""
+        import c2pa
+
+        published: dict = {"action": "c2pa.published", "softwareAgent": {"name": self._generator}}
+        if ai_disclosure:
+            published["digitalSourceType"] = TRAINED_ALGORITHMIC_MEDIA
+        manifest = {
+            "claim_generator_info": [{"name": self._generator}],
+            "title": "verified by the likeness registry",
+            "assertions": [
+                {"label": "c2pa.actions.v2", "data": {"actions": [
+                    {"action": "c2pa.opened", "parameters": {"ingredientIds": [_PARENT]}}, published]}},
+                {"label": C2PA_LABEL, "data": json.loads(receipt_envelope)},
+            ],
+        }  # fmt: skip
+        try:
+            with c2pa.Builder.from_json(json.dumps(manifest), _context(thumbnails=False)) as builder, c2pa.Signer.from_info(self._info) as signer:
+                ingredient = {"title": "incoming clip", "relationship": "parentOf", "label": _PARENT}
+                builder.add_ingredient_from_stream(json.dumps(ingredient), media_type, io.BytesIO(media))
+                out = io.BytesIO()
+                builder.sign(signer, media_type, io.BytesIO(media), out)
+        except c2pa.C2paError as error:
+            raise ProvenanceError(f"C2PA could not sign this {media_type}: {error}") from error
+        return out.getvalue()
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """What a clip's C2PA manifest store says, as read and validated here."""
+
+    state: str  # "Trusted" (chain to a given anchor), "Valid" (intact, signer unknown), "Invalid", "" (none)
+    failures: tuple[str, ...] = ()  # validation failure codes, e.g. "assertion.dataHash.mismatch"
+    receipt_envelope: bytes | None = None  # the registry's receipt, when the active manifest holds one
+    signer: str = ""  # the active manifest's signer (issuer / common name)
+    claim_generator: str = ""
+    digital_source_types: tuple[str, ...] = ()
+    extra: dict = field(default_factory=dict, repr=False)
+
+
+def read(media: bytes, media_type: str, trust_anchor_pem: bytes | None = None) -> Provenance:
+    """The clip's manifest store (Provenance(state="") when it has none), validated offline."""
+    import c2pa
+
+    try:
+        reader = c2pa.Reader(media_type, io.BytesIO(media), context=_context(trust_anchor_pem))
+    except c2pa.C2paError as error:
+        if "ManifestNotFound" in type(error).__name__ or "no JUMBF" in str(error) or "not found" in str(error).lower():
+            return Provenance(state="")
+        raise ProvenanceError(f"cannot read C2PA data from this {media_type}: {error}") from error
+    with reader:
+        state = reader.get_validation_state() or ""
+        results = reader.get_validation_results() or {}
+        active = reader.get_active_manifest() or {}
+    failures = tuple(f.get("code", "") for f in (results.get("activeManifest", {}) or {}).get("failure", []))
+    assertions = {a.get("label"): a.get("data") for a in active.get("assertions", [])}
+    receipt = assertions.get(C2PA_LABEL)
+    sources = []
+    for label in ("c2pa.actions.v2", "c2pa.actions"):
+        for action in (assertions.get(label) or {}).get("actions", []):
+            if action.get("digitalSourceType"):
+                sources.append(action["digitalSourceType"])
+    info = active.get("signature_info") or {}
+    generators = active.get("claim_generator_info") or []
+    return Provenance(
+        state=state,
+        failures=failures,
+        receipt_envelope=canonical_json(receipt) + b"\n" if isinstance(receipt, dict) else None,
+        signer=" / ".join(x for x in (info.get("issuer", ""), info.get("common_name", "")) if x),
+        claim_generator=(generators[0].get("name", "") if generators else active.get("claim_generator", "")) or "",
+        digital_source_types=tuple(dict.fromkeys(sources)),
+    )

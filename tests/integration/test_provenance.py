@@ -1,0 +1,149 @@
+"""C2PA provenance out of Verify (issue 15): a platform asks for the clip back with the registry's
+manifest embedded; C2PA's own reader (c2pa-python, a client nobody here wrote) validates it as
+Trusted against the registry's root, and `likeness receipt verify` checks both the manifest and the
+Ed25519 receipt inside it. Through a real verification replica started with a C2PA chain."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import grpc
+import numpy as np
+import pytest
+from PIL import Image
+
+from likeness.verification.v1 import verification_pb2 as vpb
+from likeness.verification.v1 import verification_pb2_grpc
+from likeness_common import provenance
+from tests import mediakit
+from tests.conftest import start_verification
+from tests.integration.verification_world import face_file, grant, published_keys, receipt_document, verify_request
+from tests.support import BIG, expect, wait_indexed
+
+LIKENESS = str(Path(sys.executable).parent / "likeness")
+
+
+@pytest.fixture(scope="module")
+def chain(tmp_path_factory) -> dict[str, Path]:
+    return provenance.dev_chain().write(tmp_path_factory.mktemp("c2pa"))
+
+
+@pytest.fixture(scope="module")
+async def signing(world, stack, pool, consent_app, chain):
+    """A verification replica with a C2PA chain; Obama (face) holds a grant with an AI-disclosure condition."""
+    token = (await grant(world, world["ids"]["obama"])).consistency_token
+    replica = await start_verification(stack, pool, consent_app.target, workers=1,
+                                       c2pa_cert_chain_file=chain["chain"], c2pa_key_file=chain["key"])  # fmt: skip
+    await wait_indexed(replica.app, world["ids"]["obama"])
+    channel = grpc.aio.insecure_channel(replica.target, options=BIG)
+    try:
+        yield {"stub": verification_pb2_grpc.VerificationServiceStub(channel), "token": token}
+    finally:
+        await channel.close()
+        await replica.app.stop()
+
+
+@pytest.fixture(scope="module")
+async def keys_file(world, tmp_path_factory) -> Path:
+    """The registry's public receipt keys as `likeness keys export` writes them."""
+    keys = await published_keys(world)
+    path = tmp_path_factory.mktemp("keys") / "keys.json"
+    path.write_text(json.dumps({"keys": [{"key_id": k, "public_key": base64.b64encode(v).decode()} for k, v in keys.items()]}))
+    return path
+
+
+def portrait_png() -> bytes:
+    out = io.BytesIO()
+    Image.open(io.BytesIO(face_file("obama", "obama3.jpg"))).save(out, "PNG")
+    return out.getvalue()
+
+
+def portrait_mp4() -> bytes:
+    """2 s of H.264 + AAC: Obama's face (230 px) in a 1280x720 scene."""
+    frame = mediakit.paste(mediakit.scene(1280, 720, 1), mediakit.face_patch(("obama", "obama3.jpg"), 230), (640, 360))
+    return mediakit.encode_video([frame] * 50, fps=25, audio=mediakit.noise(2.0, level=0.01))
+
+
+def speech_wav() -> bytes:
+    from likeness_biometrics import decode_audio
+    from tests.integration.verification_world import utterances
+
+    return mediakit.wav(decode_audio(utterances("1688")[6]).samples)
+
+
+MEDIA = {"jpeg": lambda: face_file("obama", "obama3.jpg"), "png": portrait_png, "mp4": portrait_mp4, "wav": speech_wav}
+
+
+@pytest.mark.parametrize("kind", list(MEDIA))
+async def test_a_verified_clip_comes_back_signed_and_c2pas_reader_trusts_it(world, signing, chain, keys_file, tmp_path, kind):
+    media = MEDIA[kind]()
+    answer = await signing["stub"].Verify(verify_request(media, signing["token"], embed_c2pa=True), metadata=world["platform"])
+    v, signed = answer.verification, answer.signed_media
+    assert signed.content and signed.media_type == v.media_type and signed.content != media, (kind, v.media_type)
+    root = chain["root"].read_bytes()
+    found = provenance.read(signed.content, signed.media_type, root)
+    assert found.state == "Trusted" and not found.failures, found
+    assert found.receipt_envelope == receipt_document(v)  # the receipt, byte for byte, as `receipt verify` checks it
+    assert found.claim_generator == "likeness-registry" and "Likeness Registry" in found.signer
+    if kind in ("jpeg", "png", "mp4"):  # Obama's grant asks for an AI disclosure
+        assert v.decision == vpb.DECISION_ALLOW and found.digital_source_types == (provenance.TRAINED_ALGORITHMIC_MEDIA,)
+    assert provenance.read(signed.content, signed.media_type).state == "Valid"  # without the root: intact, signer unknown
+
+    out = tmp_path / f"signed.{kind}"
+    out.write_bytes(signed.content)
+    done = subprocess.run([LIKENESS, "receipt", "verify", str(out), "--keys", str(keys_file), "--c2pa-root", str(chain["root"]), "--json"],
+                          capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["valid"] and report["c2pa"]["state"] == "Trusted" and report["id"] == v.receipt.receipt_id
+
+
+async def test_any_changed_byte_of_a_signed_clip_fails_naming_why(world, signing, chain, keys_file, tmp_path):
+    answer = await signing["stub"].Verify(verify_request(face_file("obama", "obama3.jpg"), signing["token"], embed_c2pa=True),
+                                          metadata=world["platform"])  # fmt: skip
+    signed = answer.signed_media.content
+    root = chain["root"].read_bytes()
+    pixels = bytearray(signed)
+    pixels[-5000] ^= 0x01  # in the image data, after the manifest (JPEG APP11 segments sit at the start)
+    tampered = provenance.read(bytes(pixels), "image/jpeg", root)
+    assert tampered.state == "Invalid" and "assertion.dataHash.mismatch" in tampered.failures, tampered
+    receipt_at = signed.find(b"receipt_id")  # inside the manifest's receipt assertion (CBOR)
+    assert receipt_at > 0
+    in_manifest = bytearray(signed)
+    in_manifest[receipt_at + 16] ^= 0x01  # a character of the receipt id
+    assert provenance.read(bytes(in_manifest), "image/jpeg", root).state != "Trusted"
+    for name, data in (("pixels", pixels), ("manifest", in_manifest)):
+        path = tmp_path / f"{name}.jpg"
+        path.write_bytes(bytes(data))
+        done = subprocess.run([LIKENESS, "receipt", "verify", str(path), "--keys", str(keys_file), "--c2pa-root", str(chain["root"])],
+                              capture_output=True, text=True, timeout=60)  # fmt: skip
+        said = " ".join((done.stderr + done.stdout).split())  # (the console wraps long lines)
+        assert done.returncode != 0 and "NOT VALID" in said, (name, said)
+        assert "dataHash.mismatch" in said if name == "pixels" else "fails validation" in said or "receipt" in said, said
+    other_root = tmp_path / "other-root.pem"
+    other_root.write_bytes(provenance.dev_chain("Someone Else").root_pem)
+    good = tmp_path / "good.jpg"
+    good.write_bytes(signed)
+    done = subprocess.run([LIKENESS, "receipt", "verify", str(good), "--keys", str(keys_file), "--c2pa-root", str(other_root)],
+                          capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert done.returncode != 0 and "does not chain" in " ".join((done.stderr + done.stdout).split())
+
+
+async def test_embedding_is_refused_before_any_analysis_where_it_cannot_be_answered(world, signing):
+    photo = face_file("obama", "obama3.jpg")
+    # A deployment without a C2PA chain (the world's own replica).
+    await expect(grpc.StatusCode.FAILED_PRECONDITION, world["verify"].Verify(verify_request(photo, embed_c2pa=True), metadata=world["platform"]),
+                 "C2PA_NOT_CONFIGURED")  # fmt: skip
+    # A format c2pa cannot embed into (WebM).
+    frame = np.asarray(Image.open(io.BytesIO(photo)).convert("RGB").resize((320, 240)))
+    webm = mediakit.encode_video([frame] * 10, fps=10, fmt="webm", codec="libvpx-vp9")
+    await expect(grpc.StatusCode.FAILED_PRECONDITION, signing["stub"].Verify(verify_request(webm, embed_c2pa=True), metadata=world["platform"]),
+                 "C2PA_FORMAT_UNSUPPORTED")  # fmt: skip
+    # Without embed_c2pa nothing changes: no signed media in the answer.
+    plain = await signing["stub"].Verify(verify_request(photo, signing["token"]), metadata=world["platform"])
+    assert not plain.HasField("signed_media") and plain.verification.decision == vpb.DECISION_ALLOW
