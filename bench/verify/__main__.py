@@ -449,9 +449,10 @@ async def run_grpc(info: dict, reps: int, seconds: float, concurrency: int, quic
                       purposes=[cpb.PURPOSE_ADVERTISING], worldwide=True)  # fmt: skip
         await consent.CreateGrant(cpb.CreateGrantRequest(request_id=rid(), grant=g), metadata=md)
 
-        def request(data: bytes) -> vpb.VerifyRequest:
+        def request(data: bytes, embed: bool = False) -> vpb.VerifyRequest:
             return vpb.VerifyRequest(
-                parameters=vpb.VerifyParameters(request_id=rid(), purpose=cpb.PURPOSE_ADVERTISING, territory="US"), media=data
+                parameters=vpb.VerifyParameters(request_id=rid(), purpose=cpb.PURPOSE_ADVERTISING, territory="US", embed_c2pa=embed),
+                media=data,
             )
 
         # The index follows Kafka (outbox -> relay -> topic -> reload): poll until Obama's face and the
@@ -495,6 +496,20 @@ async def run_grpc(info: dict, reps: int, seconds: float, concurrency: int, quic
                          "frames": last.frames_analyzed, "complete": c.complete, "frames_sampled": c.frames_sampled,
                          "frames_in_clip": c.frames_in_clip, "speech_s": round(c.speech_seconds, 1), "voice_windows": c.voice_windows})  # fmt: skip
         out["sequential"] = rows
+        # C2PA embedding (embed_c2pa; the dev stack has a throwaway chain): with and without, interleaved.
+        embed_rows = []
+        for label in (still, next(k for k in media if k.startswith("720p"))):
+            plain, signed, size = [], [], 0
+            for _ in range(reps):
+                for embed, into in ((False, plain), (True, signed)):
+                    started = time.perf_counter()
+                    answer = await verify.Verify(request(media[label], embed), metadata=pmd, timeout=600)
+                    into.append(ms(time.perf_counter() - started))
+                    size = len(answer.signed_media.content) or size
+            a, b = statistics.median(plain), statistics.median(signed)
+            embed_rows.append({"media": label, "plain_p50_ms": a, "embed_p50_ms": b, "added_ms": b - a, "added_pct": (b - a) / a * 100,
+                               "bytes": len(media[label]), "signed_bytes": size, "reps": reps})  # fmt: skip
+        out["embed"] = embed_rows
 
         done, latencies = 0, []
         deadline = time.monotonic() + seconds
@@ -644,6 +659,12 @@ def main() -> None:
             print(f"| {r['media']} | {r['bytes'] / 1024:,.0f} KiB | {r['p50_ms']:,.0f} / {r['p99_ms']:,.0f} ms ({r['reps']}) | {r['decision']} "
                   f"| {', '.join(r['matches']) or '-'} | {'complete' if r['complete'] else 'INCOMPLETE'} "
                   f"| {r['frames']} / {r['frames_sampled']} / {r['frames_in_clip']} | {r['speech_s']} s, {r['voice_windows']} |")  # fmt: skip
+        if g.get("embed"):
+            print("\n| C2PA embed_c2pa (interleaved with plain calls) | Verify p50 plain | with embed_c2pa | added | media size -> signed |")
+            print("| --- | ---: | ---: | ---: | --- |")
+            for r in g["embed"]:
+                print(f"| {r['media']} ({r['reps']} each) | {r['plain_p50_ms']:,.0f} ms | {r['embed_p50_ms']:,.0f} ms | "
+                      f"{r['added_ms']:+,.0f} ms ({r['added_pct']:+.1f} %) | {r['bytes'] / 1024:,.0f} -> {r['signed_bytes'] / 1024:,.0f} KiB |")  # fmt: skip
         c = g["concurrent"]
         s0, s1 = g["rss_start"], g["rss_end"]
         print("\n| measure | value |\n| --- | --- |")
