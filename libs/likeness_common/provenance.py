@@ -164,6 +164,7 @@ class Provenance:
     signer: str = ""  # the active manifest's signer (issuer / common name)
     claim_generator: str = ""
     digital_source_types: tuple[str, ...] = ()
+    training_mining: tuple[str, ...] = ()  # cawg.training-mining entries as "use=value"
     extra: dict = field(default_factory=dict, repr=False)
 
 
@@ -189,6 +190,10 @@ def read(media: bytes, media_type: str, trust_anchor_pem: bytes | None = None) -
         for action in (assertions.get(label) or {}).get("actions", []):
             if action.get("digitalSourceType"):
                 sources.append(action["digitalSourceType"])
+    mining = []
+    for label in ("cawg.training-mining", "c2pa.training-mining"):
+        for use, entry in ((assertions.get(label) or {}).get("entries") or {}).items():
+            mining.append(f"{use}={entry.get('use', '') if isinstance(entry, dict) else entry}")
     info = active.get("signature_info") or {}
     generators = active.get("claim_generator_info") or []
     return Provenance(
@@ -198,4 +203,24 @@ def read(media: bytes, media_type: str, trust_anchor_pem: bytes | None = None) -
         signer=" / ".join(x for x in (info.get("issuer", ""), info.get("common_name", "")) if x),
         claim_generator=(generators[0].get("name", "") if generators else active.get("claim_generator", "")) or "",
         digital_source_types=tuple(dict.fromkeys(sources)),
+        training_mining=tuple(mining),
     )
+
+
+def read_in_worker(source: bytes | str, _config: object, media_type: str) -> Provenance | None:
+    """`read` for the verification service's worker pool (the media as bytes or a spooled file):
+    a manifest store is untrusted input, parsed where the decoders run. None when there is none, or
+    when it cannot be parsed at all (reported as Invalid)."""
+    data = source if isinstance(source, bytes) else Path(source).read_bytes()
+    try:
+        found = read(data, media_type)
+    except Exception as error:  # noqa: BLE001 (untrusted input: whatever breaks the parser, the clip's own manifest is unusable)
+        return Provenance(state="Invalid", failures=("manifest.unreadable",), extra={"error": str(error)[:200]})
+    return found if found.state else None
+
+
+def readable(media_type: str) -> bool:
+    """Can c2pa look for a manifest in this media type?"""
+    import c2pa
+
+    return media_type in c2pa.Reader.get_supported_mime_types()

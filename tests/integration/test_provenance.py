@@ -147,3 +147,59 @@ async def test_embedding_is_refused_before_any_analysis_where_it_cannot_be_answe
     # Without embed_c2pa nothing changes: no signed media in the answer.
     plain = await signing["stub"].Verify(verify_request(photo, signing["token"]), metadata=world["platform"])
     assert not plain.HasField("signed_media") and plain.verification.decision == vpb.DECISION_ALLOW
+
+
+def foreign_signed(media: bytes, media_type: str, chain: provenance.Chain) -> bytes:
+    """Media signed by someone else's C2PA tool, declaring it AI-generated and reserving AI training."""
+    import c2pa
+
+    manifest = {
+        "claim_generator_info": [{"name": "some-generator", "version": "2.1"}],
+        "assertions": [
+            {"label": "c2pa.actions.v2", "data": {"actions": [{"action": "c2pa.created", "digitalSourceType": provenance.TRAINED_ALGORITHMIC_MEDIA}]}},
+            {"label": "cawg.training-mining", "data": {"entries": {"cawg.ai_generative_training": {"use": "notAllowed"}}}},
+        ],
+    }  # fmt: skip
+    info = c2pa.C2paSignerInfo(alg=b"es256", sign_cert=chain.chain_pem, private_key=chain.key_pem, ta_url=None)
+    with c2pa.Builder.from_json(json.dumps(manifest)) as builder, c2pa.Signer.from_info(info) as signer:
+        out = io.BytesIO()
+        builder.sign(signer, media_type, io.BytesIO(media), out)
+    return out.getvalue()
+
+
+async def test_the_clips_own_manifest_is_read_as_evidence_and_never_changes_the_decision(world, signing, chain):
+    """A generator's manifest (another CA) declares trainedAlgorithmicMedia and reserves AI training:
+    Verify reports it, the receipt records it; a forged one is reported Invalid; the decision is the
+    one the same pixels get without any manifest. Embedding keeps it as the parent ingredient."""
+    photo = face_file("obama", "obama3.jpg")
+    someone = provenance.dev_chain("Some Generator Inc")
+    declared = foreign_signed(photo, "image/jpeg", someone)
+    token = signing["token"]
+    bare = (await world["verify"].Verify(verify_request(photo, token), metadata=world["platform"])).verification
+    assert not bare.HasField("incoming_provenance")
+    seen = (await world["verify"].Verify(verify_request(declared, token), metadata=world["platform"])).verification
+    p = seen.incoming_provenance
+    assert p.validation_state == "Valid" and "Some Generator Inc" in p.signer and p.claim_generator == "some-generator", p
+    assert list(p.digital_source_types) == [provenance.TRAINED_ALGORITHMIC_MEDIA]
+    assert list(p.training_mining) == ["cawg.ai_generative_training=notAllowed"]
+    assert seen.decision == bare.decision == vpb.DECISION_ALLOW
+    receipt = json.loads(seen.receipt.canonical_payload)
+    assert receipt["schema"] == 7 and receipt["incoming_provenance"]["state"] == "Valid"
+    assert receipt["incoming_provenance"]["digital_source_types"] == [provenance.TRAINED_ALGORITHMIC_MEDIA]
+
+    forged = bytearray(declared)
+    forged[-5000] ^= 0x01
+    bad = (await world["verify"].Verify(verify_request(bytes(forged), token), metadata=world["platform"])).verification
+    assert bad.incoming_provenance.validation_state == "Invalid" and "assertion.dataHash.mismatch" in bad.incoming_provenance.failures
+    assert bad.decision == vpb.DECISION_ALLOW
+
+    signed = (await signing["stub"].Verify(verify_request(declared, token, embed_c2pa=True), metadata=world["platform"])).signed_media
+    import c2pa
+
+    with c2pa.Reader("image/jpeg", io.BytesIO(signed.content)) as reader:
+        store = json.loads(reader.json())
+    assert len(store["manifests"]) == 2  # ours, and the generator's as our parent ingredient's
+    ours = store["manifests"][store["active_manifest"]]
+    [parent] = ours["ingredients"]
+    assert parent["relationship"] == "parentOf" and parent.get("active_manifest") in store["manifests"]
+    assert provenance.read(signed.content, "image/jpeg", chain["root"].read_bytes()).state == "Trusted"

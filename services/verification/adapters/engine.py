@@ -26,9 +26,9 @@ from likeness_biometrics.worker import (
     time_ranges,
     voices_in_audio,
 )
-from likeness_common import metrics
+from likeness_common import metrics, provenance
 
-from ..domain.model import Coverage, Location, Modality, Probe
+from ..domain.model import Coverage, IncomingProvenance, Location, Modality, Probe
 from ..service_layer.ports import Duration, Extraction, Progress
 
 
@@ -110,6 +110,8 @@ class WorkerPoolExtractor:
             parts = max(self._face_workers, math.ceil((seconds or 0) / self._shard_seconds))
             visual = [run(self._faces, faces_in_video, start, end) for start, end in time_ranges(seconds, parts, config)]
             voice = run(self._voices, voices_in_audio) if streams.audio else None  # a silent video: nothing to hear, no error
+        media_type = sniff(media).mime
+        manifest = run(self._faces, provenance.read_in_worker, media_type) if provenance.readable(media_type) else None
         if progress is not None:
             done = 0
 
@@ -123,6 +125,7 @@ class WorkerPoolExtractor:
         try:
             shares: list[VisualFaces] = list(await asyncio.gather(*visual))
             heard: VoiceFindings | None = await voice if voice is not None else None
+            found: provenance.Provenance | None = await manifest if manifest is not None else None
         except BaseException:
             for job in jobs:  # one share failed (or we were cancelled): drop what has not started
                 job.cancel()
@@ -138,11 +141,18 @@ class WorkerPoolExtractor:
             probes += [Probe(Modality.VOICE, Location(s.start_s, s.end_s), s.embedding, speech_s=s.speech_s) for s in heard.speakers]
             probes += [Probe(Modality.VOICE, Location(w.start_s, w.end_s), w.embedding, window=True, speech_s=w.speech_s) for w in heard.windows]
         coverage = coverage_of(shares, heard, config)
-        return Extraction(probes, coverage, frames=coverage.frames_analyzed)
+        return Extraction(probes, coverage, frames=coverage.frames_analyzed, provenance=_incoming(found))
 
     def close(self) -> None:
         for pool in (self._faces, self._voices):
             pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _incoming(found: provenance.Provenance | None) -> IncomingProvenance | None:
+    if found is None:
+        return None
+    return IncomingProvenance(found.state, found.failures, found.signer, found.claim_generator, found.digital_source_types,
+                              found.training_mining)  # fmt: skip
 
 
 def _write_private(path: str, media: bytes) -> None:

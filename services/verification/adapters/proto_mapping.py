@@ -13,7 +13,7 @@ from likeness.verification.v1 import verification_pb2 as pb
 from likeness_common.interceptors import ERROR_DOMAIN
 from likeness_common.proto import enum_name, enum_value, ts
 
-from ..domain.model import Coverage, Match, VerificationRecord
+from ..domain.model import Coverage, IncomingProvenance, Match, VerificationRecord
 from ..domain.operations import VerifyOperation
 from ..service_layer.ports import StoredVerification
 
@@ -64,7 +64,15 @@ def verification_pb(stored: StoredVerification) -> pb.Verification:
         consistency_token=r.consistency_token,
         purpose=enum_value(cpb.Purpose, r.purpose, "PURPOSE_"), custom_purpose=r.custom_purpose, territory=r.territory,
         media_type=r.media_type, frames_analyzed=r.frames, coverage=coverage_pb(r.coverage), review_reasons=review_reasons_pb(r),
+        incoming_provenance=provenance_pb(r.provenance),
     )  # fmt: skip
+
+
+def provenance_pb(p: IncomingProvenance | None) -> pb.IncomingProvenance | None:
+    if p is None:
+        return None
+    return pb.IncomingProvenance(validation_state=p.state, failures=p.failures, signer=p.signer, claim_generator=p.claim_generator,
+                                 digital_source_types=p.digital_source_types, training_mining=p.training_mining)  # fmt: skip
 
 
 def decided_pb(r: VerificationRecord) -> events_pb2.VerificationDecided:
@@ -74,6 +82,7 @@ def decided_pb(r: VerificationRecord) -> events_pb2.VerificationDecided:
         purpose=enum_value(cpb.Purpose, r.purpose, "PURPOSE_"), territory=r.territory,
         matches=[match_pb(m) for m in r.matches], grant_ids=r.grant_ids, media_sha256=r.media_sha256,
         receipt_id=r.receipt_id, coverage=coverage_pb(r.coverage), review_reasons=review_reasons_pb(r),
+        incoming_provenance=provenance_pb(r.provenance),
     )  # fmt: skip
 
 

@@ -35,8 +35,9 @@ class ReviewReason(str, enum.Enum):
 # Receipt payload schema: 1 (no coverage), 2 (coverage, review_reasons), 3 (each match's dispute_id),
 # 4 (each match's talent_identity_verified; the require_identity_verified policy), 5 (a match judged
 # by its normalized score carries the raw one too; the normalized thresholds and the cohort, when in
-# force), 6 (the duration rule's thresholds; each voice match's speech seconds). Fields are only ever added.
-RECEIPT_SCHEMA = 6
+# force), 6 (the duration rule's thresholds; each voice match's speech seconds), 7 (the clip's own C2PA
+# manifest as read, when it had one). Fields are only ever added.
+RECEIPT_SCHEMA = 7
 
 
 @dataclass(frozen=True)
@@ -168,6 +169,28 @@ class Coverage:
     @property
     def complete(self) -> bool:
         return not self.incomplete_reasons
+
+
+@dataclass(frozen=True)
+class IncomingProvenance:
+    """The C2PA manifest the clip arrived with, as read and validated (issue 15): recorded as
+    evidence, never grounds for a decision (a manifest can be stripped or forged)."""
+
+    state: str  # "Valid", "Trusted" or "Invalid"
+    failures: tuple[str, ...] = ()
+    signer: str = ""
+    claim_generator: str = ""
+    digital_source_types: tuple[str, ...] = ()
+    training_mining: tuple[str, ...] = ()  # "use=value"
+
+    def as_doc(self) -> dict:
+        return {"state": self.state, "failures": list(self.failures), "signer": self.signer, "claim_generator": self.claim_generator,
+                "digital_source_types": list(self.digital_source_types), "training_mining": list(self.training_mining)}  # fmt: skip
+
+    @classmethod
+    def from_doc(cls, doc: dict) -> IncomingProvenance:
+        return cls(doc["state"], tuple(doc["failures"]), doc["signer"], doc["claim_generator"], tuple(doc["digital_source_types"]),
+                   tuple(doc["training_mining"]))  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -346,6 +369,7 @@ class VerificationRecord:
     coverage: Coverage | None = None  # None only in schema-1 receipts (before coverage was recorded)
     review_reasons: tuple[ReviewReason, ...] = ()
     require_identity_verified: bool = False  # the deployment's policy when it decided (schema 4)
+    provenance: IncomingProvenance | None = None  # the clip's own C2PA manifest, as read (schema 7; None: it had none)
     schema: int = RECEIPT_SCHEMA
 
     def receipt_payload(self, key_id: str) -> dict:
@@ -373,6 +397,8 @@ class VerificationRecord:
             doc["review_reasons"] = [r.value for r in self.review_reasons]
         if self.schema >= 4:
             doc["policy"] = {"require_identity_verified": self.require_identity_verified}
+        if self.schema >= 7 and self.provenance is not None:
+            doc["incoming_provenance"] = self.provenance.as_doc()
         return doc
 
 
@@ -451,6 +477,7 @@ def record_from_receipt(doc: dict) -> VerificationRecord:
         coverage=_coverage_from(doc["coverage"]) if "coverage" in doc else None,
         review_reasons=tuple(ReviewReason(r) for r in doc.get("review_reasons", ())),
         require_identity_verified=doc.get("policy", {}).get("require_identity_verified", False),
+        provenance=IncomingProvenance.from_doc(doc["incoming_provenance"]) if "incoming_provenance" in doc else None,
         schema=int(doc.get("schema", 1)),
     )
 

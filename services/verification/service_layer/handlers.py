@@ -142,6 +142,7 @@ async def verify(
         consistency_token=freshest(tokens),
         decided_at=_now(),
         coverage=extraction.coverage,
+        provenance=extraction.provenance,
         review_reasons=outcome.review_reasons,
         require_identity_verified=require_identity_verified,
     )

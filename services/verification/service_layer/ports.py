@@ -11,7 +11,7 @@ from likeness_common.ports import IdempotencyStore
 from likeness_common.signing import Signature
 
 from ..domain.events import Event
-from ..domain.model import ConsentVerdict, Coverage, Modality, Probe, ProbeHit, VerificationRecord
+from ..domain.model import ConsentVerdict, Coverage, IncomingProvenance, Modality, Probe, ProbeHit, VerificationRecord
 
 
 @dataclass(frozen=True)
@@ -20,6 +20,7 @@ class Extraction:
     coverage: Coverage
     frames: int = 0  # video frames (or 1 image) analysed
     extra: dict[str, Any] = field(default_factory=dict)
+    provenance: IncomingProvenance | None = None  # the clip's own C2PA manifest, as read (None: none)
 
 
 Progress = Callable[[int, int], None]  # (units done, units in all)
