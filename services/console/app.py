@@ -34,6 +34,7 @@ from likeness.verification.v1 import verification_pb2 as vpb
 from likeness_cli.client import CliError, Connection, request_id
 from likeness_cli.consent_cmds import grant_document, purpose_value
 from likeness_cli.verify_cmds import coverage_line, receipt_document
+from likeness_common import purposes
 from likeness_common.proto import enum_name, ts
 from likeness_common.tls import ClientTls
 
@@ -43,7 +44,7 @@ from .sessions import COOKIE, Session, SessionStore
 HERE = Path(__file__).parent
 log = structlog.get_logger("likeness.console")
 
-PURPOSES = ["advertising", "dubbing", "synthetic_performance", "training", "editorial"]
+PURPOSES = [p.lower() for p in purposes.NAMED]  # the consent form's choices (custom: its own field)
 # gRPC status -> HTTP status of the page that shows it.
 HTTP_STATUS = {"INVALID_ARGUMENT": 400, "FAILED_PRECONDITION": 409, "ALREADY_EXISTS": 409, "PERMISSION_DENIED": 403,
                "NOT_FOUND": 404, "RESOURCE_EXHAUSTED": 413, "UNAVAILABLE": 503, "DEADLINE_EXCEEDED": 504}  # fmt: skip

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from likeness_common import purposes
 from likeness_common.errors import FieldViolation, ResourceExhausted, check_request_id, require
 from likeness_common.territories import ISO_3166_1_ALPHA_2
 
-PURPOSES = ("ADVERTISING", "DUBBING", "SYNTHETIC_PERFORMANCE", "TRAINING", "EDITORIAL", "CUSTOM")
+PURPOSES = purposes.ALL
 
 
 @dataclass(frozen=True)
