@@ -20,11 +20,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from likeness_common.documents import GRANT_TYPE
-
-
-class Modality(str, enum.Enum):
-    FACE = "FACE"
-    VOICE = "VOICE"
+from likeness_common.modality import Modality
 
 
 class Purpose(str, enum.Enum):

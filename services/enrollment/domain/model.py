@@ -8,13 +8,10 @@ from datetime import datetime, timedelta
 
 import numpy as np
 
+from likeness_common.modality import Modality
+
 MIN_TOTAL_SPEECH_SECONDS = 3.0
 MAX_RETENTION = timedelta(days=3653)
-
-
-class Modality(str, enum.Enum):
-    FACE = "FACE"
-    VOICE = "VOICE"
 
 
 class EnrollmentState(str, enum.Enum):

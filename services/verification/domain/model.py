@@ -8,11 +8,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 from likeness_common.documents import RECEIPT_TYPE
-
-
-class Modality(str, enum.Enum):
-    FACE = "FACE"
-    VOICE = "VOICE"
+from likeness_common.modality import Modality
 
 
 class Decision(str, enum.Enum):

@@ -1,4 +1,4 @@
-"""One list of purposes (likeness_common.purposes) and its mirrors: the API's enum, the consent
+"""The shared vocabulary and its mirrors: one list of purposes (likeness_common.purposes) for the API's enum, the consent
 domain's, the Verify command's validation and the console's consent form."""
 
 from consent.domain.model import Purpose
@@ -18,3 +18,14 @@ def test_verify_and_the_console_take_theirs_from_it():
 
     assert PURPOSES is purposes.ALL
     assert FORM == [p.lower() for p in purposes.NAMED] and "custom" not in FORM
+
+
+def test_one_modality_for_every_domain_and_the_api():
+    from consent.domain.model import Modality as ConsentModality
+    from enrollment.domain.model import Modality as EnrollmentModality
+    from likeness.enrollment.v1 import enrollment_pb2 as epb
+    from likeness_common.modality import Modality
+    from verification.domain.model import Modality as VerificationModality
+
+    assert ConsentModality is EnrollmentModality is VerificationModality is Modality
+    assert [n.removeprefix("MODALITY_") for n in epb.Modality.keys() if n != "MODALITY_UNSPECIFIED"] == [m.value for m in Modality]
