@@ -31,7 +31,7 @@ _PARENT = "incoming-clip"
 _OFFLINE = {"verify": {"remote_manifest_fetch": False, "ocsp_fetch": False}}
 
 
-class ProvenanceError(Exception):
+class ProvenanceError(ValueError):
     """The media could not be signed or read (an unsupported format, broken media)."""
 
 
@@ -126,6 +126,9 @@ class Embedder:
             if not path.is_file():
                 raise FileNotFoundError(f"{path}: no such file (the C2PA signing chain and key; see deploy/README.md)")
         return cls(chain.read_bytes(), key.read_bytes())
+
+    def supports(self, media_type: str) -> bool:
+        return supports(media_type)
 
     def embed(self, media: bytes, media_type: str, receipt_envelope: bytes, *, ai_disclosure: bool = False) -> bytes:
         """The clip with the receipt's manifest embedded (the incoming clip as parent ingredient)."""

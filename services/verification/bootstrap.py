@@ -191,7 +191,7 @@ def build_app(
     run = verify_runner(uow, extractor, searcher, consent.for_caller, keyring, thresholds, policy, require_identity_verified=strict)
     runner = OperationRunner(operations, run, policy)
     servicer = VerificationServicer(uow, extractor, searcher, consent, keyring, thresholds, limits, operations, policy, runner,
-                                    require_identity_verified=strict, embedder=c2pa_embedder(settings))  # fmt: skip
+                                    require_identity_verified=strict, clip_signer=c2pa_embedder(settings))  # fmt: skip
     bindings = [
         ServiceBinding(SERVICE_NAME, servicer, verification_pb2_grpc.add_VerificationServiceServicer_to_server),
         ServiceBinding(OPERATIONS_SERVICE, OperationsServicer(uow, operations, policy), operations_pb2_grpc.add_OperationsServicer_to_server),

@@ -13,14 +13,10 @@ from google.protobuf import empty_pb2
 
 from likeness.verification.v1 import verification_pb2 as pb
 from likeness.verification.v1 import verification_pb2_grpc
-from likeness_common import provenance
-from likeness_common.documents import RECEIPT_TYPE
 from likeness_common.errors import FailedPrecondition, InvalidArgument, ResourceExhausted
 from likeness_common.interceptors import caller_api_key, current_principal
 from likeness_common.ports import Signer
 from likeness_common.proto import next_page_token, page
-from likeness_common.provenance import Embedder
-from likeness_common.signing import envelope
 
 from .adapters.consent_client import ConsentClient
 from .adapters.proto_mapping import operation_pb, purpose_name, verification_pb
@@ -30,7 +26,7 @@ from .domain.operations import VerifyOperation
 from .service_layer import handlers
 from .service_layer import operations as lro_handlers
 from .service_layer.operations import OperationPolicy, OperationRunner, Operations
-from .service_layer.ports import Extractor, Searcher, StoredVerification, VerificationUnitOfWork
+from .service_layer.ports import ClipSigner, Extractor, Searcher, VerificationUnitOfWork
 
 
 @dataclass(frozen=True)
@@ -74,9 +70,9 @@ class VerificationServicer(verification_pb2_grpc.VerificationServiceServicer):
     def __init__(self, uow: Callable[[], VerificationUnitOfWork], extractor: Extractor, searcher: Searcher,
                  consent: ConsentClient, signer: Signer, thresholds: Thresholds, limits: Limits,
                  operations: Operations, policy: OperationPolicy, runner: OperationRunner, *,
-                 require_identity_verified: bool = False, embedder: Embedder | None = None) -> None:  # fmt: skip
+                 require_identity_verified: bool = False, clip_signer: ClipSigner | None = None) -> None:  # fmt: skip
         self._uow, self._extractor, self._searcher = uow, extractor, searcher
-        self._embedder = embedder
+        self._clip_signer = clip_signer
         self._require_identity_verified = require_identity_verified
         self._consent, self._signer, self._thresholds, self._limits = consent, signer, thresholds, limits
         self._operations, self._policy, self._runner = operations, policy, runner
@@ -84,34 +80,16 @@ class VerificationServicer(verification_pb2_grpc.VerificationServiceServicer):
     async def _verify(self, cmd: commands.Verify, embed: bool, context: grpc.aio.ServicerContext,
                       max_bytes: int) -> tuple[pb.Verification, pb.SignedMedia | None]:  # fmt: skip
         if embed:
-            self._can_embed(cmd)  # before any analysis: nothing recorded for a call that cannot be answered
+            handlers.check_signable(cmd, current_principal(), self._extractor, self._clip_signer, max_bytes)
         stored = await handlers.verify(
             cmd, current_principal(), self._uow(), self._extractor, self._searcher,
             self._consent.for_caller(caller_api_key(context)), self._signer, self._thresholds, max_bytes=max_bytes,
             budget=self._limits.budget, require_identity_verified=self._require_identity_verified,
         )  # fmt: skip
-        signed = await self._embed(cmd.media, stored) if embed else None
-        return verification_pb(stored), signed
-
-    def _can_embed(self, cmd: commands.Verify) -> None:
-        if self._embedder is None:
-            raise FailedPrecondition("this deployment has no C2PA signing chain: embed_c2pa is not available", reason="C2PA_NOT_CONFIGURED")
-        handlers.require_platform(current_principal())
-        cmd.validate(self._limits.stream_bytes)
-        media_type = handlers.sniffed_type(cmd, self._extractor)
-        if not provenance.supports(media_type):
-            raise FailedPrecondition(f"C2PA cannot embed a manifest into {media_type}", reason="C2PA_FORMAT_UNSUPPORTED",
-                                     metadata={"media_type": media_type})  # fmt: skip
-
-    async def _embed(self, media: bytes, stored: StoredVerification) -> pb.SignedMedia:
-        r = stored.record
-        envelope_bytes = envelope(RECEIPT_TYPE, stored.payload, stored.signature)
-        disclosure = any(kind == "disclosure_label" for kind, _ in r.conditions)
-        try:
-            content = await asyncio.to_thread(self._embedder.embed, media, r.media_type, envelope_bytes, ai_disclosure=disclosure)
-        except provenance.ProvenanceError as error:
-            raise FailedPrecondition(f"{error} (the verification {r.verification_id} stands: GetReceipt)", reason="C2PA_SIGNING_FAILED") from error
-        return pb.SignedMedia(content=content, media_type=r.media_type)
+        if not embed:
+            return verification_pb(stored), None
+        signed = await handlers.signed_clip(cmd.media, stored, self._clip_signer)
+        return verification_pb(stored), pb.SignedMedia(content=signed, media_type=stored.record.media_type)
 
     async def Verify(self, request: pb.VerifyRequest, context: grpc.aio.ServicerContext) -> pb.VerifyResponse:
         p = request.parameters

@@ -8,16 +8,17 @@ import hashlib
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 
-from likeness_common.documents import canonical_json
+from likeness_common.documents import RECEIPT_TYPE, canonical_json
 from likeness_common.errors import FailedPrecondition, InvalidArgument, LikenessError, NotFound, PermissionDenied
 from likeness_common.ids import is_id, new_id
 from likeness_common.ports import Signer
 from likeness_common.principal import Principal
+from likeness_common.signing import envelope
 from likeness_common.tokens import freshest
 
 from ..domain import commands, events
 from ..domain.model import Thresholds, VerificationRecord, best_matches, decide
-from .ports import ConsentChecker, Extractor, Progress, Searcher, StoredVerification, VerificationUnitOfWork
+from .ports import ClipSigner, ConsentChecker, Extractor, Progress, Searcher, StoredVerification, VerificationUnitOfWork
 
 OPERATION = "Verify"
 LONG_RUNNING = "StartVerifyOperation"
@@ -52,6 +53,31 @@ def _use_operation(seconds: float, limit: float) -> FailedPrecondition:
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+def check_signable(cmd: commands.Verify, actor: Principal, extractor: Extractor, signer: ClipSigner | None, max_bytes: int) -> None:
+    """Before any analysis of a Verify that asks for the clip back signed (embed_c2pa): nothing is
+    recorded for a call that cannot be answered."""
+    if signer is None:
+        raise FailedPrecondition("this deployment has no C2PA signing chain: embed_c2pa is not available", reason="C2PA_NOT_CONFIGURED")
+    require_platform(actor)
+    cmd.validate(max_bytes)
+    media_type = sniffed_type(cmd, extractor)
+    if not signer.supports(media_type):
+        raise FailedPrecondition(f"C2PA cannot embed a manifest into {media_type}", reason="C2PA_FORMAT_UNSUPPORTED",
+                                 metadata={"media_type": media_type})  # fmt: skip
+
+
+async def signed_clip(media: bytes, stored: StoredVerification, signer: ClipSigner) -> bytes:
+    """The clip with its receipt embedded, declaring AI-generated media when a deciding grant asks
+    for a disclosure label. The registry keeps no copy."""
+    r = stored.record
+    receipt = envelope(RECEIPT_TYPE, stored.payload, stored.signature)
+    disclosure = any(kind == "disclosure_label" for kind, _ in r.conditions)
+    try:
+        return await asyncio.to_thread(signer.embed, media, r.media_type, receipt, ai_disclosure=disclosure)
+    except ValueError as error:
+        raise FailedPrecondition(f"{error} (the verification {r.verification_id} stands: GetReceipt)", reason="C2PA_SIGNING_FAILED") from error
 
 
 def require_platform(actor: Principal) -> None:

@@ -47,6 +47,15 @@ class Extractor(Protocol):
         """Every probe of the clip and the coverage account; past `max_seconds` of media, MEDIA_TOO_LONG."""
 
 
+class ClipSigner(Protocol):
+    """Embeds the signed receipt into the clip it judged (C2PA: likeness_common.provenance.Embedder).
+    `embed` raises ValueError when this clip cannot be signed."""
+
+    def supports(self, media_type: str) -> bool: ...
+
+    def embed(self, media: bytes, media_type: str, receipt_envelope: bytes, *, ai_disclosure: bool = False) -> bytes: ...
+
+
 class Searcher(Protocol):
     """The 1:N index over every enrolled talent."""
 
