@@ -284,7 +284,7 @@ def test_no_secret_value_is_in_the_repository_or_the_manifests():
                     referenced |= {var["valueFrom"]["secretKeyRef"]["name"]} if "valueFrom" in var else set()
             referenced |= {v["secret"]["secretName"] for v in doc.get("spec", {}).get("template", {}).get("spec", {}).get("volumes", []) if "secret" in v}
     readme = (ROOT / "deploy" / "README.md").read_text()
-    assert referenced == {"likeness-database", "likeness-kek"}
+    assert referenced == {"likeness-database", "likeness-kek", "likeness-c2pa-signing"}
     assert all(f"kubectl create secret generic {name}" in readme for name in referenced)
     certificates = {t["secretName"] for i in of_kind(render(PRODUCTION), "Ingress").values() for t in i["spec"]["tls"]}
     assert certificates and all(f"kubectl create secret tls {name}" in readme for name in certificates)
@@ -490,3 +490,23 @@ def test_renderer_refuses_what_it_does_not_implement(tmp_path, fields, files):
     write(tmp_path, {"kustomization.yaml": kustomization(resources=["a.yaml"], **fields), "a.yaml": deployment("a"), **files})
     with pytest.raises((Unsupported, LookupError)):
         render(tmp_path)
+
+
+def test_the_c2pa_signing_chain_is_an_optional_secret_in_verification_required_only_in_production():
+    chain, key = "LIKENESS_VERIFICATION_C2PA_CERT_CHAIN_FILE", "LIKENESS_VERIFICATION_C2PA_KEY_FILE"
+    assert chain not in config(render(BASE)) and key not in config(render(BASE))
+    production = config(render(PRODUCTION))
+    paths = {PurePosixPath(production[chain]), PurePosixPath(production[key])}
+    [folder] = {p.parent for p in paths}
+    for overlay in (BASE, PRODUCTION):
+        docs = render(overlay)
+        for name in SERVICES:
+            pod = find(docs, "Deployment", name)["spec"]["template"]["spec"]
+            volumes = [v for v in pod["volumes"] if v.get("secret", {}).get("secretName") == "likeness-c2pa-signing"]
+            assert bool(volumes) == (name == "verification"), name
+            for volume in volumes:
+                assert volume["secret"]["optional"] is True
+                [mount] = [m for m in pod["containers"][0]["volumeMounts"] if m["name"] == volume["name"]]
+                assert mount["mountPath"] == str(folder) and mount["readOnly"] is True
+    readme = (ROOT / "deploy" / "README.md").read_text()
+    assert "kubectl create secret generic likeness-c2pa-signing" in readme and "--from-file=chain.pem=" in readme
