@@ -4,6 +4,8 @@ real photos, the 1:N index catching up."""
 from __future__ import annotations
 
 import asyncio
+import io
+import json
 import sys
 import time
 import uuid
@@ -117,3 +119,23 @@ async def agency_platform_and_talent(channel, operator_key: str, talent_name: st
         rpb.RegisterTalentRequest(request_id=str(uuid.uuid4()), display_name=talent_name), metadata=bearer(agency.api_key)
     )
     return agency, platform, registered.talent.talent_id
+
+
+def foreign_signed(media: bytes, media_type: str, chain) -> bytes:  # chain: likeness_common.provenance.Chain
+    """Media signed by someone else's C2PA tool, declaring it AI-generated and reserving AI training."""
+    import c2pa
+
+    from likeness_common.provenance import TRAINED_ALGORITHMIC_MEDIA
+
+    manifest = {
+        "claim_generator_info": [{"name": "some-generator", "version": "2.1"}],
+        "assertions": [
+            {"label": "c2pa.actions.v2", "data": {"actions": [{"action": "c2pa.created", "digitalSourceType": TRAINED_ALGORITHMIC_MEDIA}]}},
+            {"label": "cawg.training-mining", "data": {"entries": {"cawg.ai_generative_training": {"use": "notAllowed"}}}},
+        ],
+    }  # fmt: skip
+    info = c2pa.C2paSignerInfo(alg=b"es256", sign_cert=chain.chain_pem, private_key=chain.key_pem, ta_url=None)
+    with c2pa.Builder.from_json(json.dumps(manifest)) as builder, c2pa.Signer.from_info(info) as signer:
+        out = io.BytesIO()
+        builder.sign(signer, media_type, io.BytesIO(media), out)
+    return out.getvalue()

@@ -55,6 +55,14 @@ OPAQUE = {"UNAVAILABLE": "A service of the registry is unreachable right now. Tr
           "UNKNOWN": "A service of the registry failed. Try again; if it persists, contact the operator."}  # fmt: skip
 
 
+def provenance_line(p: vpb.IncomingProvenance) -> str:
+    """The clip's own C2PA manifest in one line (evidence the platform's clip carried, not a verdict)."""
+    sources = ", ".join(t.rsplit("/", 1)[-1] for t in p.digital_source_types)
+    parts = [f"C2PA manifest {p.validation_state}", f"declares {sources}" if sources else "", f"signed by {p.signer}" if p.signer else "",
+             f"training: {', '.join(p.training_mining)}" if p.training_mining else "", f"failures: {', '.join(p.failures)}" if p.validation_state == "Invalid" else ""]  # fmt: skip
+    return "; ".join(x for x in parts if x)
+
+
 class Problem(Exception):
     """Something to tell the user, with the HTTP status of the page that tells it."""
 
@@ -477,6 +485,7 @@ class Console:
                 "others": len({m.talent_id for m in v.matches} - set(names)),
                 "coverage": coverage_line(v.coverage) if v.HasField("coverage") else "not recorded",
                 "reasons": ", ".join(enum_label(vpb.ReviewReason, r, "REVIEW_REASON_") for r in v.review_reasons),
+                "provenance": provenance_line(v.incoming_provenance) if v.HasField("incoming_provenance") else "",
             })  # fmt: skip
         return rows
 

@@ -172,7 +172,7 @@ async def wait_indexed(verification_app, talent_id: str, timeout: float = 45.0) 
         await asyncio.sleep(0.05)
 
 
-async def test_agency_enrolls_grants_watches_a_use_and_revokes(console, browser, parties, consent_app, verification_app):
+async def test_agency_enrolls_grants_watches_a_use_and_revokes(console, browser, parties, consent_app, verification_app, tmp_path):
     context, page = await new_page(browser, console)
     name = unique("Barack Obama")
     await sign_in(page, parties["a"])
@@ -259,6 +259,16 @@ async def test_agency_enrolls_grants_watches_a_use_and_revokes(console, browser,
     await expect(page.locator(f'tr[data-verification-id="{denied["verification_id"]}"] .decision')).to_have_text("deny", timeout=15_000)
     rows = page.locator("#uses-rows tr[data-verification-id]")
     assert await rows.first.get_attribute("data-verification-id") == denied["verification_id"]  # newest first
+
+    # A clip that arrived with a generator's C2PA manifest: the Uses row says what it declared.
+    from likeness_common import provenance
+    from tests.support import foreign_signed
+
+    declared = tmp_path / "declared.jpg"
+    declared.write_bytes(foreign_signed(photo.read_bytes(), "image/jpeg", provenance.dev_chain("Some Generator Inc")))
+    seen = await cli_verify(verification_app.target, parties["platform"], declared)
+    await expect(page.locator(f'tr[data-verification-id="{seen["verification_id"]}"] .provenance')).to_contain_text(
+        "C2PA manifest Valid; declares trainedAlgorithmicMedia; signed by Some Generator Inc", timeout=15_000)
 
     await page.get_by_role("link", name="Audit").click()
     await expect(page.locator("#audit-result")).to_contain_text("Intact")

@@ -23,7 +23,7 @@ from likeness_common import provenance
 from tests import mediakit
 from tests.conftest import start_verification
 from tests.integration.verification_world import face_file, grant, published_keys, receipt_document, verify_request
-from tests.support import BIG, expect, wait_indexed
+from tests.support import BIG, expect, foreign_signed, wait_indexed
 
 LIKENESS = str(Path(sys.executable).parent / "likeness")
 
@@ -147,24 +147,6 @@ async def test_embedding_is_refused_before_any_analysis_where_it_cannot_be_answe
     # Without embed_c2pa nothing changes: no signed media in the answer.
     plain = await signing["stub"].Verify(verify_request(photo, signing["token"]), metadata=world["platform"])
     assert not plain.HasField("signed_media") and plain.verification.decision == vpb.DECISION_ALLOW
-
-
-def foreign_signed(media: bytes, media_type: str, chain: provenance.Chain) -> bytes:
-    """Media signed by someone else's C2PA tool, declaring it AI-generated and reserving AI training."""
-    import c2pa
-
-    manifest = {
-        "claim_generator_info": [{"name": "some-generator", "version": "2.1"}],
-        "assertions": [
-            {"label": "c2pa.actions.v2", "data": {"actions": [{"action": "c2pa.created", "digitalSourceType": provenance.TRAINED_ALGORITHMIC_MEDIA}]}},
-            {"label": "cawg.training-mining", "data": {"entries": {"cawg.ai_generative_training": {"use": "notAllowed"}}}},
-        ],
-    }  # fmt: skip
-    info = c2pa.C2paSignerInfo(alg=b"es256", sign_cert=chain.chain_pem, private_key=chain.key_pem, ta_url=None)
-    with c2pa.Builder.from_json(json.dumps(manifest)) as builder, c2pa.Signer.from_info(info) as signer:
-        out = io.BytesIO()
-        builder.sign(signer, media_type, io.BytesIO(media), out)
-    return out.getvalue()
 
 
 async def test_the_clips_own_manifest_is_read_as_evidence_and_never_changes_the_decision(world, signing, chain):
