@@ -65,7 +65,7 @@ class SegmentEmbedding:
     start_s: float
     end_s: float
     embedding: np.ndarray  # (256,) float32
-    speech_s: float = 0.0  # seconds of speech it embeds (joined short runs: their sum, not the span)
+    speech_s: float = 0.0  # seconds of speech runs it embeds (pauses under 0.3 s bridged, as in segments; joined runs: their sum, not the span)
 
 
 def cosine_similarity(a: np.ndarray, b: np.ndarray) -> float:

@@ -328,8 +328,12 @@ def receipt_verify(
 
 
 def verify_signed_clip(file: Path, keys: Path | None, target: str | None, c2pa_root: Path | None, as_json: bool) -> None:
-    """The clip's C2PA manifest (intact; Trusted when it chains to `c2pa_root`) and the registry's
-    receipt in it (its Ed25519 signature; its media hash against the clip's parent ingredient)."""
+    """The clip's C2PA manifest, which must chain to the registry's root (`c2pa_root`): that
+    signature is what binds the receipt to these bytes (a receipt copied into another clip under
+    someone else's manifest would otherwise pass); then the receipt's own Ed25519 signature."""
+    if c2pa_root is None:
+        raise CliError(f"{file}: a signed clip is checked against the registry's C2PA root: pass --c2pa-root "
+                       "(the dev stack's is .likeness/c2pa/c2pa-root.pem, also named in dev.json)", code="C2PA_ROOT_REQUIRED")  # fmt: skip
     from likeness_biometrics import BiometricError
     from likeness_biometrics.media import sniff
     from likeness_common import provenance
@@ -351,7 +355,7 @@ def verify_signed_clip(file: Path, keys: Path | None, target: str | None, c2pa_r
         raise CliError(f"{file}: no C2PA manifest in this {media_type}", code="NO_C2PA_MANIFEST")
     if found.state == "Invalid":
         raise CliError(f"{file}: NOT VALID: the C2PA manifest fails validation ({', '.join(found.failures) or 'invalid'})", code="INVALID_C2PA")
-    if root is not None and found.state != "Trusted":
+    if found.state != "Trusted":
         raise CliError(f"{file}: NOT VALID: the C2PA signer ({found.signer}) does not chain to {c2pa_root}", code="UNTRUSTED_C2PA")
     if found.receipt_envelope is None:
         raise CliError(f"{file}: its C2PA manifest holds no likeness registry receipt", code="NO_RECEIPT")

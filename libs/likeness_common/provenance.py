@@ -177,37 +177,61 @@ def read(media: bytes, media_type: str, trust_anchor_pem: bytes | None = None) -
 
     try:
         reader = c2pa.Reader(media_type, io.BytesIO(media), context=_context(trust_anchor_pem))
+    except c2pa.C2paError.ManifestNotFound:
+        return Provenance(state="")
     except c2pa.C2paError as error:
-        if "ManifestNotFound" in type(error).__name__ or "no JUMBF" in str(error) or "not found" in str(error).lower():
-            return Provenance(state="")
         raise ProvenanceError(f"cannot read C2PA data from this {media_type}: {error}") from error
     with reader:
         state = reader.get_validation_state() or ""
         results = reader.get_validation_results() or {}
         active = reader.get_active_manifest() or {}
-    failures = tuple(f.get("code", "") for f in (results.get("activeManifest", {}) or {}).get("failure", []))
-    assertions = {a.get("label"): a.get("data") for a in active.get("assertions", [])}
+    # Everything below comes from whoever made the clip: typed, shortened and counted before it goes
+    # into a receipt, an API answer and an event (a manifest can hold megabytes of claims).
+    failures = [f.get("code", "") for f in _dicts(_get(_get(results, "activeManifest"), "failure"))]
+    assertions = {a.get("label"): a.get("data") for a in _dicts(_get(active, "assertions"))}
     receipt = assertions.get(C2PA_LABEL)
     sources = []
     for label in ("c2pa.actions.v2", "c2pa.actions"):
-        for action in (assertions.get(label) or {}).get("actions", []):
+        for action in _dicts(_get(assertions.get(label), "actions")):
             if action.get("digitalSourceType"):
                 sources.append(action["digitalSourceType"])
     mining = []
     for label in ("cawg.training-mining", "c2pa.training-mining"):
-        for use, entry in ((assertions.get(label) or {}).get("entries") or {}).items():
-            mining.append(f"{use}={entry.get('use', '') if isinstance(entry, dict) else entry}")
-    info = active.get("signature_info") or {}
-    generators = active.get("claim_generator_info") or []
+        entries = _get(assertions.get(label), "entries")
+        for use, entry in (entries.items() if isinstance(entries, dict) else ()):
+            mining.append(f"{use}={_get(entry, 'use') if isinstance(entry, dict) else entry}")
+    info = _get(active, "signature_info") or {}
+    generators = _dicts(_get(active, "claim_generator_info"))
     return Provenance(
-        state=state,
-        failures=failures,
+        state=_text(state),
+        failures=_texts(failures),
         receipt_envelope=canonical_json(receipt) + b"\n" if isinstance(receipt, dict) else None,
-        signer=" / ".join(x for x in (info.get("issuer", ""), info.get("common_name", "")) if x),
-        claim_generator=(generators[0].get("name", "") if generators else active.get("claim_generator", "")) or "",
-        digital_source_types=tuple(dict.fromkeys(sources)),
-        training_mining=tuple(mining),
+        signer=_text(" / ".join(str(x) for x in (_get(info, "issuer"), _get(info, "common_name")) if x)),
+        claim_generator=_text((generators[0].get("name") if generators else _get(active, "claim_generator")) or ""),
+        digital_source_types=_texts(dict.fromkeys(str(x) for x in sources)),
+        training_mining=_texts(mining),
     )
+
+
+MAX_TEXT, MAX_ITEMS = 256, 16  # per field of a clip's own manifest kept as evidence
+
+
+def _get(value: object, key: str) -> object:
+    return value.get(key) if isinstance(value, dict) else None
+
+
+def _dicts(value: object) -> list[dict]:
+    return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
+
+
+def _text(value: object) -> str:
+    text = "" if value is None else str(value)
+    return text if len(text) <= MAX_TEXT else text[: MAX_TEXT - 1] + "…"
+
+
+def _texts(values) -> tuple[str, ...]:
+    items = [_text(v) for v in values]
+    return tuple(items[:MAX_ITEMS] + ([f"… {len(items) - MAX_ITEMS} more"] if len(items) > MAX_ITEMS else []))
 
 
 def read_in_worker(source: bytes | str, _config: object, media_type: str) -> Provenance | None:

@@ -180,7 +180,7 @@ def build_app(
         return PostgresVerificationUnitOfWork(pool)
 
     budget = SyncBudget(settings.sync_video_seconds, settings.sync_audio_seconds)
-    limits = Limits(min(settings.max_media_bytes, settings.max_message_bytes), settings.max_stream_bytes, budget)
+    limits = Limits(min(settings.max_media_bytes, settings.max_message_bytes), settings.max_stream_bytes, settings.max_message_bytes, budget)
     policy = OperationPolicy(
         max_bytes=settings.operation_max_bytes, max_seconds=settings.operation_max_seconds,
         retention=timedelta(hours=settings.operation_retention_hours), lease=timedelta(seconds=settings.operation_lease_seconds),

@@ -33,11 +33,14 @@ from .service_layer.ports import ClipSigner, Extractor, Searcher, VerificationUn
 class Limits:
     unary_bytes: int  # media in one Verify request
     stream_bytes: int  # media assembled from a VerifyStream
+    reply_bytes: int = 50 << 20  # the largest message the server sends (a signed clip must fit)
     budget: handlers.SyncBudget = handlers.SyncBudget()
 
 
-async def _assemble(requests: AsyncIterator[pb.VerifyStreamRequest], limit: int) -> tuple[pb.VerifyParameters, bytes]:
-    """The parameters (first message) and the media (the chunks after it) of a client stream."""
+async def _assemble(requests: AsyncIterator[pb.VerifyStreamRequest], limit: int,
+                    check: Callable[[pb.VerifyParameters], None] | None = None) -> tuple[pb.VerifyParameters, bytes]:  # fmt: skip
+    """The parameters (first message) and the media (the chunks after it) of a client stream;
+    `check` may refuse the parameters before any media is buffered."""
     parameters: pb.VerifyParameters | None = None
     chunks: list[bytes] = []
     size = 0
@@ -47,6 +50,8 @@ async def _assemble(requests: AsyncIterator[pb.VerifyStreamRequest], limit: int)
             if parameters is not None or chunks:
                 raise InvalidArgument("send the parameters once, in the first message", reason="STREAM_OUT_OF_ORDER")
             parameters = message.parameters
+            if check is not None:
+                check(parameters)
         elif part == "chunk":
             if parameters is None:
                 raise InvalidArgument("the first message must carry the parameters", reason="STREAM_OUT_OF_ORDER")
@@ -57,6 +62,12 @@ async def _assemble(requests: AsyncIterator[pb.VerifyStreamRequest], limit: int)
     if parameters is None:
         raise InvalidArgument("the stream carried no parameters", reason="STREAM_OUT_OF_ORDER")
     return parameters, b"".join(chunks)
+
+
+def _no_embedding(p: pb.VerifyParameters) -> None:
+    if p.embed_c2pa:
+        raise FailedPrecondition("embed_c2pa is answered by Verify and VerifyStream, not yet by a long-running operation",
+                                 reason="C2PA_NOT_FOR_OPERATIONS")  # fmt: skip
 
 
 def _command(p: pb.VerifyParameters, media: bytes) -> commands.Verify:
@@ -80,7 +91,7 @@ class VerificationServicer(verification_pb2_grpc.VerificationServiceServicer):
     async def _verify(self, cmd: commands.Verify, embed: bool, context: grpc.aio.ServicerContext,
                       max_bytes: int) -> tuple[pb.Verification, pb.SignedMedia | None]:  # fmt: skip
         if embed:
-            handlers.check_signable(cmd, current_principal(), self._extractor, self._clip_signer, max_bytes)
+            handlers.check_signable(cmd, current_principal(), self._extractor, self._clip_signer, max_bytes, self._limits.reply_bytes)
         stored = await handlers.verify(
             cmd, current_principal(), self._uow(), self._extractor, self._searcher,
             self._consent.for_caller(caller_api_key(context)), self._signer, self._thresholds, max_bytes=max_bytes,
@@ -104,10 +115,7 @@ class VerificationServicer(verification_pb2_grpc.VerificationServiceServicer):
 
     async def StartVerifyOperation(self, requests: AsyncIterator[pb.VerifyStreamRequest], context: grpc.aio.ServicerContext) -> lro.Operation:
         handlers.require_platform(current_principal())
-        parameters, media = await _assemble(requests, self._policy.max_bytes)
-        if parameters.embed_c2pa:
-            raise FailedPrecondition("embed_c2pa is answered by Verify and VerifyStream, not yet by a long-running operation",
-                                     reason="C2PA_NOT_FOR_OPERATIONS")  # fmt: skip
+        parameters, media = await _assemble(requests, self._policy.max_bytes, _no_embedding)
         op = await lro_handlers.start(_command(parameters, media), current_principal(), caller_api_key(context), self._operations,
                                       self._extractor, self._policy)  # fmt: skip
         self._runner.wake()

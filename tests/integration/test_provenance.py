@@ -132,6 +132,10 @@ async def test_any_changed_byte_of_a_signed_clip_fails_naming_why(world, signing
     done = subprocess.run([LIKENESS, "receipt", "verify", str(good), "--keys", str(keys_file), "--c2pa-root", str(other_root)],
                           capture_output=True, text=True, timeout=60)  # fmt: skip
     assert done.returncode != 0 and "does not chain" in " ".join((done.stderr + done.stdout).split())
+    # Without the registry's root nothing binds the receipt to these bytes (anyone can sign a clip
+    # holding a copied receipt under a chain of their own): the check is refused, not passed.
+    done = subprocess.run([LIKENESS, "receipt", "verify", str(good), "--keys", str(keys_file)], capture_output=True, text=True, timeout=60)
+    assert done.returncode != 0 and "C2PA_ROOT_REQUIRED" in done.stderr + done.stdout
 
 
 async def test_embedding_is_refused_before_any_analysis_where_it_cannot_be_answered(world, signing):
@@ -144,6 +148,13 @@ async def test_embedding_is_refused_before_any_analysis_where_it_cannot_be_answe
     webm = mediakit.encode_video([frame] * 10, fps=10, fmt="webm", codec="libvpx-vp9")
     await expect(grpc.StatusCode.FAILED_PRECONDITION, signing["stub"].Verify(verify_request(webm, embed_c2pa=True), metadata=world["platform"]),
                  "C2PA_FORMAT_UNSUPPORTED")  # fmt: skip
+    # A long-running operation cannot answer it yet: refused on its first message, before any upload.
+    def upload():
+        yield vpb.VerifyStreamRequest(parameters=verify_request(photo, embed_c2pa=True).parameters)
+        yield vpb.VerifyStreamRequest(chunk=photo)
+
+    await expect(grpc.StatusCode.FAILED_PRECONDITION, signing["stub"].StartVerifyOperation(upload(), metadata=world["platform"]),
+                 "C2PA_NOT_FOR_OPERATIONS")  # fmt: skip
     # Without embed_c2pa nothing changes: no signed media in the answer.
     plain = await signing["stub"].Verify(verify_request(photo, signing["token"]), metadata=world["platform"])
     assert not plain.HasField("signed_media") and plain.verification.decision == vpb.DECISION_ALLOW

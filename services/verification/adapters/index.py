@@ -189,10 +189,10 @@ class LikenessIndex:
         matrix = np.stack([np.asarray(p.vector, np.float32) for p in probes])
         stats = [norm.stats(v) for v in matrix]
         floor = min(self._voice_bounds.floor(z_review, s) for s in stats)
-        # CohortNorm.normalize as an affine per talent and probe, applied in the scan. A talent
-        # removed since has NaN (dropped); one added after this read is not in the table (skipped,
-        # as if the search had started a moment earlier).
-        affine = Affine(self._voice_ab, np.asarray([(s.a, s.b) for s in stats], np.float64), z_review, floor)
+        # CohortNorm.normalize as an affine per talent and probe, applied in the scan; the stats table
+        # is read after the rows' snapshot, so it has every talent those rows hold (stats are written
+        # before rows). A talent removed since has NaN: dropped.
+        affine = Affine(lambda: self._voice_ab, np.asarray([(s.a, s.b) for s in stats], np.float64), z_review, floor)
         p, codes, z, raw = index.search_rescored(matrix, affine)
         return [ProbeHit(probes[i], index.talent_of(int(c)), float(zz), raw_score=float(r)) for i, c, zz, r in zip(p, codes, z, raw, strict=True)]
 

@@ -39,6 +39,7 @@ import dataclasses
 import enum
 import math
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -59,7 +60,7 @@ class Affine:
     `at_least` (the IVF's candidate radius). Owners without a row in `owner_ab` (added after the
     caller read it) or with NaN are skipped."""
 
-    owner_ab: np.ndarray  # (talent codes, 2): a, b per owner
+    owner_ab: np.ndarray | Callable[[], np.ndarray]  # (talent codes, 2): a, b per owner; a getter is read after the rows' snapshot
     probe_ab: np.ndarray  # (probes, 2)
     at_least: float
     floor: float
@@ -323,6 +324,8 @@ class ModalityIndex:
     def _search(self, probes: np.ndarray, bound: float, exact: bool, affine: Affine | None):
         probes = np.atleast_2d(np.asarray(probes, np.float32))
         s = self._state  # one snapshot for the whole search
+        if affine is not None and callable(affine.owner_ab):  # after the snapshot: it knows every owner the rows hold
+            affine = dataclasses.replace(affine, owner_ab=affine.owner_ab())
         empty = (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float32), np.zeros(0, np.float32))
         if s.rows == 0 or len(probes) == 0:
             return empty

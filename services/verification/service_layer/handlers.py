@@ -55,13 +55,21 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def check_signable(cmd: commands.Verify, actor: Principal, extractor: Extractor, signer: ClipSigner | None, max_bytes: int) -> None:
+# Room for the manifest on top of the clip in the answer (a few KiB measured; the receipt is the bulk).
+SIGNED_CLIP_MARGIN = 1 << 20
+
+
+def check_signable(cmd: commands.Verify, actor: Principal, extractor: Extractor, signer: ClipSigner | None, max_bytes: int,
+                   reply_bytes: int) -> None:  # fmt: skip
     """Before any analysis of a Verify that asks for the clip back signed (embed_c2pa): nothing is
-    recorded for a call that cannot be answered."""
-    if signer is None:
-        raise FailedPrecondition("this deployment has no C2PA signing chain: embed_c2pa is not available", reason="C2PA_NOT_CONFIGURED")
+    recorded for a call that cannot be answered. `reply_bytes`: the largest answer the server sends."""
     require_platform(actor)
     cmd.validate(max_bytes)
+    if signer is None:
+        raise FailedPrecondition("this deployment has no C2PA signing chain: embed_c2pa is not available", reason="C2PA_NOT_CONFIGURED")
+    if len(cmd.media) + SIGNED_CLIP_MARGIN > reply_bytes:
+        raise FailedPrecondition(f"a signed clip of {len(cmd.media)} bytes would not fit in one answer ({reply_bytes} bytes at most)",
+                                 reason="C2PA_CLIP_TOO_LARGE", metadata={"limit": str(reply_bytes - SIGNED_CLIP_MARGIN)})  # fmt: skip
     media_type = sniffed_type(cmd, extractor)
     if not signer.supports(media_type):
         raise FailedPrecondition(f"C2PA cannot embed a manifest into {media_type}", reason="C2PA_FORMAT_UNSUPPORTED",
