@@ -18,9 +18,12 @@ Nothing here contacts the network: no timestamp authority, no remote manifests.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import functools
 import io
 import json
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -119,6 +122,9 @@ class Embedder:
         self._info = c2pa.C2paSignerInfo(alg=b"es256", sign_cert=chain_pem, private_key=key_pem, ta_url=None)
         c2pa.Signer.from_info(self._info).close()  # a bad chain or key fails at start, not on a platform's call
         self._generator = generator
+        # Signing hashes (and parses) the whole clip: one at a time on a thread of its own, so a few
+        # large clips never take the default executor the 1:N index searches and writes run on.
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="c2pa-embed")
 
     @classmethod
     def from_files(cls, chain: Path, key: Path) -> Embedder:
@@ -129,6 +135,11 @@ class Embedder:
 
     def supports(self, media_type: str) -> bool:
         return supports(media_type)
+
+    async def embed_async(self, media: bytes, media_type: str, receipt_envelope: bytes, *, ai_disclosure: bool = False) -> bytes:
+        """`embed` off the event loop, on this signer's own thread."""
+        call = functools.partial(self.embed, media, media_type, receipt_envelope, ai_disclosure=ai_disclosure)
+        return await asyncio.get_running_loop().run_in_executor(self._executor, call)
 
     def embed(self, media: bytes, media_type: str, receipt_envelope: bytes, *, ai_disclosure: bool = False) -> bytes:
         """The clip with the receipt's manifest embedded (the incoming clip as parent ingredient)."""

@@ -83,7 +83,7 @@ async def signed_clip(media: bytes, stored: StoredVerification, signer: ClipSign
     receipt = envelope(RECEIPT_TYPE, stored.payload, stored.signature)
     disclosure = any(kind == "disclosure_label" for kind, _ in r.conditions)
     try:
-        return await asyncio.to_thread(signer.embed, media, r.media_type, receipt, ai_disclosure=disclosure)
+        return await signer.embed_async(media, r.media_type, receipt, ai_disclosure=disclosure)
     except ValueError as error:
         raise FailedPrecondition(f"{error} (the verification {r.verification_id} stands: GetReceipt)", reason="C2PA_SIGNING_FAILED") from error
 

@@ -48,12 +48,12 @@ class Extractor(Protocol):
 
 
 class ClipSigner(Protocol):
-    """Embeds the signed receipt into the clip it judged (C2PA: likeness_common.provenance.Embedder).
-    `embed` raises ValueError when this clip cannot be signed."""
+    """Embeds the signed receipt into the clip it judged (C2PA: likeness_common.provenance.Embedder),
+    off the event loop. `embed_async` raises ValueError when this clip cannot be signed."""
 
     def supports(self, media_type: str) -> bool: ...
 
-    def embed(self, media: bytes, media_type: str, receipt_envelope: bytes, *, ai_disclosure: bool = False) -> bytes: ...
+    async def embed_async(self, media: bytes, media_type: str, receipt_envelope: bytes, *, ai_disclosure: bool = False) -> bytes: ...
 
 
 class Searcher(Protocol):
