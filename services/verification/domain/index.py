@@ -65,11 +65,17 @@ class Affine:
     at_least: float
     floor: float
 
-    def rescore(self, p: np.ndarray, owners: np.ndarray, values: np.ndarray) -> np.ndarray:
-        known = owners < len(self.owner_ab)
-        ab = np.full((len(owners), 2), np.nan)
-        ab[known] = self.owner_ab[owners[known]]
-        return values * (ab[:, 1] + self.probe_ab[p, 1]) - (ab[:, 0] + self.probe_ab[p, 0])
+    def resolved(self) -> Affine:
+        """The owner table read now (call it after the rows' snapshot), with one NaN row past its
+        end that every owner code it does not know is mapped to."""
+        table = self.owner_ab() if callable(self.owner_ab) else self.owner_ab
+        return dataclasses.replace(self, owner_ab=np.vstack([table, np.full((1, 2), np.nan)]))
+
+    def rescore(self, values: np.ndarray, owners: np.ndarray, probes: np.ndarray) -> np.ndarray:
+        """`values` of `owners` against `probes` (probe indexes; shapes broadcast: a block of rows
+        against every probe, or one candidate per entry), rescored; NaN for unknown owners."""
+        ab = self.owner_ab[np.minimum(owners, len(self.owner_ab) - 1)]
+        return values * (ab[..., 1] + self.probe_ab[probes, 1]) - (ab[..., 0] + self.probe_ab[probes, 0])
 
 
 @dataclass(frozen=True)
@@ -303,16 +309,10 @@ class ModalityIndex:
         EUCLIDEAN, cosine >= bound for COSINE), with that talent's best value. Exact below
         `ivf_min_rows` or with `exact`; otherwise exact over the candidates the IVF finds (see the
         module docstring)."""
-        p, owner, value = self.search_arrays(probes, bound, exact=exact)
+        p, owner, value, _ = self._search(probes, bound, exact, None)
         euclidean = self.metric is Metric.EUCLIDEAN
         hits = [Hit(int(i), self._talents[int(o)], float(v)) for i, o, v in zip(p, owner, value, strict=True)]
         return sorted(hits, key=lambda h: (h.probe, h.value if euclidean else -h.value))
-
-    def search_arrays(self, probes: np.ndarray, bound: float, *, exact: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """`search` as arrays, for callers that rescore many hits: (probe, talent code, value), one
-        entry per (probe, talent), unordered; `talent_of(code)` names the talent."""
-        p, owner, value, _ = self._search(probes, bound, exact, None)
-        return p, owner, value
 
     def search_rescored(self, probes: np.ndarray, affine: Affine, *, exact: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """COSINE only: every (probe, talent) whose best rescored value reaches `affine.at_least`, as
@@ -324,8 +324,8 @@ class ModalityIndex:
     def _search(self, probes: np.ndarray, bound: float, exact: bool, affine: Affine | None):
         probes = np.atleast_2d(np.asarray(probes, np.float32))
         s = self._state  # one snapshot for the whole search
-        if affine is not None and callable(affine.owner_ab):  # after the snapshot: it knows every owner the rows hold
-            affine = dataclasses.replace(affine, owner_ab=affine.owner_ab())
+        if affine is not None:  # after the snapshot: the table knows every owner the rows hold
+            affine = affine.resolved()
         empty = (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float32), np.zeros(0, np.float32))
         if s.rows == 0 or len(probes) == 0:
             return empty
@@ -333,7 +333,7 @@ class ModalityIndex:
             p, owner, value = self._search_ivf(s, probes, bound)
             raw = value
             if affine is not None:
-                value = affine.rescore(p, owner, raw)
+                value = affine.rescore(raw, owner, p)
                 keep = value >= affine.at_least
                 p, owner, value, raw = p[keep], owner[keep], value[keep], raw[keep]
         else:
@@ -352,7 +352,7 @@ class ModalityIndex:
         return p, owner, value, raw
 
     def code(self, talent_id: str) -> int:
-        """The talent's small integer code (stable for the index's life; `search_arrays` reports it)."""
+        """The talent's small integer code (stable for the index's life; `search_rescored` reports it)."""
         return self._code(talent_id)
 
     def talent_of(self, code: int) -> str:
@@ -364,8 +364,7 @@ class ModalityIndex:
         euclidean = self.metric is Metric.EUCLIDEAN
         probe_sq = np.einsum("ij,ij->i", probes, probes)
         found_probes, found_owners, found_values, found_raw = [], [], [], []
-        if affine is not None:
-            owner_ab = np.vstack([affine.owner_ab, np.full((1, 2), np.nan)])  # codes past the table -> NaN
+        every_probe = np.arange(len(probes))[:, None]
         for start in range(0, s.rows, self._block):
             end = min(start + self._block, s.rows)
             dots = probes @ s.vectors[start:end].T  # probes x block
@@ -374,8 +373,7 @@ class ModalityIndex:
                 values = probe_sq[:, None] + s.sq_norms[start:end][None, :] - 2.0 * dots
                 found = (values <= bound * bound) & s.alive[start:end][None, :]
             elif affine is not None:
-                ab = owner_ab[np.minimum(s.owners[start:end], len(owner_ab) - 1)]
-                values = dots * (ab[:, 1][None, :] + affine.probe_ab[:, 1][:, None]) - (ab[:, 0][None, :] + affine.probe_ab[:, 0][:, None])
+                values = affine.rescore(dots, s.owners[start:end], every_probe)
                 found = (values >= affine.at_least) & s.alive[start:end][None, :]
             else:
                 values = dots
