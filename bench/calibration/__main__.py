@@ -38,7 +38,7 @@ import asyncio
 import json
 import sys
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -48,6 +48,7 @@ if str(ROOT) not in sys.path:  # run as a script: `bench` imports from the repos
     sys.path.insert(0, str(ROOT))
 from bench.host import load_average, machine  # noqa: E402
 from bench.robustness.harness import MATCH, NO_MATCH, REVIEW, clip_outcome, upper95  # noqa: E402
+from likeness_biometrics.cohort import embed_recordings  # noqa: E402
 from verification.adapters.engine import WorkerPoolExtractor  # noqa: E402
 from verification.adapters.index import LikenessIndex  # noqa: E402
 from verification.bootstrap import VerificationSettings  # noqa: E402
@@ -160,7 +161,7 @@ def main() -> None:
     transforms = ["original"] if args.clean_only else list(FAMILIES)
 
     log(f"embedding the cohort ({len(cohort_files)} readers) and the enrollments")
-    cohort = np.asarray([v for v in embed(cohort_files) if v is not None], np.float32)
+    cohort = embed_recordings(cohort_files)[0]
     norm = CohortNorm(cohort, cohort_name(cohort))
     enrolled = {r: embed(files) for r, files in readers.items()}
     probe_files = [f for files in readers.values() for f in files[3:]] + impostor_files
@@ -170,7 +171,7 @@ def main() -> None:
 
     settings = VerificationSettings(voice_cohort_file=Path("cohort.npy"))  # (only for its thresholds)
     raw_t = Thresholds()
-    norm_t = replace(raw_t, voice_norm_match=settings.voice_norm_match, voice_norm_review=settings.voice_norm_review)
+    norm_t = settings.thresholds()  # the deployed ones, with the normalized pair in force
     rows, sweeps, by_duration, timing = [], {}, [], {}
     for k in (3, 4):
         indexes = {"raw": LikenessIndex({}), "normalized": LikenessIndex({}, voice_norm=norm, voice_norm_review=norm_t.voice_norm_review)}

@@ -27,8 +27,6 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-import numpy as np
-
 ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:  # run as a script: `tests` and `bench` import from the repository root
     sys.path.insert(0, str(ROOT))
@@ -61,22 +59,18 @@ def enroll(registry, piper) -> None:
 
 
 def voice_cohort(corpus) -> tuple:
-    """(cohort, thresholds) as the service runs with LIKENESS_VERIFICATION_VOICE_COHORT_FILE: the
-    even train-clean-100 readers embedded as `likeness cohort build` does, the normalized pair."""
-    from dataclasses import replace
-
-    from likeness_biometrics.worker import enroll_voice_clips
+    """(cohort, thresholds) as the dev stack runs with LIKENESS_VERIFICATION_VOICE_COHORT_FILE: the
+    even train-clean-100 readers (devstack.dev_cohort_files) embedded as `likeness cohort build`
+    does, and the deployed thresholds with the normalized pair in force."""
+    from likeness_biometrics.cohort import embed_recordings
+    from likeness_common.devstack import dev_cohort_files
     from verification.bootstrap import VerificationSettings
     from verification.domain.calibration import CohortNorm, cohort_name
-    from verification.domain.model import Thresholds
 
-    files = corpus.crowd()[0::2]
-    vectors = [r.embedding for r in enroll_voice_clips([f.read_bytes() for f in files]) if not isinstance(r, Exception)]
-    cohort = np.asarray(vectors, np.float32)
-    settings = VerificationSettings(voice_cohort_file=Path("cohort.npy"))  # (only for its thresholds)
+    cohort, _ = embed_recordings(dev_cohort_files(corpus.LIBRI / "train-clean-100"))
     log(f"cohort: {len(cohort)} voices, {cohort_name(cohort)}")
-    return CohortNorm(cohort, cohort_name(cohort)), replace(Thresholds(), voice_norm_match=settings.voice_norm_match,
-                                                             voice_norm_review=settings.voice_norm_review)
+    thresholds = VerificationSettings(voice_cohort_file=Path("cohort.npy")).thresholds()  # (the file is only named, not read)
+    return CohortNorm(cohort, cohort_name(cohort)), thresholds
 
 
 async def run(args: argparse.Namespace) -> dict:
