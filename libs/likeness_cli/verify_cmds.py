@@ -318,16 +318,16 @@ def receipt_verify(
     `likeness verify --embed` (its C2PA manifest is validated, then the receipt inside it). Any
     changed byte fails."""
     try:
-        head = file.read_bytes()[:64].lstrip()
+        data = file.read_bytes()
     except OSError as error:
         raise CliError(f"cannot read {file}: {error.strerror}") from None
-    if head.startswith(b"{"):
+    if data[:64].lstrip().startswith(b"{"):
         verify_document(file, keys, target, RECEIPT_TYPE, as_json)
         return
-    verify_signed_clip(file, keys, target, c2pa_root, as_json)
+    verify_signed_clip(file, data, keys, target, c2pa_root, as_json)
 
 
-def verify_signed_clip(file: Path, keys: Path | None, target: str | None, c2pa_root: Path | None, as_json: bool) -> None:
+def verify_signed_clip(file: Path, data: bytes, keys: Path | None, target: str | None, c2pa_root: Path | None, as_json: bool) -> None:
     """The clip's C2PA manifest, which must chain to the registry's root (`c2pa_root`): that
     signature is what binds the receipt to these bytes (a receipt copied into another clip under
     someone else's manifest would otherwise pass); then the receipt's own Ed25519 signature."""
@@ -338,13 +338,12 @@ def verify_signed_clip(file: Path, keys: Path | None, target: str | None, c2pa_r
     from likeness_biometrics.media import sniff
     from likeness_common import provenance
 
-    data = file.read_bytes()
     try:
         media_type = sniff(data).mime
     except BiometricError as error:
         raise CliError(f"{file}: neither a receipt nor media the registry reads ({error})", code="UNSUPPORTED_MEDIA_TYPE") from None
     try:
-        root = c2pa_root.read_bytes() if c2pa_root else None
+        root = c2pa_root.read_bytes()
     except OSError as error:
         raise CliError(f"cannot read {c2pa_root}: {error.strerror}") from None
     try:
