@@ -75,7 +75,7 @@ class WorkerPoolExtractor:
         return Duration(max(known) if known else None, streams.video)
 
     async def extract(self, media: bytes, progress: Progress | None = None, max_seconds: float | None = None) -> Extraction:
-        kind = sniff(media).kind
+        sniffed = sniff(media)
         config = self._config
         if max_seconds is not None:
             limit = min(max_seconds, config.max_video_seconds)
@@ -87,9 +87,10 @@ class WorkerPoolExtractor:
             if len(media) > self._spool_bytes:
                 source = os.path.join(spool, "media")
                 await asyncio.to_thread(_write_private, source, media)
-            return await self._extract(kind, media, source, config, progress)
+            return await self._extract(sniffed.kind, sniffed.mime, media, source, config, progress)
 
-    async def _extract(self, kind: MediaKind, media: bytes, source: bytes | str, config: BioConfig, progress: Progress | None) -> Extraction:
+    async def _extract(self, kind: MediaKind, media_type: str, media: bytes, source: bytes | str, config: BioConfig,
+                       progress: Progress | None) -> Extraction:  # fmt: skip
         loop = asyncio.get_running_loop()
         jobs: list[asyncio.Future] = []
 
@@ -110,7 +111,6 @@ class WorkerPoolExtractor:
             parts = max(self._face_workers, math.ceil((seconds or 0) / self._shard_seconds))
             visual = [run(self._faces, faces_in_video, start, end) for start, end in time_ranges(seconds, parts, config)]
             voice = run(self._voices, voices_in_audio) if streams.audio else None  # a silent video: nothing to hear, no error
-        media_type = sniff(media).mime
         manifest = run(self._faces, provenance.read_in_worker, media_type) if provenance.readable(media_type) else None
         if progress is not None:
             done = 0
