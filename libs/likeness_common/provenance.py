@@ -24,7 +24,7 @@ import functools
 import io
 import json
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from .documents import C2PA_LABEL, canonical_json
@@ -179,7 +179,6 @@ class Provenance:
     claim_generator: str = ""
     digital_source_types: tuple[str, ...] = ()
     training_mining: tuple[str, ...] = ()  # cawg.training-mining entries as "use=value"
-    extra: dict = field(default_factory=dict, repr=False)
 
 
 def read(media: bytes, media_type: str, trust_anchor_pem: bytes | None = None) -> Provenance:
@@ -252,8 +251,8 @@ def read_in_worker(source: bytes | str, _config: object, media_type: str) -> Pro
     data = source if isinstance(source, bytes) else Path(source).read_bytes()
     try:
         found = read(data, media_type)
-    except Exception as error:  # noqa: BLE001 (untrusted input: whatever breaks the parser, the clip's own manifest is unusable)
-        return Provenance(state="Invalid", failures=("manifest.unreadable",), extra={"error": str(error)[:200]})
+    except Exception:  # noqa: BLE001 (untrusted input: whatever breaks the parser, the clip's own manifest is unusable)
+        return Provenance(state="Invalid", failures=("manifest.unreadable",))
     return found if found.state else None
 
 
