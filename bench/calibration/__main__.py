@@ -47,13 +47,13 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:  # run as a script: `bench` imports from the repository root
     sys.path.insert(0, str(ROOT))
 from bench.host import load_average, machine  # noqa: E402
-from bench.robustness.harness import MATCH, NO_MATCH, REVIEW, clip_outcome, upper95  # noqa: E402
+from bench.robustness.harness import MATCH, NO_MATCH, REVIEW, clip_outcome, deployed, unjudgeable, upper95  # noqa: E402
 from likeness_biometrics.cohort import embed_recordings  # noqa: E402
 from verification.adapters.engine import WorkerPoolExtractor  # noqa: E402
 from verification.adapters.index import LikenessIndex  # noqa: E402
 from verification.bootstrap import VerificationSettings  # noqa: E402
 from verification.domain.calibration import CohortNorm, cohort_name  # noqa: E402
-from verification.domain.model import Modality, Thresholds, best_matches  # noqa: E402
+from verification.domain.model import Modality, Thresholds  # noqa: E402
 
 
 def log(message: str) -> None:
@@ -114,8 +114,8 @@ async def extract_all(clips: list[Clip]) -> dict[Clip, tuple[list, object]]:
 
 def decide(index: LikenessIndex, thresholds: Thresholds, probes: list, coverage, expected: str | None) -> str:
     """As bench/robustness/harness.judge: the deployed decision for one clip, with this index and thresholds."""
-    matches = [m for m in best_matches(index.search_sync(probes, thresholds.search_floor()), thresholds) if m.modality is Modality.VOICE]
-    return clip_outcome(matches, expected, thresholds.poor_audio(coverage) or thresholds.short_speech(coverage))
+    _, matches = deployed(index, thresholds, probes, Modality.VOICE)
+    return clip_outcome(matches, expected, unjudgeable(thresholds, coverage))
 
 
 def mean_scores(index: LikenessIndex, probes: list, talents: set[str]) -> float:

@@ -126,10 +126,9 @@ def judge(case: Case, probes: list[Probe], registry: Registry, coverage: Coverag
     speech too degraded or too short for the voice model (Thresholds.poor_audio / short_speech)
     turns a NO_MATCH into the REVIEW the service answers (domain.model.decide)."""
     t = registry.thresholds
-    poor = coverage is not None and (t.poor_audio(coverage) or t.short_speech(coverage))
+    poor = coverage is not None and unjudgeable(t, coverage)
     probes = [p for p in probes if p.modality is case.modality]
-    hits = registry.index.search_sync(probes, t.search_floor())
-    matches = [m for m in best_matches(hits, t) if m.modality is case.modality]
+    hits, matches = deployed(registry.index, t, probes, case.modality)
     outcome = clip_outcome(matches, case.expected, poor)
     if case.expected is not None:
         others = [m.talent_id for m in matches if m.talent_id not in (case.expected, *case.present) and not m.in_review_band]
@@ -141,6 +140,17 @@ def judge(case: Case, probes: list[Probe], registry: Registry, coverage: Coverag
     result = Result(case, outcome, others, window_only, len(probes), poor_audio=poor)
     _collect_scores(result, registry.index.search_sync(probes, NO_FLOOR))
     return result
+
+
+def deployed(index: LikenessIndex, thresholds: Thresholds, probes: list[Probe], modality: Modality) -> tuple[list[ProbeHit], list[Match]]:
+    """The service's search (at the handler's floor) and its best match per talent, in `modality`."""
+    hits = index.search_sync(probes, thresholds.search_floor())
+    return hits, [m for m in best_matches(hits, thresholds) if m.modality is modality]
+
+
+def unjudgeable(thresholds: Thresholds, coverage: Coverage) -> bool:
+    """Speech the service answers REVIEW for whatever it matched (POOR_AUDIO, SHORT_SPEECH)."""
+    return thresholds.poor_audio(coverage) or thresholds.short_speech(coverage)
 
 
 def clip_outcome(matches: list[Match], expected: str | None, poor_audio: bool = False) -> str:
