@@ -76,9 +76,11 @@ def encode_video(
     audio_codec: str = "aac",
     options: dict[str, str] | None = None,
     rotate: int = 0,
+    container_options: dict[str, str] | None = None,
 ) -> bytes:
     """A video from RGB frames (an iterable, or a function of the frame number with `count`), with an
-    optional mono 16 kHz float audio track. `rotate` writes a display matrix (degrees)."""
+    optional mono 16 kHz float audio track. `rotate` writes a display matrix (degrees);
+    `container_options` go to the muxer (e.g. movflags=frag_keyframe+empty_moov: a fragmented MP4)."""
     import av
 
     source = (frames(i) for i in range(count or 0)) if callable(frames) else iter(frames)
@@ -86,7 +88,7 @@ def encode_video(
     h, w = first.shape[:2]
     buf = io.BytesIO()
     rate = Fraction(fps).limit_denominator(1001)
-    with av.open(buf, "w", format=fmt) as out:
+    with av.open(buf, "w", format=fmt, options=container_options or {}) as out:
         video = out.add_stream(codec, rate=rate)
         video.width, video.height = w - w % 2, h - h % 2
         video.pix_fmt = "yuv420p"

@@ -148,7 +148,7 @@ def verify(
     token: Annotated[str, typer.Option("--token", help="Consistency token from a grant or revoke (at_least_as_fresh).")] = "",
     receipt: ReceiptOut = None,
     c2pa: C2pa = False,
-    embed: Annotated[Path | None, typer.Option("--embed", help="Write the clip with the registry's C2PA manifest (the signed receipt) embedded to this file.")] = None,
+    embed: Annotated[Path | None, typer.Option("--embed", help="Write the clip with the registry's C2PA manifest (the signed receipt) embedded to this file; where c2pa cannot embed (WebM, Matroska, Ogg, fragmented MP4, clips too large for one answer), the clip as uploaded plus the manifest beside it as <file>.c2pa.")] = None,
     long: Annotated[bool, typer.Option("--long", help="Upload as a long-running operation even if Verify would take it.")] = False,
     no_wait: Annotated[bool, typer.Option("--no-wait", help="With a long-running operation: print its name and return.")] = False,
     target: Target = None,
@@ -179,7 +179,7 @@ def verify(
                     answer = stub.Verify(vpb.VerifyRequest(parameters=params, media=media), metadata=md, timeout=600)
             v = answer.verification
             if embed is not None:
-                _write_signed(answer.signed_media, embed)
+                written = _write_signed(answer.signed_media, media, embed)
         except grpc.RpcError as error:
             if embed is not None or CliError.from_rpc(error).reason != "USE_LONG_RUNNING_OPERATION":
                 raise
@@ -190,17 +190,38 @@ def verify(
             return
         v = _wait(op.name, target, api_key, as_json, f"analysing {file.name}")
     _write_receipt(v, receipt, c2pa)
-    summary = _summary(v) | ({"receipt_file": str(receipt)} if receipt else {}) | ({"signed_media_file": str(embed)} if embed else {})
-    emit(summary, as_json, _human(summary) + (f"\nsigned clip (C2PA manifest with the receipt): {embed}" if embed else ""))
+    summary = _summary(v) | ({"receipt_file": str(receipt)} if receipt else {}) | (written if embed else {})
+    emit(summary, as_json, _human(summary) + (f"\nsigned clip (C2PA manifest with the receipt): {_signed_line(written)}" if embed else ""))
 
 
-def _write_signed(signed: vpb.SignedMedia, path: Path) -> None:
+def _write_signed(signed: vpb.SignedMedia, media: bytes, path: Path) -> dict:
+    """The signed clip at `path`; or, for a sidecar, the clip as uploaded at `path` and the
+    manifest beside it (`path` with the suffix .c2pa, where C2PA readers look for it)."""
     if not signed.content:
         raise CliError("the server returned no signed clip")
+    files = {path: media, sidecar_path(path): signed.content} if signed.sidecar else {path: signed.content}
+    for file, data in files.items():
+        try:
+            file.write_bytes(data)
+        except OSError as error:
+            raise CliError(f"cannot write {file}: {error.strerror}") from None
+    return {"signed_media_file": str(path)} | ({"c2pa_sidecar_file": str(sidecar_path(path))} if signed.sidecar else {})
+
+
+def _signed_line(written: dict) -> str:
+    sidecar = written.get("c2pa_sidecar_file")
+    return f"{written['signed_media_file']}" + (f" (manifest beside it: {sidecar}; c2pa cannot embed into this format)" if sidecar else "")
+
+
+def sidecar_path(clip: Path) -> Path:
+    return clip.with_suffix(".c2pa")
+
+
+def _read_sidecar(path: Path) -> bytes:
     try:
-        path.write_bytes(signed.content)
+        return path.read_bytes()
     except OSError as error:
-        raise CliError(f"cannot write {path}: {error.strerror}") from None
+        raise CliError(f"cannot read {path}: {error.strerror}") from None
 
 
 def _operation_summary(op: lro.Operation) -> dict:
@@ -312,6 +333,7 @@ def receipt_verify(
     keys: Keys = None,
     target: Target = None,
     c2pa_root: Annotated[Path | None, typer.Option("--c2pa-root", help="The registry's C2PA root certificate (PEM): a signed clip must chain to it.")] = None,
+    sidecar: Annotated[Path | None, typer.Option("--sidecar", help="The clip's .c2pa manifest (default: <clip>.c2pa beside it, when the clip holds no registry manifest of its own).")] = None,
     as_json: Json = False,
 ) -> None:
     """Verify a receipt offline: a JSON receipt, its C2PA assertion form, or a clip signed with
@@ -324,10 +346,11 @@ def receipt_verify(
     if data[:64].lstrip().startswith(b"{"):
         verify_document(file, keys, target, RECEIPT_TYPE, as_json)
         return
-    verify_signed_clip(file, data, keys, target, c2pa_root, as_json)
+    verify_signed_clip(file, data, keys, target, c2pa_root, sidecar, as_json)
 
 
-def verify_signed_clip(file: Path, data: bytes, keys: Path | None, target: str | None, c2pa_root: Path | None, as_json: bool) -> None:
+def verify_signed_clip(file: Path, data: bytes, keys: Path | None, target: str | None, c2pa_root: Path | None, sidecar: Path | None,
+                       as_json: bool) -> None:  # fmt: skip
     """The clip's C2PA manifest, which must chain to the registry's root (`c2pa_root`): that
     signature is what binds the receipt to these bytes (a receipt copied into another clip under
     someone else's manifest would otherwise pass); then the receipt's own Ed25519 signature."""
@@ -346,12 +369,17 @@ def verify_signed_clip(file: Path, data: bytes, keys: Path | None, target: str |
         root = c2pa_root.read_bytes()
     except OSError as error:
         raise CliError(f"cannot read {c2pa_root}: {error.strerror}") from None
+    beside = sidecar_path(file)
     try:
-        found = provenance.read(data, media_type, root)
+        found = provenance.read(data, media_type, root, _read_sidecar(sidecar) if sidecar else None)
+        # A sidecar beside the clip binds it when its own manifest is absent or not the registry's
+        # (a generator's manifest in a clip too large to come back embedded).
+        if sidecar is None and beside.is_file() and (found.state != "Trusted" or found.receipt_envelope is None):
+            sidecar, found = beside, provenance.read(data, media_type, root, _read_sidecar(beside))
     except provenance.ProvenanceError as error:
         raise CliError(f"{file}: NOT VALID: {error}", code="INVALID_C2PA") from None
     if not found.state:
-        raise CliError(f"{file}: no C2PA manifest in this {media_type}", code="NO_C2PA_MANIFEST")
+        raise CliError(f"{file}: no C2PA manifest in this {media_type} (nor a sidecar {beside})", code="NO_C2PA_MANIFEST")
     if found.state == "Invalid":
         raise CliError(f"{file}: NOT VALID: the C2PA manifest fails validation ({', '.join(found.failures) or 'invalid'})", code="INVALID_C2PA")
     if found.state != "Trusted":
@@ -364,7 +392,9 @@ def verify_signed_clip(file: Path, data: bytes, keys: Path | None, target: str |
     except SignatureError as error:
         raise CliError(f"{file}: NOT VALID: the receipt in its manifest: {error}", code="INVALID_SIGNATURE") from None
     summary = {"valid": True, "type": RECEIPT_TYPE, "id": payload.get("receipt_id"), "key_id": payload.get("key_id"),
-               "c2pa": {"state": found.state, "signer": found.signer, "digital_source_types": list(found.digital_source_types)},
+               "c2pa": {"state": found.state, "signer": found.signer, "digital_source_types": list(found.digital_source_types),
+                        "sidecar": str(sidecar) if sidecar else None},
                "decision": payload.get("decision"), "payload": payload}  # fmt: skip
-    emit(summary, as_json, f"{file}: C2PA manifest {found.state} (signer {found.signer}); valid receipt {payload.get('receipt_id')} "
+    where = f" in {sidecar}" if sidecar else ""
+    emit(summary, as_json, f"{file}: C2PA manifest{where} {found.state} (signer {found.signer}); valid receipt {payload.get('receipt_id')} "
                            f"({payload.get('decision')}), signed by {payload.get('key_id')}")  # fmt: skip

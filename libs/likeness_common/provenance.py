@@ -14,6 +14,12 @@ needs a certificate chain (c2pa-rs refuses self-signed leaves) and ES256 is the 
 C2PA validator accepts. `dev_chain` makes a throwaway root -> intermediate -> leaf with the
 extensions c2pa-rs requires; production mounts its own chain and key (deploy/README.md).
 Nothing here contacts the network: no timestamp authority, no remote manifests.
+
+Where c2pa cannot embed a manifest (FLAC, WebM, Matroska, fragmented MP4, or a clip too large to
+send back), the manifest comes as a `.c2pa` sidecar instead: the same claim, bound to the clip's
+bytes as uploaded (which stay unchanged) by a `c2pa.hash.data` over all of them. c2pa-python 0.38
+has no call for it, so `_sign_sidecar` calls c2pa-rs's own C API (`c2pa_builder_data_hashed_placeholder`,
+`c2pa_builder_sign_data_hashed_embeddable`) on the library c2pa-python loaded (pinned version).
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import functools
+import hashlib
 import io
 import json
 from concurrent.futures import ThreadPoolExecutor
@@ -31,6 +38,7 @@ from .documents import C2PA_LABEL, canonical_json
 
 TRAINED_ALGORITHMIC_MEDIA = "http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia"
 _PARENT = "incoming-clip"
+SIDECAR_TYPE = "application/c2pa"  # a manifest store on its own: a `.c2pa` file beside the clip
 _OFFLINE = {"verify": {"remote_manifest_fetch": False, "ocsp_fetch": False}}
 
 
@@ -113,6 +121,39 @@ def supports(media_type: str) -> bool:
     return media_type in c2pa.Builder.get_supported_mime_types()
 
 
+_BMFF = {"video/mp4", "video/quicktime", "audio/mp4", "video/x-m4v", "audio/x-m4a"}
+
+
+def embeddable(media: bytes, media_type: str) -> bool:
+    """Can c2pa embed a manifest into this clip? Not into a type it has no writer for, nor into a
+    fragmented MP4 (top-level `moof` boxes: its BMFF hash covers only unfragmented files)."""
+    return supports(media_type) and not (media_type in _BMFF and _fragmented(media))
+
+
+def _fragmented(media: bytes) -> bool:
+    at = 0
+    while at + 8 <= len(media):
+        size, kind = int.from_bytes(media[at : at + 4], "big"), media[at + 4 : at + 8]
+        if kind == b"moof":
+            return True
+        if size == 1:
+            size = int.from_bytes(media[at + 8 : at + 16], "big")
+        if size < 8:  # 0 (to the end of the file) or broken: no further top-level box
+            return False
+        at += size
+    return False
+
+
+@dataclass(frozen=True)
+class Signed:
+    """What goes back to the platform: the clip with its manifest embedded, or (sidecar) the
+    manifest store alone, for the clip exactly as uploaded."""
+
+    content: bytes
+    media_type: str  # the clip's type, or SIDECAR_TYPE
+    sidecar: bool
+
+
 class Embedder:
     """Signs clips with the registry's C2PA chain (thread-safe: a fresh Builder per clip)."""
 
@@ -133,22 +174,23 @@ class Embedder:
                 raise FileNotFoundError(f"{path}: no such file (the C2PA signing chain and key; see deploy/README.md)")
         return cls(chain.read_bytes(), key.read_bytes())
 
-    def supports(self, media_type: str) -> bool:
-        return supports(media_type)
-
-    async def embed_async(self, media: bytes, media_type: str, receipt_envelope: bytes, *, ai_disclosure: bool = False) -> bytes:
-        """`embed` off the event loop, on this signer's own thread."""
-        call = functools.partial(self.embed, media, media_type, receipt_envelope, ai_disclosure=ai_disclosure)
+    async def sign_async(self, media: bytes, media_type: str, receipt_envelope: bytes, *, ai_disclosure: bool = False,
+                         embed: bool = True) -> Signed:  # fmt: skip
+        """`sign` off the event loop, on this signer's own thread."""
+        call = functools.partial(self.sign, media, media_type, receipt_envelope, ai_disclosure=ai_disclosure, embed=embed)
         return await asyncio.get_running_loop().run_in_executor(self._executor, call)
 
-    def embed(self, media: bytes, media_type: str, receipt_envelope: bytes, *, ai_disclosure: bool = False) -> bytes:
-        """The clip with the receipt's manifest embedded (the incoming clip as parent ingredient)."""
-        import c2pa
+    def sign(self, media: bytes, media_type: str, receipt_envelope: bytes, *, ai_disclosure: bool = False, embed: bool = True) -> Signed:
+        """The clip with the receipt's manifest embedded where c2pa can (and `embed`), else a sidecar."""
+        if embed and embeddable(media, media_type):
+            return Signed(self.embed(media, media_type, receipt_envelope, ai_disclosure=ai_disclosure), media_type, sidecar=False)
+        return Signed(self.sidecar(media, media_type, receipt_envelope, ai_disclosure=ai_disclosure), SIDECAR_TYPE, sidecar=True)
 
+    def _manifest(self, receipt_envelope: bytes, ai_disclosure: bool) -> dict:
         published: dict = {"action": "c2pa.published", "softwareAgent": {"name": self._generator}}
         if ai_disclosure:
             published["digitalSourceType"] = TRAINED_ALGORITHMIC_MEDIA
-        manifest = {
+        return {
             "claim_generator_info": [{"name": self._generator}],
             "title": "verified by the likeness registry",
             "assertions": [
@@ -157,15 +199,83 @@ class Embedder:
                 {"label": C2PA_LABEL, "data": json.loads(receipt_envelope)},
             ],
         }  # fmt: skip
+
+    def embed(self, media: bytes, media_type: str, receipt_envelope: bytes, *, ai_disclosure: bool = False) -> bytes:
+        """The clip with the receipt's manifest embedded (the incoming clip as parent ingredient)."""
+        import c2pa
+
+        manifest = self._manifest(receipt_envelope, ai_disclosure)
         try:
             with c2pa.Builder.from_json(json.dumps(manifest), _context(thumbnails=False)) as builder, c2pa.Signer.from_info(self._info) as signer:
-                ingredient = {"title": "incoming clip", "relationship": "parentOf", "label": _PARENT}
-                builder.add_ingredient_from_stream(json.dumps(ingredient), media_type, io.BytesIO(media))
+                builder.add_ingredient_from_stream(json.dumps(_ingredient()), media_type, io.BytesIO(media))
                 out = io.BytesIO()
                 builder.sign(signer, media_type, io.BytesIO(media), out)
         except c2pa.C2paError as error:
             raise ProvenanceError(f"C2PA could not sign this {media_type}: {error}") from error
         return out.getvalue()
+
+    def sidecar(self, media: bytes, media_type: str, receipt_envelope: bytes, *, ai_disclosure: bool = False) -> bytes:
+        """A `.c2pa` manifest store for the clip as it is: a data hash over every byte of it (the
+        clip and any manifest of its own kept as the parent ingredient where c2pa reads its type)."""
+        import c2pa
+
+        manifest = self._manifest(receipt_envelope, ai_disclosure)
+        if not readable(media_type):  # the parent is described, not parsed
+            manifest["ingredients"] = [_ingredient() | {"format": media_type}]
+        try:
+            with c2pa.Builder.from_json(json.dumps(manifest), _context(thumbnails=False)) as builder, c2pa.Signer.from_info(self._info) as signer:
+                if readable(media_type):
+                    builder.add_ingredient_from_stream(json.dumps(_ingredient()), media_type, io.BytesIO(media))
+                return _sign_sidecar(builder, signer, media)
+        except c2pa.C2paError as error:
+            raise ProvenanceError(f"C2PA could not sign a sidecar for this {media_type}: {error}") from error
+
+
+def _ingredient() -> dict:
+    return {"title": "incoming clip", "relationship": "parentOf", "label": _PARENT}
+
+
+def _sign_sidecar(builder, signer, media: bytes) -> bytes:
+    """c2pa-rs's data-hashed signing through its C API: reserve the signature's room, then sign a
+    `c2pa.hash.data` (SHA-256 over the whole clip, no exclusions) into a bare manifest store."""
+    import ctypes
+
+    import c2pa
+    from c2pa import c2pa as native
+
+    lib, out = native._lib, ctypes.POINTER(ctypes.c_ubyte)()
+    _declare(lib)
+    data_hash = json.dumps({"name": "jumbf manifest", "alg": "sha256", "hash": list(hashlib.sha256(media).digest()),
+                            "exclusions": [], "pad": []})  # fmt: skip
+    with builder._exclusive_native_call(), signer._native_call():
+        size = lib.c2pa_signer_reserve_size(signer._handle)
+        placeholder = ctypes.POINTER(ctypes.c_ubyte)()
+        if size < 0 or lib.c2pa_builder_data_hashed_placeholder(builder._handle, size, SIDECAR_TYPE.encode(), ctypes.byref(placeholder)) < 0:
+            raise c2pa.C2paError(native._read_native_error() or "no room for the signature")
+        lib.c2pa_free(placeholder)
+        length = lib.c2pa_builder_sign_data_hashed_embeddable(builder._handle, signer._handle, data_hash.encode(), SIDECAR_TYPE.encode(),
+                                                              None, ctypes.byref(out))  # fmt: skip
+        if length < 0 or not out:
+            raise c2pa.C2paError(native._read_native_error() or "data-hashed signing failed")
+    try:
+        return ctypes.string_at(out, length)
+    finally:
+        lib.c2pa_free(out)
+
+
+@functools.cache
+def _declare(lib) -> None:
+    import ctypes
+
+    bytes_out = ctypes.POINTER(ctypes.POINTER(ctypes.c_ubyte))
+    for name, args, result in (
+        ("c2pa_signer_reserve_size", [ctypes.c_void_p], ctypes.c_int64),
+        ("c2pa_builder_data_hashed_placeholder", [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_char_p, bytes_out], ctypes.c_int64),
+        ("c2pa_builder_sign_data_hashed_embeddable",
+         [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_void_p, bytes_out], ctypes.c_int64),
+    ):  # fmt: skip
+        function = getattr(lib, name)
+        function.argtypes, function.restype = args, result
 
 
 @dataclass(frozen=True)
@@ -181,12 +291,15 @@ class Provenance:
     training_mining: tuple[str, ...] = ()  # cawg.training-mining entries as "use=value"
 
 
-def read(media: bytes, media_type: str, trust_anchor_pem: bytes | None = None) -> Provenance:
-    """The clip's manifest store (Provenance(state="") when it has none), validated offline."""
+def read(media: bytes, media_type: str, trust_anchor_pem: bytes | None = None, sidecar: bytes | None = None) -> Provenance:
+    """The clip's manifest store (Provenance(state="") when it has none), validated offline;
+    `sidecar`: a `.c2pa` manifest store for this clip, read instead of any embedded one."""
     import c2pa
 
+    if sidecar is None and not readable(media_type):
+        return Provenance(state="")  # no c2pa reader for this type: nothing embedded it can see
     try:
-        reader = c2pa.Reader(media_type, io.BytesIO(media), context=_context(trust_anchor_pem))
+        reader = c2pa.Reader(media_type, io.BytesIO(media), manifest_data=sidecar, context=_context(trust_anchor_pem))
     except c2pa.C2paError.ManifestNotFound:
         return Provenance(state="")
     except c2pa.C2paError as error:

@@ -91,7 +91,7 @@ class VerificationServicer(verification_pb2_grpc.VerificationServiceServicer):
     async def _verify(self, cmd: commands.Verify, embed: bool, context: grpc.aio.ServicerContext,
                       max_bytes: int) -> tuple[pb.Verification, pb.SignedMedia | None]:  # fmt: skip
         if embed:
-            handlers.check_signable(cmd, current_principal(), self._extractor, self._clip_signer, max_bytes, self._limits.reply_bytes)
+            fits = handlers.check_signable(cmd, current_principal(), self._clip_signer, max_bytes, self._limits.reply_bytes)
         stored = await handlers.verify(
             cmd, current_principal(), self._uow(), self._extractor, self._searcher,
             self._consent.for_caller(caller_api_key(context)), self._signer, self._thresholds, max_bytes=max_bytes,
@@ -99,8 +99,8 @@ class VerificationServicer(verification_pb2_grpc.VerificationServiceServicer):
         )  # fmt: skip
         if not embed:
             return verification_pb(stored), None
-        signed = await handlers.signed_clip(cmd.media, stored, self._clip_signer)
-        return verification_pb(stored), pb.SignedMedia(content=signed, media_type=stored.record.media_type)
+        signed = await handlers.signed_clip(cmd.media, stored, self._clip_signer, embed=fits)
+        return verification_pb(stored), pb.SignedMedia(content=signed.content, media_type=signed.media_type, sidecar=signed.sidecar)
 
     async def Verify(self, request: pb.VerifyRequest, context: grpc.aio.ServicerContext) -> pb.VerifyResponse:
         p = request.parameters

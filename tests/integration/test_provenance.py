@@ -13,7 +13,6 @@ import sys
 from pathlib import Path
 
 import grpc
-import numpy as np
 import pytest
 from PIL import Image
 
@@ -84,7 +83,7 @@ async def test_a_verified_clip_comes_back_signed_and_c2pas_reader_trusts_it(worl
     media = MEDIA[kind]()
     answer = await signing["stub"].Verify(verify_request(media, signing["token"], embed_c2pa=True), metadata=world["platform"])
     v, signed = answer.verification, answer.signed_media
-    assert signed.content and signed.media_type == v.media_type and signed.content != media, (kind, v.media_type)
+    assert signed.content and signed.media_type == v.media_type and signed.content != media and not signed.sidecar, (kind, v.media_type)
     root = chain["root"].read_bytes()
     found = provenance.read(signed.content, signed.media_type, root)
     assert found.state == "Trusted" and not found.failures, found
@@ -143,11 +142,6 @@ async def test_embedding_is_refused_before_any_analysis_where_it_cannot_be_answe
     # A deployment without a C2PA chain (the world's own replica).
     await expect(grpc.StatusCode.FAILED_PRECONDITION, world["verify"].Verify(verify_request(photo, embed_c2pa=True), metadata=world["platform"]),
                  "C2PA_NOT_CONFIGURED")  # fmt: skip
-    # A format c2pa cannot embed into (WebM).
-    frame = np.asarray(Image.open(io.BytesIO(photo)).convert("RGB").resize((320, 240)))
-    webm = mediakit.encode_video([frame] * 10, fps=10, fmt="webm", codec="libvpx-vp9")
-    await expect(grpc.StatusCode.FAILED_PRECONDITION, signing["stub"].Verify(verify_request(webm, embed_c2pa=True), metadata=world["platform"]),
-                 "C2PA_FORMAT_UNSUPPORTED")  # fmt: skip
     # A long-running operation cannot answer it yet: refused on its first message, before any upload.
     def upload():
         yield vpb.VerifyStreamRequest(parameters=verify_request(photo, embed_c2pa=True).parameters)
@@ -158,6 +152,62 @@ async def test_embedding_is_refused_before_any_analysis_where_it_cannot_be_answe
     # Without embed_c2pa nothing changes: no signed media in the answer.
     plain = await signing["stub"].Verify(verify_request(photo, signing["token"]), metadata=world["platform"])
     assert not plain.HasField("signed_media") and plain.verification.decision == vpb.DECISION_ALLOW
+
+
+def portrait_webm() -> bytes:
+    frame = mediakit.paste(mediakit.scene(640, 360, 2), mediakit.face_patch(("obama", "obama3.jpg"), 200), (320, 180))
+    return mediakit.encode_video([frame] * 10, fps=10, fmt="webm", codec="libvpx-vp9")
+
+
+def portrait_fragmented_mp4() -> bytes:
+    frame = mediakit.paste(mediakit.scene(640, 360, 3), mediakit.face_patch(("obama", "obama3.jpg"), 200), (320, 180))
+    return mediakit.encode_video([frame] * 25, fps=25, container_options={"movflags": "frag_keyframe+empty_moov"})
+
+
+SIDECAR_MEDIA = {"webm": portrait_webm, "fragmented-mp4": portrait_fragmented_mp4}
+
+
+@pytest.mark.parametrize("kind", list(SIDECAR_MEDIA))
+async def test_formats_c2pa_cannot_embed_into_get_a_sidecar_bound_to_the_clip_as_uploaded(world, signing, chain, keys_file, tmp_path, kind):
+    """WebM (no c2pa writer) and fragmented MP4: the answer is a `.c2pa` manifest store whose data
+    hash covers every byte of the clip as uploaded; C2PA's own reader trusts it against the root,
+    `likeness receipt verify` finds it beside the clip, and one changed byte of either fails."""
+    media = SIDECAR_MEDIA[kind]()
+    answer = await signing["stub"].Verify(verify_request(media, signing["token"], embed_c2pa=True), metadata=world["platform"])
+    v, signed = answer.verification, answer.signed_media
+    assert v.decision == vpb.DECISION_ALLOW, vpb.Decision.Name(v.decision)
+    assert not provenance.embeddable(media, v.media_type), v.media_type
+    assert signed.sidecar and signed.media_type == "application/c2pa" and len(signed.content) < 64 << 10, (signed.sidecar, signed.media_type)
+    root = chain["root"].read_bytes()
+    found = provenance.read(media, v.media_type, root, sidecar=signed.content)
+    assert found.state == "Trusted" and not found.failures, found
+    assert found.receipt_envelope == receipt_document(v)
+    assert found.digital_source_types == (provenance.TRAINED_ALGORITHMIC_MEDIA,)  # Obama's grant asks for an AI disclosure
+
+    clip = tmp_path / f"clip.{'webm' if kind == 'webm' else 'mp4'}"
+    clip.write_bytes(media)
+    clip.with_suffix(".c2pa").write_bytes(signed.content)
+    command = [LIKENESS, "receipt", "verify", str(clip), "--keys", str(keys_file), "--c2pa-root", str(chain["root"]), "--json"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["c2pa"]["state"] == "Trusted" and report["c2pa"]["sidecar"] == str(clip.with_suffix(".c2pa")) and report["id"] == v.receipt.receipt_id
+
+    changed = bytearray(media)
+    changed[len(changed) // 2] ^= 0x01
+    clip.write_bytes(bytes(changed))
+    done = subprocess.run(command, capture_output=True, text=True, timeout=60)
+    said = " ".join((done.stderr + done.stdout).split())
+    assert done.returncode != 0 and "NOT VALID" in said and "dataHash.mismatch" in said, said
+    clip.write_bytes(media)
+    manifest = bytearray(signed.content)
+    manifest[manifest.find(b"receipt_id") + 16] ^= 0x01
+    clip.with_suffix(".c2pa").write_bytes(bytes(manifest))
+    done = subprocess.run(command, capture_output=True, text=True, timeout=60)
+    assert done.returncode != 0 and "NOT VALID" in " ".join((done.stderr + done.stdout).split())
+    clip.with_suffix(".c2pa").unlink()
+    done = subprocess.run(command, capture_output=True, text=True, timeout=60)
+    assert done.returncode != 0 and "NO_C2PA_MANIFEST" in done.stderr + done.stdout
 
 
 async def test_the_clips_own_manifest_is_read_as_evidence_and_never_changes_the_decision(world, signing, chain):

@@ -53,3 +53,34 @@ def test_no_manifest_and_a_broken_one_are_told_apart():
     except provenance.ProvenanceError:
         state = "unreadable"
     assert state in ("Invalid", "unreadable")  # present but broken: never reported as no manifest
+
+
+def test_a_sidecar_binds_every_byte_of_the_clip_it_was_signed_for():
+    """`embed=False` (a clip too large to send back): the manifest comes alone, for the JPEG as it
+    is; the JPEG's own manifest (the generator's) stays its parent ingredient, and the sidecar is
+    what a reader validates. Another clip, or one changed byte, fails its data hash."""
+    ours, generator = provenance.dev_chain("Registry Inc"), provenance.dev_chain("Generator Inc")
+    created = {"label": "c2pa.actions.v2", "data": {"actions": [{"action": "c2pa.created", "digitalSourceType": provenance.TRAINED_ALGORITHMIC_MEDIA}]}}
+    clip = _signed({"claim_generator_info": [{"name": "some-generator"}], "assertions": [created]}, generator)
+    receipt = b'{"payload":{"receipt_id":"rcp_1"},"signature":"c2ln"}\n'
+    signed = provenance.Embedder(ours.chain_pem, ours.key_pem).sign(clip, "image/jpeg", receipt, embed=False)
+    assert signed.sidecar and signed.media_type == provenance.SIDECAR_TYPE
+    found = provenance.read(clip, "image/jpeg", ours.root_pem, sidecar=signed.content)
+    assert found.state == "Trusted" and found.receipt_envelope == receipt and found.claim_generator == "likeness-registry", found
+    assert provenance.read(clip, "image/jpeg", ours.root_pem).claim_generator == "some-generator"  # the clip itself is unchanged
+    changed = bytearray(clip)
+    changed[-100] ^= 0x01
+    broken = provenance.read(bytes(changed), "image/jpeg", ours.root_pem, sidecar=signed.content)
+    assert broken.state == "Invalid" and "assertion.dataHash.mismatch" in broken.failures, broken
+    assert provenance.read(_jpeg(), "image/jpeg", ours.root_pem, sidecar=signed.content).state == "Invalid"
+
+
+def test_only_unfragmented_mp4_counts_as_embeddable():
+    def box(kind: bytes, body: bytes = b"") -> bytes:
+        return (8 + len(body)).to_bytes(4, "big") + kind + body
+
+    plain = box(b"ftyp", b"isom") + box(b"moov") + box(b"mdat", b"x" * 32)
+    fragmented = box(b"ftyp", b"isom") + box(b"moov") + box(b"moof") + box(b"mdat", b"x" * 32)
+    assert provenance.embeddable(plain, "video/mp4") and not provenance.embeddable(fragmented, "video/mp4")
+    assert not provenance.embeddable(plain, "video/webm")  # no c2pa writer for WebM at all
+    assert provenance.embeddable(box(b"ftyp") + box(b"\0\0\0\0")[:6], "video/mp4")  # a truncated box ends the walk, no error

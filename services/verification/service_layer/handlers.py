@@ -13,6 +13,7 @@ from likeness_common.errors import FailedPrecondition, InvalidArgument, Likeness
 from likeness_common.ids import is_id, new_id
 from likeness_common.ports import Signer
 from likeness_common.principal import Principal
+from likeness_common.provenance import Signed
 from likeness_common.signing import envelope
 from likeness_common.tokens import freshest
 
@@ -59,31 +60,26 @@ def _now() -> datetime:
 SIGNED_CLIP_MARGIN = 1 << 20
 
 
-def check_signable(cmd: commands.Verify, actor: Principal, extractor: Extractor, signer: ClipSigner | None, max_bytes: int,
-                   reply_bytes: int) -> None:  # fmt: skip
-    """Before any analysis of a Verify that asks for the clip back signed (embed_c2pa): nothing is
-    recorded for a call that cannot be answered. `reply_bytes`: the largest answer the server sends."""
+def check_signable(cmd: commands.Verify, actor: Principal, signer: ClipSigner | None, max_bytes: int, reply_bytes: int) -> bool:
+    """Before any analysis of a Verify that asks for its clip signed (embed_c2pa): nothing is
+    recorded for a call that cannot be answered. True when the signed clip fits in one answer
+    (`reply_bytes`, the largest the server sends); otherwise the answer is a `.c2pa` sidecar."""
     require_platform(actor)
     cmd.validate(max_bytes)
     if signer is None:
         raise FailedPrecondition("this deployment has no C2PA signing chain: embed_c2pa is not available", reason="C2PA_NOT_CONFIGURED")
-    if len(cmd.media) + SIGNED_CLIP_MARGIN > reply_bytes:
-        raise FailedPrecondition(f"a signed clip of {len(cmd.media)} bytes would not fit in one answer ({reply_bytes} bytes at most)",
-                                 reason="C2PA_CLIP_TOO_LARGE", metadata={"limit": str(reply_bytes - SIGNED_CLIP_MARGIN)})  # fmt: skip
-    media_type = sniffed_type(cmd, extractor)
-    if not signer.supports(media_type):
-        raise FailedPrecondition(f"C2PA cannot embed a manifest into {media_type}", reason="C2PA_FORMAT_UNSUPPORTED",
-                                 metadata={"media_type": media_type})  # fmt: skip
+    return len(cmd.media) + SIGNED_CLIP_MARGIN <= reply_bytes
 
 
-async def signed_clip(media: bytes, stored: StoredVerification, signer: ClipSigner) -> bytes:
-    """The clip with its receipt embedded, declaring AI-generated media when a deciding grant asks
-    for a disclosure label. The registry keeps no copy."""
+async def signed_clip(media: bytes, stored: StoredVerification, signer: ClipSigner, *, embed: bool = True) -> Signed:
+    """The clip with its receipt embedded (where c2pa can embed into its format and `embed`), else
+    a `.c2pa` sidecar binding the receipt to the clip's bytes as uploaded; declaring AI-generated
+    media when a deciding grant asks for a disclosure label. The registry keeps no copy."""
     r = stored.record
     receipt = envelope(RECEIPT_TYPE, stored.payload, stored.signature)
     disclosure = any(kind == "disclosure_label" for kind, _ in r.conditions)
     try:
-        return await signer.embed_async(media, r.media_type, receipt, ai_disclosure=disclosure)
+        return await signer.sign_async(media, r.media_type, receipt, ai_disclosure=disclosure, embed=embed)
     except ValueError as error:
         raise FailedPrecondition(f"{error} (the verification {r.verification_id} stands: GetReceipt)", reason="C2PA_SIGNING_FAILED") from error
 

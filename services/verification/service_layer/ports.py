@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any, Protocol, Self
 
 from likeness_common.ports import IdempotencyStore
+from likeness_common.provenance import Signed
 from likeness_common.signing import Signature
 
 from ..domain.events import Event
@@ -48,12 +49,11 @@ class Extractor(Protocol):
 
 
 class ClipSigner(Protocol):
-    """Embeds the signed receipt into the clip it judged (C2PA: likeness_common.provenance.Embedder),
-    off the event loop. `embed_async` raises ValueError when this clip cannot be signed."""
+    """Signs the receipt into the clip it judged, embedded or as a sidecar (C2PA:
+    likeness_common.provenance.Embedder), off the event loop; raises ValueError when it cannot."""
 
-    def supports(self, media_type: str) -> bool: ...
-
-    async def embed_async(self, media: bytes, media_type: str, receipt_envelope: bytes, *, ai_disclosure: bool = False) -> bytes: ...
+    async def sign_async(self, media: bytes, media_type: str, receipt_envelope: bytes, *, ai_disclosure: bool = False,
+                         embed: bool = True) -> Signed: ...
 
 
 class Searcher(Protocol):

@@ -104,12 +104,14 @@ class VerifyParameters(_message.Message):
     def __init__(self, request_id: _Optional[str] = ..., content_type: _Optional[str] = ..., purpose: _Optional[_Union[_consent_pb2.Purpose, str]] = ..., custom_purpose: _Optional[str] = ..., territory: _Optional[str] = ..., at_least_as_fresh: _Optional[str] = ..., embed_c2pa: _Optional[bool] = ...) -> None: ...
 
 class SignedMedia(_message.Message):
-    __slots__ = ("content", "media_type")
+    __slots__ = ("content", "media_type", "sidecar")
     CONTENT_FIELD_NUMBER: _ClassVar[int]
     MEDIA_TYPE_FIELD_NUMBER: _ClassVar[int]
+    SIDECAR_FIELD_NUMBER: _ClassVar[int]
     content: bytes
     media_type: str
-    def __init__(self, content: _Optional[bytes] = ..., media_type: _Optional[str] = ...) -> None: ...
+    sidecar: bool
+    def __init__(self, content: _Optional[bytes] = ..., media_type: _Optional[str] = ..., sidecar: _Optional[bool] = ...) -> None: ...
 
 class VerifyRequest(_message.Message):
     __slots__ = ("parameters", "media")
