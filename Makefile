@@ -3,10 +3,13 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
+# The GE2E voice weights, converted once from Resemblyzer's pretrained.pt (torch, which only setup
+# installs) to the safetensors file the numpy encoder reads: likeness_biometrics.models.voice_weights_path().
+VOICE_WEIGHTS := $(VENV)/share/likeness/resemblyzer-ge2e-0.1.4.safetensors
 
 .PHONY: setup demo test test-fast protos bench clean
 
-setup: $(STAMP)
+setup: $(STAMP) $(VOICE_WEIGHTS)
 
 $(STAMP): pyproject.toml requirements/*.txt scripts/install-system-deps.sh
 	./scripts/install-system-deps.sh
@@ -18,6 +21,11 @@ $(STAMP): pyproject.toml requirements/*.txt scripts/install-system-deps.sh
 	# libs/ and services/ on sys.path, so a new package needs no reinstall.
 	printf '%s\n' "$(CURDIR)/libs" "$(CURDIR)/services" > "$$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/likeness-src.pth"
 	touch $(STAMP)
+
+# Reconverted when the packages or the script change; loading the encoder checks the pinned SHA-256.
+$(VOICE_WEIGHTS): $(STAMP) scripts/convert_voice_weights.py
+	$(PY) scripts/convert_voice_weights.py $@
+	$(PY) -c 'from likeness_biometrics.models import load_voice_encoder; load_voice_encoder()'
 
 demo: setup
 	$(PY) scripts/demo.py

@@ -16,6 +16,12 @@ if [ "${2:-}" = "--reference" ]; then
   # a wrong torch build only shows at import
   "$PY" -c 'import torch; assert not torch.version.cuda, f"CUDA build of torch installed ({torch.__version__}); expected the CPU wheel"'
 fi
+# The voice weights: Resemblyzer's pretrained.pt converted to safetensors with torch (as `make setup`
+# does), where likeness_biometrics.models.voice_weights_path() looks. Without torch, the load below
+# fails until the converted file is there (or LIKENESS_VOICE_WEIGHTS names it).
+if "$PY" -c 'import torch' 2>/dev/null; then
+  "$PY" scripts/convert_voice_weights.py "$(PYTHONPATH="$PWD/libs" "$PY" -c 'from likeness_biometrics.models import voice_weights_path; print(voice_weights_path())')"
+fi
 
 # face_recognition_models prints a message and exits 0 when pkg_resources is missing: load both
 # models once so a broken install fails here.

@@ -46,5 +46,6 @@ class SampleRejected(BiometricError):
 
 
 class ModelFormatError(ValueError):
-    """A weight file (dlib .dat, torch .pt) is not the network this package evaluates: a fault of
-    the installation, raised when a worker loads its models, never an INVALID_ARGUMENT."""
+    """A weight file (dlib .dat, the converted voice .safetensors) is not the network this package
+    evaluates, or not the file its SHA-256 pin names (models.WEIGHTS_SHA256): a fault of the
+    installation, raised when a worker loads its models, never an INVALID_ARGUMENT."""

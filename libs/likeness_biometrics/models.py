@@ -8,13 +8,17 @@ can import the result types while only the worker processes load models.
 
 from __future__ import annotations
 
+import hashlib
 import importlib.metadata
 import importlib.util
 import os
+import sys
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from .errors import ModelFormatError
 
 
 @dataclass(frozen=True)
@@ -35,7 +39,8 @@ FACE_MODEL = ModelInfo(
     dimension=128,
     metric="euclidean",
 )
-# Resemblyzer's GE2E speaker encoder (pretrained.pt bundled in the resemblyzer 0.1.4 wheel).
+# Resemblyzer's GE2E speaker encoder (pretrained.pt bundled in the resemblyzer 0.1.4 wheel, converted
+# at setup to safetensors by scripts/convert_voice_weights.py: voice_weights_path()).
 VOICE_MODEL = ModelInfo(
     modality="voice",
     name="resemblyzer-ge2e",
@@ -43,6 +48,19 @@ VOICE_MODEL = ModelInfo(
     dimension=256,
     metric="cosine",
 )
+
+# SHA-256 of every weight file a worker loads, checked before use (ModelFormatError otherwise): a
+# changed file would silently make new templates incomparable with the stored ones. The loaders run
+# once per process, so each file is hashed once per process: ~25 ms for the three (37 MB) on the
+# 2-core EPYC VM, against ~650 ms to load the face models.
+VOICE_WEIGHTS_FILE = f"{VOICE_MODEL.name}-{VOICE_MODEL.version}.safetensors"
+WEIGHTS_SHA256 = {
+    "shape_predictor_5_face_landmarks.dat": "c4b1e9804792707d3a405c2c16a80a20269e6675021f64a41d30fffafbc41888",
+    "dlib_face_recognition_resnet_model_v1.dat": "55533b28a95800a551ba546ba62fe69625c7e95a7061c338adffead08719da30",
+    VOICE_WEIGHTS_FILE: "295f10c3f630fc245efb3015bbf6461ff706d7ea0435a05a406ca3451b4b0bb1",
+}
+# Where the converted voice weights are, if not at voice_weights_path()'s default.
+VOICE_WEIGHTS_ENV = "LIKENESS_VOICE_WEIGHTS"
 
 _lock = threading.Lock()
 _face: FaceModels | None = None
@@ -79,6 +97,15 @@ def _check_version(dist: str, expected: str) -> None:
         raise RuntimeError(f"{dist} {found} installed, templates are tagged {expected}")
 
 
+def read_pinned(path: Path | str, sha256: str) -> bytes:
+    """The file's bytes, once their SHA-256 equals the pinned one (ModelFormatError otherwise)."""
+    data = Path(path).read_bytes()
+    found = hashlib.sha256(data).hexdigest()
+    if found != sha256:
+        raise ModelFormatError(f"{path}: SHA-256 {found}, expected {sha256} (not the weights this package was pinned to)")
+    return data
+
+
 def load_face_models() -> FaceModels:
     global _face
     with _lock:
@@ -89,10 +116,13 @@ def load_face_models() -> FaceModels:
 
             _check_version("face-recognition-models", FACE_MODEL.version)
             d = face_models_dir()
+            landmarks, resnet = (d / name for name in ("shape_predictor_5_face_landmarks.dat", "dlib_face_recognition_resnet_model_v1.dat"))
+            for path in (landmarks, resnet):
+                read_pinned(path, WEIGHTS_SHA256[path.name])
             _face = FaceModels(
                 detector=dlib.get_frontal_face_detector(),
-                shape_predictor=dlib.shape_predictor(str(d / "shape_predictor_5_face_landmarks.dat")),
-                encoder=FaceNet(d / "dlib_face_recognition_resnet_model_v1.dat"),
+                shape_predictor=dlib.shape_predictor(str(landmarks)),
+                encoder=FaceNet(resnet),
             )
         return _face
 
@@ -108,10 +138,13 @@ def set_single_thread() -> None:
     threadpool_limits(limits=1)  # numpy's OpenBLAS is loaded already: its env var came too late
 
 
-def voice_model_path() -> Path:
-    """resemblyzer's bundled pretrained.pt, found without importing resemblyzer (which imports
-    torch and librosa: ~400 MiB that the numpy network does not need)."""
-    return _package_dir("resemblyzer") / "pretrained.pt"
+def voice_weights_path() -> Path:
+    """The GE2E weights as safetensors: $LIKENESS_VOICE_WEIGHTS, else <environment>/share/likeness/
+    resemblyzer-ge2e-0.1.4.safetensors (sys.prefix: .venv here, /venv in the image), which `make
+    setup` and the Dockerfile write from resemblyzer's pretrained.pt with scripts/convert_voice_weights.py
+    (torch reads the pickle there, once; the workers have no torch)."""
+    named = os.environ.get(VOICE_WEIGHTS_ENV)
+    return Path(named) if named else Path(sys.prefix) / "share" / "likeness" / VOICE_WEIGHTS_FILE
 
 
 def load_voice_encoder() -> Any:
@@ -122,5 +155,8 @@ def load_voice_encoder() -> Any:
             from .voice_net import VoiceNet
 
             _check_version("resemblyzer", VOICE_MODEL.version)
-            _voice = VoiceNet(voice_model_path())
+            path = voice_weights_path()
+            if not path.is_file():
+                raise RuntimeError(f"{path} not found: run `make setup` (or scripts/convert_voice_weights.py {path})")
+            _voice = VoiceNet(path)
         return _voice

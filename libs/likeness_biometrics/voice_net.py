@@ -2,7 +2,7 @@
 
 Why: torch and librosa (with numba) made the voice worker ~470 MiB of the verification service's
 ~800 MiB; the network itself is 1.4 M floats (a 3-layer LSTM of 256 units and a 256x256 linear
-layer). This module reads the weights from the very pretrained.pt that resemblyzer loads, and
+layer). This module evaluates the weights of the very pretrained.pt that resemblyzer loads, and
 reproduces `VoiceEncoder.embed_utterance` step by step:
 
     wav (16 kHz, float32, volume-normalised by the caller)
@@ -15,24 +15,24 @@ reproduces `VoiceEncoder.embed_utterance` step by step:
 tests/biometrics/test_voice_net.py checks the result against resemblyzer itself on LibriSpeech,
 so VOICE_MODEL (and every stored voice template) is unchanged.
 
-pretrained.pt is torch's legacy (pre-zip) format: pickles for the magic number, the protocol and
-system info, then the object whose tensors refer to storages by key, then the list of storage keys,
-then each storage as an int64 element count and its raw little-endian bytes. The unpickler below
-accepts only the handful of classes such a checkpoint holds, so the file cannot run code.
+The weights are resemblyzer's pretrained.pt, converted once at setup (scripts/convert_voice_weights.py,
+with torch) to a safetensors file: an 8-byte little-endian header length, a JSON header giving each
+tensor's dtype, shape and byte range, then the raw little-endian bytes. This module reads it with
+numpy after checking the file's pinned SHA-256 (models.WEIGHTS_SHA256), so no pickle is ever
+read at run time.
 """
 
 from __future__ import annotations
 
-import collections
-import io
-import pickle
-import struct
+import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from .errors import ModelFormatError
+from .models import VOICE_WEIGHTS_FILE, WEIGHTS_SHA256, read_pinned
 
 SAMPLE_RATE = 16000
 N_FFT = 400  # 25 ms
@@ -42,121 +42,44 @@ PARTIAL_FRAMES = 160  # 1.6 s
 PARTIALS_PER_SECOND = 1.3
 MIN_COVERAGE = 0.75
 BATCH = 32  # windows per LSTM pass: 5.5 ms per window at 32, 5.3 ms at 256 (1 thread, Xeon)
-_TORCH_MAGIC = 0x1950A86A20F9469CFC6C
-_DTYPES = {"FloatStorage": "<f4", "DoubleStorage": "<f8", "LongStorage": "<i8", "IntStorage": "<i4"}
 
 
 # ------------------------------------------------------------------------------ weights
 
 
-@dataclass(frozen=True)
-class _LazyTensor:
-    key: str
-    offset: int
-    size: tuple[int, ...]
-    stride: tuple[int, ...]
-
-
-def _ints(value) -> tuple[int, ...]:
-    if not isinstance(value, tuple) or not all(type(v) is int and 0 <= v < 2**40 for v in value):
-        raise ModelFormatError("tensor shape is not a tuple of small non-negative integers")
-    return value
-
-
-def _rebuild_tensor(storage, offset, size, stride, *_ignored):
-    size, stride = _ints(size), _ints(stride)
-    if not isinstance(storage, str) or len(size) != len(stride) or offset not in range(2**40):
-        raise ModelFormatError("malformed tensor in the checkpoint")
-    return _LazyTensor(storage, offset, size, stride)
-
-
-class _CheckpointUnpickler(pickle.Unpickler):
-    _allowed = {
-        ("collections", "OrderedDict"): collections.OrderedDict,
-        ("torch._utils", "_rebuild_tensor_v2"): _rebuild_tensor,
-    }
-
-    def __init__(self, f, storages: dict[str, tuple[str, int]]):
-        super().__init__(f)
-        self.storages = storages
-
-    def find_class(self, module, name):
-        if module == "torch" and name in _DTYPES:
-            return ("storage type", _DTYPES[name])  # a tuple: a BUILD opcode cannot alter it
-        try:
-            return self._allowed[(module, name)]
-        except KeyError:
-            raise ModelFormatError(f"unexpected object {module}.{name} in the checkpoint") from None
-
-    def persistent_load(self, pid):
-        if not isinstance(pid, tuple) or len(pid) != 6:
-            raise ModelFormatError("unsupported storage reference")
-        kind, storage_type, key, _location, numel, view = pid
-        if (
-            kind != "storage"
-            or view is not None
-            or not isinstance(storage_type, tuple)
-            or storage_type[1:] not in [(d,) for d in _DTYPES.values()]
-            or not isinstance(key, str)
-            or type(numel) is not int
-            or not 0 <= numel < 2**40
-        ):
-            raise ModelFormatError(f"unsupported storage reference {str(pid)[:80]}")
-        self.storages[key] = (storage_type[1], numel)
-        return key
-
-
-def load_legacy_state_dict(path: Path | str, entry: str = "model_state") -> dict[str, np.ndarray]:
-    """checkpoint[entry] of a legacy torch.save file, as float32 numpy arrays."""
-    f = io.BytesIO(Path(path).read_bytes())
-    storages: dict[str, tuple[str, int]] = {}
-
-    def load():  # every pickle in the file goes through the restricted unpickler
-        return _CheckpointUnpickler(f, storages).load()
-
+def read_safetensors(data: bytes) -> dict[str, np.ndarray]:
+    """The float32 tensors of a safetensors file, as numpy arrays (the only dtype written here)."""
+    size = int.from_bytes(data[:8], "little")
+    if len(data) < 8 or size > len(data) - 8:
+        raise ModelFormatError("not a safetensors file: the header runs past the end")
     try:
-        if load() != _TORCH_MAGIC:
-            raise ModelFormatError("not a legacy torch checkpoint")
-        load()  # protocol version
-        info = load()
-        if not isinstance(info, dict) or not info.get("little_endian", False):
-            raise ModelFormatError("only little-endian checkpoints are supported")
-        checkpoint = load()
-        keys = load()
-    except ModelFormatError:
-        raise
-    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, IndexError, KeyError) as e:
-        raise ModelFormatError(f"unreadable checkpoint: {e}") from e
-    buffers: dict[str, np.ndarray] = {}
-    for key in keys if isinstance(keys, list) else ():
-        if not isinstance(key, str) or key not in storages:
-            raise ModelFormatError("checkpoint lists a storage no tensor uses")
-        dtype, numel = storages[key]
-        head = f.read(8)
-        if len(head) != 8:
-            raise ModelFormatError("checkpoint storage is truncated")
-        (count,) = struct.unpack("<q", head)
-        raw = f.read(max(0, count) * np.dtype(dtype).itemsize)
-        if count != numel or len(raw) != count * np.dtype(dtype).itemsize:
-            raise ModelFormatError("checkpoint storage is truncated")
-        buffers[key] = np.frombuffer(raw, dtype)
-    state = checkpoint.get(entry) if isinstance(checkpoint, dict) else None
-    if not isinstance(state, dict):
-        raise ModelFormatError(f"checkpoint has no {entry!r}")
+        header = json.loads(data[8 : 8 + size])
+    except ValueError as e:  # JSONDecodeError and UnicodeDecodeError
+        raise ModelFormatError(f"unreadable safetensors header: {e}") from None
+    if not isinstance(header, dict):
+        raise ModelFormatError("the safetensors header is not an object")
+    header.pop("__metadata__", None)
+    body = memoryview(data)[8 + size :]
     out = {}
-    for name, t in state.items():
-        base = buffers.get(t.key) if isinstance(t, _LazyTensor) else None
-        if base is None:
-            raise ModelFormatError(f"{name} is not a tensor with data in the checkpoint")
-        # as_strided trusts its arguments: a lying size or stride would read outside the buffer,
-        # and a huge size over zero strides would allocate without limit
-        last = t.offset + sum((n - 1) * s for n, s in zip(t.size, t.stride) if n > 0)
-        if last >= len(base) or int(np.prod(t.size, dtype=object)) > len(base):
-            raise ModelFormatError(f"{name} points outside its storage")
-        item = base.itemsize
-        view = np.lib.stride_tricks.as_strided(base[t.offset :], t.size, tuple(s * item for s in t.stride), writeable=False)
-        out[name] = np.array(view, np.float32)
+    for name, t in header.items():
+        t = t if isinstance(t, dict) else {}
+        shape, span = t.get("shape"), t.get("data_offsets")
+        if t.get("dtype") != "F32":
+            raise ModelFormatError(f"{name} is not a float32 tensor")
+        if not (isinstance(shape, list) and all(type(n) is int and n >= 0 for n in shape)):
+            raise ModelFormatError(f"{name} has no valid shape")
+        if not (isinstance(span, list) and len(span) == 2 and all(type(n) is int for n in span)):
+            raise ModelFormatError(f"{name} has no valid data_offsets")
+        begin, end = span
+        if not 0 <= begin <= end <= len(body) or end - begin != 4 * math.prod(shape):
+            raise ModelFormatError(f"{name}'s bytes do not fit its shape or the file")
+        out[name] = np.frombuffer(body, "<f4", math.prod(shape), begin).reshape(shape).astype(np.float32)
     return out
+
+
+def load_weights(path: Path | str, sha256: str = WEIGHTS_SHA256[VOICE_WEIGHTS_FILE]) -> dict[str, np.ndarray]:
+    """The converted GE2E state dict (lstm.*, linear.*), refused unless the file is the pinned one."""
+    return read_safetensors(read_pinned(path, sha256))
 
 
 # ------------------------------------------------------------------------------ features
@@ -233,15 +156,15 @@ class _LstmLayer:
 class VoiceNet:
     """embed_utterance(wav) -> (256,) float32 unit vector, as resemblyzer.VoiceEncoder."""
 
-    def __init__(self, path: Path | str) -> None:
-        state = load_legacy_state_dict(path)
+    def __init__(self, path: Path | str, sha256: str = WEIGHTS_SHA256[VOICE_WEIGHTS_FILE]) -> None:
+        state = load_weights(path, sha256)
         layers = []
         for n in range(3):
             try:
                 w_ih, w_hh = state[f"lstm.weight_ih_l{n}"], state[f"lstm.weight_hh_l{n}"]
                 bias = state[f"lstm.bias_ih_l{n}"] + state[f"lstm.bias_hh_l{n}"]
             except KeyError as e:
-                raise ModelFormatError(f"checkpoint lacks {e}") from None
+                raise ModelFormatError(f"the weights lack {e}") from None
             hidden = w_hh.shape[1]
             # torch orders the gate rows i, f, g, o; put the three sigmoid gates first (i, f, o,
             # g) and halve them: sigmoid(z) = 0.5 * tanh(z / 2) + 0.5, so one tanh over all four

@@ -89,3 +89,18 @@ def test_truncated_or_foreign_model_file_is_refused(tmp_path, cut):
 def test_another_dlib_model_is_refused():
     with pytest.raises(ModelFormatError):
         FaceNet(face_models_dir() / "shape_predictor_5_face_landmarks.dat")
+
+
+@pytest.mark.parametrize("tampered", ["shape_predictor_5_face_landmarks.dat", WEIGHTS])
+def test_a_dlib_file_that_is_not_the_pinned_one_is_refused_at_load(tmp_path, monkeypatch, tampered):
+    from likeness_biometrics import models
+
+    for name in ("shape_predictor_5_face_landmarks.dat", WEIGHTS):
+        data = bytearray((face_models_dir() / name).read_bytes())
+        if name == tampered:
+            data[len(data) // 2] ^= 0x01
+        (tmp_path / name).write_bytes(bytes(data))
+    monkeypatch.setattr(models, "face_models_dir", lambda: tmp_path)
+    monkeypatch.setattr(models, "_face", None)
+    with pytest.raises(ModelFormatError, match=f"{tampered}: SHA-256"):
+        models.load_face_models()

@@ -7,6 +7,11 @@ only: the service's workers never import them.
 
 from __future__ import annotations
 
+import importlib.util
+import json
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -18,15 +23,17 @@ import librosa  # noqa: E402
 from resemblyzer import VoiceEncoder, audio  # noqa: E402
 
 from likeness_biometrics import decode_audio  # noqa: E402
-from likeness_biometrics.models import load_voice_encoder, voice_model_path  # noqa: E402
+from likeness_biometrics.models import load_voice_encoder, voice_weights_path  # noqa: E402
 from likeness_biometrics.voice_net import (  # noqa: E402
     ModelFormatError,
     VoiceNet,
-    load_legacy_state_dict,
+    load_weights,
     mel_filters,
     mel_spectrogram,
     partial_slices,
+    read_safetensors,
 )
+from tests.biometrics import ROOT  # noqa: E402
 
 pytestmark = requires_data
 
@@ -74,52 +81,68 @@ def test_embeddings_equal_resemblyzers(clips, reference):
     assert float(singles[0] @ singles[4]) < 0.9  # readers 1688 and 2414 stay apart
 
 
-def test_checkpoint_that_would_run_code_is_refused(tmp_path):
-    import pickle
+def _converter():
+    spec = importlib.util.spec_from_file_location("convert_voice_weights", ROOT / "scripts" / "convert_voice_weights.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
-    class Evil:
-        def __reduce__(self):
-            return (print, ("pwned",))
 
-    path = tmp_path / "evil.pt"
-    with path.open("wb") as f:
-        for obj in (0x1950A86A20F9469CFC6C, 1001, {"little_endian": True}, {"model_state": Evil()}):
-            pickle.dump(obj, f, protocol=2)
-    with pytest.raises(ModelFormatError, match="unexpected object"):
+def test_the_converted_weights_are_resemblyzers_and_the_conversion_is_reproducible(tmp_path, reference):
+    out = tmp_path / "ge2e.safetensors"
+    subprocess.run([sys.executable, str(ROOT / "scripts" / "convert_voice_weights.py"), str(out)], check=True, capture_output=True)
+    assert out.read_bytes() == voice_weights_path().read_bytes()  # what setup wrote, byte for byte: its pin holds
+    state = load_weights(out)
+    want = {name: t.detach().numpy() for name, t in reference.state_dict().items()}  # lstm.*, linear.*
+    assert state.keys() - want.keys() == {"similarity_weight", "similarity_bias"}  # GE2E's loss: unused
+    for name, array in want.items():
+        np.testing.assert_array_equal(state[name], array)
+
+
+def test_a_tampered_weight_file_is_refused(tmp_path):
+    data = bytearray(voice_weights_path().read_bytes())
+    data[-1] ^= 0x01  # one bit of linear.weight's last float: the file still parses
+    path = tmp_path / "tampered.safetensors"
+    path.write_bytes(bytes(data))
+    assert read_safetensors(bytes(data)).keys() == load_weights(voice_weights_path()).keys()
+    with pytest.raises(ModelFormatError, match="SHA-256"):
         VoiceNet(path)
 
 
-@pytest.mark.parametrize("cut", [0.0, 0.5, 0.9999])
-def test_truncated_checkpoint_is_refused(tmp_path, cut):
-    data = voice_model_path().read_bytes()
-    path = tmp_path / "cut.pt"
-    path.write_bytes(data[: int(len(data) * cut)])
-    with pytest.raises(ModelFormatError):
-        VoiceNet(path)
+def test_a_tampered_weight_file_named_by_the_environment_is_refused(tmp_path, monkeypatch):
+    from likeness_biometrics import models
+
+    path = tmp_path / "tampered.safetensors"
+    path.write_bytes(voice_weights_path().read_bytes()[:-4] + b"\0\0\0\0")
+    monkeypatch.setenv(models.VOICE_WEIGHTS_ENV, str(path))
+    monkeypatch.setattr(models, "_voice", None)
+    with pytest.raises(ModelFormatError, match="SHA-256"):
+        models.load_voice_encoder()
 
 
-def test_tensor_pointing_outside_its_storage_is_refused(tmp_path):
-    import torch
+def test_malformed_safetensors_are_refused():
+    arrays = {"x": np.arange(6, dtype=np.float32).reshape(2, 3)}
+    good = _converter().safetensors_bytes(arrays, {})
+    np.testing.assert_array_equal(read_safetensors(good)["x"], arrays["x"])
 
-    path = tmp_path / "lying.pt"
-    torch.save({"model_state": {"x": torch.zeros(7)}}, path, _use_new_zipfile_serialization=False)
-    data = path.read_bytes()
-    size = b"K\x07\x85"  # the pickled size tuple (7,): BININT1 7, TUPLE1
-    assert data.count(size) == 1
-    stride = b"K\x01\x85"  # the stride tuple (1,)
-    assert data.count(stride) == 1
-    lies = {
-        "outside its storage": data.replace(size, b"K\xc8\x85"),  # 200 elements in a storage of 7
-        # 2**24 elements over a zero stride: in bounds, but an allocation without limit
-        "outside its storage ": data.replace(size, b"J\x00\x00\x00\x01\x85").replace(stride, b"K\x00\x85"),
-        "shape": data.replace(size, b"X\x01\x00\x00\x00a\x85"),  # a string as a dimension
+    def header(**x) -> bytes:
+        text = json.dumps({"x": {"dtype": "F32", "shape": [2, 3], "data_offsets": [0, 24], **x}}).encode()
+        return len(text).to_bytes(8, "little") + text + good[-24:]
+
+    assert read_safetensors(header()).keys() == {"x"}
+    bad = {
+        "runs past the end": [b"", b"\x07", good[:12], (10**6).to_bytes(8, "little") + good[8:]],
+        "unreadable": [(4).to_bytes(8, "little") + b"{no}"],
+        "not an object": [(2).to_bytes(8, "little") + b"[]"],
+        "float32": [header(dtype="F64"), header(dtype=None)],
+        "shape": [header(shape=[2, -3]), header(shape="23"), header(shape=[2.0, 3])],
+        "data_offsets": [header(data_offsets=[0]), header(data_offsets=None)],
+        "do not fit": [header(data_offsets=[0, 20]), header(data_offsets=[8, 32]), header(shape=[2**40, 2**40])],
     }
-    for match, lie in lies.items():
-        path.write_bytes(lie)
-        with pytest.raises(ModelFormatError, match=match.strip()):
-            load_legacy_state_dict(path)
-    path.write_bytes(data)
-    np.testing.assert_array_equal(load_legacy_state_dict(path)["x"], np.zeros(7, np.float32))
+    for match, cases in bad.items():
+        for data in cases:
+            with pytest.raises(ModelFormatError, match=match):
+                read_safetensors(data)
 
 
 def test_digital_silence_embeds_to_a_finite_vector():

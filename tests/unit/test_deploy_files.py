@@ -63,12 +63,27 @@ def test_no_secret_is_inlined_and_the_image_runs_as_non_root():
     text = (ROOT / "docker-compose.yml").read_text()
     assert "${POSTGRES_PASSWORD:?" in text and not re.search(r"PASSWORD:\s*['\"]?\w", text.replace("POSTGRES_PASSWORD_FILE", ""))
     dockerfile = (ROOT / "Dockerfile").read_text()
-    assert dockerfile.count("FROM ") == 2 and re.search(r"^USER 10001$", dockerfile, re.M)
-    assert "requirements/bio.txt" in dockerfile and "requirements/bio-nodeps.txt" in dockerfile
-    # the service image carries no torch or librosa: both networks run on numpy
-    assert "bio-reference" not in dockerfile
+    converter, build, final = re.split(r"^FROM ", dockerfile, flags=re.M)[1:]
+    assert re.search(r"^USER 10001$", final, re.M)
+    assert "requirements/bio.txt" in build and "requirements/bio-nodeps.txt" in build
+    # the service image carries no torch or librosa: both networks run on numpy. Torch converts the
+    # voice weights in a stage of its own, and the image takes only the converted file from it.
+    assert converter.startswith("python:3.11-slim AS voice-weights") and "bio-reference" in converter
+    assert "bio-reference" not in build + final
+    assert re.findall(r"^COPY --from=(\S+) (\S+)", build + final, re.M) == [("voice-weights", "/out/"), ("build", "/venv")]
     runtime = (ROOT / "requirements" / "bio.txt").read_text().lower()
     assert not re.search(r"^(torch|librosa)\b", runtime, re.M)
+
+
+def test_setup_and_the_image_write_the_voice_weights_where_the_loader_looks():
+    from likeness_biometrics.models import VOICE_WEIGHTS_FILE
+
+    # voice_weights_path() defaults to <sys.prefix>/share/likeness/<file>: .venv here, /venv in the image
+    assert f"VOICE_WEIGHTS := $(VENV)/share/likeness/{VOICE_WEIGHTS_FILE}\n" in (ROOT / "Makefile").read_text()
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert f"scripts/convert_voice_weights.py /out/{VOICE_WEIGHTS_FILE}\n" in dockerfile
+    assert "COPY --from=voice-weights /out/ /venv/share/likeness/\n" in dockerfile
+    assert re.search(r"^ENV PATH=/venv/bin:", dockerfile, re.M)
 
 
 def test_every_process_serves_metrics_on_the_compose_network():
