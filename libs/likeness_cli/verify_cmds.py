@@ -164,8 +164,6 @@ def verify(
     except OSError as error:
         raise CliError(f"cannot read {file}: {error.strerror}") from None
     purpose_code, custom = purpose_value(purpose)
-    if embed is not None and long:
-        raise CliError("--embed is answered by Verify, not by a long-running operation (--long)")
     params = vpb.VerifyParameters(request_id=request_id(), purpose=purpose_code, custom_purpose=custom, territory=territory,
                                   at_least_as_fresh=token, embed_c2pa=embed is not None)  # fmt: skip
     stub, md = _stub(target, api_key)
@@ -178,19 +176,19 @@ def verify(
                 else:
                     answer = stub.Verify(vpb.VerifyRequest(parameters=params, media=media), metadata=md, timeout=600)
             v = answer.verification
-            if embed is not None:
-                written = _write_signed(answer.signed_media, media, embed)
         except grpc.RpcError as error:
-            if embed is not None or CliError.from_rpc(error).reason != "USE_LONG_RUNNING_OPERATION":
+            if CliError.from_rpc(error).reason != "USE_LONG_RUNNING_OPERATION":
                 raise
     if v is None:
         op = stub.StartVerifyOperation(_chunks(params, media), metadata=md, timeout=600)
         if no_wait:
             emit(_operation_summary(op), as_json, f"started {op.name}; follow it with: likeness operation wait {op.name}")
             return
-        v = _wait(op.name, target, api_key, as_json, f"analysing {file.name}")
+        answer = _wait(op.name, target, api_key, as_json, f"analysing {file.name}")
+        v = answer.verification
+    written = _write_signed(answer.signed_media, media, embed) if embed is not None else {}
     _write_receipt(v, receipt, c2pa)
-    summary = _summary(v) | ({"receipt_file": str(receipt)} if receipt else {}) | (written if embed else {})
+    summary = _summary(v) | ({"receipt_file": str(receipt)} if receipt else {}) | written
     emit(summary, as_json, _human(summary) + (f"\nsigned clip (C2PA manifest with the receipt): {_signed_line(written)}" if embed else ""))
 
 
@@ -242,8 +240,8 @@ def _code(number: int):
     return next((c for c in grpc.StatusCode if c.value[0] == number), None)
 
 
-def _wait(name: str, target: str | None, api_key: str | None, quiet: bool, label: str) -> vpb.Verification:
-    """Poll the operation with a progress bar until it is done; its verification, or a CliError."""
+def _wait(name: str, target: str | None, api_key: str | None, quiet: bool, label: str) -> vpb.VerifyResponse:
+    """Poll the operation with a progress bar until it is done; its answer, or a CliError."""
     ops, md = _operations(target, api_key)
     with Progress(TextColumn(label), BarColumn(), TaskProgressColumn(), TextColumn("{task.fields[state]}"), TimeElapsedColumn(),
                   console=err_console, disable=quiet, transient=True) as bar:  # fmt: skip
@@ -260,7 +258,7 @@ def _wait(name: str, target: str | None, api_key: str | None, quiet: bool, label
         raise CliError(op.error.message, code=code.name if code else str(op.error.code), reason=_reason(op.error))
     response = vpb.VerifyResponse()
     op.response.Unpack(response)
-    return response.verification
+    return response
 
 
 def _reason(status) -> str:
@@ -289,13 +287,22 @@ def operation_get(name: str, target: Target = None, api_key: ApiKey = None, as_j
 
 @operation_app.command("wait")
 @command
-def operation_wait(name: str, receipt: ReceiptOut = None, c2pa: C2pa = False, target: Target = None, api_key: ApiKey = None,
-                   as_json: Json = False) -> None:  # fmt: skip
+def operation_wait(name: str, receipt: ReceiptOut = None, c2pa: C2pa = False,
+                   sidecar: Annotated[Path | None, typer.Option("--sidecar", help="Write the C2PA sidecar (started with --embed) to this file: <clip>.c2pa.")] = None,
+                   target: Target = None, api_key: ApiKey = None, as_json: Json = False) -> None:  # fmt: skip
     """Wait for a long-running Verify operation, with a progress bar; print its verification."""
-    v = _wait(name, target, api_key, as_json, name)
+    answer = _wait(name, target, api_key, as_json, name)
+    v = answer.verification
     _write_receipt(v, receipt, c2pa)
-    summary = _summary(v)
-    emit(summary | ({"receipt_file": str(receipt)} if receipt else {}), as_json, _human(summary))
+    if sidecar is not None:
+        if not answer.signed_media.sidecar:
+            raise CliError(f"{name} was not started with --embed: it has no C2PA sidecar", code="NO_C2PA_MANIFEST")
+        try:
+            sidecar.write_bytes(answer.signed_media.content)
+        except OSError as error:
+            raise CliError(f"cannot write {sidecar}: {error.strerror}") from None
+    summary = _summary(v) | ({"receipt_file": str(receipt)} if receipt else {}) | ({"c2pa_sidecar_file": str(sidecar)} if sidecar else {})
+    emit(summary, as_json, _human(summary))
 
 
 @operation_app.command("cancel")

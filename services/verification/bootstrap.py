@@ -188,10 +188,12 @@ def build_app(
     )  # fmt: skip
     operations = PostgresOperations(pool, kek)
     strict = settings.require_identity_verified
-    run = verify_runner(uow, extractor, searcher, consent.for_caller, keyring, thresholds, policy, require_identity_verified=strict)
+    clip_signer = c2pa_embedder(settings)
+    run = verify_runner(uow, extractor, searcher, consent.for_caller, keyring, thresholds, policy, require_identity_verified=strict,
+                        clip_signer=clip_signer)  # fmt: skip
     runner = OperationRunner(operations, run, policy)
     servicer = VerificationServicer(uow, extractor, searcher, consent, keyring, thresholds, limits, operations, policy, runner,
-                                    require_identity_verified=strict, clip_signer=c2pa_embedder(settings))  # fmt: skip
+                                    require_identity_verified=strict, clip_signer=clip_signer)  # fmt: skip
     bindings = [
         ServiceBinding(SERVICE_NAME, servicer, verification_pb2_grpc.add_VerificationServiceServicer_to_server),
         ServiceBinding(OPERATIONS_SERVICE, OperationsServicer(uow, operations, policy), operations_pb2_grpc.add_OperationsServicer_to_server),

@@ -13,7 +13,7 @@ from google.protobuf import empty_pb2
 
 from likeness.verification.v1 import verification_pb2 as pb
 from likeness.verification.v1 import verification_pb2_grpc
-from likeness_common.errors import FailedPrecondition, InvalidArgument, ResourceExhausted
+from likeness_common.errors import InvalidArgument, ResourceExhausted
 from likeness_common.interceptors import caller_api_key, current_principal
 from likeness_common.ports import Signer
 from likeness_common.proto import next_page_token, page
@@ -64,16 +64,10 @@ async def _assemble(requests: AsyncIterator[pb.VerifyStreamRequest], limit: int,
     return parameters, b"".join(chunks)
 
 
-def _no_embedding(p: pb.VerifyParameters) -> None:
-    if p.embed_c2pa:
-        raise FailedPrecondition("embed_c2pa is answered by Verify and VerifyStream, not yet by a long-running operation",
-                                 reason="C2PA_NOT_FOR_OPERATIONS")  # fmt: skip
-
-
 def _command(p: pb.VerifyParameters, media: bytes) -> commands.Verify:
     return commands.Verify(
         request_id=p.request_id, media=media, content_type=p.content_type, purpose=purpose_name(p.purpose),
-        custom_purpose=p.custom_purpose, territory=p.territory, at_least_as_fresh=p.at_least_as_fresh,
+        custom_purpose=p.custom_purpose, territory=p.territory, at_least_as_fresh=p.at_least_as_fresh, embed_c2pa=p.embed_c2pa,
     )  # fmt: skip
 
 
@@ -88,34 +82,39 @@ class VerificationServicer(verification_pb2_grpc.VerificationServiceServicer):
         self._consent, self._signer, self._thresholds, self._limits = consent, signer, thresholds, limits
         self._operations, self._policy, self._runner = operations, policy, runner
 
-    async def _verify(self, cmd: commands.Verify, embed: bool, context: grpc.aio.ServicerContext,
+    async def _verify(self, cmd: commands.Verify, context: grpc.aio.ServicerContext,
                       max_bytes: int) -> tuple[pb.Verification, pb.SignedMedia | None]:  # fmt: skip
-        if embed:
+        if cmd.embed_c2pa:
             fits = handlers.check_signable(cmd, current_principal(), self._clip_signer, max_bytes, self._limits.reply_bytes)
         stored = await handlers.verify(
             cmd, current_principal(), self._uow(), self._extractor, self._searcher,
             self._consent.for_caller(caller_api_key(context)), self._signer, self._thresholds, max_bytes=max_bytes,
             budget=self._limits.budget, require_identity_verified=self._require_identity_verified,
         )  # fmt: skip
-        if not embed:
+        if not cmd.embed_c2pa:
             return verification_pb(stored), None
         signed = await handlers.signed_clip(cmd.media, stored, self._clip_signer, embed=fits)
         return verification_pb(stored), pb.SignedMedia(content=signed.content, media_type=signed.media_type, sidecar=signed.sidecar)
 
+    def _signable(self, p: pb.VerifyParameters) -> None:
+        """An operation asked for a C2PA sidecar: refused on its first message where there is no chain."""
+        if p.embed_c2pa:
+            handlers.require_c2pa(self._clip_signer)
+
     async def Verify(self, request: pb.VerifyRequest, context: grpc.aio.ServicerContext) -> pb.VerifyResponse:
         p = request.parameters
-        verification, signed = await self._verify(_command(p, request.media), p.embed_c2pa, context, self._limits.unary_bytes)
+        verification, signed = await self._verify(_command(p, request.media), context, self._limits.unary_bytes)
         return pb.VerifyResponse(verification=verification, signed_media=signed)
 
     async def VerifyStream(self, requests: AsyncIterator[pb.VerifyStreamRequest], context: grpc.aio.ServicerContext) -> pb.VerifyStreamResponse:
         handlers.require_platform(current_principal())  # before buffering up to stream_bytes of media
         parameters, media = await _assemble(requests, self._limits.stream_bytes)
-        verification, signed = await self._verify(_command(parameters, media), parameters.embed_c2pa, context, self._limits.stream_bytes)
+        verification, signed = await self._verify(_command(parameters, media), context, self._limits.stream_bytes)
         return pb.VerifyStreamResponse(verification=verification, signed_media=signed)
 
     async def StartVerifyOperation(self, requests: AsyncIterator[pb.VerifyStreamRequest], context: grpc.aio.ServicerContext) -> lro.Operation:
         handlers.require_platform(current_principal())
-        parameters, media = await _assemble(requests, self._policy.max_bytes, _no_embedding)
+        parameters, media = await _assemble(requests, self._policy.max_bytes, self._signable)
         op = await lro_handlers.start(_command(parameters, media), current_principal(), caller_api_key(context), self._operations,
                                       self._extractor, self._policy)  # fmt: skip
         self._runner.wake()

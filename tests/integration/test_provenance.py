@@ -5,15 +5,19 @@ Ed25519 receipt inside it. Through a real verification replica started with a C2
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import io
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 import grpc
 import pytest
+from google.longrunning import operations_pb2_grpc
+from google.longrunning import operations_proto_pb2 as lro
 from PIL import Image
 
 from likeness.verification.v1 import verification_pb2 as vpb
@@ -21,7 +25,15 @@ from likeness.verification.v1 import verification_pb2_grpc
 from likeness_common import provenance
 from tests import mediakit
 from tests.conftest import start_verification
-from tests.integration.verification_world import face_file, grant, published_keys, receipt_document, verify_request
+from tests.integration.verification_world import (
+    face_file,
+    grant,
+    published_keys,
+    receipt_document,
+    stream,
+    verify_request,
+    wait_done,
+)
 from tests.support import BIG, expect, foreign_signed, wait_indexed
 
 LIKENESS = str(Path(sys.executable).parent / "likeness")
@@ -41,7 +53,8 @@ async def signing(world, stack, pool, consent_app, chain):
     await wait_indexed(replica.app, world["ids"]["obama"])
     channel = grpc.aio.insecure_channel(replica.target, options=BIG)
     try:
-        yield {"stub": verification_pb2_grpc.VerificationServiceStub(channel), "token": token}
+        yield {"stub": verification_pb2_grpc.VerificationServiceStub(channel), "ops": operations_pb2_grpc.OperationsStub(channel), "token": token,
+               "target": replica.target}
     finally:
         await channel.close()
         await replica.app.stop()
@@ -142,13 +155,9 @@ async def test_embedding_is_refused_before_any_analysis_where_it_cannot_be_answe
     # A deployment without a C2PA chain (the world's own replica).
     await expect(grpc.StatusCode.FAILED_PRECONDITION, world["verify"].Verify(verify_request(photo, embed_c2pa=True), metadata=world["platform"]),
                  "C2PA_NOT_CONFIGURED")  # fmt: skip
-    # A long-running operation cannot answer it yet: refused on its first message, before any upload.
-    def upload():
-        yield vpb.VerifyStreamRequest(parameters=verify_request(photo, embed_c2pa=True).parameters)
-        yield vpb.VerifyStreamRequest(chunk=photo)
-
-    await expect(grpc.StatusCode.FAILED_PRECONDITION, signing["stub"].StartVerifyOperation(upload(), metadata=world["platform"]),
-                 "C2PA_NOT_FOR_OPERATIONS")  # fmt: skip
+    # Nor a long-running operation: refused on its first message, before any upload.
+    await expect(grpc.StatusCode.FAILED_PRECONDITION, world["verify"].StartVerifyOperation(stream(photo, embed_c2pa=True), metadata=world["platform"]),
+                 "C2PA_NOT_CONFIGURED")  # fmt: skip
     # Without embed_c2pa nothing changes: no signed media in the answer.
     plain = await signing["stub"].Verify(verify_request(photo, signing["token"]), metadata=world["platform"])
     assert not plain.HasField("signed_media") and plain.verification.decision == vpb.DECISION_ALLOW
@@ -208,6 +217,53 @@ async def test_formats_c2pa_cannot_embed_into_get_a_sidecar_bound_to_the_clip_as
     clip.with_suffix(".c2pa").unlink()
     done = subprocess.run(command, capture_output=True, text=True, timeout=60)
     assert done.returncode != 0 and "NO_C2PA_MANIFEST" in done.stderr + done.stdout
+
+
+async def test_a_long_running_operation_answers_a_sidecar_for_the_clip_it_analysed(world, signing, chain, tmp_path):
+    """An operation keeps no media once it ends: with embed_c2pa its response carries the registry's
+    manifest as a sidecar (signed when the analysis ended, kept with the operation), which C2PA's
+    reader trusts for the MP4 exactly as uploaded."""
+    media = portrait_mp4()
+    started = await signing["stub"].StartVerifyOperation(stream(media, at_least_as_fresh=signing["token"], embed_c2pa=True), metadata=world["platform"])
+    op, _ = await wait_done(signing["ops"], started.name, world["platform"])
+    assert not op.HasField("error"), op.error
+    response = vpb.VerifyResponse()
+    assert op.response.Unpack(response)
+    v, signed = response.verification, response.signed_media
+    assert v.decision == vpb.DECISION_ALLOW and signed.sidecar and signed.media_type == provenance.SIDECAR_TYPE
+    found = provenance.read(media, "video/mp4", chain["root"].read_bytes(), sidecar=signed.content)
+    assert found.state == "Trusted" and found.receipt_envelope == receipt_document(v), found
+    again = await signing["ops"].GetOperation(lro.GetOperationRequest(name=started.name), metadata=world["platform"])
+    assert again.response == op.response  # the same sidecar on every read, not a new signature
+
+
+@pytest.mark.parametrize("kind", ["jpeg", "webm-long"])
+async def test_the_cli_writes_the_signed_clip_and_checks_it(world, signing, chain, keys_file, tmp_path, kind):
+    """`likeness verify --embed` as a platform runs it: a JPEG comes back with the manifest embedded;
+    a WebM through a long-running operation (--long) comes back as the clip plus <file>.c2pa. Then
+    `likeness receipt verify` on what was written."""
+    media = face_file("obama", "obama3.jpg") if kind == "jpeg" else portrait_webm()
+    source, out = tmp_path / f"in.{kind[:4]}", tmp_path / f"out.{kind[:4]}"
+    source.write_bytes(media)
+    api_key = dict(world["platform"])["authorization"].removeprefix("Bearer ")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LIKENESS_")} | {"LIKENESS_DEV_JSON": "/nonexistent"}
+    proc = await asyncio.create_subprocess_exec(
+        LIKENESS, "verify", str(source), "--purpose", "advertising", "--territory", "US", "--token", signing["token"], "--embed", str(out),
+        *(["--long"] if kind == "webm-long" else []), "--target", signing["target"], "--api-key", api_key, "--json",
+        env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    said, err = await asyncio.wait_for(proc.communicate(), 120)  # (a subprocess: the replica runs on this event loop)
+    assert proc.returncode == 0, err.decode()
+    summary = json.loads(said)
+    assert summary["decision"] == "ALLOW" and summary["signed_media_file"] == str(out)
+    if kind == "jpeg":
+        assert "c2pa_sidecar_file" not in summary and out.read_bytes() != media and not out.with_suffix(".c2pa").exists()
+    else:
+        assert summary["c2pa_sidecar_file"] == str(out.with_suffix(".c2pa")) and out.read_bytes() == media
+    done = subprocess.run([LIKENESS, "receipt", "verify", str(out), "--keys", str(keys_file), "--c2pa-root", str(chain["root"]), "--json"],
+                          capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["id"] == summary["receipt_id"]
 
 
 async def test_the_clips_own_manifest_is_read_as_evidence_and_never_changes_the_decision(world, signing, chain):

@@ -14,12 +14,11 @@ import pytest
 from google.longrunning import operations_pb2_grpc
 from google.longrunning import operations_proto_pb2 as lro
 
-from likeness.consent.v1 import consent_pb2 as cpb
 from likeness.verification.v1 import verification_pb2 as vpb
 from likeness_common.crypto import load_kek
 from tests import mediakit
 from tests.conftest import error_reason
-from tests.integration.verification_world import by_talent, expect, grant, rid, verify_request
+from tests.integration.verification_world import by_talent, expect, grant, metadata_of, rid, stream, verify_request, wait_done
 from verification.adapters.operations import PostgresOperations
 
 OBAMA = ("obama", "obama3.jpg")
@@ -44,37 +43,6 @@ def long_clip() -> bytes:
     obama = mediakit.paste(background, mediakit.face_patch(OBAMA, 130), (320, 180))
     biden = mediakit.paste(background, mediakit.face_patch(BIDEN, 130), (320, 180))
     return mediakit.encode_video(lambda i: obama if i < 750 else biden, count=1000, fps=5, options={"g": "50"})
-
-
-def stream(media: bytes, request_id: str | None = None, **params):
-    async def messages():
-        base = dict(request_id=rid() if request_id is None else request_id, purpose=cpb.PURPOSE_ADVERTISING, territory="US")
-        base.update(params)
-        yield vpb.VerifyStreamRequest(parameters=vpb.VerifyParameters(**base))
-        for at in range(0, len(media), 256 * 1024):
-            yield vpb.VerifyStreamRequest(chunk=media[at : at + 256 * 1024])
-
-    return messages()
-
-
-def metadata_of(op: lro.Operation) -> vpb.VerifyOperationMetadata:
-    meta = vpb.VerifyOperationMetadata()
-    assert op.metadata.Unpack(meta)
-    return meta
-
-
-async def wait_done(ops, name: str, md, timeout: float = 120.0) -> tuple[lro.Operation, list[float]]:
-    """Poll GetOperation until done; the progress values seen on the way."""
-    seen: list[float] = []
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while True:
-        op = await ops.GetOperation(lro.GetOperationRequest(name=name), metadata=md)
-        seen.append(metadata_of(op).progress_percent)
-        if op.done:
-            return op, seen
-        assert loop.time() < deadline, f"{name} not done after {timeout}s: {metadata_of(op)}"
-        await asyncio.sleep(0.2)
 
 
 async def test_a_long_clip_is_refused_by_verify_and_analysed_whole_by_an_operation(world, ops, obama_granted, long_clip):

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 import grpc
 import numpy as np
 import pytest
+from google.longrunning import operations_proto_pb2 as lro
 from google.protobuf import duration_pb2
 
 from likeness.consent.v1 import consent_pb2 as cpb
@@ -150,3 +151,32 @@ def by_talent(v: vpb.Verification) -> dict[str, vpb.Match]:
     return {m.talent_id: m for m in v.matches}
 
 
+def stream(media: bytes, request_id: str | None = None, **params):
+    async def messages():
+        base = dict(request_id=rid() if request_id is None else request_id, purpose=cpb.PURPOSE_ADVERTISING, territory="US")
+        base.update(params)
+        yield vpb.VerifyStreamRequest(parameters=vpb.VerifyParameters(**base))
+        for at in range(0, len(media), 256 * 1024):
+            yield vpb.VerifyStreamRequest(chunk=media[at : at + 256 * 1024])
+
+    return messages()
+
+
+def metadata_of(op: lro.Operation) -> vpb.VerifyOperationMetadata:
+    meta = vpb.VerifyOperationMetadata()
+    assert op.metadata.Unpack(meta)
+    return meta
+
+
+async def wait_done(ops, name: str, md, timeout: float = 120.0) -> tuple[lro.Operation, list[float]]:
+    """Poll GetOperation until done; the progress values seen on the way."""
+    seen: list[float] = []
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        op = await ops.GetOperation(lro.GetOperationRequest(name=name), metadata=md)
+        seen.append(metadata_of(op).progress_percent)
+        if op.done:
+            return op, seen
+        assert loop.time() < deadline, f"{name} not done after {timeout}s: {metadata_of(op)}"
+        await asyncio.sleep(0.2)

@@ -136,10 +136,11 @@ class PostgresOperations:
         return (row is not None, bool(row and row["cancel_requested"]))
 
     async def finish(self, operation_id: str, owner: str, state: OperationState, verification_id: str = "",
-                     error: OperationError | None = None, retention: timedelta | None = None) -> bool:  # fmt: skip
+                     error: OperationError | None = None, retention: timedelta | None = None,
+                     c2pa_sidecar: bytes | None = None) -> bool:  # fmt: skip
         """End an operation we hold; False when it was no longer ours (another replica took it over)."""
         async with self._pool.acquire() as conn, conn.transaction():
-            return await _finish(conn, operation_id, owner, state, verification_id, error, retention)
+            return await _finish(conn, operation_id, owner, state, verification_id, error, retention, c2pa_sidecar)
 
     async def sweep(self) -> int:
         """Delete operations past their expire_at (their verifications stay)."""
@@ -156,15 +157,15 @@ async def _end_unrun(conn: asyncpg.Connection, op: VerifyOperation, max_attempts
 
 
 async def _finish(conn, operation_id: str, owner: str | None, state: OperationState, verification_id: str,
-                  error: OperationError | None, retention: timedelta | None) -> bool:  # fmt: skip
+                  error: OperationError | None, retention: timedelta | None, c2pa_sidecar: bytes | None = None) -> bool:  # fmt: skip
     status = await conn.execute(
         """UPDATE verify_operations SET state = $3, verification_id = NULLIF($4, ''), error_code = $5, error_reason = $6,
                error_message = $7, progress = CASE WHEN $3 = 'SUCCEEDED' THEN 1 ELSE progress END, ended_at = now(),
                updated_at = now(), expire_at = now() + COALESCE($8, interval '7 days'), lease_owner = NULL,
-               lease_until = NULL, wrapped_key = NULL, sealed_api_key = NULL
+               lease_until = NULL, wrapped_key = NULL, sealed_api_key = NULL, c2pa_sidecar = $9
            WHERE operation_id = $1 AND ($2::text IS NULL OR lease_owner = $2) AND state IN ('QUEUED', 'RUNNING')""",
         operation_id, owner, state.value, verification_id, error.code if error else None, error.reason if error else None,
-        error.message if error else None, retention,
+        error.message if error else None, retention, c2pa_sidecar,
     )  # fmt: skip
     ended = status.endswith(" 1")
     if ended:  # the media goes with the end of the operation (never kept)
@@ -180,5 +181,5 @@ def _operation(row: asyncpg.Record) -> VerifyOperation:
         media_seconds=row["media_seconds"], state=OperationState(row["state"]), progress=float(row["progress"]),
         attempts=row["attempts"], cancel_requested=row["cancel_requested"], created_at=row["created_at"],
         updated_at=row["updated_at"], ended_at=row["ended_at"], expire_at=row["expire_at"],
-        verification_id=row["verification_id"] or "", error=error,
+        verification_id=row["verification_id"] or "", error=error, c2pa_sidecar=row["c2pa_sidecar"],
     )  # fmt: skip

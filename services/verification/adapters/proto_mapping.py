@@ -12,6 +12,7 @@ from likeness.events.v1 import events_pb2
 from likeness.verification.v1 import verification_pb2 as pb
 from likeness_common.interceptors import ERROR_DOMAIN
 from likeness_common.proto import enum_name, enum_value, ts
+from likeness_common.provenance import SIDECAR_TYPE
 
 from ..domain.model import Coverage, IncomingProvenance, Match, VerificationRecord
 from ..domain.operations import VerifyOperation
@@ -102,7 +103,8 @@ def operation_pb(op: VerifyOperation, result: StoredVerification | None = None) 
     )  # fmt: skip
     out = lro.Operation(name=op.name, metadata=_any(meta), done=op.done)
     if result is not None:
-        out.response.CopyFrom(_any(pb.VerifyResponse(verification=verification_pb(result))))
+        signed = pb.SignedMedia(content=op.c2pa_sidecar, media_type=SIDECAR_TYPE, sidecar=True) if op.c2pa_sidecar else None
+        out.response.CopyFrom(_any(pb.VerifyResponse(verification=verification_pb(result), signed_media=signed)))
     elif op.error is not None:
         info = error_details_pb2.ErrorInfo(reason=op.error.reason, domain=ERROR_DOMAIN)
         out.error.CopyFrom(status_pb2.Status(code=code_pb2.Code.Value(op.error.code), message=op.error.message, details=[_any(info)]))

@@ -20,6 +20,7 @@ class Verify:
     custom_purpose: str = ""
     territory: str = ""
     at_least_as_fresh: str = ""
+    embed_c2pa: bool = False  # the clip (or a sidecar) back signed with the registry's C2PA manifest
 
     def validate(self, max_bytes: int) -> None:
         """Checked before any media work, so a bad request costs nothing."""

@@ -50,6 +50,7 @@ class VerifyOperation:
     expire_at: datetime | None = None
     verification_id: str = ""
     error: OperationError | None = None
+    c2pa_sidecar: bytes | None = None  # SUCCEEDED with embed_c2pa: the registry's manifest for the clip as uploaded
 
     @property
     def name(self) -> str:

@@ -66,9 +66,13 @@ def check_signable(cmd: commands.Verify, actor: Principal, signer: ClipSigner | 
     (`reply_bytes`, the largest the server sends); otherwise the answer is a `.c2pa` sidecar."""
     require_platform(actor)
     cmd.validate(max_bytes)
+    require_c2pa(signer)
+    return len(cmd.media) + SIGNED_CLIP_MARGIN <= reply_bytes
+
+
+def require_c2pa(signer: ClipSigner | None) -> None:
     if signer is None:
         raise FailedPrecondition("this deployment has no C2PA signing chain: embed_c2pa is not available", reason="C2PA_NOT_CONFIGURED")
-    return len(cmd.media) + SIGNED_CLIP_MARGIN <= reply_bytes
 
 
 async def signed_clip(media: bytes, stored: StoredVerification, signer: ClipSigner, *, embed: bool = True) -> Signed:

@@ -28,7 +28,7 @@ from ..domain.model import Thresholds
 from ..domain.operations import OperationError, OperationState, VerifyOperation, operation_id
 from . import handlers
 from .handlers import require_platform
-from .ports import ConsentChecker, Extractor, Searcher, StoredVerification, VerificationUnitOfWork
+from .ports import ClipSigner, ConsentChecker, Extractor, Searcher, StoredVerification, VerificationUnitOfWork
 
 log = structlog.get_logger("likeness.verification.operations")
 
@@ -42,7 +42,8 @@ class Operations(Protocol):
     async def claim(self, owner: str, lease: timedelta, max_attempts: int): ...
     async def renew(self, operation_id: str, owner: str, lease: timedelta, progress: float) -> tuple[bool, bool]: ...
     async def finish(self, operation_id: str, owner: str, state: OperationState, verification_id: str = "",
-                     error: OperationError | None = None, retention: timedelta | None = None) -> bool: ...  # fmt: skip
+                     error: OperationError | None = None, retention: timedelta | None = None,
+                     c2pa_sidecar: bytes | None = None) -> bool: ...  # fmt: skip
     async def sweep(self) -> int: ...
 
 
@@ -56,7 +57,7 @@ class OperationPolicy:
     poll_seconds: float = 2.0
 
 
-_PARAMS = ("purpose", "custom_purpose", "territory", "content_type", "at_least_as_fresh")
+_PARAMS = ("purpose", "custom_purpose", "territory", "content_type", "at_least_as_fresh", "embed_c2pa")
 
 
 async def start(cmd: commands.Verify, actor: Principal, api_key: str, operations: Operations, extractor: Extractor,
@@ -114,26 +115,34 @@ async def list_operations(actor: Principal, operations: Operations, after: str, 
     return await operations.list(actor.principal_id, after, limit)
 
 
-RunVerify = Callable[[VerifyOperation, str, bytes, Callable[[int, int], None]], Awaitable[StoredVerification]]
+RunVerify = Callable[[VerifyOperation, str, bytes, Callable[[int, int], None]], Awaitable[tuple[StoredVerification, bytes | None]]]
 
 
 def verify_runner(uow: Callable[[], VerificationUnitOfWork], extractor: Extractor, searcher: Searcher,
                   consent_for: Callable[[str], ConsentChecker], signer: Signer, thresholds: Thresholds,
-                  policy: OperationPolicy, *, require_identity_verified: bool = False) -> RunVerify:  # fmt: skip
+                  policy: OperationPolicy, *, require_identity_verified: bool = False,
+                  clip_signer: ClipSigner | None = None) -> RunVerify:  # fmt: skip
     """An operation's analysis: a Verify for the platform that started it, asking consent with that
-    platform's own key (a revoked key fails the operation), without the synchronous budget."""
+    platform's own key (a revoked key fails the operation), without the synchronous budget; with
+    embed_c2pa, the registry's C2PA manifest for the clip as uploaded (a sidecar: the operation
+    keeps no media, and a sidecar is a few KiB whatever the clip's size)."""
 
-    async def run(op: VerifyOperation, api_key: str, media: bytes, progress: Callable[[int, int], None]) -> StoredVerification:
+    async def run(op: VerifyOperation, api_key: str, media: bytes, progress: Callable[[int, int], None]) -> tuple[StoredVerification, bytes | None]:
         p = op.params
         cmd = commands.Verify(request_id=op.request_id, media=media, content_type=p["content_type"], purpose=p["purpose"],
-                              custom_purpose=p["custom_purpose"], territory=p["territory"], at_least_as_fresh=p["at_least_as_fresh"])  # fmt: skip
+                              custom_purpose=p["custom_purpose"], territory=p["territory"], at_least_as_fresh=p["at_least_as_fresh"],
+                              embed_c2pa=p.get("embed_c2pa", False))  # fmt: skip
         # The receipt carries the platform's request_id; a resumed run finds the verification an
         # interrupted one stored under the operation's own idempotency key.
-        return await handlers.verify(
+        stored = await handlers.verify(
             cmd, Principal(PrincipalKind.PLATFORM, op.platform_id), uow(), extractor, searcher, consent_for(api_key), signer, thresholds,
             max_bytes=policy.max_bytes, progress=progress, operation=f"{handlers.LONG_RUNNING}/{op.operation_id}",
             require_identity_verified=require_identity_verified,
         )  # fmt: skip
+        if not cmd.embed_c2pa:
+            return stored, None
+        handlers.require_c2pa(clip_signer)  # started on a replica with a chain, run on one without: the operation fails
+        return stored, (await handlers.signed_clip(media, stored, clip_signer, embed=False)).content
 
     return run
 
@@ -212,7 +221,7 @@ class OperationRunner:
                     log.info("operation_stopped", operation_id=op.operation_id, cancelled=cancelled, lost_lease=not ours)
                     return
             try:
-                stored = task.result()
+                stored, sidecar = task.result()
             except LikenessError as error:
                 await ops.finish(op.operation_id, self.owner, OperationState.FAILED, error=OperationError(error.code, error.reason, str(error)),
                                  retention=policy.retention)  # fmt: skip
@@ -223,7 +232,8 @@ class OperationRunner:
                 await ops.finish(op.operation_id, self.owner, OperationState.FAILED,
                                  error=OperationError("INTERNAL", "INTERNAL", "the analysis failed"), retention=policy.retention)  # fmt: skip
                 return
-            await ops.finish(op.operation_id, self.owner, OperationState.SUCCEEDED, stored.record.verification_id, retention=policy.retention)
+            await ops.finish(op.operation_id, self.owner, OperationState.SUCCEEDED, stored.record.verification_id, retention=policy.retention,
+                             c2pa_sidecar=sidecar)  # fmt: skip
             log.info("operation_succeeded", operation_id=op.operation_id, verification_id=stored.record.verification_id)
         finally:
             if not task.done():
