@@ -486,6 +486,7 @@ class Console:
                 "coverage": coverage_line(v.coverage) if v.HasField("coverage") else "not recorded",
                 "reasons": ", ".join(enum_label(vpb.ReviewReason, r, "REVIEW_REASON_") for r in v.review_reasons),
                 "provenance": provenance_line(v.incoming_provenance) if v.HasField("incoming_provenance") else "",
+                "c2pa_requested": v.c2pa_requested,
             })  # fmt: skip
         return rows
 

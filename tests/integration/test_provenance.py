@@ -20,6 +20,7 @@ from google.longrunning import operations_pb2_grpc
 from google.longrunning import operations_proto_pb2 as lro
 from PIL import Image
 
+from likeness.events.v1 import events_pb2
 from likeness.verification.v1 import verification_pb2 as vpb
 from likeness.verification.v1 import verification_pb2_grpc
 from likeness_common import provenance
@@ -92,10 +93,16 @@ MEDIA = {"jpeg": lambda: face_file("obama", "obama3.jpg"), "png": portrait_png, 
 
 
 @pytest.mark.parametrize("kind", list(MEDIA))
-async def test_a_verified_clip_comes_back_signed_and_c2pas_reader_trusts_it(world, signing, chain, keys_file, tmp_path, kind):
+async def test_a_verified_clip_comes_back_signed_and_c2pas_reader_trusts_it(world, signing, chain, keys_file, pool, tmp_path, kind):
     media = MEDIA[kind]()
     answer = await signing["stub"].Verify(verify_request(media, signing["token"], embed_c2pa=True), metadata=world["platform"])
     v, signed = answer.verification, answer.signed_media
+    # That the platform asked for it is recorded: answer, receipt (schema 8), VerificationDecided.
+    assert v.c2pa_requested and json.loads(v.receipt.canonical_payload)["c2pa_requested"] is True
+    rows = await pool.fetch("SELECT payload FROM outbox WHERE event_type = 'VerificationDecided' ORDER BY id DESC LIMIT 50")
+    decided = [e.verification_decided for e in map(events_pb2.Event.FromString, (r["payload"] for r in rows))
+               if e.verification_decided.verification_id == v.verification_id]  # fmt: skip
+    assert decided and all(d.c2pa_requested for d in decided)
     assert signed.content and signed.media_type == v.media_type and signed.content != media and not signed.sidecar, (kind, v.media_type)
     root = chain["root"].read_bytes()
     found = provenance.read(signed.content, signed.media_type, root)
@@ -161,6 +168,7 @@ async def test_embedding_is_refused_before_any_analysis_where_it_cannot_be_answe
     # Without embed_c2pa nothing changes: no signed media in the answer.
     plain = await signing["stub"].Verify(verify_request(photo, signing["token"]), metadata=world["platform"])
     assert not plain.HasField("signed_media") and plain.verification.decision == vpb.DECISION_ALLOW
+    assert not plain.verification.c2pa_requested and json.loads(plain.verification.receipt.canonical_payload)["c2pa_requested"] is False
 
 
 def portrait_webm() -> bytes:
@@ -283,7 +291,7 @@ async def test_the_clips_own_manifest_is_read_as_evidence_and_never_changes_the_
     assert list(p.training_mining) == ["cawg.ai_generative_training=notAllowed"]
     assert seen.decision == bare.decision == vpb.DECISION_ALLOW
     receipt = json.loads(seen.receipt.canonical_payload)
-    assert receipt["schema"] == 7 and receipt["incoming_provenance"]["state"] == "Valid"
+    assert receipt["schema"] == 8 and receipt["incoming_provenance"]["state"] == "Valid"
     assert receipt["incoming_provenance"]["digital_source_types"] == [provenance.TRAINED_ALGORITHMIC_MEDIA]
 
     forged = bytearray(declared)

@@ -26,9 +26,11 @@ class Registry:
 class Verification:
     def __init__(self) -> None:
         self.matched: list[list[str]] = []
+        self.signed: set[str] = set()  # verifications whose platform asked for embed_c2pa
 
     async def ListVerifications(self, request, metadata, timeout):  # noqa: N802
-        uses = [vpb.Verification(verification_id=f"ver_{n}", matches=[vpb.Match(talent_id=t) for t in ids])
+        uses = [vpb.Verification(verification_id=f"ver_{n}", matches=[vpb.Match(talent_id=t) for t in ids],
+                                 c2pa_requested=f"ver_{n}" in self.signed)
                 for n, ids in enumerate(self.matched)]  # fmt: skip
         return vpb.ListVerificationsResponse(verifications=uses)
 
@@ -83,3 +85,15 @@ async def test_registering_talent_in_the_console_drops_the_cache(console):
     session.roster.fetched_at = None  # what register_talent does after RegisterTalent succeeds
     await c.talent_names(session, {"tal_a"})
     assert c.rpc.registry.calls == 2
+
+
+async def test_a_use_says_whether_the_platform_asked_for_a_signed_clip(console):
+    c, _clock = console
+    session = Session(api_key="lk_x.y", agency_id="agc_1")
+    c.rpc.verification.matched = [["tal_a"], ["tal_a"]]
+    c.rpc.verification.signed = {"ver_1"}
+    rows = await c.uses_rows(session)
+    html = c.templates.get_template("uses_rows.html").render(rows=rows, session=session)
+    signed_row, plain_row = (html.split('data-verification-id="ver_1"')[1].split("</tr>")[0],
+                             html.split('data-verification-id="ver_0"')[1].split("</tr>")[0])  # fmt: skip
+    assert "asked for the clip signed" in signed_row and "asked for the clip signed" not in plain_row

@@ -351,7 +351,7 @@ def test_receipt_payload_round_trips_and_has_no_floats():
         coverage=replace(COMPLETE, decode_errors=("audio: x",)), review_reasons=(ReviewReason.INCOMPLETE_COVERAGE,),
     )  # fmt: skip
     payload = record.receipt_payload("sk_1")
-    assert payload["version"] == RECEIPT_TYPE and payload["key_id"] == "sk_1" and payload["schema"] == 7
+    assert payload["version"] == RECEIPT_TYPE and payload["key_id"] == "sk_1" and payload["schema"] == 8
     assert [m["dispute_id"] for m in payload["matches"]] == ["", "dsp_1"]
     assert payload["coverage"]["complete"] is False and payload["coverage"]["incomplete_reasons"] == ["DECODE_ERRORS"]
     assert payload["review_reasons"] == ["INCOMPLETE_COVERAGE"]
@@ -425,7 +425,7 @@ def test_a_schema_4_receipt_carries_identity_and_policy_and_round_trips():
         review_reasons=(ReviewReason.TALENT_IDENTITY_NOT_VERIFIED,), require_identity_verified=True,
     )  # fmt: skip
     payload = record.receipt_payload("sk_1")
-    assert payload["schema"] == 7 and payload["policy"] == {"require_identity_verified": True}
+    assert payload["schema"] == 8 and payload["policy"] == {"require_identity_verified": True}
     assert payload["matches"][0]["talent_identity_verified"] is False
     assert record_from_receipt(payload).receipt_payload("sk_1") == payload
     old = replace(record, schema=3)  # a schema-3 receipt has neither key, and re-serializes to the same bytes
@@ -442,7 +442,7 @@ def test_a_schema_6_receipt_carries_speech_seconds_and_the_duration_rule_and_old
         decided_at=datetime(2026, 12, 1, 12, 0, tzinfo=UTC), coverage=COMPLETE, review_reasons=(ReviewReason.REVIEW_BAND,),
     )  # fmt: skip
     payload = record.receipt_payload("sk_1")
-    assert payload["schema"] == 7 and payload["matches"][0]["speech_s"] == "1.500"
+    assert payload["schema"] == 8 and payload["matches"][0]["speech_s"] == "1.500"
     assert payload["thresholds"]["voice_mean_confirm_speech_s"] == "2.0000" and payload["thresholds"]["voice_window_confirm_speech_s"] == "1.0000"
     assert record_from_receipt(payload).receipt_payload("sk_1") == payload
     old = replace(record, schema=5).receipt_payload("sk_1")  # signed before the duration rule: neither key
@@ -462,7 +462,7 @@ def test_a_schema_7_receipt_records_the_clips_own_manifest_and_older_ones_round_
         decided_at=datetime(2026, 12, 1, 12, 0, tzinfo=UTC), coverage=COMPLETE, provenance=seen,
     )  # fmt: skip
     payload = record.receipt_payload("sk_1")
-    assert payload["schema"] == 7 and payload["incoming_provenance"]["state"] == "Valid"
+    assert payload["schema"] == 8 and payload["incoming_provenance"]["state"] == "Valid"
     assert payload["incoming_provenance"]["training_mining"] == ["cawg.ai_training=notAllowed"]
     assert record_from_receipt(payload) == record and record_from_receipt(payload).receipt_payload("sk_1") == payload
     assert "incoming_provenance" not in replace(record, provenance=None).receipt_payload("sk_1")  # none: no key
@@ -594,7 +594,7 @@ def test_a_schema_5_receipt_keeps_the_raw_score_and_the_normalized_thresholds():
         consistency_token="", decided_at=datetime(2026, 11, 30, 12, 0, tzinfo=UTC), coverage=COMPLETE,
     )  # fmt: skip
     payload = record.receipt_payload("sk_1")
-    assert payload["schema"] == 7 and payload["matches"][0]["raw_score"] == "0.8123" and payload["matches"][0]["score"] == "4.4321"
+    assert payload["schema"] == 8 and payload["matches"][0]["raw_score"] == "0.8123" and payload["matches"][0]["score"] == "4.4321"
     assert payload["thresholds"]["voice_norm_match"] == "3.9000"
     assert record_from_receipt(payload).receipt_payload("sk_1") == payload
     assert "voice_norm_match" not in replace(record, thresholds=T).receipt_payload("sk_1")["thresholds"]  # off: not written

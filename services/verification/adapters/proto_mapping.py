@@ -65,7 +65,7 @@ def verification_pb(stored: StoredVerification) -> pb.Verification:
         consistency_token=r.consistency_token,
         purpose=enum_value(cpb.Purpose, r.purpose, "PURPOSE_"), custom_purpose=r.custom_purpose, territory=r.territory,
         media_type=r.media_type, frames_analyzed=r.frames, coverage=coverage_pb(r.coverage), review_reasons=review_reasons_pb(r),
-        incoming_provenance=provenance_pb(r.provenance),
+        incoming_provenance=provenance_pb(r.provenance), c2pa_requested=r.c2pa_requested,
     )  # fmt: skip
 
 
@@ -83,7 +83,7 @@ def decided_pb(r: VerificationRecord) -> events_pb2.VerificationDecided:
         purpose=enum_value(cpb.Purpose, r.purpose, "PURPOSE_"), territory=r.territory,
         matches=[match_pb(m) for m in r.matches], grant_ids=r.grant_ids, media_sha256=r.media_sha256,
         receipt_id=r.receipt_id, coverage=coverage_pb(r.coverage), review_reasons=review_reasons_pb(r),
-        incoming_provenance=provenance_pb(r.provenance),
+        incoming_provenance=provenance_pb(r.provenance), c2pa_requested=r.c2pa_requested,
     )  # fmt: skip
 
 

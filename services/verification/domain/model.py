@@ -33,7 +33,7 @@ class ReviewReason(str, enum.Enum):
 # by its normalized score carries the raw one too; the normalized thresholds and the cohort, when in
 # force), 6 (the duration rule's thresholds; each voice match's speech seconds), 7 (the clip's own C2PA
 # manifest as read, when it had one). Fields are only ever added.
-RECEIPT_SCHEMA = 7
+RECEIPT_SCHEMA = 8
 
 
 @dataclass(frozen=True)
@@ -366,6 +366,7 @@ class VerificationRecord:
     review_reasons: tuple[ReviewReason, ...] = ()
     require_identity_verified: bool = False  # the deployment's policy when it decided (schema 4)
     provenance: IncomingProvenance | None = None  # the clip's own C2PA manifest, as read (schema 7; None: it had none)
+    c2pa_requested: bool = False  # the platform asked for the clip back signed (embed_c2pa; schema 8)
     schema: int = RECEIPT_SCHEMA
 
     def receipt_payload(self, key_id: str) -> dict:
@@ -395,6 +396,8 @@ class VerificationRecord:
             doc["policy"] = {"require_identity_verified": self.require_identity_verified}
         if self.schema >= 7 and self.provenance is not None:
             doc["incoming_provenance"] = self.provenance.as_doc()
+        if self.schema >= 8:
+            doc["c2pa_requested"] = self.c2pa_requested
         return doc
 
 
@@ -474,6 +477,7 @@ def record_from_receipt(doc: dict) -> VerificationRecord:
         review_reasons=tuple(ReviewReason(r) for r in doc.get("review_reasons", ())),
         require_identity_verified=doc.get("policy", {}).get("require_identity_verified", False),
         provenance=IncomingProvenance.from_doc(doc["incoming_provenance"]) if "incoming_provenance" in doc else None,
+        c2pa_requested=doc.get("c2pa_requested", False),
         schema=int(doc.get("schema", 1)),
     )
 

@@ -177,6 +177,7 @@ async def verify(
         decided_at=_now(),
         coverage=extraction.coverage,
         provenance=extraction.provenance,
+        c2pa_requested=cmd.embed_c2pa,
         review_reasons=outcome.review_reasons,
         require_identity_verified=require_identity_verified,
     )

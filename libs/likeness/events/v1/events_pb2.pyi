@@ -241,7 +241,7 @@ class ConsentExpired(_message.Message):
     def __init__(self, grant_id: _Optional[str] = ..., not_after: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class VerificationDecided(_message.Message):
-    __slots__ = ("verification_id", "platform_id", "decision", "purpose", "territory", "matches", "grant_ids", "media_sha256", "receipt_id", "coverage", "review_reasons", "incoming_provenance")
+    __slots__ = ("verification_id", "platform_id", "decision", "purpose", "territory", "matches", "grant_ids", "media_sha256", "receipt_id", "coverage", "review_reasons", "incoming_provenance", "c2pa_requested")
     VERIFICATION_ID_FIELD_NUMBER: _ClassVar[int]
     PLATFORM_ID_FIELD_NUMBER: _ClassVar[int]
     DECISION_FIELD_NUMBER: _ClassVar[int]
@@ -254,6 +254,7 @@ class VerificationDecided(_message.Message):
     COVERAGE_FIELD_NUMBER: _ClassVar[int]
     REVIEW_REASONS_FIELD_NUMBER: _ClassVar[int]
     INCOMING_PROVENANCE_FIELD_NUMBER: _ClassVar[int]
+    C2PA_REQUESTED_FIELD_NUMBER: _ClassVar[int]
     verification_id: str
     platform_id: str
     decision: _verification_pb2.Decision
@@ -266,4 +267,5 @@ class VerificationDecided(_message.Message):
     coverage: _verification_pb2.Coverage
     review_reasons: _containers.RepeatedScalarFieldContainer[_verification_pb2.ReviewReason]
     incoming_provenance: _verification_pb2.IncomingProvenance
-    def __init__(self, verification_id: _Optional[str] = ..., platform_id: _Optional[str] = ..., decision: _Optional[_Union[_verification_pb2.Decision, str]] = ..., purpose: _Optional[_Union[_consent_pb2.Purpose, str]] = ..., territory: _Optional[str] = ..., matches: _Optional[_Iterable[_Union[_verification_pb2.Match, _Mapping]]] = ..., grant_ids: _Optional[_Iterable[str]] = ..., media_sha256: _Optional[str] = ..., receipt_id: _Optional[str] = ..., coverage: _Optional[_Union[_verification_pb2.Coverage, _Mapping]] = ..., review_reasons: _Optional[_Iterable[_Union[_verification_pb2.ReviewReason, str]]] = ..., incoming_provenance: _Optional[_Union[_verification_pb2.IncomingProvenance, _Mapping]] = ...) -> None: ...
+    c2pa_requested: bool
+    def __init__(self, verification_id: _Optional[str] = ..., platform_id: _Optional[str] = ..., decision: _Optional[_Union[_verification_pb2.Decision, str]] = ..., purpose: _Optional[_Union[_consent_pb2.Purpose, str]] = ..., territory: _Optional[str] = ..., matches: _Optional[_Iterable[_Union[_verification_pb2.Match, _Mapping]]] = ..., grant_ids: _Optional[_Iterable[str]] = ..., media_sha256: _Optional[str] = ..., receipt_id: _Optional[str] = ..., coverage: _Optional[_Union[_verification_pb2.Coverage, _Mapping]] = ..., review_reasons: _Optional[_Iterable[_Union[_verification_pb2.ReviewReason, str]]] = ..., incoming_provenance: _Optional[_Union[_verification_pb2.IncomingProvenance, _Mapping]] = ..., c2pa_requested: _Optional[bool] = ...) -> None: ...

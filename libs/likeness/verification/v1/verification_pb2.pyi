@@ -188,7 +188,7 @@ class Receipt(_message.Message):
     def __init__(self, receipt_id: _Optional[str] = ..., canonical_payload: _Optional[bytes] = ..., key_id: _Optional[str] = ..., algorithm: _Optional[str] = ..., signature: _Optional[bytes] = ...) -> None: ...
 
 class Verification(_message.Message):
-    __slots__ = ("verification_id", "platform_id", "decision", "matches", "grant_ids", "media_sha256", "decide_time", "receipt", "conditions", "consistency_token", "purpose", "custom_purpose", "territory", "media_type", "frames_analyzed", "coverage", "review_reasons", "incoming_provenance")
+    __slots__ = ("verification_id", "platform_id", "decision", "matches", "grant_ids", "media_sha256", "decide_time", "receipt", "conditions", "consistency_token", "purpose", "custom_purpose", "territory", "media_type", "frames_analyzed", "coverage", "review_reasons", "incoming_provenance", "c2pa_requested")
     VERIFICATION_ID_FIELD_NUMBER: _ClassVar[int]
     PLATFORM_ID_FIELD_NUMBER: _ClassVar[int]
     DECISION_FIELD_NUMBER: _ClassVar[int]
@@ -207,6 +207,7 @@ class Verification(_message.Message):
     COVERAGE_FIELD_NUMBER: _ClassVar[int]
     REVIEW_REASONS_FIELD_NUMBER: _ClassVar[int]
     INCOMING_PROVENANCE_FIELD_NUMBER: _ClassVar[int]
+    C2PA_REQUESTED_FIELD_NUMBER: _ClassVar[int]
     verification_id: str
     platform_id: str
     decision: Decision
@@ -225,7 +226,8 @@ class Verification(_message.Message):
     coverage: Coverage
     review_reasons: _containers.RepeatedScalarFieldContainer[ReviewReason]
     incoming_provenance: IncomingProvenance
-    def __init__(self, verification_id: _Optional[str] = ..., platform_id: _Optional[str] = ..., decision: _Optional[_Union[Decision, str]] = ..., matches: _Optional[_Iterable[_Union[Match, _Mapping]]] = ..., grant_ids: _Optional[_Iterable[str]] = ..., media_sha256: _Optional[str] = ..., decide_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., receipt: _Optional[_Union[Receipt, _Mapping]] = ..., conditions: _Optional[_Iterable[_Union[_consent_pb2.Condition, _Mapping]]] = ..., consistency_token: _Optional[str] = ..., purpose: _Optional[_Union[_consent_pb2.Purpose, str]] = ..., custom_purpose: _Optional[str] = ..., territory: _Optional[str] = ..., media_type: _Optional[str] = ..., frames_analyzed: _Optional[int] = ..., coverage: _Optional[_Union[Coverage, _Mapping]] = ..., review_reasons: _Optional[_Iterable[_Union[ReviewReason, str]]] = ..., incoming_provenance: _Optional[_Union[IncomingProvenance, _Mapping]] = ...) -> None: ...
+    c2pa_requested: bool
+    def __init__(self, verification_id: _Optional[str] = ..., platform_id: _Optional[str] = ..., decision: _Optional[_Union[Decision, str]] = ..., matches: _Optional[_Iterable[_Union[Match, _Mapping]]] = ..., grant_ids: _Optional[_Iterable[str]] = ..., media_sha256: _Optional[str] = ..., decide_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., receipt: _Optional[_Union[Receipt, _Mapping]] = ..., conditions: _Optional[_Iterable[_Union[_consent_pb2.Condition, _Mapping]]] = ..., consistency_token: _Optional[str] = ..., purpose: _Optional[_Union[_consent_pb2.Purpose, str]] = ..., custom_purpose: _Optional[str] = ..., territory: _Optional[str] = ..., media_type: _Optional[str] = ..., frames_analyzed: _Optional[int] = ..., coverage: _Optional[_Union[Coverage, _Mapping]] = ..., review_reasons: _Optional[_Iterable[_Union[ReviewReason, str]]] = ..., incoming_provenance: _Optional[_Union[IncomingProvenance, _Mapping]] = ..., c2pa_requested: _Optional[bool] = ...) -> None: ...
 
 class IncomingProvenance(_message.Message):
     __slots__ = ("validation_state", "failures", "signer", "claim_generator", "digital_source_types", "training_mining")
