@@ -220,14 +220,40 @@ def load_keys(path: Path) -> dict[str, bytes]:
 
 @keys_app.command("export")
 @command
-def keys_export(target: Target = None, as_json: Json = True) -> None:
-    """Print every public signing key (current and retired) as JSON."""
+def keys_export(
+    target: Target = None,
+    verification_target: Annotated[str | None, typer.Option("--verification-target", help="The verification service, for its C2PA trust (default: as for `likeness verify`).")] = None,
+    as_json: Json = True,
+) -> None:
+    """Print what an offline verifier needs, as JSON: every public signing key (current and retired)
+    for grants and receipts, and the C2PA trust anchor and signing chain of clips the registry signs
+    (`c2pa`: null where the deployment signs none)."""
     stub, _ = _stub(target, None)
     keys = stub.GetSigningKeys(cpb.GetSigningKeysRequest()).keys
     doc = {"keys": [{"key_id": k.key_id, "algorithm": k.algorithm, "public_key": base64.b64encode(k.public_key).decode(),
                      "created_at": k.create_time.ToJsonString(),
                      "retired_at": k.retire_time.ToJsonString() if k.HasField("retire_time") else None} for k in keys]}  # fmt: skip
+    trust = fetch_c2pa_trust(verification_target)
+    doc["c2pa"] = {"trust_anchors_pem": trust.trust_anchors_pem, "signer_chain_pem": trust.signer_chain_pem} if trust.signer_chain_pem else None
     sys.stdout.write(json.dumps(doc) + "\n")
+
+
+def fetch_c2pa_trust(target: str | None):
+    """The verification service's public C2PA trust (GetC2paTrust, no API key)."""
+    from likeness.verification.v1 import verification_pb2 as vpb
+    from likeness.verification.v1 import verification_pb2_grpc
+
+    conn = connect("verification", target, None)
+    return verification_pb2_grpc.VerificationServiceStub(conn.channel()).GetC2paTrust(vpb.GetC2paTrustRequest(), timeout=30)
+
+
+def load_c2pa_anchor(path: Path) -> bytes | None:
+    """The C2PA trust anchor in a `likeness keys export` file (None: the file names none)."""
+    try:
+        c2pa = json.loads(path.read_text()).get("c2pa") or {}
+    except (OSError, ValueError, AttributeError) as error:
+        raise CliError(f"{path}: not a key file from `likeness keys export` ({error})") from None
+    return c2pa.get("trust_anchors_pem", "").encode() or None
 
 
 @keys_app.command("rotate")

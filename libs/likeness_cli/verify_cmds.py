@@ -22,7 +22,7 @@ from likeness_common.signing import Signature, SignatureError, envelope, verify_
 
 from .client import CliError, connect, request_id
 from .common import ApiKey, Json, Keys, Target, command
-from .consent_cmds import fetch_keys, load_keys, purpose_value, verify_document
+from .consent_cmds import fetch_keys, load_c2pa_anchor, load_keys, purpose_value, verify_document
 from .output import emit, err_console, progress
 
 receipt_app = typer.Typer(no_args_is_help=True, help="Signed verification receipts.")
@@ -215,6 +215,13 @@ def sidecar_path(clip: Path) -> Path:
     return clip.with_suffix(".c2pa")
 
 
+def _read_root(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as error:
+        raise CliError(f"cannot read {path}: {error.strerror}") from None
+
+
 def _read_sidecar(path: Path) -> bytes:
     try:
         return path.read_bytes()
@@ -339,7 +346,7 @@ def receipt_verify(
     file: Path,
     keys: Keys = None,
     target: Target = None,
-    c2pa_root: Annotated[Path | None, typer.Option("--c2pa-root", help="The registry's C2PA root certificate (PEM): a signed clip must chain to it.")] = None,
+    c2pa_root: Annotated[Path | None, typer.Option("--c2pa-root", help="The registry's C2PA root certificate (PEM): a signed clip must chain to it (default: the one in the --keys file).")] = None,
     sidecar: Annotated[Path | None, typer.Option("--sidecar", help="The clip's .c2pa manifest (default: <clip>.c2pa beside it, when the clip holds no registry manifest of its own).")] = None,
     as_json: Json = False,
 ) -> None:
@@ -358,12 +365,16 @@ def receipt_verify(
 
 def verify_signed_clip(file: Path, data: bytes, keys: Path | None, target: str | None, c2pa_root: Path | None, sidecar: Path | None,
                        as_json: bool) -> None:  # fmt: skip
-    """The clip's C2PA manifest, which must chain to the registry's root (`c2pa_root`): that
-    signature is what binds the receipt to these bytes (a receipt copied into another clip under
-    someone else's manifest would otherwise pass); then the receipt's own Ed25519 signature."""
-    if c2pa_root is None:
-        raise CliError(f"{file}: a signed clip is checked against the registry's C2PA root: pass --c2pa-root "
-                       "(the dev stack's is .likeness/c2pa/c2pa-root.pem, also named in dev.json)", code="C2PA_ROOT_REQUIRED")  # fmt: skip
+    """The clip's C2PA manifest, which must chain to the registry's root (`c2pa_root`, else the
+    trust anchor in the `keys` file from `likeness keys export`): that signature is what binds the
+    receipt to these bytes (a receipt copied into another clip under someone else's manifest would
+    otherwise pass); then the receipt's own Ed25519 signature."""
+    anchor_from = c2pa_root or keys
+    root = _read_root(c2pa_root) if c2pa_root else load_c2pa_anchor(keys) if keys else None
+    if root is None:
+        raise CliError(f"{file}: a signed clip is checked against the registry's C2PA root: pass --keys with a file from "
+                       "`likeness keys export` (it holds the root), or --c2pa-root (the dev stack's is .likeness/c2pa/c2pa-root.pem)",
+                       code="C2PA_ROOT_REQUIRED")  # fmt: skip
     from likeness_biometrics import BiometricError
     from likeness_biometrics.media import sniff
     from likeness_common import provenance
@@ -372,10 +383,6 @@ def verify_signed_clip(file: Path, data: bytes, keys: Path | None, target: str |
         media_type = sniff(data).mime
     except BiometricError as error:
         raise CliError(f"{file}: neither a receipt nor media the registry reads ({error})", code="UNSUPPORTED_MEDIA_TYPE") from None
-    try:
-        root = c2pa_root.read_bytes()
-    except OSError as error:
-        raise CliError(f"cannot read {c2pa_root}: {error.strerror}") from None
     beside = sidecar_path(file)
     try:
         found = provenance.read(data, media_type, root, _read_sidecar(sidecar) if sidecar else None)
@@ -390,7 +397,7 @@ def verify_signed_clip(file: Path, data: bytes, keys: Path | None, target: str |
     if found.state == "Invalid":
         raise CliError(f"{file}: NOT VALID: the C2PA manifest fails validation ({', '.join(found.failures) or 'invalid'})", code="INVALID_C2PA")
     if found.state != "Trusted":
-        raise CliError(f"{file}: NOT VALID: the C2PA signer ({found.signer}) does not chain to {c2pa_root}", code="UNTRUSTED_C2PA")
+        raise CliError(f"{file}: NOT VALID: the C2PA signer ({found.signer}) does not chain to the root in {anchor_from}", code="UNTRUSTED_C2PA")
     if found.receipt_envelope is None:
         raise CliError(f"{file}: its C2PA manifest holds no likeness registry receipt", code="NO_RECEIPT")
     public = load_keys(keys) if keys else fetch_keys(target)

@@ -479,6 +479,7 @@ class DevStack:
         paths = dev_chain().write(self.state_dir / "c2pa")
         self.env["LIKENESS_VERIFICATION_C2PA_CERT_CHAIN_FILE"] = str(paths["chain"])
         self.env["LIKENESS_VERIFICATION_C2PA_KEY_FILE"] = str(paths["key"])
+        self.env["LIKENESS_VERIFICATION_C2PA_TRUST_ANCHOR_FILE"] = str(paths["root"])  # published by GetC2paTrust
         return str(paths["root"])
 
     def _cohort_env(self) -> str | None:

@@ -34,6 +34,7 @@ from .adapters.postgres import PostgresVerificationUnitOfWork
 from .domain.model import Modality, Thresholds
 from .service_layer.handlers import SyncBudget
 from .service_layer.operations import OperationPolicy, OperationRunner, verify_runner
+from .service_layer.ports import C2paTrust
 from .servicer import Limits, OperationsServicer, VerificationServicer
 
 MIGRATIONS = Migrations("verification", Path(__file__).parent / "migrations")
@@ -92,6 +93,8 @@ class VerificationSettings(ServiceSettings):
     c2pa_cert_chain_file: Path | None = Field(
         None, description="PEM: the C2PA signing certificate and its intermediates (leaf first), for Verify's embed_c2pa. Unset: refused.")
     c2pa_key_file: Path | None = Field(None, description="PEM (PKCS#8): the C2PA signing certificate's P-256 private key.")
+    c2pa_trust_anchor_file: Path | None = Field(
+        None, description="PEM: the root of the C2PA chain, published by GetC2paTrust (and `likeness keys export`) as the trust anchor.")
     require_identity_verified: bool = Field(
         False, validation_alias=AliasChoices("LIKENESS_VERIFY_REQUIRE_IDENTITY_VERIFIED", "LIKENESS_VERIFICATION_REQUIRE_IDENTITY_VERIFIED"),
         description="An ALLOW that rests on the grant of a talent no operator has identity-verified becomes REVIEW.",
@@ -154,6 +157,16 @@ def c2pa_embedder(settings: VerificationSettings) -> Embedder | None:
     return Embedder.from_files(chain, key) if chain and key else None
 
 
+def c2pa_trust(settings: VerificationSettings) -> C2paTrust:
+    """What GetC2paTrust publishes: the signing chain, and the root when the deployment names it."""
+    if settings.c2pa_cert_chain_file is None:
+        return C2paTrust()
+    anchor = settings.c2pa_trust_anchor_file
+    if anchor is not None and not anchor.is_file():
+        raise FileNotFoundError(f"{anchor}: no such file (LIKENESS_VERIFICATION_C2PA_TRUST_ANCHOR_FILE, the C2PA root; see deploy/README.md)")
+    return C2paTrust(anchor.read_text() if anchor else "", settings.c2pa_cert_chain_file.read_text())
+
+
 def build_app(
     pool: asyncpg.Pool, dsn: str, kek: Kek, settings: VerificationSettings, extractor: WorkerPoolExtractor | None = None,
     client_tls: ClientTls | None = None,
@@ -193,11 +206,11 @@ def build_app(
                         clip_signer=clip_signer)  # fmt: skip
     runner = OperationRunner(operations, run, policy)
     servicer = VerificationServicer(uow, extractor, searcher, consent, keyring, thresholds, limits, operations, policy, runner,
-                                    require_identity_verified=strict, clip_signer=clip_signer)  # fmt: skip
+                                    require_identity_verified=strict, clip_signer=clip_signer, c2pa_trust=c2pa_trust(settings))  # fmt: skip
     bindings = [
         ServiceBinding(SERVICE_NAME, servicer, verification_pb2_grpc.add_VerificationServiceServicer_to_server),
         ServiceBinding(OPERATIONS_SERVICE, OperationsServicer(uow, operations, policy), operations_pb2_grpc.add_OperationsServicer_to_server),
     ]
-    server = GrpcServer(bindings, settings, PostgresAuthenticator(pool))
+    server = GrpcServer(bindings, settings, PostgresAuthenticator(pool), {f"/{SERVICE_NAME}/GetC2paTrust"})
     return VerificationApp(server, extractor=extractor, index=index, follower=follower, consent=consent, keyring=keyring,
                            runner=runner)  # fmt: skip

@@ -26,7 +26,7 @@ from .domain.operations import VerifyOperation
 from .service_layer import handlers
 from .service_layer import operations as lro_handlers
 from .service_layer.operations import OperationPolicy, OperationRunner, Operations
-from .service_layer.ports import ClipSigner, Extractor, Searcher, VerificationUnitOfWork
+from .service_layer.ports import C2paTrust, ClipSigner, Extractor, Searcher, VerificationUnitOfWork
 
 
 @dataclass(frozen=True)
@@ -75,9 +75,10 @@ class VerificationServicer(verification_pb2_grpc.VerificationServiceServicer):
     def __init__(self, uow: Callable[[], VerificationUnitOfWork], extractor: Extractor, searcher: Searcher,
                  consent: ConsentClient, signer: Signer, thresholds: Thresholds, limits: Limits,
                  operations: Operations, policy: OperationPolicy, runner: OperationRunner, *,
-                 require_identity_verified: bool = False, clip_signer: ClipSigner | None = None) -> None:  # fmt: skip
+                 require_identity_verified: bool = False, clip_signer: ClipSigner | None = None, c2pa_trust: C2paTrust | None = None) -> None:  # fmt: skip
         self._uow, self._extractor, self._searcher = uow, extractor, searcher
         self._clip_signer = clip_signer
+        self._c2pa_trust = c2pa_trust or C2paTrust()
         self._require_identity_verified = require_identity_verified
         self._consent, self._signer, self._thresholds, self._limits = consent, signer, thresholds, limits
         self._operations, self._policy, self._runner = operations, policy, runner
@@ -119,6 +120,9 @@ class VerificationServicer(verification_pb2_grpc.VerificationServiceServicer):
                                       self._extractor, self._policy)  # fmt: skip
         self._runner.wake()
         return operation_pb(op)
+
+    async def GetC2paTrust(self, request: pb.GetC2paTrustRequest, context: grpc.aio.ServicerContext) -> pb.GetC2paTrustResponse:
+        return pb.GetC2paTrustResponse(trust_anchors_pem=self._c2pa_trust.trust_anchors_pem, signer_chain_pem=self._c2pa_trust.signer_chain_pem)
 
     async def GetReceipt(self, request: pb.GetReceiptRequest, context: grpc.aio.ServicerContext) -> pb.GetReceiptResponse:
         stored = await handlers.get_receipt(request.verification_id, current_principal(), self._uow())

@@ -146,6 +146,9 @@ def test_enroll_verify_grant_and_receipt_cli(dev_stack, tmp_path):
     receipt, assertion = tmp_path / "receipt.json", tmp_path / "receipt.c2pa.json"
     allowed = cli(env, *verify, "--token", granted["consistency_token"], "--receipt", str(receipt))
     assert allowed["decision"] == "ALLOW" and allowed["grant_ids"] == [granted["grant_id"]]
+    signed = tmp_path / "signed.jpg"  # the clip back with the registry's C2PA manifest (the dev stack's throwaway chain)
+    embedded = cli(env, *verify, "--token", granted["consistency_token"], "--embed", str(signed))
+    assert embedded["decision"] == "ALLOW" and embedded["signed_media_file"] == str(signed) and signed.read_bytes()[:2] == b"\xff\xd8"
     fetched = cli(env, "receipt", "get", allowed["verification_id"], "--out", str(assertion), "--c2pa", "--api-key", platform["api_key"])
     assert fetched["receipt_id"] == allowed["receipt_id"]
     keys = tmp_path / "keys.json"
@@ -153,6 +156,11 @@ def test_enroll_verify_grant_and_receipt_cli(dev_stack, tmp_path):
     for document in (receipt, assertion):
         checked = cli(env, "receipt", "verify", str(document), "--keys", str(keys))
         assert checked["valid"] is True and checked["payload"]["decision"] == "ALLOW"
+    # The keys file carries the C2PA root too: the signed clip checks offline with it alone.
+    exported = json.loads(keys.read_text())
+    assert exported["c2pa"]["trust_anchors_pem"].startswith("-----BEGIN CERTIFICATE-----") and exported["c2pa"]["signer_chain_pem"]
+    checked = cli(env, "receipt", "verify", str(signed), "--keys", str(keys))
+    assert checked["valid"] is True and checked["c2pa"]["state"] == "Trusted" and checked["id"] == embedded["receipt_id"]
     tampered = tmp_path / "tampered.json"
     tampered.write_bytes(receipt.read_bytes().replace(b'"ALLOW"', b'"DENY"'))
     assert cli(env, "receipt", "verify", str(tampered), "--keys", str(keys), ok=False)["error"]["code"] == "INVALID_SIGNATURE"

@@ -120,6 +120,7 @@ EXPECTED: dict[str, dict[str, dict[str, str]]] = {
         "StartVerifyOperation": PLATFORM_ONLY,
         "GetReceipt": row(OK, OK, HIDDEN, OK, talent=OK, other_talent=HIDDEN),  # the platform, matched talent and their agencies
         "ListVerifications": ANY_PRINCIPAL,  # filtered per caller (checked below)
+        "GetC2paTrust": row(OK, OK, OK, OK, unauthenticated=OK, talent=OK, other_talent=OK),  # public, as GetSigningKeys
     },
     # Long-running Verify operations, on the verification server: only the platform that started one.
     "google.longrunning.Operations": {
@@ -327,6 +328,7 @@ REQUESTS: dict[str, Callable[[World, str], Any]] = {
     "DeleteOperation": lambda w, k: lro.DeleteOperationRequest(name=w.ids["operation_to_delete"]),
     "GetReceipt": lambda w, k: vpb.GetReceiptRequest(verification_id=w.ids["verification"]),
     "ListVerifications": lambda w, k: vpb.ListVerificationsRequest(page_size=1000),
+    "GetC2paTrust": lambda w, k: vpb.GetC2paTrustRequest(),
 }
 
 

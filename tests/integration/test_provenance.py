@@ -50,7 +50,7 @@ async def signing(world, stack, pool, consent_app, chain):
     """A verification replica with a C2PA chain; Obama (face) holds a grant with an AI-disclosure condition."""
     token = (await grant(world, world["ids"]["obama"])).consistency_token
     replica = await start_verification(stack, pool, consent_app.target, workers=1,
-                                       c2pa_cert_chain_file=chain["chain"], c2pa_key_file=chain["key"])  # fmt: skip
+                                       c2pa_cert_chain_file=chain["chain"], c2pa_key_file=chain["key"], c2pa_trust_anchor_file=chain["root"])  # fmt: skip
     await wait_indexed(replica.app, world["ids"]["obama"])
     channel = grpc.aio.insecure_channel(replica.target, options=BIG)
     try:
@@ -272,6 +272,31 @@ async def test_the_cli_writes_the_signed_clip_and_checks_it(world, signing, chai
                           capture_output=True, text=True, timeout=60)  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["id"] == summary["receipt_id"]
+
+
+async def test_the_registry_publishes_its_c2pa_trust_and_a_keys_file_carries_it(world, signing, chain, keys_file, tmp_path):
+    """GetC2paTrust is public (no API key): the root a validator trusts and the signing chain; empty
+    where the deployment signs nothing. A keys file holding the root checks a signed clip without
+    --c2pa-root; one holding another root refuses it."""
+    async with grpc.aio.insecure_channel(signing["target"]) as channel:
+        trust = await verification_pb2_grpc.VerificationServiceStub(channel).GetC2paTrust(vpb.GetC2paTrustRequest())
+    assert trust.trust_anchors_pem == chain["root"].read_text() and trust.signer_chain_pem == chain["chain"].read_text()
+    unsigned = await world["verify"].GetC2paTrust(vpb.GetC2paTrustRequest())
+    assert not unsigned.trust_anchors_pem and not unsigned.signer_chain_pem
+
+    answer = await signing["stub"].Verify(verify_request(face_file("obama", "obama3.jpg"), signing["token"], embed_c2pa=True),
+                                          metadata=world["platform"])  # fmt: skip
+    clip = tmp_path / "signed.jpg"
+    clip.write_bytes(answer.signed_media.content)
+    for anchor, ok in ((trust.trust_anchors_pem, True), (provenance.dev_chain("Someone Else").root_pem.decode(), False)):
+        keys = json.loads(keys_file.read_text()) | {"c2pa": {"trust_anchors_pem": anchor, "signer_chain_pem": trust.signer_chain_pem}}
+        with_root = tmp_path / "keys-with-root.json"
+        with_root.write_text(json.dumps(keys))
+        done = subprocess.run([LIKENESS, "receipt", "verify", str(clip), "--keys", str(with_root), "--json"], capture_output=True, text=True, timeout=60)
+        if ok:
+            assert done.returncode == 0 and json.loads(done.stdout)["c2pa"]["state"] == "Trusted", done.stdout + done.stderr
+        else:
+            assert done.returncode != 0 and "does not chain" in " ".join((done.stdout + done.stderr).split())
 
 
 async def test_the_clips_own_manifest_is_read_as_evidence_and_never_changes_the_decision(world, signing, chain):

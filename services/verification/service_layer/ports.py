@@ -48,6 +48,14 @@ class Extractor(Protocol):
         """Every probe of the clip and the coverage account; past `max_seconds` of media, MEDIA_TOO_LONG."""
 
 
+@dataclass(frozen=True)
+class C2paTrust:
+    """Public: what a validator needs to trust the registry's C2PA manifests (PEM; empty: none)."""
+
+    trust_anchors_pem: str = ""
+    signer_chain_pem: str = ""
+
+
 class ClipSigner(Protocol):
     """Signs the receipt into the clip it judged, embedded or as a sidecar (C2PA:
     likeness_common.provenance.Embedder), off the event loop; raises ValueError when it cannot."""

@@ -303,6 +303,18 @@ class VerifyOperationMetadata(_message.Message):
     attempts: int
     def __init__(self, state: _Optional[_Union[VerifyOperationMetadata.State, str]] = ..., progress_percent: _Optional[float] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., request_id: _Optional[str] = ..., media_sha256: _Optional[str] = ..., media_bytes: _Optional[int] = ..., media_seconds: _Optional[float] = ..., cancel_requested: _Optional[bool] = ..., attempts: _Optional[int] = ...) -> None: ...
 
+class GetC2paTrustRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class GetC2paTrustResponse(_message.Message):
+    __slots__ = ("trust_anchors_pem", "signer_chain_pem")
+    TRUST_ANCHORS_PEM_FIELD_NUMBER: _ClassVar[int]
+    SIGNER_CHAIN_PEM_FIELD_NUMBER: _ClassVar[int]
+    trust_anchors_pem: str
+    signer_chain_pem: str
+    def __init__(self, trust_anchors_pem: _Optional[str] = ..., signer_chain_pem: _Optional[str] = ...) -> None: ...
+
 class GetReceiptRequest(_message.Message):
     __slots__ = ("verification_id",)
     VERIFICATION_ID_FIELD_NUMBER: _ClassVar[int]

@@ -62,6 +62,11 @@ class VerificationServiceStub:
                 request_serializer=likeness_dot_verification_dot_v1_dot_verification__pb2.ListVerificationsRequest.SerializeToString,
                 response_deserializer=likeness_dot_verification_dot_v1_dot_verification__pb2.ListVerificationsResponse.FromString,
                 _registered_method=True)
+        self.GetC2paTrust = channel.unary_unary(
+                '/likeness.verification.v1.VerificationService/GetC2paTrust',
+                request_serializer=likeness_dot_verification_dot_v1_dot_verification__pb2.GetC2paTrustRequest.SerializeToString,
+                response_deserializer=likeness_dot_verification_dot_v1_dot_verification__pb2.GetC2paTrustResponse.FromString,
+                _registered_method=True)
 
 
 class VerificationServiceServicer:
@@ -112,6 +117,14 @@ class VerificationServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetC2paTrust(self, request, context):
+        """Public (no API key), like ConsentService.GetSigningKeys: what an offline validator needs to
+        trust the registry's C2PA manifests (`likeness keys export` includes it).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_VerificationServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -139,6 +152,11 @@ def add_VerificationServiceServicer_to_server(servicer, server):
                     servicer.ListVerifications,
                     request_deserializer=likeness_dot_verification_dot_v1_dot_verification__pb2.ListVerificationsRequest.FromString,
                     response_serializer=likeness_dot_verification_dot_v1_dot_verification__pb2.ListVerificationsResponse.SerializeToString,
+            ),
+            'GetC2paTrust': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetC2paTrust,
+                    request_deserializer=likeness_dot_verification_dot_v1_dot_verification__pb2.GetC2paTrustRequest.FromString,
+                    response_serializer=likeness_dot_verification_dot_v1_dot_verification__pb2.GetC2paTrustResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -278,6 +296,33 @@ class VerificationService:
             '/likeness.verification.v1.VerificationService/ListVerifications',
             likeness_dot_verification_dot_v1_dot_verification__pb2.ListVerificationsRequest.SerializeToString,
             likeness_dot_verification_dot_v1_dot_verification__pb2.ListVerificationsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetC2paTrust(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/likeness.verification.v1.VerificationService/GetC2paTrust',
+            likeness_dot_verification_dot_v1_dot_verification__pb2.GetC2paTrustRequest.SerializeToString,
+            likeness_dot_verification_dot_v1_dot_verification__pb2.GetC2paTrustResponse.FromString,
             options,
             channel_credentials,
             insecure,
