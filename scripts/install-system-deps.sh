@@ -13,6 +13,8 @@ python3 -c 'import venv, ensurepip' 2>/dev/null || need+=(python3-venv)
 # tests/integration/test_kafka_clients.py reads the events with kcat as a contract system would (Debian's kcat
 # links librdkafka 2.0.2, too old for Tansu's ApiVersions reply: the test runs it on confluent-kafka's librdkafka).
 command -v kcat >/dev/null || need+=(kcat)
+# tests/unit/test_provenance_offline.py counts the network connections C2PA signing and reading make (none).
+command -v strace >/dev/null || need+=(strace)
 
 if [ ${#need[@]} -eq 0 ]; then
     exit 0

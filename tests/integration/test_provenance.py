@@ -136,7 +136,12 @@ async def test_any_changed_byte_of_a_signed_clip_fails_naming_why(world, signing
     in_manifest = bytearray(signed)
     in_manifest[receipt_at + 16] ^= 0x01  # a character of the receipt id
     assert provenance.read(bytes(in_manifest), "image/jpeg", root).state != "Trusted"
-    for name, data in (("pixels", pixels), ("manifest", in_manifest)):
+    actions_at = signed.find(b"c2pa.published")  # the actions assertion, outside the receipt
+    assert actions_at > 0
+    in_actions = bytearray(signed)
+    in_actions[actions_at + 5] ^= 0x01
+    assert provenance.read(bytes(in_actions), "image/jpeg", root).state != "Trusted"
+    for name, data in (("pixels", pixels), ("manifest", in_manifest), ("actions", in_actions)):
         path = tmp_path / f"{name}.jpg"
         path.write_bytes(bytes(data))
         done = subprocess.run([LIKENESS, "receipt", "verify", str(path), "--keys", str(keys_file), "--c2pa-root", str(chain["root"])],
