@@ -171,7 +171,9 @@ def verify(
     if not long:
         try:
             with progress(f"analysing {file.name} ({len(media) / 1e6:.1f} MB)", as_json):
-                if len(media) > STREAM_ABOVE:
+                if len(media) > STREAM_ABOVE and embed is not None:
+                    answer = _verify_stream_signed(stub, params, media, md)
+                elif len(media) > STREAM_ABOVE:
                     answer = stub.VerifyStream(_chunks(params, media), metadata=md, timeout=600)
                 else:
                     answer = stub.Verify(vpb.VerifyRequest(parameters=params, media=media), metadata=md, timeout=600)
@@ -190,6 +192,21 @@ def verify(
     _write_receipt(v, receipt, c2pa)
     summary = _summary(v) | ({"receipt_file": str(receipt)} if receipt else {}) | written
     emit(summary, as_json, _human(summary) + (f"\nsigned clip (C2PA manifest with the receipt): {_signed_line(written)}" if embed else ""))
+
+
+def _verify_stream_signed(stub, params: vpb.VerifyParameters, media: bytes, md) -> vpb.VerifyStreamResponse:
+    """VerifyStreamSigned: the answer, then the signed clip in chunks (a clip of any size the stream
+    accepts comes back embedded), put back together as one VerifyStreamResponse."""
+    answer, chunks = None, []
+    for message in stub.VerifyStreamSigned(_chunks(params, media), metadata=md, timeout=600):
+        if message.WhichOneof("part") == "answer":
+            answer = message.answer
+        else:
+            chunks.append(message.chunk)
+    if answer is None:
+        raise CliError("the server ended VerifyStreamSigned without an answer")
+    answer.signed_media.content = b"".join(chunks)
+    return answer
 
 
 def _write_signed(signed: vpb.SignedMedia, media: bytes, path: Path) -> dict:

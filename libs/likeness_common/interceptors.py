@@ -19,9 +19,10 @@ code the caller actually saw.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import time
-from collections.abc import Awaitable, Callable, Collection
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection
 from typing import Any, Protocol
 
 import asyncpg
@@ -204,11 +205,29 @@ class RpcInterceptor(grpc.aio.ServerInterceptor):
             return grpc.stream_unary_rpc_method_handler(
                 stream_unary, _lenient(handler.request_deserializer), handler.response_serializer
             )
-        return handler
+        if handler.stream_stream is not None:
+            inner_streams = handler.stream_stream
+
+            async def stream_stream(requests: Any, context: grpc.aio.ServicerContext) -> Any:
+                async with self._scope(requests, "", context, method):
+                    async for response in inner_streams(_checked(requests), context):
+                        yield response
+
+            return grpc.stream_stream_rpc_method_handler(
+                stream_stream, _lenient(handler.request_deserializer), handler.response_serializer
+            )
+        raise RuntimeError(f"{method}: a unary-stream RPC, which this interceptor does not authenticate")
 
     async def _serve(
         self, behavior: Callable[..., Awaitable[Any]], request: Any, request_id: str, context: Any, method: str
     ) -> Any:
+        async with self._scope(request, request_id, context, method):
+            return await behavior(request, context)
+
+    @contextlib.asynccontextmanager
+    async def _scope(self, request: Any, request_id: str, context: Any, method: str) -> AsyncIterator[None]:
+        """One call: its caller authenticated (the principal bound for the handler), rate-limited,
+        logged and measured; a LikenessError becomes its gRPC status, anything else INTERNAL."""
         structlog.contextvars.clear_contextvars()
         structlog.contextvars.bind_contextvars(method=method, peer=context.peer(), request_id=request_id or None)
         started = time.perf_counter()
@@ -232,7 +251,7 @@ class RpcInterceptor(grpc.aio.ServerInterceptor):
                 if method not in self._public:
                     raise Unauthenticated("missing API key: send `authorization: Bearer <key>`", reason="MISSING_API_KEY")
             _reject_undecodable(request)
-            return await behavior(request, context)
+            yield
         except LikenessError as error:
             code = error.code
             await context.abort_with_status(to_status(error))

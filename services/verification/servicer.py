@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import grpc
 from google.longrunning import operations_pb2_grpc
@@ -27,6 +27,8 @@ from .service_layer import handlers
 from .service_layer import operations as lro_handlers
 from .service_layer.operations import OperationPolicy, OperationRunner, Operations
 from .service_layer.ports import C2paTrust, ClipSigner, Extractor, Searcher, VerificationUnitOfWork
+
+SIGNED_CHUNK_BYTES = 1 << 20  # VerifyStreamSigned sends the signed clip back in chunks of this size
 
 
 @dataclass(frozen=True)
@@ -83,10 +85,11 @@ class VerificationServicer(verification_pb2_grpc.VerificationServiceServicer):
         self._consent, self._signer, self._thresholds, self._limits = consent, signer, thresholds, limits
         self._operations, self._policy, self._runner = operations, policy, runner
 
-    async def _verify(self, cmd: commands.Verify, context: grpc.aio.ServicerContext,
-                      max_bytes: int) -> tuple[pb.Verification, pb.SignedMedia | None]:  # fmt: skip
+    async def _verify(self, cmd: commands.Verify, context: grpc.aio.ServicerContext, max_bytes: int,
+                      reply_bytes: int | None = None) -> tuple[pb.Verification, pb.SignedMedia | None]:  # fmt: skip
+        """`reply_bytes`: the largest signed clip one answer can carry (default: the message limit)."""
         if cmd.embed_c2pa:
-            fits = handlers.check_signable(cmd, current_principal(), self._clip_signer, max_bytes, self._limits.reply_bytes)
+            fits = handlers.check_signable(cmd, current_principal(), self._clip_signer, max_bytes, reply_bytes or self._limits.reply_bytes)
         stored = await handlers.verify(
             cmd, current_principal(), self._uow(), self._extractor, self._searcher,
             self._consent.for_caller(caller_api_key(context)), self._signer, self._thresholds, max_bytes=max_bytes,
@@ -112,6 +115,18 @@ class VerificationServicer(verification_pb2_grpc.VerificationServiceServicer):
         parameters, media = await _assemble(requests, self._limits.stream_bytes)
         verification, signed = await self._verify(_command(parameters, media), context, self._limits.stream_bytes)
         return pb.VerifyStreamResponse(verification=verification, signed_media=signed)
+
+    async def VerifyStreamSigned(self, requests: AsyncIterator[pb.VerifyStreamRequest],
+                                 context: grpc.aio.ServicerContext) -> AsyncIterator[pb.VerifyStreamSignedResponse]:  # fmt: skip
+        handlers.require_platform(current_principal())
+        parameters, media = await _assemble(requests, self._limits.stream_bytes, lambda _: handlers.require_c2pa(self._clip_signer))
+        cmd = replace(_command(parameters, media), embed_c2pa=True)
+        verification, signed = await self._verify(cmd, context, self._limits.stream_bytes, reply_bytes=len(media) + handlers.SIGNED_CLIP_MARGIN)
+        content = signed.content
+        header = pb.SignedMedia(media_type=signed.media_type, sidecar=signed.sidecar)
+        yield pb.VerifyStreamSignedResponse(answer=pb.VerifyStreamResponse(verification=verification, signed_media=header))
+        for at in range(0, len(content), SIGNED_CHUNK_BYTES):
+            yield pb.VerifyStreamSignedResponse(chunk=content[at : at + SIGNED_CHUNK_BYTES])
 
     async def StartVerifyOperation(self, requests: AsyncIterator[pb.VerifyStreamRequest], context: grpc.aio.ServicerContext) -> lro.Operation:
         handlers.require_platform(current_principal())

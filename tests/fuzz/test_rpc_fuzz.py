@@ -194,7 +194,8 @@ class World:
         metadata = bearer(self.keys[caller])
         try:
             if rpc.streaming:
-                reply = await self._stream(channel.stream_unary(rpc.path)(metadata=metadata, timeout=120), payload)
+                opened = channel.stream_stream if rpc.method.server_streaming else channel.stream_unary
+                reply = await self._stream(opened(rpc.path)(metadata=metadata, timeout=120), payload)
             else:
                 reply = await channel.unary_unary(rpc.path)(payload, metadata=metadata, timeout=120)
         except grpc.aio.AioRpcError as error:
@@ -211,6 +212,8 @@ class World:
             await call.done_writing()
         except (grpc.aio.AioRpcError, asyncio.InvalidStateError):  # (the latter: "RPC already finished")
             pass
+        if isinstance(call, grpc.aio.StreamStreamCall):  # a server stream: its messages, then its status
+            return b"".join([message async for message in call])
         return await call
 
     async def check(self, rpc: Rpc, payload, caller: str) -> grpc.StatusCode:

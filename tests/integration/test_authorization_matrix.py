@@ -117,6 +117,7 @@ EXPECTED: dict[str, dict[str, dict[str, str]]] = {
     "likeness.verification.v1.VerificationService": {
         "Verify": PLATFORM_ONLY,
         "VerifyStream": PLATFORM_ONLY,
+        "VerifyStreamSigned": PLATFORM_ONLY,  # (this world has no C2PA chain: the platform gets C2PA_NOT_CONFIGURED)
         "StartVerifyOperation": PLATFORM_ONLY,
         "GetReceipt": row(OK, OK, HIDDEN, OK, talent=OK, other_talent=HIDDEN),  # the platform, matched talent and their agencies
         "ListVerifications": ANY_PRINCIPAL,  # filtered per caller (checked below)
@@ -319,6 +320,8 @@ REQUESTS: dict[str, Callable[[World, str], Any]] = {
     "Verify": lambda w, k: vpb.VerifyRequest(parameters=_verify_parameters(), media=face("obama", "obama_small.jpg").content),
     "VerifyStream": lambda w, k: [vpb.VerifyStreamRequest(parameters=_verify_parameters()),
                                   vpb.VerifyStreamRequest(chunk=face("obama", "obama_small.jpg").content)],  # fmt: skip
+    "VerifyStreamSigned": lambda w, k: [vpb.VerifyStreamRequest(parameters=_verify_parameters()),
+                                        vpb.VerifyStreamRequest(chunk=face("obama", "obama_small.jpg").content)],  # fmt: skip
     "StartVerifyOperation": lambda w, k: [vpb.VerifyStreamRequest(parameters=_verify_parameters()),
                                           vpb.VerifyStreamRequest(chunk=face("obama", "obama_small.jpg").content)],  # fmt: skip
     "ListOperations": lambda w, k: lro.ListOperationsRequest(page_size=10),
@@ -363,10 +366,8 @@ def test_every_rpc_has_a_row_and_a_request():
 async def _call(stub: Any, method: str, request: Any, metadata: Any) -> tuple[str, str, Any]:
     """-> (outcome for the table, the actual code, the response or None)."""
     try:
-        if isinstance(request, list):
-            response = await getattr(stub, method)(iter(request), metadata=metadata, timeout=60)
-        else:
-            response = await getattr(stub, method)(request, metadata=metadata, timeout=60)
+        call = getattr(stub, method)(iter(request) if isinstance(request, list) else request, metadata=metadata, timeout=60)
+        response = [message async for message in call] if isinstance(call, grpc.aio.StreamStreamCall) else await call
         return OK, "OK", response
     except grpc.aio.AioRpcError as error:
         code = error.code()

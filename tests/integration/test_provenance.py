@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 import grpc
+import numpy as np
 import pytest
 from google.longrunning import operations_pb2_grpc
 from google.longrunning import operations_proto_pb2 as lro
@@ -23,9 +24,10 @@ from PIL import Image
 from likeness.events.v1 import events_pb2
 from likeness.verification.v1 import verification_pb2 as vpb
 from likeness.verification.v1 import verification_pb2_grpc
+from likeness_cli.verify_cmds import STREAM_ABOVE
 from likeness_common import provenance
 from tests import mediakit
-from tests.conftest import start_verification
+from tests.conftest import error_reason, start_verification
 from tests.integration.verification_world import (
     face_file,
     grant,
@@ -36,6 +38,7 @@ from tests.integration.verification_world import (
     wait_done,
 )
 from tests.support import BIG, expect, foreign_signed, wait_indexed
+from verification import servicer
 
 LIKENESS = str(Path(sys.executable).parent / "likeness")
 
@@ -232,6 +235,41 @@ async def test_formats_c2pa_cannot_embed_into_get_a_sidecar_bound_to_the_clip_as
     assert done.returncode != 0 and "NO_C2PA_MANIFEST" in done.stderr + done.stdout
 
 
+def long_speech_wav() -> bytes:
+    """Two utterances at 48 kHz (a plain upsampling): a WAV of some 1.5 MB."""
+    from likeness_biometrics import decode_audio
+    from tests.integration.verification_world import utterances
+
+    samples = np.concatenate([decode_audio(path).samples for path in utterances("1688")[6:8]])
+    return mediakit.wav(np.repeat(samples, 3), rate=48000)
+
+
+async def test_verify_stream_signed_sends_the_signed_clip_back_in_chunks(world, signing, chain):
+    """A clip larger than one chunk comes back embedded, as a server stream: the answer first (type
+    and sidecar flag, no content), then the signed clip in 1 MiB chunks. No chain: refused on the
+    first message; no key: UNAUTHENTICATED (the interceptor guards server streams too)."""
+    media = long_speech_wav()
+    assert len(media) > servicer.SIGNED_CHUNK_BYTES
+    messages = [m async for m in signing["stub"].VerifyStreamSigned(stream(media, at_least_as_fresh=signing["token"]), metadata=world["platform"])]
+    first, chunks = messages[0], [m.chunk for m in messages[1:]]
+    assert first.WhichOneof("part") == "answer" and all(m.WhichOneof("part") == "chunk" for m in messages[1:])
+    v, header = first.answer.verification, first.answer.signed_media
+    assert v.c2pa_requested and header.media_type == "audio/wav" and not header.sidecar and not header.content
+    assert len(chunks) >= 2 and all(len(c) == servicer.SIGNED_CHUNK_BYTES for c in chunks[:-1])
+    found = provenance.read(b"".join(chunks), "audio/wav", chain["root"].read_bytes())
+    assert found.state == "Trusted" and found.receipt_envelope == receipt_document(v), found
+
+    async def refused(stub, metadata) -> grpc.aio.AioRpcError:
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            # (a small upload: grpc's client reports a refusal that arrives mid-write as INTERNAL)
+            [m async for m in stub.VerifyStreamSigned(stream(b"RIFF" + bytes(64)), metadata=metadata)]
+        return caught.value
+
+    unsigned = await refused(world["verify"], world["platform"])
+    assert unsigned.code() == grpc.StatusCode.FAILED_PRECONDITION and error_reason(unsigned) == "C2PA_NOT_CONFIGURED"
+    assert (await refused(signing["stub"], None)).code() == grpc.StatusCode.UNAUTHENTICATED
+
+
 async def test_a_long_running_operation_answers_a_sidecar_for_the_clip_it_analysed(world, signing, chain, tmp_path):
     """An operation keeps no media once it ends: with embed_c2pa its response carries the registry's
     manifest as a sidecar (signed when the analysis ended, kept with the operation), which C2PA's
@@ -250,13 +288,25 @@ async def test_a_long_running_operation_answers_a_sidecar_for_the_clip_it_analys
     assert again.response == op.response  # the same sidecar on every read, not a new signature
 
 
-@pytest.mark.parametrize("kind", ["jpeg", "webm-long"])
+def large_png() -> bytes:
+    """Obama's face on 2600x2600 px of noise, stored uncompressed: a 20 MB PNG, past the size from
+    which the CLI streams (VerifyStream, and VerifyStreamSigned with --embed)."""
+    scene = np.random.default_rng(7).integers(0, 256, (2600, 2600, 3), dtype=np.uint8)
+    out = io.BytesIO()
+    Image.fromarray(mediakit.paste(scene, mediakit.face_patch(("obama", "obama3.jpg"), 300), (1300, 1300))).save(out, "PNG", compress_level=0)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("kind", ["jpeg", "webm-long", "png-large"])
 async def test_the_cli_writes_the_signed_clip_and_checks_it(world, signing, chain, keys_file, tmp_path, kind):
     """`likeness verify --embed` as a platform runs it: a JPEG comes back with the manifest embedded;
-    a WebM through a long-running operation (--long) comes back as the clip plus <file>.c2pa. Then
-    `likeness receipt verify` on what was written."""
-    media = face_file("obama", "obama3.jpg") if kind == "jpeg" else portrait_webm()
-    source, out = tmp_path / f"in.{kind[:4]}", tmp_path / f"out.{kind[:4]}"
+    a WebM through a long-running operation (--long) comes back as the clip plus <file>.c2pa; a 20 MB
+    PNG through VerifyStreamSigned comes back embedded, in chunks. Then `likeness receipt verify` on
+    what was written."""
+    media = {"jpeg": lambda: face_file("obama", "obama3.jpg"), "webm-long": portrait_webm, "png-large": large_png}[kind]()
+    ext = {"jpeg": "jpg", "webm-long": "webm", "png-large": "png"}[kind]
+    source, out = tmp_path / f"in.{ext}", tmp_path / f"out.{ext}"
+    assert (len(media) > STREAM_ABOVE) == (kind == "png-large")
     source.write_bytes(media)
     api_key = dict(world["platform"])["authorization"].removeprefix("Bearer ")
     env = {k: v for k, v in os.environ.items() if not k.startswith("LIKENESS_")} | {"LIKENESS_DEV_JSON": "/nonexistent"}
@@ -269,7 +319,7 @@ async def test_the_cli_writes_the_signed_clip_and_checks_it(world, signing, chai
     assert proc.returncode == 0, err.decode()
     summary = json.loads(said)
     assert summary["decision"] == "ALLOW" and summary["signed_media_file"] == str(out)
-    if kind == "jpeg":
+    if kind != "webm-long":
         assert "c2pa_sidecar_file" not in summary and out.read_bytes() != media and not out.with_suffix(".c2pa").exists()
     else:
         assert summary["c2pa_sidecar_file"] == str(out.with_suffix(".c2pa")) and out.read_bytes() == media

@@ -261,6 +261,14 @@ class VerifyStreamResponse(_message.Message):
     signed_media: SignedMedia
     def __init__(self, verification: _Optional[_Union[Verification, _Mapping]] = ..., signed_media: _Optional[_Union[SignedMedia, _Mapping]] = ...) -> None: ...
 
+class VerifyStreamSignedResponse(_message.Message):
+    __slots__ = ("answer", "chunk")
+    ANSWER_FIELD_NUMBER: _ClassVar[int]
+    CHUNK_FIELD_NUMBER: _ClassVar[int]
+    answer: VerifyStreamResponse
+    chunk: bytes
+    def __init__(self, answer: _Optional[_Union[VerifyStreamResponse, _Mapping]] = ..., chunk: _Optional[bytes] = ...) -> None: ...
+
 class VerifyOperationMetadata(_message.Message):
     __slots__ = ("state", "progress_percent", "create_time", "update_time", "end_time", "expire_time", "request_id", "media_sha256", "media_bytes", "media_seconds", "cancel_requested", "attempts")
     class State(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):

@@ -52,6 +52,11 @@ class VerificationServiceStub:
                 request_serializer=likeness_dot_verification_dot_v1_dot_verification__pb2.VerifyStreamRequest.SerializeToString,
                 response_deserializer=google_dot_longrunning_dot_operations__pb2.Operation.FromString,
                 _registered_method=True)
+        self.VerifyStreamSigned = channel.stream_stream(
+                '/likeness.verification.v1.VerificationService/VerifyStreamSigned',
+                request_serializer=likeness_dot_verification_dot_v1_dot_verification__pb2.VerifyStreamRequest.SerializeToString,
+                response_deserializer=likeness_dot_verification_dot_v1_dot_verification__pb2.VerifyStreamSignedResponse.FromString,
+                _registered_method=True)
         self.GetReceipt = channel.unary_unary(
                 '/likeness.verification.v1.VerificationService/GetReceipt',
                 request_serializer=likeness_dot_verification_dot_v1_dot_verification__pb2.GetReceiptRequest.SerializeToString,
@@ -102,6 +107,17 @@ class VerificationServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def VerifyStreamSigned(self, request_iterator, context):
+        """VerifyStream with the clip back signed (embed_c2pa implied), as a server stream, so a clip of
+        any size the stream accepts comes back embedded: first `answer` (the verification, and
+        signed_media with its type and sidecar flag but no content), then the signed clip (or the
+        sidecar) in `chunk`s of at most 1 MiB, in order. No chain: C2PA_NOT_CONFIGURED on the first
+        message, before any upload.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def GetReceipt(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
@@ -142,6 +158,11 @@ def add_VerificationServiceServicer_to_server(servicer, server):
                     servicer.StartVerifyOperation,
                     request_deserializer=likeness_dot_verification_dot_v1_dot_verification__pb2.VerifyStreamRequest.FromString,
                     response_serializer=google_dot_longrunning_dot_operations__pb2.Operation.SerializeToString,
+            ),
+            'VerifyStreamSigned': grpc.stream_stream_rpc_method_handler(
+                    servicer.VerifyStreamSigned,
+                    request_deserializer=likeness_dot_verification_dot_v1_dot_verification__pb2.VerifyStreamRequest.FromString,
+                    response_serializer=likeness_dot_verification_dot_v1_dot_verification__pb2.VerifyStreamSignedResponse.SerializeToString,
             ),
             'GetReceipt': grpc.unary_unary_rpc_method_handler(
                     servicer.GetReceipt,
@@ -242,6 +263,33 @@ class VerificationService:
             '/likeness.verification.v1.VerificationService/StartVerifyOperation',
             likeness_dot_verification_dot_v1_dot_verification__pb2.VerifyStreamRequest.SerializeToString,
             google_dot_longrunning_dot_operations__pb2.Operation.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def VerifyStreamSigned(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_stream(
+            request_iterator,
+            target,
+            '/likeness.verification.v1.VerificationService/VerifyStreamSigned',
+            likeness_dot_verification_dot_v1_dot_verification__pb2.VerifyStreamRequest.SerializeToString,
+            likeness_dot_verification_dot_v1_dot_verification__pb2.VerifyStreamSignedResponse.FromString,
             options,
             channel_credentials,
             insecure,
