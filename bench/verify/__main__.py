@@ -36,8 +36,8 @@ from pathlib import Path
 
 import numpy as np
 
+from verification.adapters.vector_index import Metric, ModalityIndex
 from verification.bootstrap import VerificationSettings
-from verification.domain.index import Metric, ModalityIndex
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 if str(ROOT) not in sys.path:  # run as a script: `bench` imports from the repository root

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from likeness_common.documents import RECEIPT_TYPE, canonical_json
-from verification.domain.index import Metric, ModalityIndex
+from verification.adapters.vector_index import Metric, ModalityIndex
 from verification.domain.model import (
     ConsentVerdict,
     Coverage,
@@ -133,7 +133,7 @@ def test_ivf_probing_every_cell_equals_brute_force_through_adds_removes_retrains
 
 
 def test_a_failed_ivf_build_leaves_the_index_as_it_was(monkeypatch):
-    from verification.domain import index as index_module
+    from verification.adapters import vector_index as index_module
 
     rng = np.random.default_rng(5)
     index = ModalityIndex(8, Metric.COSINE, ivf_min_rows=100)

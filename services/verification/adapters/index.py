@@ -38,8 +38,8 @@ from likeness_common.templates import open_sealed
 from likeness_common.tokens import decode_token
 
 from ..domain.calibration import Bounds, CohortNorm, Stats, cohort_name
-from ..domain.index import Affine, Metric, ModalityIndex
 from ..domain.model import Modality, Probe, ProbeHit
+from .vector_index import Affine, Metric, ModalityIndex
 
 log = structlog.get_logger("likeness.verification.index")
 
