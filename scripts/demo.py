@@ -15,8 +15,8 @@ import sys
 import time
 from pathlib import Path
 
-from likeness_common.devstack import DevStack
 from likeness_common.logging import configure_logging
+from likeness_devstack import DevStack
 
 ROOT = Path(__file__).resolve().parent.parent
 FACES = ROOT.parent / "shared" / "data" / "faces"

@@ -19,8 +19,8 @@ from likeness.enrollment.v1 import enrollment_pb2 as epb
 from likeness.registry.v1 import registry_pb2 as rpb
 from likeness.registry.v1 import registry_pb2_grpc
 from likeness_common import kafka
-from likeness_common.devstack import Child
 from likeness_common.proto import ts
+from likeness_devstack import Child
 from tests.conftest import bearer, error_reason, shared_data, unique
 
 NOTICE = epb.BiometricNotice(purpose_text="Protect my likeness", retention=duration_pb2.Duration(seconds=30 * 86400),

@@ -36,11 +36,11 @@ from likeness.enrollment.v1 import enrollment_pb2 as epb
 from likeness_common import credentials
 from likeness_common.crypto import load_kek
 from likeness_common.db import COMMON, migrate
-from likeness_common.devstack import DevStack
 from likeness_common.ids import new_id
 from likeness_common.logging import configure_logging
 from likeness_common.principal import PrincipalKind
 from likeness_common.signing import SigningKeyring, canonical_json
+from likeness_devstack import DevStack
 from registry.bootstrap import MIGRATIONS as REGISTRY
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -50,9 +50,9 @@ from likeness.registry.v1 import registry_pb2 as rpb
 from likeness.registry.v1 import registry_pb2_grpc
 from likeness.verification.v1 import verification_pb2 as vpb
 from likeness.verification.v1 import verification_pb2_grpc
-from likeness_common.devstack import DevStack
 from likeness_common.logging import configure_logging
 from likeness_common.proto import ts
+from likeness_devstack import DevStack
 
 ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:  # run as a script: `bench` imports from the repository root

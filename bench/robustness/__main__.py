@@ -63,7 +63,7 @@ def voice_cohort(corpus) -> tuple:
     even train-clean-100 readers (devstack.dev_cohort_files) embedded as `likeness cohort build`
     does, and the deployed thresholds with the normalized pair in force."""
     from likeness_biometrics.cohort import embed_recordings
-    from likeness_common.devstack import dev_cohort_files
+    from likeness_devstack import dev_cohort_files
     from verification.bootstrap import VerificationSettings
     from verification.domain.calibration import CohortNorm, cohort_name
 

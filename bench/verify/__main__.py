@@ -547,7 +547,7 @@ def service_rss(pid: int) -> dict:
 
 
 def bench_grpc(reps: int, seconds: float, concurrency: int, keep: bool = False, quick: bool = False) -> dict:
-    from likeness_common.devstack import DevStack
+    from likeness_devstack import DevStack
 
     state = Path(tempfile.mkdtemp(prefix="likeness-bench-verify-"))
     stack = DevStack(state)

@@ -1,7 +1,7 @@
 """The voice score-normalization cohort (issue 18): recordings of people who are never enrolled,
 embedded exactly as enrollment embeds a voice sample (worker.enroll_voice_clips), one embedding
 per recording. `likeness cohort build` (likeness_cli.cohort_cmds) and the dev stack
-(likeness_common.devstack.dev_voice_cohort) both embed through `embed_recordings`; the result is
+(likeness_devstack.dev_voice_cohort) both embed through `embed_recordings`; the result is
 the .npy array that LIKENESS_VERIFICATION_VOICE_COHORT_FILE names.
 
 Runs in the calling process (no worker pool): the voice encoder loads on first use.

@@ -64,8 +64,8 @@ def dev_up(
     as_json: Json = False,
 ) -> None:
     """Start Postgres, the broker, every service and the relay; stop them all on Ctrl-C / SIGTERM."""
-    from likeness_common.devstack import DevStack
     from likeness_common.logging import configure_logging
+    from likeness_devstack import DevStack
 
     configure_logging("INFO", as_json or None)
     stack = DevStack(state_dir.resolve(), tls=tls, mutual_tls=mtls)

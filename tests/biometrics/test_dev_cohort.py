@@ -1,4 +1,4 @@
-"""The dev stack's voice score-normalization cohort (likeness_common.devstack.dev_voice_cohort):
+"""The dev stack's voice score-normalization cohort (likeness_devstack.dev_voice_cohort):
 the even half of LibriSpeech train-clean-100 embedded once by the code `likeness cohort build`
 uses (likeness_biometrics.cohort), cached, and no cohort (one warning, raw cosine) without the
 shared data. No stack is started.
@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from likeness_common import devstack
-from likeness_common.devstack import COHORT_ENV, DevStack, dev_cohort_files, dev_voice_cohort
+import likeness_devstack as devstack
+from likeness_devstack import COHORT_ENV, DevStack, dev_cohort_files, dev_voice_cohort
 from tests.biometrics import LIBRI, need, need_installed
 
 SOURCE = LIBRI / "train-clean-100"

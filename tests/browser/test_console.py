@@ -27,11 +27,11 @@ from likeness.registry.v1 import registry_pb2 as rpb
 from likeness.registry.v1 import registry_pb2_grpc
 from likeness.verification.v1 import verification_pb2 as vpb
 from likeness.verification.v1 import verification_pb2_grpc
-from likeness_common.devstack import Child, free_port
 from likeness_common.documents import GRANT_TYPE, RECEIPT_TYPE
 from likeness_common.proto import ts
 from likeness_common.signing import verify_envelope
 from likeness_common.tls import DevPki, make_dev_pki
+from likeness_devstack import Child, free_port
 from tests.conftest import ROOT, bearer, shared_data, unique
 from tests.support import BIG, module_relay, rid
 from verification.domain.model import Modality

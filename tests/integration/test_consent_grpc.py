@@ -23,10 +23,10 @@ from likeness.registry.v1 import registry_pb2 as rpb
 from likeness.registry.v1 import registry_pb2_grpc
 from likeness_common import topics
 from likeness_common.db import create_pool
-from likeness_common.devstack import Child, free_port
 from likeness_common.errors import Unavailable
 from likeness_common.proto import ts
 from likeness_common.signing import Signature, SignatureError, envelope, verify_envelope
+from likeness_devstack import Child, free_port
 from tests.conftest import bearer, unique
 from tests.support import consume, relay_process, rid, wait_drained
 

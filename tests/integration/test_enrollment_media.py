@@ -22,9 +22,9 @@ from likeness.registry.v1 import registry_pb2 as rpb
 from likeness.registry.v1 import registry_pb2_grpc
 from likeness_common import topics
 from likeness_common.crypto import load_kek
-from likeness_common.devstack import _postgres_bin
 from likeness_common.proto import ts
 from likeness_common.templates import TemplateVault
+from likeness_devstack import _postgres_bin
 from tests.conftest import bearer, error_reason, shared_data, unique
 from tests.support import consume, relay_process, rid, wait_drained
 

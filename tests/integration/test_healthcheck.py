@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import sys
 
-from likeness_common.devstack import free_port
+from likeness_devstack import free_port
 
 
 async def probe(target: str) -> tuple[int, str]:

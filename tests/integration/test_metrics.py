@@ -25,10 +25,10 @@ from likeness.registry.v1 import registry_pb2 as pb
 from likeness.registry.v1 import registry_pb2_grpc
 from likeness_common import metrics, topics
 from likeness_common.app import ServiceApp
-from likeness_common.devstack import DevStack, free_port
 from likeness_common.events import new_event
 from likeness_common.outbox import append_events
 from likeness_common.proto import ts
+from likeness_devstack import DevStack, free_port
 from tests.conftest import bearer, shared_data, unique
 from tests.support import relay_process
 from verification.domain.model import Modality

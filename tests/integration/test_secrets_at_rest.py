@@ -31,11 +31,11 @@ from likeness.registry.v1 import registry_pb2 as rpb
 from likeness.registry.v1 import registry_pb2_grpc
 from likeness_cli.consent_cmds import grant_document
 from likeness_common.crypto import load_kek
-from likeness_common.devstack import _postgres_bin
 from likeness_common.documents import GRANT_TYPE
 from likeness_common.proto import ts
 from likeness_common.signing import SignatureError, verify_envelope
 from likeness_common.templates import TemplateVault, open_sealed
+from likeness_devstack import _postgres_bin
 from tests.conftest import bearer, shared_data, unique
 from tests.support import rid
 

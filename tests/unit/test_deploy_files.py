@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
-from likeness_common.devstack import SERVICES, WEB
 from likeness_common.topics import ALL_TOPICS
+from likeness_devstack import SERVICES, WEB
 from tests.deploy_support import ROOT, compose
 
 
@@ -95,3 +96,21 @@ def test_every_process_serves_metrics_on_the_compose_network():
     relay = services["relay"]
     assert relay["environment"]["LIKENESS_RELAY_METRICS_HOST"] == "0.0.0.0"
     assert relay["environment"]["LIKENESS_RELAY_METRICS_PORT"] in relay["expose"]
+
+
+def test_the_image_does_not_ship_the_dev_stack():
+    from setuptools.config.pyprojecttoml import read_configuration
+
+    import likeness_devstack
+
+    # What `pip install .` installs: setuptools' own reading of pyproject.toml's package discovery.
+    installed = read_configuration(ROOT / "pyproject.toml", expand=True)["tool"]["setuptools"]["packages"]
+    assert {"likeness_common", "likeness_biometrics", "likeness_cli", "registry", "verification"} <= set(installed)
+    assert Path(likeness_devstack.__file__).resolve() == ROOT / "libs" / "likeness_devstack" / "__init__.py"
+    assert not [p for p in installed if p.split(".")[0] == "likeness_devstack" or p.rpartition(".")[2] == "devstack"]
+    # The build stage installs the project as a wheel (not editable: libs/ stays behind in /src) and
+    # the final stage takes only that venv from it.
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    build, final = re.split(r"^FROM ", dockerfile, flags=re.M)[2:]
+    assert re.search(r"pip install --no-deps \.( |$)", build, re.M) and " -e " not in build
+    assert re.findall(r"^(?:COPY|ADD) .*$", final, re.M) == ["COPY --from=build /venv /venv"]

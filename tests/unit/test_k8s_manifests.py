@@ -13,9 +13,9 @@ import yaml
 from pydantic import SecretStr
 from pydantic_settings import BaseSettings
 
-from likeness_common.devstack import SERVICES, STARTS_AFTER, WEB
 from likeness_common.settings import CommonSettings, RelaySettings, ServiceSettings
 from likeness_common.topics import ALL_TOPICS
+from likeness_devstack import SERVICES, STARTS_AFTER, WEB
 from tests.deploy_support import (
     K8S,
     ROOT,

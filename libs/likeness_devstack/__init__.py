@@ -9,6 +9,11 @@ stop them in order: services, relay, broker, database) and get SIGTERM from the 
 With LIKENESS_DATABASE_URL / LIKENESS_KAFKA_BOOTSTRAP set, those are used instead of starting our
 own Postgres / broker.
 
+A package of its own, not part of likeness_common (the runtime library every service image ships):
+pyproject.toml leaves it out of the distribution, so the image never carries it, and the dev venv
+imports it from libs/ (likeness-src.pth, `make setup`). Runtime code never imports it
+(tests/unit/test_devstack_boundary.py).
+
 Voice score normalization is on: unless LIKENESS_VERIFICATION_VOICE_COHORT_FILE is already set,
 the stack embeds a cohort from ../shared/data once (`dev_voice_cohort`, cached under
 .likeness/cache) and gives it to verification and enrollment; without the shared data they run
@@ -40,11 +45,11 @@ import asyncpg
 import numpy as np
 import structlog
 
-from . import credentials, kafka
-from .crypto import new_kek_b64
-from .db import COMMON, Migrations, migrate
-from .principal import PrincipalKind
-from .tls import make_dev_pki
+from likeness_common import credentials, kafka
+from likeness_common.crypto import new_kek_b64
+from likeness_common.db import COMMON, Migrations, migrate
+from likeness_common.principal import PrincipalKind
+from likeness_common.tls import make_dev_pki
 
 log = structlog.get_logger("likeness.dev")
 
@@ -73,7 +78,7 @@ def service_wiring(endpoints: dict[str, str]) -> dict[str, str]:
 _PR_SET_PDEATHSIG = 1
 
 # Voice score normalization (issue 18) in the dev stack. The repository is an editable install
-# (libs/likeness_common/devstack.py), its real media beside it in ../shared/data (as tests/conftest.py).
+# (libs/likeness_devstack/__init__.py), its real media beside it in ../shared/data (as tests/conftest.py).
 ROOT = Path(__file__).resolve().parents[2]
 SHARED_DATA = ROOT.parent / "shared" / "data"
 COHORT_SOURCE = SHARED_DATA / "voices" / "librispeech" / "train-clean-100"
@@ -474,7 +479,7 @@ class DevStack:
         the environment names one; returns the root certificate a validator trusts (in dev.json)."""
         if self.env.get("LIKENESS_VERIFICATION_C2PA_CERT_CHAIN_FILE"):
             return self.env.get("LIKENESS_C2PA_ROOT_FILE")
-        from .provenance import dev_chain
+        from likeness_common.provenance import dev_chain
 
         paths = dev_chain().write(self.state_dir / "c2pa")
         self.env["LIKENESS_VERIFICATION_C2PA_CERT_CHAIN_FILE"] = str(paths["chain"])
