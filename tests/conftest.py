@@ -108,12 +108,12 @@ async def pool(stack: Stack) -> AsyncIterator[asyncpg.Pool]:
 
 @pytest.fixture(scope="session")
 async def registry_target(pool: asyncpg.Pool) -> AsyncIterator[str]:
-    from registry.bootstrap import RegistrySettings, build_server
+    from registry.bootstrap import RegistrySettings, build_app
 
-    server = build_server(pool, RegistrySettings(port=0, shutdown_grace_seconds=0.5))
-    port = await server.start()
+    app = build_app(pool, RegistrySettings(port=0, shutdown_grace_seconds=0.5))
+    port = await app.start()
     yield f"127.0.0.1:{port}"
-    await server.stop()
+    await app.stop()
 
 
 @pytest.fixture(scope="session")

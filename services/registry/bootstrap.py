@@ -9,6 +9,7 @@ import asyncpg
 from pydantic import Field
 
 from likeness.registry.v1 import registry_pb2_grpc
+from likeness_common.app import ServiceApp
 from likeness_common.credentials import PostgresAuthenticator
 from likeness_common.db import Migrations
 from likeness_common.grpc_server import GrpcServer, ServiceBinding
@@ -28,9 +29,10 @@ class RegistrySettings(ServiceSettings):
     talent_invitation_ttl_seconds: float = Field(default=7 * 86400, gt=0)
 
 
-def build_server(pool: asyncpg.Pool, settings: RegistrySettings) -> GrpcServer:
+def build_app(pool: asyncpg.Pool, settings: RegistrySettings) -> ServiceApp:
+    """The registry's server (nothing runs beside it)."""
     ttl = timedelta(seconds=settings.talent_invitation_ttl_seconds)
     servicer = RegistryServicer(lambda: PostgresUnitOfWork(pool), invitation_ttl=ttl)
     binding = ServiceBinding(SERVICE_NAME, servicer, registry_pb2_grpc.add_RegistryServiceServicer_to_server)
     public = {f"/{SERVICE_NAME}/RedeemTalentInvitation"}  # the code is the secret
-    return GrpcServer([binding], settings, PostgresAuthenticator(pool), public)
+    return ServiceApp(GrpcServer([binding], settings, PostgresAuthenticator(pool), public))

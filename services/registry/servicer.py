@@ -15,7 +15,7 @@ from likeness_common.proto import dt, next_page_token, page, ts
 from .domain import commands
 from .domain.model import Agency, Mandate, MandateState, Platform, Talent, TalentInvitation
 from .service_layer import handlers
-from .service_layer.unit_of_work import UnitOfWork
+from .service_layer.ports import UnitOfWork
 
 _STATE = {
     MandateState.ACTIVE: pb.MANDATE_STATE_ACTIVE,

@@ -39,7 +39,7 @@ async def test_postgres_restart_gives_unavailable_then_recovers_with_nothing_hal
     from consent.bootstrap import ConsentSettings
     from consent.bootstrap import build_app as build_consent
     from registry.bootstrap import RegistrySettings
-    from registry.bootstrap import build_server as build_registry
+    from registry.bootstrap import build_app as build_registry
 
     stack = own_stack
     pool = await create_pool(stack.dsn, 1, 10)

@@ -80,9 +80,9 @@ def value(samples: Samples, name: str, **labels: str) -> float | None:
 @pytest.fixture
 async def registry_app(pool) -> AsyncIterator[ServiceApp]:
     """The registry as `python -m registry` runs it (a ServiceApp), with /metrics on a free port."""
-    from registry.bootstrap import RegistrySettings, build_server
+    from registry.bootstrap import RegistrySettings, build_app
 
-    app = ServiceApp(build_server(pool, RegistrySettings(port=0, metrics_port=0, shutdown_grace_seconds=0.5)))
+    app = build_app(pool, RegistrySettings(port=0, metrics_port=0, shutdown_grace_seconds=0.5))
     await app.start()
     yield app
     await app.stop()

@@ -35,13 +35,13 @@ async def refused(call) -> grpc.aio.AioRpcError:
 @pytest.fixture
 async def limited(pool):
     """A registry server of its own with a tiny budget: 3 calls at once, then 5 per second."""
-    from registry.bootstrap import RegistrySettings, build_server
+    from registry.bootstrap import RegistrySettings, build_app
 
-    server = build_server(pool, RegistrySettings(port=0, shutdown_grace_seconds=0.2, rate_limit_per_second=5, rate_limit_burst=3))
-    port = await server.start()
+    app = build_app(pool, RegistrySettings(port=0, shutdown_grace_seconds=0.2, rate_limit_per_second=5, rate_limit_burst=3))
+    port = await app.start()
     async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
         yield registry_pb2_grpc.RegistryServiceStub(channel)
-    await server.stop()
+    await app.stop()
 
 
 @pytest.fixture
@@ -97,10 +97,10 @@ async def test_calls_without_a_valid_key_are_limited_per_peer(limited, agencies)
 
 
 async def test_oversize_request_is_resource_exhausted(pool, stack):
-    from registry.bootstrap import RegistrySettings, build_server
+    from registry.bootstrap import RegistrySettings, build_app
 
-    server = build_server(pool, RegistrySettings(port=0, shutdown_grace_seconds=0.2, max_message_bytes=4096))
-    port = await server.start()
+    app = build_app(pool, RegistrySettings(port=0, shutdown_grace_seconds=0.2, max_message_bytes=4096))
+    port = await app.start()
     try:
         async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
             stub = registry_pb2_grpc.RegistryServiceStub(channel)
@@ -110,7 +110,7 @@ async def test_oversize_request_is_resource_exhausted(pool, stack):
             # The server keeps serving, and a request under the limit goes through.
             assert (await stub.WhoAmI(pb.WhoAmIRequest(), metadata=op)).principal_id
     finally:
-        await server.stop()
+        await app.stop()
 
 
 def test_default_limits_are_generous():

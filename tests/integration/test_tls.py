@@ -37,12 +37,12 @@ def stranger(tmp_path_factory: pytest.TempPathFactory) -> DevPki:
 
 
 async def _serve(pool: asyncpg.Pool, **tls: Path) -> AsyncIterator[str]:
-    from registry.bootstrap import RegistrySettings, build_server
+    from registry.bootstrap import RegistrySettings, build_app
 
-    server = build_server(pool, RegistrySettings(port=0, shutdown_grace_seconds=0.5, **tls))
-    port = await server.start()
+    app = build_app(pool, RegistrySettings(port=0, shutdown_grace_seconds=0.5, **tls))
+    port = await app.start()
     yield f"localhost:{port}"
-    await server.stop()
+    await app.stop()
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,7 @@ from likeness_common.principal import Principal, PrincipalKind
 
 from ..domain import commands, events
 from ..domain.model import MAX_REF_LENGTH, Agency, Mandate, Platform, Talent, TalentInvitation, check_name, check_optional_text
-from .unit_of_work import UnitOfWork
+from .ports import UnitOfWork
 
 AGENCY, PLATFORM, TALENT, MANDATE, INVITATION = "agc", "plt", "tal", "mnd", "inv"
 DEFAULT_INVITATION_TTL = timedelta(days=7)
