@@ -5,8 +5,8 @@ import uvicorn
 from likeness_common.logging import configure_logging
 from likeness_common.settings import CommonSettings
 
-from .app import create_app
 from .bootstrap import ConsoleSettings
+from .web.app import create_app
 
 if __name__ == "__main__":
     common, settings = CommonSettings(), ConsoleSettings()

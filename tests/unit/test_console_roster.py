@@ -5,9 +5,9 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 import pytest
-from console.app import ROSTER_MAX_AGE, ROSTER_MIN_INTERVAL, Console
+from console.adapters.sessions import Session
 from console.bootstrap import ConsoleSettings
-from console.sessions import Session
+from console.web.app import ROSTER_MAX_AGE, ROSTER_MIN_INTERVAL, Console
 
 from likeness.registry.v1 import registry_pb2 as rpb
 from likeness.verification.v1 import verification_pb2 as vpb

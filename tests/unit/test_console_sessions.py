@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from console.sessions import Session, SessionStore
+from console.adapters.sessions import Session, SessionStore
 
 
 def test_anonymous_sessions_never_evict_a_signed_in_agency():
@@ -30,7 +30,7 @@ def test_idle_sessions_expire_and_dropped_ones_are_gone(monkeypatch):
     agency, _ = store.new(Session(api_key="lk_a.1"))
     anonymous, _ = store.new()
     later = time.monotonic() + 31
-    monkeypatch.setattr("console.sessions.time.monotonic", lambda: later)
+    monkeypatch.setattr("console.adapters.sessions.time.monotonic", lambda: later)
     assert store.get(agency) is None and store.get(anonymous) is None
     kept, _ = store.new(Session(api_key="lk_b.2"))
     store.drop(kept)

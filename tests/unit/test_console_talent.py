@@ -8,9 +8,9 @@ from types import SimpleNamespace
 from urllib.parse import urlencode
 
 import pytest
-from console.app import create_app
+from console.adapters.sessions import COOKIE, Session
 from console.bootstrap import ConsoleSettings
-from console.sessions import COOKIE, Session
+from console.web.app import create_app
 
 from likeness.registry.v1 import registry_pb2 as rpb
 

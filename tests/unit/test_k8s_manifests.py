@@ -141,7 +141,7 @@ def test_every_web_front_end_has_a_deployment_and_a_service_with_http_probes_on_
         assert settings.port == int(compose_services[name]["environment"][f"{WEB_PREFIXES[name]}PORT"])
         ports = {p["name"]: p["containerPort"] for p in container["ports"]}
         assert ports == {"http": settings.port}, name
-        routes = {route.path for route in importlib.import_module(f"{module}.app").create_app(settings).routes}
+        routes = {route.path for route in importlib.import_module(f"{module}.web.app").create_app(settings).routes}
         scheme = "HTTPS" if getattr(settings, "tls_cert_file", None) else "HTTP"
         for probe in PROBES:  # the devstack's readiness check too: GET /healthz
             get = container[probe]["httpGet"]
@@ -167,7 +167,7 @@ def test_every_web_front_end_has_a_deployment_and_a_service_with_http_probes_on_
 
 @OVERLAYS
 def test_web_front_ends_keep_one_replica_and_a_budget_that_lets_it_be_evicted(overlay):
-    """Sessions live in the process's memory (services/console/sessions.py): a second replica would
+    """Sessions live in the process's memory (services/console/adapters/sessions.py): a second replica would
     need cookie affinity at the ingress (deploy/README.md). With one, a budget must not block drains."""
     docs = render(overlay)
     pods = deployment_pods(docs)

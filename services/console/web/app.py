@@ -38,8 +38,8 @@ from likeness_common import purposes
 from likeness_common.proto import enum_name, ts
 from likeness_common.tls import ClientTls
 
-from .bootstrap import Backends, ConsoleSettings
-from .sessions import COOKIE, Session, SessionStore
+from ..adapters.sessions import COOKIE, Session, SessionStore
+from ..bootstrap import Backends, ConsoleSettings
 
 HERE = Path(__file__).parent
 log = structlog.get_logger("likeness.console")
