@@ -98,6 +98,14 @@ def require(violations: list[FieldViolation], message: str = "invalid request") 
         raise InvalidArgument(f"{message}: {detail}", violations=violations)
 
 
+def check_id(field: str, value: str, prefix: str, violations: list[FieldViolation]) -> None:
+    """An id of the kind `prefix` (`tal`, `agc`, ...), the same rule in every service."""
+    from .ids import is_id
+
+    if not is_id(value, prefix):
+        violations.append(FieldViolation(field, f"must be a {prefix}_ id"))
+
+
 def check_request_id(request_id: str, violations: list[FieldViolation]) -> None:
     """`request_id` (idempotency key) rules, the same on every mutating RPC."""
     if len(request_id) > 128 or not request_id.isprintable():

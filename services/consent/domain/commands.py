@@ -5,8 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from likeness_common.errors import FieldViolation, check_request_id, require
-from likeness_common.ids import is_id
+from likeness_common.errors import FieldViolation, check_id, check_request_id, require
 from likeness_common.territories import ISO_3166_1_ALPHA_2
 
 from .model import Condition, Modality, Purpose, normalize_custom
@@ -63,11 +62,6 @@ class CheckConsent:
     territory: str
     at: datetime | None
     at_least_as_fresh: str
-
-
-def check_id(field: str, value: str, prefix: str, violations: list[FieldViolation]) -> None:
-    if not is_id(value, prefix):
-        violations.append(FieldViolation(field, f"must be a {prefix}_ id"))
 
 
 def parse_modality(value: str, field: str, violations: list[FieldViolation]) -> Modality | None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from likeness_common.documents import canonical_json
-from likeness_common.errors import FailedPrecondition, FieldViolation, NotFound, PermissionDenied, require
+from likeness_common.errors import FailedPrecondition, FieldViolation, NotFound, PermissionDenied, check_id, require
 from likeness_common.ids import new_id
 from likeness_common.ports import Signer
 from likeness_common.principal import Principal
@@ -87,7 +87,7 @@ async def create_grant(
 async def revoke_grant(cmd: commands.RevokeGrant, actor: Principal, uow: ConsentUnitOfWork) -> tuple[Grant, int]:
     v: list[FieldViolation] = []
     commands.check_request_id(cmd.request_id, v)
-    commands.check_id("grant_id", cmd.grant_id, "grt", v)
+    check_id("grant_id", cmd.grant_id, "grt", v)
     if len(cmd.reason) > 500:
         v.append(FieldViolation("reason", "at most 500 characters"))
     require(v)
@@ -114,7 +114,7 @@ async def revoke_grant(cmd: commands.RevokeGrant, actor: Principal, uow: Consent
 
 async def get_grant(grant_id: str, actor: Principal, uow: ConsentUnitOfWork) -> Grant:
     v: list[FieldViolation] = []
-    commands.check_id("grant_id", grant_id, "grt", v)
+    check_id("grant_id", grant_id, "grt", v)
     require(v)
     async with uow:
         grant = await uow.grants.get(grant_id)
@@ -137,7 +137,7 @@ def _may_read(actor: Principal, grant: Grant) -> bool:
 
 async def list_grants(talent_id: str, after: str, limit: int, actor: Principal, uow: ConsentUnitOfWork) -> list[Grant]:
     v: list[FieldViolation] = []
-    commands.check_id("talent_id", talent_id, "tal", v)
+    check_id("talent_id", talent_id, "tal", v)
     require(v)
     async with uow:
         if actor.is_agency or actor.is_talent:
@@ -150,7 +150,7 @@ async def check_consent(
     cmd: commands.CheckConsent, actor: Principal, reader: ConsentReader, uow_factory
 ) -> tuple[ConsentDecision, int]:
     v: list[FieldViolation] = []
-    commands.check_id("talent_id", cmd.talent_id, "tal", v)
+    check_id("talent_id", cmd.talent_id, "tal", v)
     modality = commands.parse_modality(cmd.modality, "modality", v)
     purpose = commands.parse_purpose(cmd.purpose, "purpose", v)
     territory = commands.parse_territory(cmd.territory, "territory", v) if cmd.territory else ""
@@ -162,7 +162,7 @@ async def check_consent(
             raise PermissionDenied("a platform may check only its own uses")
         platform_id = actor.principal_id
     else:
-        commands.check_id("platform_id", platform_id, "plt", v)
+        check_id("platform_id", platform_id, "plt", v)
     min_revision = decode_token(cmd.at_least_as_fresh)
     require(v)
     if actor.is_agency or actor.is_talent:

@@ -7,25 +7,20 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from likeness_common import credentials
-from likeness_common.errors import FailedPrecondition, FieldViolation, NotFound, PermissionDenied, check_request_id, require
+from likeness_common.errors import FailedPrecondition, FieldViolation, NotFound, PermissionDenied, check_id, require
 from likeness_common.ids import is_id, new_id
 from likeness_common.principal import Principal, PrincipalKind
 
 from ..domain import commands, events
-from ..domain.model import MAX_REF_LENGTH, Agency, Mandate, Platform, Talent, TalentInvitation, check_name, check_optional_text
+from ..domain.commands import AGENCY, INVITATION, MANDATE, PLATFORM, TALENT
+from ..domain.model import Agency, Mandate, Platform, Talent, TalentInvitation
 from .ports import UnitOfWork
 
-AGENCY, PLATFORM, TALENT, MANDATE, INVITATION = "agc", "plt", "tal", "mnd", "inv"
 DEFAULT_INVITATION_TTL = timedelta(days=7)
 
 
 def _now() -> datetime:
     return datetime.now(UTC)
-
-
-def _check_id(field: str, value: str, prefix: str, violations: list[FieldViolation]) -> None:
-    if not is_id(value, prefix):
-        violations.append(FieldViolation(field, f"must be a {prefix}_ id"))
 
 
 def _require_operator(actor: Principal) -> None:
@@ -60,43 +55,38 @@ async def _represents(uow: UnitOfWork, agency_id: str, talent_id: str, now: date
 
 async def register_agency(cmd: commands.RegisterAgency, actor: Principal, uow: UnitOfWork) -> tuple[Agency, str]:
     """-> (agency, api key); the key is "" when a retried request_id returns the first result."""
-    _require_operator(actor)
-    violations: list[FieldViolation] = []
-    name = check_name("display_name", cmd.display_name, violations)
-    check_request_id(cmd.request_id, violations)
-    require(violations)
-    async with uow:
-        once = _Idempotent(uow, actor, "RegisterAgency", cmd.request_id, {"display_name": name})
-        if prior := await once.recall():
-            return await _get_or_fail(uow.agencies.get(prior["agency_id"])), ""
-        agency = Agency(new_id(AGENCY), name, _now())
-        await uow.agencies.add(agency)
-        api_key = await uow.credentials.issue(PrincipalKind.AGENCY, agency.agency_id)
-        uow.emit(events.AgencyRegistered(agency.agency_id, name, actor.principal_id))
-        await once.done({"agency_id": agency.agency_id})
-        await uow.commit()
-    return agency, api_key
+    return await _register_party(cmd, actor, uow, PrincipalKind.AGENCY)
 
 
-async def register_platform(
-    cmd: commands.RegisterPlatform, actor: Principal, uow: UnitOfWork
-) -> tuple[Platform, str]:
+async def register_platform(cmd: commands.RegisterPlatform, actor: Principal, uow: UnitOfWork) -> tuple[Platform, str]:
+    """-> (platform, api key); the key is "" when a retried request_id returns the first result."""
+    return await _register_party(cmd, actor, uow, PrincipalKind.PLATFORM)
+
+
+# An agency and a platform are registered alike: (id prefix and field, record, event, operation name).
+_PARTIES = {
+    PrincipalKind.AGENCY: (AGENCY, "agency_id", Agency, events.AgencyRegistered, "RegisterAgency"),
+    PrincipalKind.PLATFORM: (PLATFORM, "platform_id", Platform, events.PlatformRegistered, "RegisterPlatform"),
+}
+
+
+async def _register_party(cmd: commands.RegisterParty, actor: Principal, uow: UnitOfWork, kind: PrincipalKind) -> tuple[Any, str]:
     _require_operator(actor)
-    violations: list[FieldViolation] = []
-    name = check_name("display_name", cmd.display_name, violations)
-    check_request_id(cmd.request_id, violations)
-    require(violations)
+    name = cmd.validate()
+    prefix, id_field, record, registered, operation = _PARTIES[kind]
     async with uow:
-        once = _Idempotent(uow, actor, "RegisterPlatform", cmd.request_id, {"display_name": name})
+        repository = uow.agencies if kind is PrincipalKind.AGENCY else uow.platforms  # (bound on entering)
+        once = _Idempotent(uow, actor, operation, cmd.request_id, {"display_name": name})
         if prior := await once.recall():
-            return await _get_or_fail(uow.platforms.get(prior["platform_id"])), ""
-        platform = Platform(new_id(PLATFORM), name, _now())
-        await uow.platforms.add(platform)
-        api_key = await uow.credentials.issue(PrincipalKind.PLATFORM, platform.platform_id)
-        uow.emit(events.PlatformRegistered(platform.platform_id, name, actor.principal_id))
-        await once.done({"platform_id": platform.platform_id})
+            return await _get_or_fail(repository.get(prior[id_field])), ""
+        principal_id = new_id(prefix)
+        party = record(principal_id, name, _now())
+        await repository.add(party)
+        api_key = await uow.credentials.issue(kind, principal_id)
+        uow.emit(registered(principal_id, name, actor.principal_id))
+        await once.done({id_field: principal_id})
         await uow.commit()
-    return platform, api_key
+    return party, api_key
 
 
 async def get_agency(agency_id: str, actor: Principal, uow: UnitOfWork) -> Agency:
@@ -137,21 +127,13 @@ async def register_talent(
     the agency that receives the mandate, or register the talent alone."""
     if not (actor.is_operator or actor.is_agency):
         raise PermissionDenied("only an agency or an operator registers talent")
-    violations: list[FieldViolation] = []
-    name = check_name("display_name", cmd.display_name, violations)
-    ref = check_optional_text("external_ref", cmd.external_ref, violations, limit=MAX_REF_LENGTH)
-    check_request_id(cmd.request_id, violations)
     agency_id = cmd.agency_id
     if actor.is_agency:
         if agency_id and agency_id != actor.principal_id:
             raise PermissionDenied("an agency registers talent for itself only")
         agency_id = actor.principal_id
-    elif agency_id:
-        _check_id("agency_id", agency_id, AGENCY, violations)
     now = _now()
-    if cmd.mandate_valid_until is not None and cmd.mandate_valid_until <= now:
-        violations.append(FieldViolation("mandate_valid_until", "must be in the future"))
-    require(violations)
+    name, ref = cmd.validate(now)
     params = {"display_name": name, "external_ref": ref, "agency_id": agency_id, "until": cmd.mandate_valid_until}
     async with uow:
         once = _Idempotent(uow, actor, "RegisterTalent", cmd.request_id, params)
@@ -201,15 +183,7 @@ async def list_talent(page: commands.Page, actor: Principal, uow: UnitOfWork) ->
 
 async def grant_mandate(cmd: commands.GrantMandate, actor: Principal, uow: UnitOfWork) -> Mandate:
     _require_operator(actor)
-    violations: list[FieldViolation] = []
-    _check_id("agency_id", cmd.agency_id, AGENCY, violations)
-    _check_id("talent_id", cmd.talent_id, TALENT, violations)
-    check_request_id(cmd.request_id, violations)
-    now = _now()
-    valid_from = cmd.valid_from or now
-    if cmd.valid_until is not None and cmd.valid_until <= valid_from:
-        violations.append(FieldViolation("valid_until", "must be after valid_from"))
-    require(violations)
+    valid_from = cmd.validate(_now())
     params = asdict(cmd) | {"request_id": None, "valid_from": cmd.valid_from}
     async with uow:
         once = _Idempotent(uow, actor, "GrantMandate", cmd.request_id, params)
@@ -230,11 +204,7 @@ async def grant_mandate(cmd: commands.GrantMandate, actor: Principal, uow: UnitO
 async def end_mandate(cmd: commands.EndMandate, actor: Principal, uow: UnitOfWork) -> Mandate:
     if actor.is_platform:
         raise PermissionDenied("a platform cannot end mandates")
-    violations: list[FieldViolation] = []
-    _check_id("mandate_id", cmd.mandate_id, MANDATE, violations)
-    check_request_id(cmd.request_id, violations)
-    reason = check_optional_text("reason", cmd.reason, violations, limit=500)
-    require(violations)
+    reason = cmd.validate()
     async with uow:
         once = _Idempotent(uow, actor, "EndMandate", cmd.request_id, {"mandate_id": cmd.mandate_id, "reason": reason})
         if await once.recall():
@@ -289,9 +259,7 @@ async def rotate_api_key(cmd: commands.RotateApiKey, actor: Principal, uow: Unit
     target = cmd.principal_id or actor.principal_id
     if target != actor.principal_id and not actor.is_operator:
         raise PermissionDenied("only an operator may rotate another principal's key")
-    violations: list[FieldViolation] = []
-    check_request_id(cmd.request_id, violations)
-    require(violations)
+    cmd.validate()
     async with uow:
         once = _Idempotent(uow, actor, "RotateApiKey", cmd.request_id, {"principal_id": target})
         if await once.recall():
@@ -313,11 +281,7 @@ async def rotate_api_key(cmd: commands.RotateApiKey, actor: Principal, uow: Unit
 
 async def revoke_api_keys(cmd: commands.RevokeApiKeys, actor: Principal, uow: UnitOfWork) -> int:
     _require_operator(actor)
-    violations: list[FieldViolation] = []
-    check_request_id(cmd.request_id, violations)
-    if not cmd.principal_id:
-        violations.append(FieldViolation("principal_id", "must not be empty"))
-    require(violations)
+    cmd.validate()
     async with uow:
         once = _Idempotent(uow, actor, "RevokeApiKeys", cmd.request_id, {"principal_id": cmd.principal_id})
         if prior := await once.recall():
@@ -341,10 +305,7 @@ async def create_talent_invitation(
     if not actor.is_agency:
         raise PermissionDenied("the agency representing the talent invites them; an operator issues an "
                                "identity-verified credential instead (IssueTalentCredential)")  # fmt: skip
-    violations: list[FieldViolation] = []
-    _check_id("talent_id", cmd.talent_id, TALENT, violations)
-    check_request_id(cmd.request_id, violations)
-    require(violations)
+    cmd.validate()
     async with uow:
         now = _now()
         if not await _represents(uow, actor.principal_id, cmd.talent_id, now):
@@ -393,14 +354,7 @@ async def issue_talent_credential(cmd: commands.IssueTalentCredential, actor: Pr
     """Operator, after checking the person's identity out of band -> (talent, now identity-verified;
     their API key, "" on a retried request_id)."""
     _require_operator(actor)
-    violations: list[FieldViolation] = []
-    _check_id("talent_id", cmd.talent_id, TALENT, violations)
-    check_request_id(cmd.request_id, violations)
-    if not cmd.identity_verified:
-        violations.append(FieldViolation("identity_verified", "must be true: an operator issues a credential only after "
-                                         "checking the person's identity (an agency's invitation gives an unverified one)"))  # fmt: skip
-    note = check_optional_text("note", cmd.note, violations, limit=500)
-    require(violations)
+    note = cmd.validate()
     async with uow:
         once = _Idempotent(uow, actor, "IssueTalentCredential", cmd.request_id, {"talent_id": cmd.talent_id, "note": note})
         if await once.recall():
@@ -428,7 +382,7 @@ def _mandate_granted(mandate: Mandate, actor: Principal) -> events.MandateGrante
 
 def _validate_id(field: str, value: str, prefix: str) -> None:
     violations: list[FieldViolation] = []
-    _check_id(field, value, prefix, violations)
+    check_id(field, value, prefix, violations)
     require(violations)
 
 
