@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 from dataclasses import asdict
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import numpy as np
 
@@ -24,7 +24,6 @@ from likeness_common.principal import Principal
 
 from ..domain import commands, events
 from ..domain.model import (
-    MAX_RETENTION,
     Dispute,
     DisputeState,
     Enrollment,
@@ -59,30 +58,6 @@ async def _authorize(uow: EnrollmentUnitOfWork, actor: Principal, talent_id: str
     raise PermissionDenied(f"no active mandate over talent {talent_id}", reason="NO_MANDATE")
 
 
-def _validate(cmd: commands.Enroll, max_samples: int, now: datetime) -> None:
-    v: list[FieldViolation] = []
-    if not is_id(cmd.talent_id, "tal"):
-        v.append(FieldViolation("talent_id", "must be a tal_ id"))
-    check_request_id(cmd.request_id, v)
-    field = "images" if cmd.modality is Modality.FACE else "clips"
-    if not cmd.samples:
-        v.append(FieldViolation(field, "send at least one sample"))
-    if len(cmd.samples) > max_samples:
-        v.append(FieldViolation(field, f"at most {max_samples} samples per request"))
-    require(v)
-    n = cmd.notice
-    if n is None or not n.purpose_text.strip():
-        raise FailedPrecondition("enrollment needs the biometric notice the talent accepted", reason="NOTICE_REQUIRED")
-    v = []
-    if n.retention <= timedelta(0) or n.retention > MAX_RETENTION:
-        v.append(FieldViolation("notice.retention", f"must be positive and at most {MAX_RETENTION.days} days"))
-    if n.accepted_at > now + timedelta(minutes=5):
-        v.append(FieldViolation("notice.accept_time", "must not be in the future"))
-    if len(n.purpose_text) > 4000 or len(n.version) > 64:
-        v.append(FieldViolation("notice", "purpose text at most 4000 characters, version at most 64"))
-    require(v)
-
-
 def _fingerprint(cmd: commands.Enroll) -> dict:
     return {
         "talent_id": cmd.talent_id,
@@ -105,7 +80,7 @@ async def enroll(
     with the enrollment or not at all (no step after the commit that a cancelled call could skip).
     Returns the enrollment, the per-sample outcomes and the review-band similarities."""
     now = _now()
-    _validate(cmd, max_samples, now)
+    cmd.validate(max_samples, now)
     operation = f"Enroll{cmd.modality.value.title()}"
     params = _fingerprint(cmd)
     async with uow:
