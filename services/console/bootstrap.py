@@ -1,20 +1,21 @@
-"""Settings of the agency console (prefix `LIKENESS_CONSOLE_`) and its gRPC backends."""
+"""Settings of the agency console (prefix `LIKENESS_CONSOLE_`) and wiring: its gRPC backends and
+session store behind the web app. Used by __main__ and tests."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from contextlib import asynccontextmanager
 from pathlib import Path
 
-import grpc
 from pydantic import Field
 from pydantic_settings import BaseSettings
+from starlette.applications import Starlette
 
-from likeness.consent.v1 import consent_pb2_grpc
-from likeness.enrollment.v1 import enrollment_pb2_grpc
-from likeness.registry.v1 import registry_pb2_grpc
-from likeness.verification.v1 import verification_pb2_grpc
 from likeness_common.settings import SettingsConfigDict
-from likeness_common.tls import ClientTls, aio_channel
+from likeness_common.tls import ClientTls
+
+from .adapters.backends import GrpcBackends
+from .adapters.sessions import SessionStore
+from .web.app import Console, create_app
 
 
 class ConsoleSettings(BaseSettings):
@@ -36,32 +37,20 @@ class ConsoleSettings(BaseSettings):
     rpc_timeout_seconds: float = Field(60.0, gt=0, description="Deadline of every gRPC call to the services.")
 
 
-@dataclass
-class Backends:
-    """One channel per service, shared by every session; each call carries the session's own key."""
+def build_app(settings: ConsoleSettings, client_tls: ClientTls | None = None) -> Starlette:
+    """The console: sessions in this process's memory, and the services' gRPC stubs, connected when
+    the app starts (inside its event loop). `client_tls`: how to reach services that serve TLS
+    (LIKENESS_TLS_CA_FILE and, for mutual TLS, the client certificate; see CommonSettings)."""
+    console = Console(settings, SessionStore(settings.session_idle_seconds, settings.max_sessions))
+    targets = (settings.registry_target, settings.consent_target, settings.enrollment_target, settings.verification_target)
 
-    registry: registry_pb2_grpc.RegistryServiceStub
-    consent: consent_pb2_grpc.ConsentServiceStub
-    enrollment: enrollment_pb2_grpc.EnrollmentServiceStub
-    verification: verification_pb2_grpc.VerificationServiceStub
-    channels: list[grpc.aio.Channel]
+    @asynccontextmanager
+    async def lifespan(app: Starlette):
+        backends = GrpcBackends.connect(targets, settings.max_upload_bytes, client_tls)
+        console.backends = backends
+        try:
+            yield
+        finally:
+            await backends.close()
 
-    @classmethod
-    def connect(cls, settings: ConsoleSettings, tls: ClientTls | None = None) -> Backends:
-        """Call inside the running event loop. `tls`: how to reach services that serve TLS
-        (LIKENESS_TLS_CA_FILE and, for mutual TLS, the client certificate; see CommonSettings)."""
-        limit = settings.max_upload_bytes + (1 << 20)
-        options = [("grpc.max_send_message_length", limit), ("grpc.max_receive_message_length", 64 << 20)]
-        targets = (settings.registry_target, settings.consent_target, settings.enrollment_target, settings.verification_target)
-        channels = [aio_channel(t, tls, options) for t in targets]
-        return cls(
-            registry_pb2_grpc.RegistryServiceStub(channels[0]),
-            consent_pb2_grpc.ConsentServiceStub(channels[1]),
-            enrollment_pb2_grpc.EnrollmentServiceStub(channels[2]),
-            verification_pb2_grpc.VerificationServiceStub(channels[3]),
-            channels,
-        )
-
-    async def close(self) -> None:
-        for channel in self.channels:
-            await channel.close()
+    return create_app(console, lifespan)

@@ -5,9 +5,9 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 import pytest
-from console.adapters.sessions import Session
-from console.bootstrap import ConsoleSettings
-from console.web.app import ROSTER_MAX_AGE, ROSTER_MIN_INTERVAL, Console
+from console.domain.model import ROSTER_MAX_AGE, ROSTER_MIN_INTERVAL, Session
+from console.service_layer.handlers import Handlers
+from console.web.app import templates
 
 from likeness.registry.v1 import registry_pb2 as rpb
 from likeness.verification.v1 import verification_pb2 as vpb
@@ -38,44 +38,43 @@ class Verification:
 @pytest.fixture
 def console():
     clock = SimpleNamespace(now=1000.0)
-    c = Console(ConsoleSettings())
-    c.clock = lambda: clock.now
-    c.backends = SimpleNamespace(registry=Registry(), verification=Verification())
+    backends = SimpleNamespace(registry=Registry(), verification=Verification())
+    c = Handlers(backends, timeout=60.0, max_upload_bytes=1 << 20, clock=lambda: clock.now)
     return c, clock
 
 
 async def test_polls_reuse_the_roster_until_it_ages(console):
     c, clock = console
     session = Session(api_key="lk_x.y", agency_id="agc_1")
-    c.rpc.verification.matched = [["tal_a", "tal_other_agency"]]
+    c.backends.verification.matched = [["tal_a", "tal_other_agency"]]
     for _ in range(10):  # 20 s of polling
         rows = await c.uses_rows(session)
         clock.now += 2
-    assert c.rpc.registry.calls == 1
+    assert c.backends.registry.calls == 1
     assert [m["name"] for m in rows[0]["matches"]] == ["Ada"] and rows[0]["others"] == 1
     clock.now += ROSTER_MAX_AGE
     await c.uses_rows(session)
-    assert c.rpc.registry.calls == 2
+    assert c.backends.registry.calls == 2
 
 
 async def test_a_use_of_an_unseen_talent_refetches_at_most_every_few_seconds(console):
     c, clock = console
     session = Session(api_key="lk_x.y", agency_id="agc_1")
-    c.rpc.verification.matched = [["tal_a"]]
+    c.backends.verification.matched = [["tal_a"]]
     await c.uses_rows(session)
     # a talent registered elsewhere (the CLI) is matched a moment later
-    c.rpc.registry.talent.append(rpb.Talent(talent_id="tal_b", display_name="Bo"))
-    c.rpc.verification.matched.insert(0, ["tal_b"])
+    c.backends.registry.talent.append(rpb.Talent(talent_id="tal_b", display_name="Bo"))
+    c.backends.verification.matched.insert(0, ["tal_b"])
     clock.now += 1
     rows = await c.uses_rows(session)
-    assert c.rpc.registry.calls == 1 and rows[0]["others"] == 1  # too soon: counted as another's for now
+    assert c.backends.registry.calls == 1 and rows[0]["others"] == 1  # too soon: counted as another's for now
     clock.now += ROSTER_MIN_INTERVAL
     rows = await c.uses_rows(session)
-    assert c.rpc.registry.calls == 2 and [m["name"] for m in rows[0]["matches"]] == ["Bo"]
+    assert c.backends.registry.calls == 2 and [m["name"] for m in rows[0]["matches"]] == ["Bo"]
     for _ in range(5):
         clock.now += ROSTER_MIN_INTERVAL
         await c.uses_rows(session)
-    assert c.rpc.registry.calls == 2  # nothing unseen any more
+    assert c.backends.registry.calls == 2  # nothing unseen any more
 
 
 async def test_registering_talent_in_the_console_drops_the_cache(console):
@@ -84,16 +83,16 @@ async def test_registering_talent_in_the_console_drops_the_cache(console):
     await c.talent_names(session, {"tal_a"})
     session.roster.fetched_at = None  # what register_talent does after RegisterTalent succeeds
     await c.talent_names(session, {"tal_a"})
-    assert c.rpc.registry.calls == 2
+    assert c.backends.registry.calls == 2
 
 
 async def test_a_use_says_whether_the_platform_asked_for_a_signed_clip(console):
     c, _clock = console
     session = Session(api_key="lk_x.y", agency_id="agc_1")
-    c.rpc.verification.matched = [["tal_a"], ["tal_a"]]
-    c.rpc.verification.signed = {"ver_1"}
+    c.backends.verification.matched = [["tal_a"], ["tal_a"]]
+    c.backends.verification.signed = {"ver_1"}
     rows = await c.uses_rows(session)
-    html = c.templates.get_template("uses_rows.html").render(rows=rows, session=session)
+    html = templates().get_template("uses_rows.html").render(rows=rows, session=session)
     signed_row, plain_row = (html.split('data-verification-id="ver_1"')[1].split("</tr>")[0],
                              html.split('data-verification-id="ver_0"')[1].split("</tr>")[0])  # fmt: skip
     assert "asked for the clip signed" in signed_row and "asked for the clip signed" not in plain_row

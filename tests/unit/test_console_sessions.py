@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import time
 
-from console.adapters.sessions import Session, SessionStore
+from console.adapters.sessions import SessionStore
+from console.domain.model import Session
 
 
 def test_anonymous_sessions_never_evict_a_signed_in_agency():

@@ -8,9 +8,9 @@ from types import SimpleNamespace
 from urllib.parse import urlencode
 
 import pytest
-from console.adapters.sessions import COOKIE, Session
-from console.bootstrap import ConsoleSettings
-from console.web.app import create_app
+from console.bootstrap import ConsoleSettings, build_app
+from console.domain.model import Session
+from console.web.app import COOKIE
 
 from likeness.registry.v1 import registry_pb2 as rpb
 
@@ -29,7 +29,7 @@ class Registry:
 
 @pytest.fixture
 def app():
-    app = create_app(ConsoleSettings())
+    app = build_app(ConsoleSettings())
     app.state.console.backends = SimpleNamespace(registry=Registry())  # any other service asked would fail the test
     return app
 

@@ -141,7 +141,7 @@ def test_every_web_front_end_has_a_deployment_and_a_service_with_http_probes_on_
         assert settings.port == int(compose_services[name]["environment"][f"{WEB_PREFIXES[name]}PORT"])
         ports = {p["name"]: p["containerPort"] for p in container["ports"]}
         assert ports == {"http": settings.port}, name
-        routes = {route.path for route in importlib.import_module(f"{module}.web.app").create_app(settings).routes}
+        routes = {route.path for route in importlib.import_module(f"{module}.bootstrap").build_app(settings).routes}
         scheme = "HTTPS" if getattr(settings, "tls_cert_file", None) else "HTTP"
         for probe in PROBES:  # the devstack's readiness check too: GET /healthz
             get = container[probe]["httpGet"]

@@ -14,7 +14,7 @@ def test_the_api_enum_and_the_consent_domain_name_exactly_the_shared_purposes():
 
 
 def test_verify_and_the_console_take_theirs_from_it():
-    from console.web.app import PURPOSES as FORM
+    from console.domain.model import PURPOSES as FORM
 
     assert PURPOSES is purposes.ALL
     assert FORM == [p.lower() for p in purposes.NAMED] and "custom" not in FORM

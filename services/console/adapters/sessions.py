@@ -1,68 +1,14 @@
-"""Server-side sessions: a random id in an HttpOnly, SameSite=Strict cookie (Secure over TLS) maps to
-the agency's (or a talent's own) API key, kept only in this process's memory; one CSRF token per session."""
+"""Server-side sessions: a random id (in an HttpOnly, SameSite=Strict cookie, Secure over TLS: see
+web/app.py) maps to the agency's (or a talent's own) API key, kept only in this process's memory;
+one CSRF token per session (domain.model.Session)."""
 
 from __future__ import annotations
 
-import hmac
 import secrets
 import time
 from collections import OrderedDict
-from dataclasses import dataclass, field
 
-COOKIE = "likeness_console"
-
-
-@dataclass
-class Roster:
-    """The agency's talent names as the Uses page last fetched them, so that its 2 s poll does not
-    page through the whole roster every time. `others`: talent ids seen in a use that were not in
-    the roster when it was fetched (another agency's talent matched in the same clip)."""
-
-    names: dict[str, str] = field(default_factory=dict)
-    others: set[str] = field(default_factory=set)
-    fetched_at: float | None = None  # time.monotonic(); None: fetch before use
-
-    def stale(self, wanted: set[str], now: float, max_age: float, min_interval: float) -> bool:
-        if self.fetched_at is None or now - self.fetched_at >= max_age:
-            return True
-        unseen = wanted - self.names.keys() - self.others
-        return bool(unseen) and now - self.fetched_at >= min_interval
-
-
-@dataclass
-class Session:
-    csrf: str = field(default_factory=lambda: secrets.token_urlsafe(32))
-    api_key: str = ""  # empty until signed in; never rendered
-    agency_id: str = ""
-    agency_name: str = ""
-    # A talent signed in with their own credential (then agency_id is empty), as WhoAmI said at sign-in.
-    talent_id: str = ""
-    talent_name: str = ""
-    identity_verified: bool = False
-    invited_by_agency_id: str = ""
-    flash: str = ""
-    last_seen: float = field(default_factory=time.monotonic)
-    roster: Roster = field(default_factory=Roster)
-
-    @property
-    def signed_in(self) -> bool:
-        return bool(self.api_key)
-
-    @property
-    def kind(self) -> str:
-        """Which of the console's pages this session may use: "talent" or "agency"."""
-        return "talent" if self.talent_id else "agency"
-
-    @property
-    def home(self) -> str:
-        return "/me" if self.talent_id else "/talent"
-
-    def csrf_ok(self, token: str | None) -> bool:
-        return bool(token) and hmac.compare_digest(self.csrf.encode(), str(token).encode())
-
-    def pop_flash(self) -> str:
-        message, self.flash = self.flash, ""
-        return message
+from ..domain.model import Session
 
 
 class SessionStore:

@@ -1,0 +1,1 @@
+"""The console's HTTP side: Starlette routes, middleware, forms in, rendered templates out."""
