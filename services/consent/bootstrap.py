@@ -11,6 +11,7 @@ from pydantic import Field
 
 from likeness.consent.v1 import consent_pb2_grpc
 from likeness_common.app import Periodic, ServiceApp
+from likeness_common.bootstrap import PerCall, bind
 from likeness_common.credentials import PostgresAuthenticator
 from likeness_common.crypto import Kek
 from likeness_common.db import Migrations
@@ -62,7 +63,8 @@ def build_app(pool: asyncpg.Pool, dsn: str, kek: Kek, settings: ConsentSettings)
     def uow() -> PostgresConsentUnitOfWork:
         return PostgresConsentUnitOfWork(pool)
 
-    servicer = ConsentServicer(uow, view, keyring, pool)
+    h = bind(handlers, uow=PerCall(uow), uow_factory=uow, signer=keyring, reader=view)
+    servicer = ConsentServicer(h, view, keyring, pool)
     binding = ServiceBinding(SERVICE_NAME, servicer, consent_pb2_grpc.add_ConsentServiceServicer_to_server)
     public = {f"/{SERVICE_NAME}/GetSigningKeys"}
     server = GrpcServer([binding], settings, PostgresAuthenticator(pool), public)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from types import SimpleNamespace
 
 import grpc
 
@@ -17,13 +17,13 @@ from likeness_common.tokens import encode_token
 
 from .adapters.proto_mapping import denial_pb, grant_pb, modality_name, purpose_name
 from .domain import commands
-from .service_layer import handlers
-from .service_layer.ports import ConsentReader, ConsentUnitOfWork
+from .service_layer.ports import ConsentReader
 
 
 class ConsentServicer(consent_pb2_grpc.ConsentServiceServicer):
-    def __init__(self, uow: Callable[[], ConsentUnitOfWork], reader: ConsentReader, keyring: SigningKeyring, pool) -> None:
-        self._uow, self._reader, self._keyring, self._pool = uow, reader, keyring, pool
+    def __init__(self, h: SimpleNamespace, reader: ConsentReader, keyring: SigningKeyring, pool) -> None:
+        """`h`: service_layer.handlers with their dependencies bound (bootstrap)."""
+        self._h, self._reader, self._keyring, self._pool = h, reader, keyring, pool
         self._audit_report = SharedChainReports(pool)
 
     async def CreateGrant(self, request: pb.CreateGrantRequest, context: grpc.aio.ServicerContext) -> pb.CreateGrantResponse:
@@ -43,7 +43,7 @@ class ConsentServicer(consent_pb2_grpc.ConsentServiceServicer):
             conditions=tuple((c.kind, c.value) for c in g.conditions),
             terms_ref=g.terms_ref,
         )
-        grant, revision = await handlers.create_grant(cmd, current_principal(), self._uow(), self._keyring)
+        grant, revision = await self._h.create_grant(cmd, current_principal())
         self._reader.applied(grant, revision)
         # The grant took effect at its creation (database time): a clock estimate a moment behind must not call it PENDING.
         now = max(self._reader.now(), grant.created_at)
@@ -51,17 +51,17 @@ class ConsentServicer(consent_pb2_grpc.ConsentServiceServicer):
 
     async def RevokeGrant(self, request: pb.RevokeGrantRequest, context: grpc.aio.ServicerContext) -> pb.RevokeGrantResponse:
         cmd = commands.RevokeGrant(request.request_id, request.grant_id, request.reason)
-        grant, revision = await handlers.revoke_grant(cmd, current_principal(), self._uow())
+        grant, revision = await self._h.revoke_grant(cmd, current_principal())
         self._reader.applied(grant, revision)
         return pb.RevokeGrantResponse(grant=grant_pb(grant, self._reader.now()), consistency_token=encode_token(revision))
 
     async def GetGrant(self, request: pb.GetGrantRequest, context: grpc.aio.ServicerContext) -> pb.GetGrantResponse:
-        grant = await handlers.get_grant(request.grant_id, current_principal(), self._uow())
+        grant = await self._h.get_grant(request.grant_id, current_principal())
         return pb.GetGrantResponse(grant=grant_pb(grant, self._reader.now()))
 
     async def ListGrants(self, request: pb.ListGrantsRequest, context: grpc.aio.ServicerContext) -> pb.ListGrantsResponse:
         size, after = page(request.page_size, request.page_token)
-        grants = await handlers.list_grants(request.talent_id, after, size, current_principal(), self._uow())
+        grants = await self._h.list_grants(request.talent_id, after, size, current_principal())
         now = self._reader.now()
         return pb.ListGrantsResponse(
             grants=[grant_pb(g, now) for g in grants], next_page_token=next_page_token([g.grant_id for g in grants], size)
@@ -78,7 +78,7 @@ class ConsentServicer(consent_pb2_grpc.ConsentServiceServicer):
             at=dt(request, "at"),
             at_least_as_fresh=request.at_least_as_fresh,
         )
-        decision, revision = await handlers.check_consent(cmd, current_principal(), self._reader, self._uow)
+        decision, revision = await self._h.check_consent(cmd, current_principal())
         return pb.CheckConsentResponse(
             allowed=decision.allowed,
             grant_ids=decision.grant_ids,

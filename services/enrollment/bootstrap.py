@@ -12,6 +12,7 @@ from pydantic import Field
 
 from likeness.enrollment.v1 import enrollment_pb2_grpc
 from likeness_common.app import Periodic, ServiceApp
+from likeness_common.bootstrap import PerCall, bind
 from likeness_common.credentials import PostgresAuthenticator
 from likeness_common.crypto import Kek
 from likeness_common.db import Migrations
@@ -70,7 +71,9 @@ def build_app(pool: asyncpg.Pool, dsn: str, kek: Kek, settings: EnrollmentSettin
 
     index, _loader, follower = followed_index(pool, dsn, kek, {m.value: "/".join(engine.model(m)) for m in Modality}, verification)
     likeness = IndexLikenessSearch(index, follower, verification.thresholds())
-    servicer = EnrollmentServicer(uow, engine, likeness, settings.max_samples)
+    h = bind(handlers, uow=PerCall(uow), engine=engine, likeness=likeness, max_samples=settings.max_samples,
+             engine_models={m: engine.model(m) for m in Modality})  # fmt: skip
+    servicer = EnrollmentServicer(h)
     binding = ServiceBinding(SERVICE_NAME, servicer, enrollment_pb2_grpc.add_EnrollmentServiceServicer_to_server)
     server = GrpcServer([binding], settings, PostgresAuthenticator(pool))
     sweeper = Periodic("retention-sweep", settings.retention_sweep_seconds, lambda: _sweep(uow, engine))

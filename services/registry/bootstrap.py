@@ -10,6 +10,7 @@ from pydantic import Field
 
 from likeness.registry.v1 import registry_pb2_grpc
 from likeness_common.app import ServiceApp
+from likeness_common.bootstrap import PerCall, bind
 from likeness_common.credentials import PostgresAuthenticator
 from likeness_common.db import Migrations
 from likeness_common.grpc_server import GrpcServer, ServiceBinding
@@ -17,6 +18,7 @@ from likeness_common.settings import ServiceSettings, SettingsConfigDict
 
 from . import SERVICE_NAME
 from .adapters.postgres import PostgresUnitOfWork
+from .service_layer import handlers
 from .servicer import RegistryServicer
 
 MIGRATIONS = Migrations("registry", Path(__file__).parent / "migrations")
@@ -31,8 +33,8 @@ class RegistrySettings(ServiceSettings):
 
 def build_app(pool: asyncpg.Pool, settings: RegistrySettings) -> ServiceApp:
     """The registry's server (nothing runs beside it)."""
-    ttl = timedelta(seconds=settings.talent_invitation_ttl_seconds)
-    servicer = RegistryServicer(lambda: PostgresUnitOfWork(pool), invitation_ttl=ttl)
+    h = bind(handlers, uow=PerCall(lambda: PostgresUnitOfWork(pool)), ttl=timedelta(seconds=settings.talent_invitation_ttl_seconds))
+    servicer = RegistryServicer(h)
     binding = ServiceBinding(SERVICE_NAME, servicer, registry_pb2_grpc.add_RegistryServiceServicer_to_server)
     public = {f"/{SERVICE_NAME}/RedeemTalentInvitation"}  # the code is the secret
     return ServiceApp(GrpcServer([binding], settings, PostgresAuthenticator(pool), public))

@@ -16,6 +16,7 @@ from likeness.verification.v1 import verification_pb2_grpc
 from likeness_biometrics import BioConfig
 from likeness_common import metrics
 from likeness_common.app import ServiceApp
+from likeness_common.bootstrap import PerCall, bind
 from likeness_common.credentials import PostgresAuthenticator
 from likeness_common.crypto import Kek
 from likeness_common.db import Migrations
@@ -32,6 +33,8 @@ from .adapters.index import IndexFollower, IndexSearcher, LikenessIndex, Templat
 from .adapters.operations import PostgresOperations
 from .adapters.postgres import PostgresVerificationUnitOfWork
 from .domain.model import Modality, Thresholds
+from .service_layer import handlers
+from .service_layer import operations as lro_handlers
 from .service_layer.handlers import SyncBudget
 from .service_layer.operations import OperationPolicy, OperationRunner, verify_runner
 from .service_layer.ports import C2paTrust
@@ -193,7 +196,8 @@ def build_app(
         return PostgresVerificationUnitOfWork(pool)
 
     budget = SyncBudget(settings.sync_video_seconds, settings.sync_audio_seconds)
-    limits = Limits(min(settings.max_media_bytes, settings.max_message_bytes), settings.max_stream_bytes, settings.max_message_bytes, budget)
+    limits = Limits(min(settings.max_media_bytes, settings.max_message_bytes), settings.max_stream_bytes, settings.max_message_bytes,
+                    operation_bytes=settings.operation_max_bytes)  # fmt: skip
     policy = OperationPolicy(
         max_bytes=settings.operation_max_bytes, max_seconds=settings.operation_max_seconds,
         retention=timedelta(hours=settings.operation_retention_hours), lease=timedelta(seconds=settings.operation_lease_seconds),
@@ -205,11 +209,13 @@ def build_app(
     run = verify_runner(uow, extractor, searcher, consent.for_caller, keyring, thresholds, policy, require_identity_verified=strict,
                         clip_signer=clip_signer)  # fmt: skip
     runner = OperationRunner(operations, run, policy)
-    servicer = VerificationServicer(uow, extractor, searcher, consent, keyring, thresholds, limits, operations, policy, runner,
-                                    require_identity_verified=strict, clip_signer=clip_signer, c2pa_trust=c2pa_trust(settings))  # fmt: skip
+    h = bind(handlers, uow=PerCall(uow), extractor=extractor, searcher=searcher, signer=keyring, thresholds=thresholds,
+             budget=budget, require_identity_verified=strict, clip_signer=clip_signer)  # fmt: skip
+    ops = bind(lro_handlers, operations=operations, extractor=extractor, policy=policy)
+    servicer = VerificationServicer(h, ops, consent, limits, runner, c2pa_trust(settings))
     bindings = [
         ServiceBinding(SERVICE_NAME, servicer, verification_pb2_grpc.add_VerificationServiceServicer_to_server),
-        ServiceBinding(OPERATIONS_SERVICE, OperationsServicer(uow, operations, policy), operations_pb2_grpc.add_OperationsServicer_to_server),
+        ServiceBinding(OPERATIONS_SERVICE, OperationsServicer(h, ops), operations_pb2_grpc.add_OperationsServicer_to_server),
     ]
     server = GrpcServer(bindings, settings, PostgresAuthenticator(pool), {f"/{SERVICE_NAME}/GetC2paTrust"})
     return VerificationApp(server, extractor=extractor, index=index, follower=follower, consent=consent, keyring=keyring,

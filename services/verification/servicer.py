@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, replace
+from types import SimpleNamespace
 
 import grpc
 from google.longrunning import operations_pb2_grpc
@@ -15,18 +16,15 @@ from likeness.verification.v1 import verification_pb2 as pb
 from likeness.verification.v1 import verification_pb2_grpc
 from likeness_common.errors import InvalidArgument, ResourceExhausted
 from likeness_common.interceptors import caller_api_key, current_principal
-from likeness_common.ports import Signer
 from likeness_common.proto import next_page_token, page
 
 from .adapters.consent_client import ConsentClient
 from .adapters.proto_mapping import operation_pb, purpose_name, verification_pb
 from .domain import commands
-from .domain.model import Thresholds
 from .domain.operations import VerifyOperation
 from .service_layer import handlers
-from .service_layer import operations as lro_handlers
-from .service_layer.operations import OperationPolicy, OperationRunner, Operations
-from .service_layer.ports import C2paTrust, ClipSigner, Extractor, Searcher, VerificationUnitOfWork
+from .service_layer.operations import OperationRunner
+from .service_layer.ports import C2paTrust
 
 SIGNED_CHUNK_BYTES = 1 << 20  # VerifyStreamSigned sends the signed clip back in chunks of this size
 
@@ -36,7 +34,7 @@ class Limits:
     unary_bytes: int  # media in one Verify request
     stream_bytes: int  # media assembled from a VerifyStream
     reply_bytes: int = 50 << 20  # the largest message the server sends (a signed clip must fit)
-    budget: handlers.SyncBudget = handlers.SyncBudget()
+    operation_bytes: int = 1 << 30  # media assembled from one StartVerifyOperation (the operation policy's max_bytes)
 
 
 async def _assemble(requests: AsyncIterator[pb.VerifyStreamRequest], limit: int,
@@ -74,36 +72,29 @@ def _command(p: pb.VerifyParameters, media: bytes) -> commands.Verify:
 
 
 class VerificationServicer(verification_pb2_grpc.VerificationServiceServicer):
-    def __init__(self, uow: Callable[[], VerificationUnitOfWork], extractor: Extractor, searcher: Searcher,
-                 consent: ConsentClient, signer: Signer, thresholds: Thresholds, limits: Limits,
-                 operations: Operations, policy: OperationPolicy, runner: OperationRunner, *,
-                 require_identity_verified: bool = False, clip_signer: ClipSigner | None = None, c2pa_trust: C2paTrust | None = None) -> None:  # fmt: skip
-        self._uow, self._extractor, self._searcher = uow, extractor, searcher
-        self._clip_signer = clip_signer
+    def __init__(self, h: SimpleNamespace, operations: SimpleNamespace, consent: ConsentClient, limits: Limits, runner: OperationRunner,
+                 c2pa_trust: C2paTrust | None = None) -> None:  # fmt: skip
+        """`h`, `operations`: service_layer.handlers and .operations with their dependencies bound
+        (bootstrap); `consent` asks consent as the calling platform (its own key)."""
+        self._h, self._ops, self._consent, self._limits, self._runner = h, operations, consent, limits, runner
         self._c2pa_trust = c2pa_trust or C2paTrust()
-        self._require_identity_verified = require_identity_verified
-        self._consent, self._signer, self._thresholds, self._limits = consent, signer, thresholds, limits
-        self._operations, self._policy, self._runner = operations, policy, runner
 
     async def _verify(self, cmd: commands.Verify, context: grpc.aio.ServicerContext, max_bytes: int,
                       reply_bytes: int | None = None) -> tuple[pb.Verification, pb.SignedMedia | None]:  # fmt: skip
         """`reply_bytes`: the largest signed clip one answer can carry (default: the message limit)."""
         if cmd.embed_c2pa:
-            fits = handlers.check_signable(cmd, current_principal(), self._clip_signer, max_bytes, reply_bytes or self._limits.reply_bytes)
-        stored = await handlers.verify(
-            cmd, current_principal(), self._uow(), self._extractor, self._searcher,
-            self._consent.for_caller(caller_api_key(context)), self._signer, self._thresholds, max_bytes=max_bytes,
-            budget=self._limits.budget, require_identity_verified=self._require_identity_verified,
-        )  # fmt: skip
+            fits = self._h.check_signable(cmd, current_principal(), max_bytes=max_bytes, reply_bytes=reply_bytes or self._limits.reply_bytes)
+        consent = self._consent.for_caller(caller_api_key(context))
+        stored = await self._h.verify(cmd, current_principal(), consent=consent, max_bytes=max_bytes)
         if not cmd.embed_c2pa:
             return verification_pb(stored), None
-        signed = await handlers.signed_clip(cmd.media, stored, self._clip_signer, embed=fits)
+        signed = await self._h.signed_clip(cmd.media, stored, embed=fits)
         return verification_pb(stored), pb.SignedMedia(content=signed.content, media_type=signed.media_type, sidecar=signed.sidecar)
 
     def _signable(self, p: pb.VerifyParameters) -> None:
         """An operation asked for a C2PA sidecar: refused on its first message where there is no chain."""
         if p.embed_c2pa:
-            handlers.require_c2pa(self._clip_signer)
+            self._h.require_c2pa()
 
     async def Verify(self, request: pb.VerifyRequest, context: grpc.aio.ServicerContext) -> pb.VerifyResponse:
         p = request.parameters
@@ -111,15 +102,15 @@ class VerificationServicer(verification_pb2_grpc.VerificationServiceServicer):
         return pb.VerifyResponse(verification=verification, signed_media=signed)
 
     async def VerifyStream(self, requests: AsyncIterator[pb.VerifyStreamRequest], context: grpc.aio.ServicerContext) -> pb.VerifyStreamResponse:
-        handlers.require_platform(current_principal())  # before buffering up to stream_bytes of media
+        self._h.require_platform(current_principal())  # before buffering up to stream_bytes of media
         parameters, media = await _assemble(requests, self._limits.stream_bytes)
         verification, signed = await self._verify(_command(parameters, media), context, self._limits.stream_bytes)
         return pb.VerifyStreamResponse(verification=verification, signed_media=signed)
 
     async def VerifyStreamSigned(self, requests: AsyncIterator[pb.VerifyStreamRequest],
                                  context: grpc.aio.ServicerContext) -> AsyncIterator[pb.VerifyStreamSignedResponse]:  # fmt: skip
-        handlers.require_platform(current_principal())
-        parameters, media = await _assemble(requests, self._limits.stream_bytes, lambda _: handlers.require_c2pa(self._clip_signer))
+        self._h.require_platform(current_principal())
+        parameters, media = await _assemble(requests, self._limits.stream_bytes, lambda _: self._h.require_c2pa())
         cmd = replace(_command(parameters, media), embed_c2pa=True)
         verification, signed = await self._verify(cmd, context, self._limits.stream_bytes, reply_bytes=len(media) + handlers.SIGNED_CLIP_MARGIN)
         content = signed.content
@@ -129,10 +120,9 @@ class VerificationServicer(verification_pb2_grpc.VerificationServiceServicer):
             yield pb.VerifyStreamSignedResponse(chunk=content[at : at + SIGNED_CHUNK_BYTES])
 
     async def StartVerifyOperation(self, requests: AsyncIterator[pb.VerifyStreamRequest], context: grpc.aio.ServicerContext) -> lro.Operation:
-        handlers.require_platform(current_principal())
-        parameters, media = await _assemble(requests, self._policy.max_bytes, self._signable)
-        op = await lro_handlers.start(_command(parameters, media), current_principal(), caller_api_key(context), self._operations,
-                                      self._extractor, self._policy)  # fmt: skip
+        self._h.require_platform(current_principal())
+        parameters, media = await _assemble(requests, self._limits.operation_bytes, self._signable)
+        op = await self._ops.start(_command(parameters, media), current_principal(), caller_api_key(context))
         self._runner.wake()
         return operation_pb(op)
 
@@ -140,12 +130,12 @@ class VerificationServicer(verification_pb2_grpc.VerificationServiceServicer):
         return pb.GetC2paTrustResponse(trust_anchors_pem=self._c2pa_trust.trust_anchors_pem, signer_chain_pem=self._c2pa_trust.signer_chain_pem)
 
     async def GetReceipt(self, request: pb.GetReceiptRequest, context: grpc.aio.ServicerContext) -> pb.GetReceiptResponse:
-        stored = await handlers.get_receipt(request.verification_id, current_principal(), self._uow())
+        stored = await self._h.get_receipt(request.verification_id, current_principal())
         return pb.GetReceiptResponse(verification=verification_pb(stored))
 
     async def ListVerifications(self, request: pb.ListVerificationsRequest, context: grpc.aio.ServicerContext) -> pb.ListVerificationsResponse:
         size, after = page(request.page_size, request.page_token)
-        found = await handlers.list_verifications(current_principal(), self._uow(), after=after, limit=size)
+        found = await self._h.list_verifications(current_principal(), after=after, limit=size)
         return pb.ListVerificationsResponse(
             verifications=[verification_pb(s) for s in found],
             next_page_token=next_page_token([s.record.verification_id for s in found], size),
@@ -155,32 +145,32 @@ class VerificationServicer(verification_pb2_grpc.VerificationServiceServicer):
 class OperationsServicer(operations_pb2_grpc.OperationsServicer):
     """google.longrunning.Operations for StartVerifyOperation's operations: a platform sees its own."""
 
-    def __init__(self, uow: Callable[[], VerificationUnitOfWork], operations: Operations, policy: OperationPolicy) -> None:
-        self._uow, self._operations, self._policy = uow, operations, policy
+    def __init__(self, h: SimpleNamespace, operations: SimpleNamespace) -> None:
+        self._h, self._ops = h, operations
 
     async def _pb(self, op: VerifyOperation) -> lro.Operation:
         result = None
         if op.verification_id:
-            result = await handlers.get_receipt(op.verification_id, current_principal(), self._uow())
+            result = await self._h.get_receipt(op.verification_id, current_principal())
         return operation_pb(op, result)
 
     async def GetOperation(self, request: lro.GetOperationRequest, context: grpc.aio.ServicerContext) -> lro.Operation:
-        return await self._pb(await lro_handlers.get(request.name, current_principal(), self._operations))
+        return await self._pb(await self._ops.get(request.name, current_principal()))
 
     async def ListOperations(self, request: lro.ListOperationsRequest, context: grpc.aio.ServicerContext) -> lro.ListOperationsResponse:
         if request.filter:
             raise InvalidArgument("filter is not supported", reason="FILTER_UNSUPPORTED")
         size, after = page(request.page_size, request.page_token)
-        found = await lro_handlers.list_operations(current_principal(), self._operations, after, size)
+        found = await self._ops.list_operations(current_principal(), after=after, limit=size)
         return lro.ListOperationsResponse(operations=[await self._pb(op) for op in found],
                                           next_page_token=next_page_token([op.operation_id for op in found], size))  # fmt: skip
 
     async def CancelOperation(self, request: lro.CancelOperationRequest, context: grpc.aio.ServicerContext) -> empty_pb2.Empty:
-        await lro_handlers.cancel(request.name, current_principal(), self._operations, self._policy)
+        await self._ops.cancel(request.name, current_principal())
         return empty_pb2.Empty()
 
     async def DeleteOperation(self, request: lro.DeleteOperationRequest, context: grpc.aio.ServicerContext) -> empty_pb2.Empty:
-        await lro_handlers.delete(request.name, current_principal(), self._operations)
+        await self._ops.delete(request.name, current_principal())
         return empty_pb2.Empty()
 
     async def WaitOperation(self, request: lro.WaitOperationRequest, context: grpc.aio.ServicerContext) -> lro.Operation:
@@ -189,7 +179,7 @@ class OperationsServicer(operations_pb2_grpc.OperationsServicer):
         loop = asyncio.get_running_loop()
         deadline = loop.time() + max(0.0, timeout)
         while True:
-            op = await lro_handlers.get(request.name, current_principal(), self._operations)
+            op = await self._ops.get(request.name, current_principal())
             if op.done or loop.time() >= deadline:
                 return await self._pb(op)
             await asyncio.sleep(min(0.5, max(0.0, deadline - loop.time())))

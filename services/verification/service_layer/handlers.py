@@ -60,22 +60,22 @@ def _now() -> datetime:
 SIGNED_CLIP_MARGIN = 1 << 20
 
 
-def check_signable(cmd: commands.Verify, actor: Principal, signer: ClipSigner | None, max_bytes: int, reply_bytes: int) -> bool:
+def check_signable(cmd: commands.Verify, actor: Principal, clip_signer: ClipSigner | None, max_bytes: int, reply_bytes: int) -> bool:
     """Before any analysis of a Verify that asks for its clip signed (embed_c2pa): nothing is
     recorded for a call that cannot be answered. True when the signed clip fits in one answer
     (`reply_bytes`, the largest the server sends); otherwise the answer is a `.c2pa` sidecar."""
     require_platform(actor)
     cmd.validate(max_bytes)
-    require_c2pa(signer)
+    require_c2pa(clip_signer)
     return len(cmd.media) + SIGNED_CLIP_MARGIN <= reply_bytes
 
 
-def require_c2pa(signer: ClipSigner | None) -> None:
-    if signer is None:
+def require_c2pa(clip_signer: ClipSigner | None) -> None:
+    if clip_signer is None:
         raise FailedPrecondition("this deployment has no C2PA signing chain: embed_c2pa is not available", reason="C2PA_NOT_CONFIGURED")
 
 
-async def signed_clip(media: bytes, stored: StoredVerification, signer: ClipSigner, *, embed: bool = True) -> Signed:
+async def signed_clip(media: bytes, stored: StoredVerification, clip_signer: ClipSigner, *, embed: bool = True) -> Signed:
     """The clip with its receipt embedded (where c2pa can embed into its format and `embed`), else
     a `.c2pa` sidecar binding the receipt to the clip's bytes as uploaded; declaring AI-generated
     media when a deciding grant asks for a disclosure label. The registry keeps no copy."""
@@ -83,7 +83,7 @@ async def signed_clip(media: bytes, stored: StoredVerification, signer: ClipSign
     receipt = envelope(RECEIPT_TYPE, stored.payload, stored.signature)
     disclosure = any(kind == "disclosure_label" for kind, _ in r.conditions)
     try:
-        return await signer.sign_async(media, r.media_type, receipt, ai_disclosure=disclosure, embed=embed)
+        return await clip_signer.sign_async(media, r.media_type, receipt, ai_disclosure=disclosure, embed=embed)
     except ValueError as error:
         raise FailedPrecondition(f"{error} (the verification {r.verification_id} stands: GetReceipt)", reason="C2PA_SIGNING_FAILED") from error
 
