@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 
@@ -48,3 +49,15 @@ class Principal:
         """The talent `talent_id` with an identity-verified credential: the person themselves, as
         far as the registry knows. Ends mandates, erases biometrics, revokes any grant about them."""
         return self.is_talent_self(talent_id) and self.identity_verified
+
+
+async def require_may_act_for(actor: Principal, talent_id: str, represents: Callable[[str, str], Awaitable[bool]]) -> None:
+    """Who acts for a talent, in every service: an operator, or an agency holding an active mandate
+    over them (`represents(agency_id, talent_id)`); anyone else is refused (NO_MANDATE)."""
+    from .errors import PermissionDenied
+
+    if actor.is_operator:
+        return
+    if actor.is_agency and await represents(actor.principal_id, talent_id):
+        return
+    raise PermissionDenied(f"no active mandate over talent {talent_id}", reason="NO_MANDATE")

@@ -52,10 +52,18 @@ class PostgresUnitOfWorkBase:
         self._events = []
 
 
-# An agency's active mandates at an instant ($1 agency, $2 instant). The registry's `mandates` table:
-# the services share one database; see README, Design.
-_ACTIVE_MANDATES = """FROM mandates WHERE agency_id = $1 AND valid_from <= $2
-    AND (valid_until IS NULL OR valid_until > $2) AND (ended_at IS NULL OR ended_at > $2)"""
+def active_mandate(at: str, table: str = "") -> str:
+    """SQL: the mandate row (`table`, an alias or "") is active at the instant `at` (a placeholder
+    such as "$2"). The one SQL form of registry.domain.model.Mandate.state; the registry's own
+    `mandates` table (the services share one database; README, Design).
+    tests/integration/test_mandate_rule.py holds the two to the same answers at every edge."""
+    t = f"{table}." if table else ""
+    return (f"{t}valid_from <= {at} AND ({t}valid_until IS NULL OR {t}valid_until > {at}) "
+            f"AND ({t}ended_at IS NULL OR {t}ended_at > {at})")  # fmt: skip
+
+
+# An agency's active mandates at an instant ($1 agency, $2 instant).
+_ACTIVE_MANDATES = f"FROM mandates WHERE agency_id = $1 AND {active_mandate('$2')}"
 
 
 async def represents(conn: asyncpg.Connection | asyncpg.Pool, agency_id: str, talent_id: str, now: datetime) -> bool:

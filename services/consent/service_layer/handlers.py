@@ -6,7 +6,7 @@ from likeness_common.documents import canonical_json
 from likeness_common.errors import FailedPrecondition, FieldViolation, NotFound, PermissionDenied, check_id, require
 from likeness_common.ids import new_id
 from likeness_common.ports import Signer
-from likeness_common.principal import Principal
+from likeness_common.principal import Principal, require_may_act_for
 from likeness_common.tokens import decode_token
 
 from ..domain import commands, events
@@ -15,12 +15,12 @@ from .ports import ConsentReader, ConsentUnitOfWork
 
 
 async def _may_act_for(uow: ConsentUnitOfWork, actor: Principal, talent_id: str) -> None:
-    """Operators act for any talent; agencies only under an active mandate; platforms never."""
-    if actor.is_operator:
-        return
-    if actor.is_agency and await uow.parties.represents(actor.principal_id, talent_id, await uow.now()):
-        return
-    raise PermissionDenied(f"no active mandate over talent {talent_id}", reason="NO_MANDATE")
+    """Operators act for any talent; agencies only under an active mandate (by the database's clock)."""
+
+    async def represents(agency_id: str, talent: str) -> bool:
+        return await uow.parties.represents(agency_id, talent, await uow.now())
+
+    await require_may_act_for(actor, talent_id, represents)
 
 
 async def _may_read_talent(uow: ConsentUnitOfWork, actor: Principal, talent_id: str) -> None:

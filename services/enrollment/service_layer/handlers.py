@@ -20,7 +20,7 @@ from likeness_common.errors import (
     require,
 )
 from likeness_common.ids import is_id, new_id
-from likeness_common.principal import Principal
+from likeness_common.principal import Principal, require_may_act_for
 
 from ..domain import commands, events
 from ..domain.model import (
@@ -49,13 +49,9 @@ async def _authorize(uow: EnrollmentUnitOfWork, actor: Principal, talent_id: str
     too (reading: any credential of their own; erasing: an identity-verified one)."""
     if talent_may and actor.is_talent_self(talent_id):
         return
-    if actor.is_operator:
-        if not await uow.parties.talent_exists(talent_id):
-            raise NotFound(f"talent {talent_id} not found")
-        return
-    if actor.is_agency and await uow.parties.represents(actor.principal_id, talent_id, now):
-        return
-    raise PermissionDenied(f"no active mandate over talent {talent_id}", reason="NO_MANDATE")
+    if actor.is_operator and not await uow.parties.talent_exists(talent_id):
+        raise NotFound(f"talent {talent_id} not found")
+    await require_may_act_for(actor, talent_id, lambda agency_id, talent: uow.parties.represents(agency_id, talent, now))
 
 
 def _fingerprint(cmd: commands.Enroll) -> dict:

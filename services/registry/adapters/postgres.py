@@ -11,7 +11,7 @@ from likeness_common.audit import append_audit
 from likeness_common.idempotency import PostgresIdempotency
 from likeness_common.outbox import append_events
 from likeness_common.principal import PrincipalKind
-from likeness_common.uow import PostgresUnitOfWorkBase
+from likeness_common.uow import PostgresUnitOfWorkBase, active_mandate
 
 from ..domain import events
 from ..domain.model import Agency, Mandate, Platform, Talent, TalentInvitation
@@ -82,13 +82,11 @@ class PostgresTalent(_Repository):
             )
         else:
             rows = await self._conn.fetch(
-                """SELECT t.* FROM talent t
-                   WHERE t.talent_id > $1 AND EXISTS (
-                       SELECT 1 FROM mandates m
-                       WHERE m.talent_id = t.talent_id AND m.agency_id = $3 AND m.valid_from <= $4
-                         AND (m.valid_until IS NULL OR m.valid_until > $4)
-                         AND (m.ended_at IS NULL OR m.ended_at > $4))
-                   ORDER BY t.talent_id LIMIT $2""",
+                f"""SELECT t.* FROM talent t
+                    WHERE t.talent_id > $1 AND EXISTS (
+                        SELECT 1 FROM mandates m
+                        WHERE m.talent_id = t.talent_id AND m.agency_id = $3 AND {active_mandate("$4", "m")})
+                    ORDER BY t.talent_id LIMIT $2""",
                 after, limit, represented_by, now,
             )
         return [Talent(**r) for r in rows]
