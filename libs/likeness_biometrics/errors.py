@@ -1,14 +1,16 @@
 """Typed errors of the biometric pipeline.
 
-Each carries a machine-readable `reason` (one of `Reason`) and maps to INVALID_ARGUMENT through the
-shared interceptor (they subclass `likeness_common.errors.InvalidArgument`, which imports no gRPC).
-They pickle across the worker-process boundary: `BaseException.__reduce__` re-creates the instance
-from the message and restores `reason`/`metadata` from `__dict__`.
+Each carries a machine-readable `reason` (one of `Reason`) and `metadata`. They are plain
+ValueErrors, not RPC errors: the library knows nothing of gRPC statuses. A service's adapter turns
+one into INVALID_ARGUMENT at its boundary (`invalid_argument()`). They pickle across the
+worker-process boundary: `BaseException.__reduce__` re-creates the instance from the message and
+restores `reason`/`metadata` from `__dict__` (tests/biometrics/test_worker.py).
 """
 
 from __future__ import annotations
 
-from likeness_common.errors import InvalidArgument
+import contextlib
+from collections.abc import Iterator, Mapping
 
 
 class Reason:
@@ -27,10 +29,30 @@ class Reason:
     TOO_LITTLE_SPEECH = "TOO_LITTLE_SPEECH"
 
 
-class BiometricError(InvalidArgument):
+class BiometricError(ValueError):
     """Base class of everything this package raises on purpose."""
 
     reason = Reason.UNDECODABLE_MEDIA
+
+    def __init__(self, message: str, *, reason: str | None = None, metadata: Mapping[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if reason is not None:
+            self.reason = reason
+        self.metadata = dict(metadata or {})
+
+
+
+@contextlib.contextmanager
+def invalid_argument() -> Iterator[None]:
+    """At a service's boundary (its adapters): a BiometricError raised inside becomes the caller's
+    INVALID_ARGUMENT (likeness_common.errors.InvalidArgument), with the same reason and metadata."""
+    from likeness_common.errors import InvalidArgument
+
+    try:
+        yield
+    except BiometricError as error:
+        raise InvalidArgument(error.message, reason=error.reason, metadata=error.metadata) from error
 
 
 class MediaError(BiometricError):

@@ -160,8 +160,22 @@ def test_errors_pickle_with_their_reason() -> None:
     back = pickle.loads(pickle.dumps(err.value))
     assert isinstance(back, MediaError)
     assert back.reason == Reason.UNSUPPORTED_MEDIA_TYPE
-    assert back.code == "INVALID_ARGUMENT"
     assert back.metadata == {"detected": "bmp"}
+
+
+def test_a_service_boundary_turns_them_into_invalid_argument() -> None:
+    """The library raises plain ValueErrors (no RPC status); `invalid_argument()` at an adapter makes
+    the caller's INVALID_ARGUMENT, reason and metadata kept."""
+    from likeness_biometrics.errors import invalid_argument
+    from likeness_common.errors import InvalidArgument, LikenessError
+
+    with pytest.raises(MediaError) as err:
+        decode_image(b"BM" + b"\x00" * 20)
+    assert not isinstance(err.value, LikenessError)
+    with pytest.raises(InvalidArgument) as caught, invalid_argument():
+        raise err.value
+    assert caught.value.reason == Reason.UNSUPPORTED_MEDIA_TYPE and caught.value.metadata == {"detected": "bmp"}
+    assert caught.value.__cause__ is err.value
 
 
 # --------------------------------------------------------------------------------------- images

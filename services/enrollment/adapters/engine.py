@@ -18,6 +18,7 @@ from likeness_biometrics import (
     face_centroid,
     voice_centroid,
 )
+from likeness_biometrics.errors import invalid_argument
 from likeness_biometrics.worker import create_executor, enroll_face_image, enroll_voice_clips, ping
 
 from ..domain.model import Modality, Sample, SampleOutcome
@@ -56,7 +57,8 @@ class WorkerPoolEngine:
                 *(loop.run_in_executor(self._executor, enroll_face_image, s.content) for s in samples), return_exceptions=True
             )
         else:
-            results = await self._voice_results(samples)
+            with invalid_argument():  # (each clip's own refusal comes back as a value, not raised)
+                results = await self._voice_results(samples)
         outcomes = []
         for index, (sample, result) in enumerate(zip(samples, results, strict=True)):
             if isinstance(result, BiometricError):

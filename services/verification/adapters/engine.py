@@ -15,6 +15,7 @@ from concurrent.futures import Executor
 from dataclasses import replace
 
 from likeness_biometrics import FACE_MODEL, VOICE_MODEL, BioConfig, FrameCoverage, MediaKind, sniff
+from likeness_biometrics.errors import invalid_argument
 from likeness_biometrics.media import animation_span, probe_streams
 from likeness_biometrics.worker import (
     VisualFaces,
@@ -62,10 +63,15 @@ class WorkerPoolExtractor:
                              *(loop.run_in_executor(self._voices, ping) for _ in range(self._voice_workers)))  # fmt: skip
 
     def media_type(self, media: bytes) -> str:
-        """The sniffed type ("image/jpeg", "video/mp4"...); MediaError when unknown."""
-        return sniff(media).mime
+        """The sniffed type ("image/jpeg", "video/mp4"...); INVALID_ARGUMENT when unknown."""
+        with invalid_argument():
+            return sniff(media).mime
 
     async def duration(self, media: bytes) -> Duration:
+        with invalid_argument():
+            return await self._duration(media)
+
+    async def _duration(self, media: bytes) -> Duration:
         kind = sniff(media).kind
         if kind is MediaKind.IMAGE:
             frames, seconds = await asyncio.to_thread(animation_span, media, self._config)
@@ -75,6 +81,10 @@ class WorkerPoolExtractor:
         return Duration(max(known) if known else None, streams.video)
 
     async def extract(self, media: bytes, progress: Progress | None = None, max_seconds: float | None = None) -> Extraction:
+        with invalid_argument():
+            return await self._spooled(media, progress, max_seconds)
+
+    async def _spooled(self, media: bytes, progress: Progress | None, max_seconds: float | None) -> Extraction:
         sniffed = sniff(media)
         config = self._config
         if max_seconds is not None:
@@ -200,3 +210,4 @@ def coverage_of(shares: list[VisualFaces], heard: VoiceFindings | None, config: 
 def _face(face, where: Location) -> Probe:
     b = face.box
     return Probe(Modality.FACE, Location(where.start_s, where.end_s, where.frame_index, (b.top, b.right, b.bottom, b.left)), face.encoding)
+
