@@ -16,11 +16,11 @@ import time
 from pathlib import Path
 
 from likeness_common.logging import configure_logging
-from likeness_devstack import DevStack
+from likeness_devstack import SHARED_DATA, DevStack
 
 ROOT = Path(__file__).resolve().parent.parent
-FACES = ROOT.parent / "shared" / "data" / "faces"
-READER = ROOT.parent / "shared" / "data" / "voices" / "librispeech" / "test-other" / "1688"
+FACES = SHARED_DATA / "faces"
+READER = SHARED_DATA / "voices" / "librispeech" / "test-other" / "1688"
 LIKENESS = str(Path(sys.executable).parent / "likeness")
 
 

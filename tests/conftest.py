@@ -23,10 +23,9 @@ import pytest
 from likeness_common import kafka
 from likeness_common.db import create_pool
 from likeness_common.logging import configure_logging
-from likeness_devstack import Postgres, Tansu, prepare_database, write_dev_kek
+from likeness_devstack import SHARED_DATA, Postgres, Tansu, prepare_database, write_dev_kek
 
 ROOT = Path(__file__).resolve().parent.parent
-SHARED_DATA = ROOT.parent / "shared" / "data"
 
 
 @dataclass

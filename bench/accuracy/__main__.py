@@ -44,6 +44,7 @@ from bench.host import machine  # noqa: E402
 from bench.robustness import harness  # noqa: E402
 from bench.robustness.__main__ import quiet_threads  # noqa: E402
 from bench.robustness.report import thresholds_line  # noqa: E402
+from likeness_devstack import SHARED_DATA  # noqa: E402
 from verification.domain.model import Modality  # noqa: E402
 
 
@@ -266,7 +267,7 @@ def print_text(doc: dict) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data", help="the real media (../shared/data)")
+    ap.add_argument("--data", type=Path, default=SHARED_DATA, help="the real media (../shared/data)")
     only = ap.add_mutually_exclusive_group()
     only.add_argument("--face-only", action="store_true")
     only.add_argument("--voice-only", action="store_true")

@@ -49,6 +49,7 @@ if str(ROOT) not in sys.path:  # run as a script: `bench` imports from the repos
 from bench.host import load_average, machine  # noqa: E402
 from bench.robustness.harness import MATCH, NO_MATCH, REVIEW, clip_outcome, deployed, unjudgeable, upper95  # noqa: E402
 from likeness_biometrics.cohort import embed_recordings  # noqa: E402
+from likeness_devstack import SHARED_DATA  # noqa: E402
 from verification.adapters.engine import WorkerPoolExtractor  # noqa: E402
 from verification.adapters.index import LikenessIndex  # noqa: E402
 from verification.bootstrap import VerificationSettings  # noqa: E402
@@ -138,7 +139,7 @@ def tally(rule: str, enrollment: str, family: str, g: list[str], i: list[str]) -
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
+    ap.add_argument("--data", type=Path, default=SHARED_DATA)
     ap.add_argument("--json", type=Path, help="also write the figures here")
     ap.add_argument("--swap", action="store_true", help="cohort from the odd positions, impostors the even ones (the thresholds' check)")
     ap.add_argument("--clean-only", action="store_true", help="no platform transforms (a quicker run)")

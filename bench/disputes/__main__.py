@@ -33,9 +33,10 @@ if str(ROOT) not in sys.path:  # run as a script: `bench` imports from the repos
     sys.path.insert(0, str(ROOT))
 from bench.host import load_average, machine  # noqa: E402
 from bench.robustness.harness import upper95  # noqa: E402
+from likeness_devstack import SHARED_DATA  # noqa: E402
 from verification.domain.model import Thresholds  # noqa: E402
 
-DATA = ROOT.parent / "shared" / "data"
+DATA = SHARED_DATA
 NOT_IDENTITIES = {"group", "misc", "video"}
 
 

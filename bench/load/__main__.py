@@ -52,7 +52,7 @@ from likeness.verification.v1 import verification_pb2 as vpb
 from likeness.verification.v1 import verification_pb2_grpc
 from likeness_common.logging import configure_logging
 from likeness_common.proto import ts
-from likeness_devstack import DevStack
+from likeness_devstack import SHARED_DATA, DevStack
 
 ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:  # run as a script: `bench` imports from the repository root
@@ -60,7 +60,7 @@ if str(ROOT) not in sys.path:  # run as a script: `bench` imports from the repos
 from bench.host import load_average, machine, pct  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent.parent
-FACES = ROOT.parent / "shared" / "data" / "faces"
+FACES = SHARED_DATA / "faces"
 BIG = [("grpc.max_send_message_length", 64 << 20), ("grpc.max_receive_message_length", 64 << 20)]
 OTHER_TALENT = 50
 LOOPS = {"CheckConsent": 4, "Verify": 2, "CreateGrant+RevokeGrant": 1}

@@ -44,8 +44,9 @@ if str(ROOT) not in sys.path:  # run as a script: `bench` imports from the repos
     sys.path.insert(0, str(ROOT))
 from bench import host as bench_host  # noqa: E402
 from bench.host import pct  # noqa: E402
+from likeness_devstack import SHARED_DATA  # noqa: E402
 
-DATA = ROOT.parent / "shared" / "data"
+DATA = SHARED_DATA
 FACES = DATA / "faces"
 SPEAKER = DATA / "voices" / "librispeech" / "test-other" / "1688"
 PER_TALENT = 5

@@ -80,7 +80,9 @@ _PR_SET_PDEATHSIG = 1
 # Voice score normalization (issue 18) in the dev stack. The repository is an editable install
 # (libs/likeness_devstack/__init__.py), its real media beside it in ../shared/data (as tests/conftest.py).
 ROOT = Path(__file__).resolve().parents[2]
-SHARED_DATA = ROOT.parent / "shared" / "data"
+# The real media for tests, benches and the demo (../shared/data beside the repository; see its README):
+# one home for the path, overridable with LIKENESS_SHARED_DATA.
+SHARED_DATA = Path(os.environ.get("LIKENESS_SHARED_DATA") or ROOT.parent / "shared" / "data")
 COHORT_SOURCE = SHARED_DATA / "voices" / "librispeech" / "train-clean-100"
 COHORT_CACHE = ROOT / ".likeness" / "cache"  # git-ignored; shared by every state dir, so no stack re-embeds
 COHORT_ENV = "LIKENESS_VERIFICATION_VOICE_COHORT_FILE"

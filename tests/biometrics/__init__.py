@@ -15,8 +15,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from likeness_devstack import SHARED_DATA
+
 ROOT = Path(__file__).resolve().parents[2]
-DATA = ROOT.parent / "shared" / "data"
+DATA = SHARED_DATA
 FACES = DATA / "faces"
 LIBRI = DATA / "voices" / "librispeech"
 

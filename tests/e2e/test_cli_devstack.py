@@ -12,10 +12,11 @@ from pathlib import Path
 
 import pytest
 
+from likeness_devstack import SHARED_DATA
+
 pytestmark = pytest.mark.e2e
 
 LIKENESS = str(Path(sys.executable).parent / "likeness")
-SHARED_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 
 
 @pytest.fixture(scope="module")

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from likeness_devstack import SHARED_DATA
+
 pytestmark = pytest.mark.e2e
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -139,7 +141,7 @@ def test_judge_summary_reads_each_outcome_from_its_own_line():
 
 @pytest.mark.timeout(600)  # the first stack in a checkout also embeds the voice cohort (minutes on a loaded box), then it is cached
 def test_the_demo_story_runs_to_the_end():
-    if not (ROOT.parent / "shared" / "data" / "faces").is_dir():
+    if not (SHARED_DATA / "faces").is_dir():
         pytest.skip("the demo reads ../shared/data")
     env = {k: v for k, v in os.environ.items() if not k.startswith("LIKENESS_")}
     with tempfile.TemporaryDirectory(prefix="likeness-demo-") as state_dir:
