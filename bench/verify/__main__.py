@@ -304,7 +304,7 @@ def bench_normalization(size: int, seed: int, budget_s: float) -> dict:
     return out
 
 
-def make_clip(source: Path, speech: list[Path], seconds: float = 10.0, width: int = 1280, height: int = 720) -> bytes:
+def make_clip(source: Path, speech: list[Path], seconds: float = 10.0, width: int = 1280, height: int = 720, crf: int = 23) -> bytes:
     """A width x height H.264/AAC MP4 with speech: the Hamilton clip (640x360, 9.2 s) upscaled and
     looped for `seconds`, with LibriSpeech utterances (cut to the same length) as its audio track.
     Built in memory for each run; no media is committed."""
@@ -323,7 +323,7 @@ def make_clip(source: Path, speech: list[Path], seconds: float = 10.0, width: in
     with av.open(out, "w", format="mp4") as dst:
         video = dst.add_stream("libx264", rate=30)
         video.width, video.height, video.pix_fmt = width, height, "yuv420p"
-        video.options = {"preset": "veryfast", "crf": "23"}
+        video.options = {"preset": "veryfast", "crf": str(crf)}
         sound = dst.add_stream("aac", rate=16000)
         sound.layout = "mono"
         for i in range(int(seconds * 30)):
@@ -531,6 +531,38 @@ async def run_grpc(info: dict, reps: int, seconds: float, concurrency: int, quic
     return out
 
 
+def bench_handoff(reps: int) -> dict:
+    """How a large clip reaches the worker processes (WorkerPoolExtractor): pickled whole into every
+    task (2 face shards, the voice worker and the C2PA reader each get a copy) or written once to a
+    private file whose path each task gets (what the extractor does past spool_bytes, 8 MiB). The
+    same clip, the same pool, the two ways interleaved in one run."""
+    from verification.adapters.engine import WorkerPoolExtractor
+
+    speech = sorted((DATA / "voices" / "librispeech" / "test-other" / "1688").glob("*.flac"))[:3]
+    clip = make_clip(FACES / "video" / "short_hamilton_clip.mp4", speech, seconds=10.0, crf=4)  # high bitrate: a large file
+    pickled = WorkerPoolExtractor(face_workers=2, voice_workers=1, spool_bytes=1 << 40)
+    spooled = WorkerPoolExtractor(face_workers=2, voice_workers=1)
+    times: dict[str, list[float]] = {"pickled": [], "spooled": []}
+
+    async def run() -> None:
+        await pickled.warm_up()
+        await spooled.warm_up()
+        for _ in range(reps):
+            for name, extractor in (("pickled", pickled), ("spooled", spooled)):
+                started = time.perf_counter()
+                await extractor.extract(clip, media_type="video/mp4")
+                times[name].append(ms(time.perf_counter() - started))
+
+    try:
+        asyncio.run(run())
+    finally:
+        pickled.close()
+        spooled.close()
+    out = {"bytes": len(clip), "reps": reps} | {f"{k}_p50_ms": pct(v, 50) for k, v in times.items()}
+    out["saved_p50_ms"] = out["pickled_p50_ms"] - out["spooled_p50_ms"]
+    return out
+
+
 def service_rss(pid: int) -> dict:
     kids = children_of(pid)
     kid_kib, kid_cmd, pss = [], [], pss_kib(pid)
@@ -587,6 +619,7 @@ def main() -> None:
     parser.add_argument("--no-index", action="store_true", help="Skip the index part.")
     parser.add_argument("--no-grpc", action="store_true", help="Skip the end-to-end part.")
     parser.add_argument("--no-norm", action="store_true", help="Skip the voice score normalization part.")
+    parser.add_argument("--handoff", action="store_true", help="Also time how a large clip reaches the worker processes (pickled vs a file).")
     parser.add_argument("--keep", action="store_true", help="Keep the stack's state directory (logs) after the run.")
     parser.add_argument("--json", action="store_true", help="Print the results as one JSON object.")
     args = parser.parse_args()
@@ -603,10 +636,12 @@ def main() -> None:
                                            enumerate((m, n) for m in ("FACE", "VOICE") for n in sizes)]  # fmt: skip
     norm_rows = [] if args.no_norm else [bench_normalization(n, 100 + seed, args.search_budget) for seed, n in enumerate(sizes)]
     grpc_result = None if args.no_grpc else bench_grpc(reps, seconds, args.concurrency, args.keep, args.quick)
+    handoff = bench_handoff(reps) if args.handoff else None
     took = time.monotonic() - t0
     host["load_end"] = load()
     if args.json:
-        print(json.dumps({"machine": host, "took_s": took, "index": index_rows, "normalization": norm_rows, "verify": grpc_result}))
+        print(json.dumps({"machine": host, "took_s": took, "index": index_rows, "normalization": norm_rows, "verify": grpc_result,
+                          "handoff": handoff}))  # fmt: skip
         return
 
     threads = host["blas"] + (f"; {' '.join(f'{k}={v}' for k, v in host['thread_env'].items())}" if host["thread_env"] else "")
@@ -636,6 +671,13 @@ def main() -> None:
             print(f"| {r['modality']} | {r['templates']:,} | {r['enroll_search4_p50_ms']:.2f} / {r['enroll_search4_p99_ms']:.2f} ms "
                   f"| {r['enroll_recheck10_p99_ms']:.3f} ms |")  # fmt: skip
         print()
+    if handoff:
+        h = handoff
+        print(f"A {h['bytes'] / 2**20:.1f} MiB 10 s 720p clip to the worker processes (WorkerPoolExtractor.extract, 2 face + 1 voice "
+              f"workers, {h['reps']} runs each, interleaved):\n")  # fmt: skip
+        print("| handoff | extract p50 |\n| --- | ---: |")
+        print(f"| pickled into every task | {h['pickled_p50_ms']:,.0f} ms |\n| written once to a private file (spool) | {h['spooled_p50_ms']:,.0f} ms |")
+        print(f"| saved | {h['saved_p50_ms']:+,.0f} ms |\n")
     if norm_rows:
         print("Voice score normalization (S-norm against 126 cohort voices) per search of one speaker's mean, handler's floor, "
               "synthetic crowded voices (bench_normalization):\n")

@@ -60,6 +60,12 @@ _TYPES = {
     "mkv": MediaType(MediaKind.VIDEO, "mkv", "video/x-matroska"),
 }
 SUPPORTED_MIME_TYPES = frozenset(t.mime for t in _TYPES.values())
+_BY_MIME = {t.mime: t for t in _TYPES.values()}
+
+
+def by_mime(mime: str) -> MediaType:
+    """The MediaType `sniff` answered as `mime` (a caller that sniffed once hands the answer on)."""
+    return _BY_MIME[mime]
 
 # Pillow's format names per image format. HEIF containers may hold HEVC (HEIC) or AV1 (AVIF)
 # pictures whatever their brand says: both readers are tried.

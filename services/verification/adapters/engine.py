@@ -16,7 +16,7 @@ from dataclasses import replace
 
 from likeness_biometrics import FACE_MODEL, VOICE_MODEL, BioConfig, FrameCoverage, MediaKind, sniff
 from likeness_biometrics.errors import invalid_argument
-from likeness_biometrics.media import animation_span, probe_streams
+from likeness_biometrics.media import MediaType, animation_span, by_mime, probe_streams
 from likeness_biometrics.worker import (
     VisualFaces,
     VoiceFindings,
@@ -67,12 +67,13 @@ class WorkerPoolExtractor:
         with invalid_argument():
             return sniff(media).mime
 
-    async def duration(self, media: bytes) -> Duration:
+    async def duration(self, media: bytes, *, media_type: str | None = None) -> Duration:
+        """`media_type`: what media_type() answered for these bytes (not sniffed again)."""
         with invalid_argument():
-            return await self._duration(media)
+            return await self._duration(media, by_mime(media_type) if media_type else sniff(media))
 
-    async def _duration(self, media: bytes) -> Duration:
-        kind = sniff(media).kind
+    async def _duration(self, media: bytes, sniffed: MediaType) -> Duration:
+        kind = sniffed.kind
         if kind is MediaKind.IMAGE:
             frames, seconds = await asyncio.to_thread(animation_span, media, self._config)
             return Duration(seconds if frames > 1 else None, frames > 1)
@@ -80,12 +81,13 @@ class WorkerPoolExtractor:
         known = [s for s in (streams.video_seconds, streams.audio_seconds) if s is not None and math.isfinite(s)]
         return Duration(max(known) if known else None, streams.video)
 
-    async def extract(self, media: bytes, progress: Progress | None = None, max_seconds: float | None = None) -> Extraction:
+    async def extract(self, media: bytes, progress: Progress | None = None, max_seconds: float | None = None, *,
+                      media_type: str | None = None) -> Extraction:  # fmt: skip
+        """`media_type`: what media_type() answered for these bytes (not sniffed again)."""
         with invalid_argument():
-            return await self._spooled(media, progress, max_seconds)
+            return await self._spooled(media, by_mime(media_type) if media_type else sniff(media), progress, max_seconds)
 
-    async def _spooled(self, media: bytes, progress: Progress | None, max_seconds: float | None) -> Extraction:
-        sniffed = sniff(media)
+    async def _spooled(self, media: bytes, sniffed: MediaType, progress: Progress | None, max_seconds: float | None) -> Extraction:
         config = self._config
         if max_seconds is not None:
             limit = min(max_seconds, config.max_video_seconds)

@@ -128,12 +128,12 @@ async def verify(
     media_type = sniffed_type(cmd, extractor)
     limit = None
     if budget is not None:
-        duration = await extractor.duration(cmd.media)
+        duration = await extractor.duration(cmd.media, media_type=media_type)
         limit = budget.video_seconds if duration.video else budget.audio_seconds
         if duration.seconds is not None and duration.seconds > limit + 1:  # (the same 1 s slack as the media limits)
             raise _use_operation(duration.seconds, limit)
     try:
-        extraction = await extractor.extract(cmd.media, progress, max_seconds=limit)
+        extraction = await extractor.extract(cmd.media, progress, max_seconds=limit, media_type=media_type)
     except LikenessError as error:
         if limit is not None and error.reason == "MEDIA_TOO_LONG":  # the header understated the clip's length
             raise _use_operation(float(error.metadata.get("seconds", limit)), limit) from None

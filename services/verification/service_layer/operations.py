@@ -67,8 +67,8 @@ async def start(cmd: commands.Verify, actor: Principal, api_key: str, operations
     cmd.validate(policy.max_bytes)
     if not cmd.request_id:
         raise InvalidArgument("a long-running operation needs a request_id (it is how a retry finds it)", reason="REQUEST_ID_REQUIRED")
-    handlers.sniffed_type(cmd, extractor)  # before storing anything
-    duration = await extractor.duration(cmd.media)
+    media_type = handlers.sniffed_type(cmd, extractor)  # before storing anything
+    duration = await extractor.duration(cmd.media, media_type=media_type)
     if duration.seconds is not None and duration.seconds > policy.max_seconds:
         raise InvalidArgument(f"media is {duration.seconds:.0f} s long, the limit is {policy.max_seconds:.0f} s", reason="MEDIA_TOO_LONG",
                               metadata={"seconds": f"{duration.seconds:.1f}", "limit": f"{policy.max_seconds:.0f}"})  # fmt: skip

@@ -41,10 +41,11 @@ class Extractor(Protocol):
         """Modality name -> "model/version" of the embeddings it makes."""
 
     def media_type(self, media: bytes) -> str: ...
-    async def duration(self, media: bytes) -> Duration:
+    async def duration(self, media: bytes, *, media_type: str | None = None) -> Duration:
         """The clip's declared length, from its header."""
 
-    async def extract(self, media: bytes, progress: Progress | None = None, max_seconds: float | None = None) -> Extraction:
+    async def extract(self, media: bytes, progress: Progress | None = None, max_seconds: float | None = None, *,
+                      media_type: str | None = None) -> Extraction:  # fmt: skip
         """Every probe of the clip and the coverage account; past `max_seconds` of media, MEDIA_TOO_LONG."""
 
 
