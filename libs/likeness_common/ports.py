@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any, Protocol, Self
 
 from .signing import Signature
 
@@ -18,3 +18,17 @@ class IdempotencyStore(Protocol):
 class Signer(Protocol):
     async def sign(self, build: Callable[[str], bytes]) -> tuple[bytes, Signature]:
         """Sign build(key_id) with the current key; return the payload and signature."""
+
+
+class UnitOfWork(Protocol):
+    """One transaction per use case (`async with uow: ... await uow.commit()`): the changes, the
+    events emitted (the outbox) and the request_id results become durable together, or none of
+    them. Each service's unit of work adds its repositories."""
+
+    idempotency: IdempotencyStore
+
+    async def __aenter__(self) -> Self: ...
+    async def __aexit__(self, *exc: object) -> None: ...
+    def emit(self, event: Any) -> None: ...
+    async def commit(self) -> Any:
+        """Make the changes and the emitted events durable together."""

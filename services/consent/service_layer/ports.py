@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Protocol, Self
+from typing import Protocol
 
-from likeness_common.ports import IdempotencyStore
+from likeness_common.ports import UnitOfWork as BaseUnitOfWork
 
-from ..domain.events import Event
 from ..domain.model import Grant
 
 
@@ -27,14 +26,10 @@ class Parties(Protocol):
     async def represents(self, agency_id: str, talent_id: str, now: datetime) -> bool: ...
 
 
-class ConsentUnitOfWork(Protocol):
+class ConsentUnitOfWork(BaseUnitOfWork, Protocol):
     grants: GrantRepository
     parties: Parties
-    idempotency: IdempotencyStore
 
-    async def __aenter__(self) -> Self: ...
-    async def __aexit__(self, *exc: object) -> None: ...
-    def emit(self, event: Event) -> None: ...
     async def commit(self) -> int:
         """Commit changes, events and audit entries together; return the new consent revision."""
 

@@ -114,23 +114,22 @@ class Handlers:
             raise SignInRefused("This console is for agencies and talent: sign in with an agency's API key or your own talent credential.", 403)
         return await (self.agency_session if who.kind == rpb.PRINCIPAL_KIND_AGENCY else self.talent_session)(api_key, who)
 
-    async def agency_session(self, api_key: str, who: rpb.WhoAmIResponse) -> Session:
+    async def _display_name(self, read, request, field: str, api_key: str, who: rpb.WhoAmIResponse) -> str:
+        """The signed-in party's own record's name (`field` of the reply), for the header; WhoAmI's
+        when the record cannot be read."""
         try:
-            agency = await self.backends.registry.GetAgency(rpb.GetAgencyRequest(agency_id=who.principal_id),
-                                                            metadata=Connection("", api_key).metadata, timeout=self.timeout)  # fmt: skip
-            name = agency.agency.display_name
+            reply = await read(request, metadata=Connection("", api_key).metadata, timeout=self.timeout)
         except grpc.RpcError:
-            name = who.display_name  # only for the header
+            return who.display_name
+        return getattr(reply, field).display_name
+
+    async def agency_session(self, api_key: str, who: rpb.WhoAmIResponse) -> Session:
+        name = await self._display_name(self.backends.registry.GetAgency, rpb.GetAgencyRequest(agency_id=who.principal_id), "agency", api_key, who)
         return Session(api_key=api_key, agency_id=who.principal_id, agency_name=name)
 
     async def talent_session(self, api_key: str, who: rpb.WhoAmIResponse) -> Session:
         """A talent's own credential: what it may revoke depends on how it was issued (WhoAmI says)."""
-        try:
-            talent = await self.backends.registry.GetTalent(rpb.GetTalentRequest(talent_id=who.principal_id),
-                                                            metadata=Connection("", api_key).metadata, timeout=self.timeout)  # fmt: skip
-            name = talent.talent.display_name
-        except grpc.RpcError:
-            name = who.display_name  # only for the header
+        name = await self._display_name(self.backends.registry.GetTalent, rpb.GetTalentRequest(talent_id=who.principal_id), "talent", api_key, who)
         return Session(api_key=api_key, talent_id=who.principal_id, talent_name=name, identity_verified=who.identity_verified,
                        invited_by_agency_id=who.invited_by_agency_id)  # fmt: skip
 

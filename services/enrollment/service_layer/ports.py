@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Protocol, Self
+from typing import Protocol
 
 import numpy as np
 
-from likeness_common.ports import IdempotencyStore
+from likeness_common.ports import UnitOfWork as BaseUnitOfWork
 
-from ..domain.events import Event
 from ..domain.model import Dispute, DisputeState, Enrollment, EnrollmentState, Modality, Sample, SampleOutcome, Similar
 
 
@@ -80,16 +79,11 @@ class Parties(Protocol):
     async def represented(self, agency_id: str, now: datetime) -> list[str]: ...
 
 
-class EnrollmentUnitOfWork(Protocol):
+class EnrollmentUnitOfWork(BaseUnitOfWork, Protocol):
     enrollments: Enrollments
     templates: Templates
     parties: Parties
     disputes: Disputes
-    idempotency: IdempotencyStore
 
-    async def __aenter__(self) -> Self: ...
-    async def __aexit__(self, *exc: object) -> None: ...
-    def emit(self, event: Event) -> None: ...
-    async def commit(self) -> None: ...
     async def now(self) -> datetime:
         """The database's clock."""

@@ -4,12 +4,11 @@ tests/unit; the same contract tests run against both."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Protocol, Self
+from typing import Protocol
 
-from likeness_common.ports import IdempotencyStore
+from likeness_common.ports import UnitOfWork as BaseUnitOfWork
 from likeness_common.principal import PrincipalKind
 
-from ..domain.events import Event
 from ..domain.model import Agency, Mandate, Platform, Talent, TalentInvitation
 
 
@@ -56,18 +55,11 @@ class CredentialStore(Protocol):
         """Revoke every live key of the principal (or only `key_id`); -> how many."""
 
 
-class UnitOfWork(Protocol):
+class UnitOfWork(BaseUnitOfWork, Protocol):
     agencies: AgencyRepository
     platforms: PlatformRepository
     talent: TalentRepository
     mandates: MandateRepository
     invitations: InvitationRepository
     credentials: CredentialStore
-    idempotency: IdempotencyStore
 
-    async def __aenter__(self) -> Self: ...
-    async def __aexit__(self, *exc: object) -> None: ...
-    async def commit(self) -> None:
-        """Make the changes and the emitted events durable together."""
-
-    def emit(self, event: Event) -> None: ...

@@ -5,13 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol, Self
+from typing import Any, Protocol
 
-from likeness_common.ports import IdempotencyStore
+from likeness_common.ports import UnitOfWork as BaseUnitOfWork
 from likeness_common.provenance import Signed
 from likeness_common.signing import Signature
 
-from ..domain.events import Event
 from ..domain.model import ConsentVerdict, Coverage, IncomingProvenance, Modality, Probe, ProbeHit, VerificationRecord
 
 
@@ -118,14 +117,9 @@ class Mandates(Protocol):
         """Does the agency hold an active mandate over at least one of these talent?"""
 
 
-class VerificationUnitOfWork(Protocol):
+class VerificationUnitOfWork(BaseUnitOfWork, Protocol):
     verifications: Verifications
     mandates: Mandates
     disputes: Disputes
     talent: TalentIdentity
-    idempotency: IdempotencyStore
 
-    async def __aenter__(self) -> Self: ...
-    async def __aexit__(self, *exc: object) -> None: ...
-    def emit(self, event: Event) -> None: ...
-    async def commit(self) -> None: ...
