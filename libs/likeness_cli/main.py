@@ -108,10 +108,17 @@ def dev_up(
 @command
 def agency_register(name: str, target: Target = None, api_key: ApiKey = None, as_json: Json = False) -> None:
     """Register an agency; prints its API key once."""
+    _register("agency", name, target, api_key, as_json)
+
+
+def _register(kind: str, name: str, target: str | None, api_key: str | None, as_json: bool) -> None:
+    """An agency and a platform are registered alike (RegisterAgency / RegisterPlatform)."""
     stub, md = _registry(target, api_key)
-    resp = stub.RegisterAgency(reg.RegisterAgencyRequest(request_id=request_id(), display_name=name), metadata=md)
-    emit({"agency_id": resp.agency.agency_id, "display_name": resp.agency.display_name, "api_key": resp.api_key},
-         as_json, f"agency {resp.agency.agency_id}\napi key (shown once): {resp.api_key}")  # fmt: skip
+    call, request = (stub.RegisterAgency, reg.RegisterAgencyRequest) if kind == "agency" else (stub.RegisterPlatform, reg.RegisterPlatformRequest)
+    resp = call(request(request_id=request_id(), display_name=name), metadata=md)
+    party, id_field = getattr(resp, kind), f"{kind}_id"
+    emit({id_field: getattr(party, id_field), "display_name": party.display_name, "api_key": resp.api_key},
+         as_json, f"{kind} {getattr(party, id_field)}\napi key (shown once): {resp.api_key}")  # fmt: skip
 
 
 @agency_app.command("list")
@@ -126,10 +133,7 @@ def agency_list(target: Target = None, api_key: ApiKey = None, as_json: Json = F
 @command
 def platform_register(name: str, target: Target = None, api_key: ApiKey = None, as_json: Json = False) -> None:
     """Register a platform; prints its API key once."""
-    stub, md = _registry(target, api_key)
-    resp = stub.RegisterPlatform(reg.RegisterPlatformRequest(request_id=request_id(), display_name=name), metadata=md)
-    emit({"platform_id": resp.platform.platform_id, "display_name": resp.platform.display_name, "api_key": resp.api_key},
-         as_json, f"platform {resp.platform.platform_id}\napi key (shown once): {resp.api_key}")  # fmt: skip
+    _register("platform", name, target, api_key, as_json)
 
 
 @platform_app.command("list")
