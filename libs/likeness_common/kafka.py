@@ -8,7 +8,7 @@ import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 __all__ = [
-    "RELAY_MARKER", "AIOKafkaConsumer", "AIOKafkaProducer", "KafkaError", "consumer", "create_topics", "delete_topics",
+    "MAX_EVENT_BYTES", "RELAY_MARKER", "AIOKafkaConsumer", "AIOKafkaProducer", "KafkaError", "consumer", "create_topics", "delete_topics",
     "producer", "topic_partitions",
 ]
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -20,6 +20,12 @@ log = structlog.get_logger("likeness.kafka")
 
 # An empty topic the outbox relay creates and watches: gone means the broker lost its state.
 RELAY_MARKER = Topic("likeness.relay.marker", 1, 7 * 24 * 3600 * 1000)
+
+
+# The largest event the outbox takes: under the producer's max_request_size and the broker's
+# message.max.bytes (both 1 MiB by default) with room for the key and headers. A larger one would
+# be refused by the broker on every retry and hold every event behind it in the outbox.
+MAX_EVENT_BYTES = 900 * 1024
 
 
 def producer(bootstrap: str) -> AIOKafkaProducer:

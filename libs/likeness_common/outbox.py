@@ -36,6 +36,7 @@ import structlog
 from likeness.events.v1 import events_pb2
 
 from . import kafka, metrics
+from .errors import ResourceExhausted
 from .events import event_type, message_key, record_headers
 from .settings import RelaySettings
 from .topics import ALL_TOPICS
@@ -55,6 +56,10 @@ async def append_events(conn: asyncpg.Connection, topic: str, events: Iterable[e
     ]
     if not rows:
         return
+    for _, _, _, kind, payload in rows:
+        if len(payload) > kafka.MAX_EVENT_BYTES:  # refused here, with the change, not by the broker forever after
+            raise ResourceExhausted(f"a {kind} event of {len(payload)} bytes is over the {kafka.MAX_EVENT_BYTES}-byte limit of an event",
+                                    reason="EVENT_TOO_LARGE")  # fmt: skip
     await take_write_lock(conn)
     await conn.executemany(
         "INSERT INTO outbox (event_id, topic, message_key, event_type, payload) VALUES ($1::uuid, $2, $3, $4, $5)",

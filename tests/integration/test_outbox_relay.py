@@ -37,6 +37,25 @@ async def test_state_change_and_event_commit_together_or_not_at_all(pool):
     assert await pool.fetchval("SELECT count(*) FROM outbox WHERE message_key = $1", talent_id) == 0
 
 
+async def test_an_event_the_broker_would_refuse_is_refused_with_its_change(pool):
+    """Past the broker's message size an event would be refused on every retry and hold every event
+    behind it in the outbox: it is refused at write time instead, and its change rolls back."""
+    from likeness_common.errors import ResourceExhausted
+    from likeness_common.kafka import MAX_EVENT_BYTES
+
+    talent_id = f"tal_{uuid.uuid4().hex}"
+    huge = new_event(events_pb2.TalentRegistered(talent_id=talent_id, display_name="x" * (MAX_EVENT_BYTES + 1)),
+                     talent_id=talent_id, aggregate_id=talent_id)  # fmt: skip
+    async with pool.acquire() as conn:
+        with pytest.raises(ResourceExhausted) as caught:
+            async with conn.transaction():
+                await conn.execute("INSERT INTO talent (talent_id, display_name, created_at) VALUES ($1, 'x', now())", talent_id)
+                await append_events(conn, topics.REGISTRY.name, [huge])
+    assert caught.value.reason == "EVENT_TOO_LARGE"
+    assert await pool.fetchval("SELECT count(*) FROM talent WHERE talent_id = $1", talent_id) == 0
+    assert await pool.fetchval("SELECT count(*) FROM outbox WHERE message_key = $1", talent_id) == 0
+
+
 async def test_thousand_registrations_survive_relay_kills(stack, channel, pool):
     stub = registry_pb2_grpc.RegistryServiceStub(channel)
     created = await stub.RegisterAgency(
