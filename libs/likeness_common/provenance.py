@@ -160,6 +160,7 @@ class Embedder:
     def __init__(self, chain_pem: bytes, key_pem: bytes, generator: str = "likeness-registry") -> None:
         import c2pa
 
+        self.chain_pem = chain_pem  # public: the signing certificate and its intermediates, as every manifest carries them
         self._info = c2pa.C2paSignerInfo(alg=b"es256", sign_cert=chain_pem, private_key=key_pem, ta_url=None)
         c2pa.Signer.from_info(self._info).close()  # a bad chain or key fails at start, not on a platform's call
         self._generator = generator
@@ -202,33 +203,36 @@ class Embedder:
 
     def embed(self, media: bytes, media_type: str, receipt_envelope: bytes, *, ai_disclosure: bool = False) -> bytes:
         """The clip with the receipt's manifest embedded (the incoming clip as parent ingredient)."""
-        import c2pa
 
-        manifest = self._manifest(receipt_envelope, ai_disclosure)
-        try:
-            with c2pa.Builder.from_json(json.dumps(manifest), _context(thumbnails=False)) as builder, c2pa.Signer.from_info(self._info) as signer:
-                builder.add_ingredient_from_stream(json.dumps(_ingredient()), media_type, io.BytesIO(media))
-                out = io.BytesIO()
-                builder.sign(signer, media_type, io.BytesIO(media), out)
-        except c2pa.C2paError as error:
-            raise ProvenanceError(f"C2PA could not sign this {media_type}: {error}") from error
-        return out.getvalue()
+        def into_clip(builder, signer) -> bytes:
+            out = io.BytesIO()
+            builder.sign(signer, media_type, io.BytesIO(media), out)
+            return out.getvalue()
+
+        return self._signed(media, media_type, receipt_envelope, ai_disclosure, into_clip, "this")
 
     def sidecar(self, media: bytes, media_type: str, receipt_envelope: bytes, *, ai_disclosure: bool = False) -> bytes:
-        """A `.c2pa` manifest store for the clip as it is: a data hash over every byte of it (the
-        clip and any manifest of its own kept as the parent ingredient where c2pa reads its type)."""
+        """A `.c2pa` manifest store for the clip as it is: a data hash over every byte of it."""
+        return self._signed(media, media_type, receipt_envelope, ai_disclosure,
+                            lambda builder, signer: _sign_sidecar(builder, signer, media), "a sidecar for this")  # fmt: skip
+
+    def _signed(self, media: bytes, media_type: str, receipt_envelope: bytes, ai_disclosure: bool, finish, what: str) -> bytes:
+        """The registry's manifest, its incoming clip as the parent ingredient (the clip's own
+        manifest kept with it where c2pa reads the type; described by its type otherwise), signed
+        by `finish(builder, signer)`."""
         import c2pa
 
         manifest = self._manifest(receipt_envelope, ai_disclosure)
-        if not readable(media_type):  # the parent is described, not parsed
+        parsed = readable(media_type)
+        if not parsed:
             manifest["ingredients"] = [_ingredient() | {"format": media_type}]
         try:
             with c2pa.Builder.from_json(json.dumps(manifest), _context(thumbnails=False)) as builder, c2pa.Signer.from_info(self._info) as signer:
-                if readable(media_type):
+                if parsed:
                     builder.add_ingredient_from_stream(json.dumps(_ingredient()), media_type, io.BytesIO(media))
-                return _sign_sidecar(builder, signer, media)
+                return finish(builder, signer)
         except c2pa.C2paError as error:
-            raise ProvenanceError(f"C2PA could not sign a sidecar for this {media_type}: {error}") from error
+            raise ProvenanceError(f"C2PA could not sign {what} {media_type}: {error}") from error
 
 
 def _ingredient() -> dict:

@@ -160,14 +160,15 @@ def c2pa_embedder(settings: VerificationSettings) -> Embedder | None:
     return Embedder.from_files(chain, key) if chain and key else None
 
 
-def c2pa_trust(settings: VerificationSettings) -> C2paTrust:
-    """What GetC2paTrust publishes: the signing chain, and the root when the deployment names it."""
-    if settings.c2pa_cert_chain_file is None:
+def c2pa_trust(settings: VerificationSettings, embedder: Embedder | None) -> C2paTrust:
+    """What GetC2paTrust publishes: the chain the embedder signs with, and the root when the
+    deployment names it."""
+    if embedder is None:
         return C2paTrust()
     anchor = settings.c2pa_trust_anchor_file
     if anchor is not None and not anchor.is_file():
         raise FileNotFoundError(f"{anchor}: no such file (LIKENESS_VERIFICATION_C2PA_TRUST_ANCHOR_FILE, the C2PA root; see deploy/README.md)")
-    return C2paTrust(anchor.read_text() if anchor else "", settings.c2pa_cert_chain_file.read_text())
+    return C2paTrust(anchor.read_text() if anchor else "", embedder.chain_pem.decode())
 
 
 def build_app(
@@ -196,13 +197,13 @@ def build_app(
         return PostgresVerificationUnitOfWork(pool)
 
     budget = SyncBudget(settings.sync_video_seconds, settings.sync_audio_seconds)
-    limits = Limits(min(settings.max_media_bytes, settings.max_message_bytes), settings.max_stream_bytes, settings.max_message_bytes,
-                    operation_bytes=settings.operation_max_bytes)  # fmt: skip
     policy = OperationPolicy(
         max_bytes=settings.operation_max_bytes, max_seconds=settings.operation_max_seconds,
         retention=timedelta(hours=settings.operation_retention_hours), lease=timedelta(seconds=settings.operation_lease_seconds),
         max_attempts=settings.operation_max_attempts,
     )  # fmt: skip
+    limits = Limits(min(settings.max_media_bytes, settings.max_message_bytes), settings.max_stream_bytes, settings.max_message_bytes,
+                    policy.max_bytes)  # fmt: skip
     operations = PostgresOperations(pool, kek)
     strict = settings.require_identity_verified
     clip_signer = c2pa_embedder(settings)
@@ -212,7 +213,7 @@ def build_app(
     h = bind(handlers, uow=PerCall(uow), extractor=extractor, searcher=searcher, signer=keyring, thresholds=thresholds,
              budget=budget, require_identity_verified=strict, clip_signer=clip_signer)  # fmt: skip
     ops = bind(lro_handlers, operations=operations, extractor=extractor, policy=policy)
-    servicer = VerificationServicer(h, ops, consent, limits, runner, c2pa_trust(settings))
+    servicer = VerificationServicer(h, ops, consent, limits, runner, c2pa_trust(settings, clip_signer))
     bindings = [
         ServiceBinding(SERVICE_NAME, servicer, verification_pb2_grpc.add_VerificationServiceServicer_to_server),
         ServiceBinding(OPERATIONS_SERVICE, OperationsServicer(h, ops), operations_pb2_grpc.add_OperationsServicer_to_server),

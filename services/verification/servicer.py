@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, replace
 from types import SimpleNamespace
@@ -22,7 +23,6 @@ from .adapters.consent_client import ConsentClient
 from .adapters.proto_mapping import operation_pb, purpose_name, verification_pb
 from .domain import commands
 from .domain.operations import VerifyOperation
-from .service_layer import handlers
 from .service_layer.operations import OperationRunner
 from .service_layer.ports import C2paTrust
 
@@ -33,8 +33,8 @@ SIGNED_CHUNK_BYTES = 1 << 20  # VerifyStreamSigned sends the signed clip back in
 class Limits:
     unary_bytes: int  # media in one Verify request
     stream_bytes: int  # media assembled from a VerifyStream
-    reply_bytes: int = 50 << 20  # the largest message the server sends (a signed clip must fit)
-    operation_bytes: int = 1 << 30  # media assembled from one StartVerifyOperation (the operation policy's max_bytes)
+    reply_bytes: int  # the largest message the server sends (a signed clip must fit)
+    operation_bytes: int  # media assembled from one StartVerifyOperation (the operation policy's max_bytes)
 
 
 async def _assemble(requests: AsyncIterator[pb.VerifyStreamRequest], limit: int,
@@ -80,7 +80,7 @@ class VerificationServicer(verification_pb2_grpc.VerificationServiceServicer):
         self._c2pa_trust = c2pa_trust or C2paTrust()
 
     async def _verify(self, cmd: commands.Verify, context: grpc.aio.ServicerContext, max_bytes: int,
-                      reply_bytes: int | None = None) -> tuple[pb.Verification, pb.SignedMedia | None]:  # fmt: skip
+                      reply_bytes: float | None = None) -> tuple[pb.Verification, pb.SignedMedia | None]:  # fmt: skip
         """`reply_bytes`: the largest signed clip one answer can carry (default: the message limit)."""
         if cmd.embed_c2pa:
             fits = self._h.check_signable(cmd, current_principal(), max_bytes=max_bytes, reply_bytes=reply_bytes or self._limits.reply_bytes)
@@ -112,7 +112,8 @@ class VerificationServicer(verification_pb2_grpc.VerificationServiceServicer):
         self._h.require_platform(current_principal())
         parameters, media = await _assemble(requests, self._limits.stream_bytes, lambda _: self._h.require_c2pa())
         cmd = replace(_command(parameters, media), embed_c2pa=True)
-        verification, signed = await self._verify(cmd, context, self._limits.stream_bytes, reply_bytes=len(media) + handlers.SIGNED_CLIP_MARGIN)
+        # The signed clip goes back in chunks: no answer-size limit, so it is embedded wherever c2pa can.
+        verification, signed = await self._verify(cmd, context, self._limits.stream_bytes, reply_bytes=math.inf)
         content = signed.content
         header = pb.SignedMedia(media_type=signed.media_type, sidecar=signed.sidecar)
         yield pb.VerifyStreamSignedResponse(answer=pb.VerifyStreamResponse(verification=verification, signed_media=header))

@@ -70,7 +70,7 @@ class WorkerPoolExtractor:
     async def duration(self, media: bytes, *, media_type: str | None = None) -> Duration:
         """`media_type`: what media_type() answered for these bytes (not sniffed again)."""
         with invalid_argument():
-            return await self._duration(media, by_mime(media_type) if media_type else sniff(media))
+            return await self._duration(media, _type_of(media, media_type))
 
     async def _duration(self, media: bytes, sniffed: MediaType) -> Duration:
         kind = sniffed.kind
@@ -85,7 +85,7 @@ class WorkerPoolExtractor:
                       media_type: str | None = None) -> Extraction:  # fmt: skip
         """`media_type`: what media_type() answered for these bytes (not sniffed again)."""
         with invalid_argument():
-            return await self._spooled(media, by_mime(media_type) if media_type else sniff(media), progress, max_seconds)
+            return await self._spooled(media, _type_of(media, media_type), progress, max_seconds)
 
     async def _spooled(self, media: bytes, sniffed: MediaType, progress: Progress | None, max_seconds: float | None) -> Extraction:
         config = self._config
@@ -158,6 +158,11 @@ class WorkerPoolExtractor:
     def close(self) -> None:
         for pool in (self._faces, self._voices):
             pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _type_of(media: bytes, media_type: str | None) -> MediaType:
+    """The type media_type() already answered for these bytes, else sniffed now."""
+    return by_mime(media_type) if media_type else sniff(media)
 
 
 def _incoming(found: provenance.Provenance | None) -> IncomingProvenance | None:

@@ -60,7 +60,7 @@ def _now() -> datetime:
 SIGNED_CLIP_MARGIN = 1 << 20
 
 
-def check_signable(cmd: commands.Verify, actor: Principal, clip_signer: ClipSigner | None, max_bytes: int, reply_bytes: int) -> bool:
+def check_signable(cmd: commands.Verify, actor: Principal, clip_signer: ClipSigner | None, max_bytes: int, reply_bytes: float) -> bool:
     """Before any analysis of a Verify that asks for its clip signed (embed_c2pa): nothing is
     recorded for a call that cannot be answered. True when the signed clip fits in one answer
     (`reply_bytes`, the largest the server sends); otherwise the answer is a `.c2pa` sidecar."""
