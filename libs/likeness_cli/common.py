@@ -23,6 +23,20 @@ ApiKey = Annotated[str | None, typer.Option("--api-key", help="API key (default:
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+def read_file(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as error:
+        raise CliError(f"cannot read {path}: {error.strerror}") from None
+
+
+def write_file(path: Path, data: bytes) -> None:
+    try:
+        path.write_bytes(data)
+    except OSError as error:
+        raise CliError(f"cannot write {path}: {error.strerror}") from None
+
+
 def command(func: F) -> F:
     """Turn gRPC and CLI errors into a readable message and exit status 1."""
 

@@ -19,7 +19,7 @@ from likeness_common.proto import ts
 from likeness_common.signing import Signature, SignatureError, envelope, verify_envelope
 
 from .client import CliError, connect, request_id
-from .common import ApiKey, Json, Keys, Target, command, paged
+from .common import ApiKey, Json, Keys, Target, command, paged, read_file
 from .output import emit, to_dict
 
 consent_app = typer.Typer(no_args_is_help=True, help="Signed consent grants.")
@@ -187,14 +187,11 @@ def verify_grant(
     as_json: Json = False,
 ) -> None:
     """Verify an exported grant: any changed byte fails."""
-    verify_document(file, keys, target, GRANT_TYPE, as_json)
+    verify_document(file, read_file(file), keys, target, GRANT_TYPE, as_json)
 
 
-def verify_document(file: Path, keys: Path | None, target: str | None, kind: str, as_json: bool) -> None:
-    try:
-        data = file.read_bytes()
-    except OSError as error:
-        raise CliError(f"cannot read {file}: {error.strerror}") from None
+def verify_document(file: Path, data: bytes, keys: Path | None, target: str | None, kind: str, as_json: bool) -> None:
+    """`data`: the file's bytes (its name is for the messages)."""
     public = load_keys(keys) if keys else fetch_keys(target)
     try:
         payload = verify_envelope(unwrap_c2pa(data), public, kind)

@@ -15,7 +15,7 @@ from likeness.enrollment.v1 import enrollment_pb2_grpc
 from likeness_common.proto import ts
 
 from .client import CliError, connect, request_id
-from .common import ApiKey, Json, Target, command, paged
+from .common import ApiKey, Json, Target, command, paged, read_file
 from .output import emit, err_console, progress
 
 enroll_app = typer.Typer(no_args_is_help=True, help="Enroll a talent's face or voice.")
@@ -40,10 +40,7 @@ def _read(files: list[Path], show: bool) -> list[epb.MediaSample]:
                   disable=not show, transient=True) as progress:  # fmt: skip
         task = progress.add_task("read", total=len(files))
         for path in files:
-            try:
-                samples.append(epb.MediaSample(filename=path.name, content=path.read_bytes()))
-            except OSError as error:
-                raise CliError(f"cannot read {path}: {error.strerror}") from None
+            samples.append(epb.MediaSample(filename=path.name, content=read_file(path)))
             progress.advance(task)
     return samples
 

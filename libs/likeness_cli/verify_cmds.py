@@ -21,7 +21,7 @@ from likeness_common.documents import C2PA_LABEL, RECEIPT_TYPE, c2pa_assertion
 from likeness_common.signing import Signature, SignatureError, envelope, verify_envelope
 
 from .client import CliError, connect, request_id
-from .common import ApiKey, Json, Keys, Target, command
+from .common import ApiKey, Json, Keys, Target, command, read_file, write_file
 from .consent_cmds import fetch_keys, load_c2pa_anchor, load_keys, purpose_value, verify_document
 from .output import emit, err_console, progress
 
@@ -132,12 +132,8 @@ def _human(s: dict) -> str:
 
 
 def _write_receipt(v: vpb.Verification, path: Path | None, c2pa: bool) -> None:
-    if path is None:
-        return
-    try:
-        path.write_bytes(receipt_document(v, c2pa))
-    except OSError as error:
-        raise CliError(f"cannot write {path}: {error.strerror}") from None
+    if path is not None:
+        write_file(path, receipt_document(v, c2pa))
 
 
 @command
@@ -159,10 +155,7 @@ def verify(
 
     Clips past the server's synchronous budget (long videos and audio) go through a long-running
     operation, with a progress bar: automatically when Verify says so, or with --long."""
-    try:
-        media = file.read_bytes()
-    except OSError as error:
-        raise CliError(f"cannot read {file}: {error.strerror}") from None
+    media = read_file(file)
     purpose_code, custom = purpose_value(purpose)
     params = vpb.VerifyParameters(request_id=request_id(), purpose=purpose_code, custom_purpose=custom, territory=territory,
                                   at_least_as_fresh=token, embed_c2pa=embed is not None)  # fmt: skip
@@ -216,10 +209,7 @@ def _write_signed(signed: vpb.SignedMedia, media: bytes, path: Path) -> dict:
         raise CliError("the server returned no signed clip")
     files = {path: media, sidecar_path(path): signed.content} if signed.sidecar else {path: signed.content}
     for file, data in files.items():
-        try:
-            file.write_bytes(data)
-        except OSError as error:
-            raise CliError(f"cannot write {file}: {error.strerror}") from None
+        write_file(file, data)
     return {"signed_media_file": str(path)} | ({"c2pa_sidecar_file": str(sidecar_path(path))} if signed.sidecar else {})
 
 
@@ -231,19 +221,6 @@ def _signed_line(written: dict) -> str:
 def sidecar_path(clip: Path) -> Path:
     return clip.with_suffix(".c2pa")
 
-
-def _read_root(path: Path) -> bytes:
-    try:
-        return path.read_bytes()
-    except OSError as error:
-        raise CliError(f"cannot read {path}: {error.strerror}") from None
-
-
-def _read_sidecar(path: Path) -> bytes:
-    try:
-        return path.read_bytes()
-    except OSError as error:
-        raise CliError(f"cannot read {path}: {error.strerror}") from None
 
 
 def _operation_summary(op: lro.Operation) -> dict:
@@ -321,10 +298,7 @@ def operation_wait(name: str, receipt: ReceiptOut = None, c2pa: C2pa = False,
     if sidecar is not None:
         if not answer.signed_media.sidecar:
             raise CliError(f"{name} was not started with --embed: it has no C2PA sidecar", code="NO_C2PA_MANIFEST")
-        try:
-            sidecar.write_bytes(answer.signed_media.content)
-        except OSError as error:
-            raise CliError(f"cannot write {sidecar}: {error.strerror}") from None
+        write_file(sidecar, answer.signed_media.content)
     summary = _summary(v) | ({"receipt_file": str(receipt)} if receipt else {}) | ({"c2pa_sidecar_file": str(sidecar)} if sidecar else {})
     emit(summary, as_json, _human(summary))
 
@@ -370,12 +344,9 @@ def receipt_verify(
     """Verify a receipt offline: a JSON receipt, its C2PA assertion form, or a clip signed with
     `likeness verify --embed` (its C2PA manifest is validated, then the receipt inside it). Any
     changed byte fails."""
-    try:
-        data = file.read_bytes()
-    except OSError as error:
-        raise CliError(f"cannot read {file}: {error.strerror}") from None
+    data = read_file(file)
     if data[:64].lstrip().startswith(b"{"):
-        verify_document(file, keys, target, RECEIPT_TYPE, as_json)
+        verify_document(file, data, keys, target, RECEIPT_TYPE, as_json)
         return
     verify_signed_clip(file, data, keys, target, c2pa_root, sidecar, as_json)
 
@@ -387,7 +358,7 @@ def verify_signed_clip(file: Path, data: bytes, keys: Path | None, target: str |
     receipt to these bytes (a receipt copied into another clip under someone else's manifest would
     otherwise pass); then the receipt's own Ed25519 signature."""
     anchor_from = c2pa_root or keys
-    root = _read_root(c2pa_root) if c2pa_root else load_c2pa_anchor(keys) if keys else None
+    root = read_file(c2pa_root) if c2pa_root else load_c2pa_anchor(keys) if keys else None
     if root is None:
         raise CliError(f"{file}: a signed clip is checked against the registry's C2PA root: pass --keys with a file from "
                        "`likeness keys export` (it holds the root), or --c2pa-root (the dev stack's is .likeness/c2pa/c2pa-root.pem)",
@@ -402,11 +373,11 @@ def verify_signed_clip(file: Path, data: bytes, keys: Path | None, target: str |
         raise CliError(f"{file}: neither a receipt nor media the registry reads ({error})", code="UNSUPPORTED_MEDIA_TYPE") from None
     beside = sidecar_path(file)
     try:
-        found = provenance.read(data, media_type, root, _read_sidecar(sidecar) if sidecar else None)
+        found = provenance.read(data, media_type, root, read_file(sidecar) if sidecar else None)
         # A sidecar beside the clip binds it when its own manifest is absent or not the registry's
         # (a generator's manifest in a clip too large to come back embedded).
         if sidecar is None and beside.is_file() and (found.state != "Trusted" or found.receipt_envelope is None):
-            sidecar, found = beside, provenance.read(data, media_type, root, _read_sidecar(beside))
+            sidecar, found = beside, provenance.read(data, media_type, root, read_file(beside))
     except provenance.ProvenanceError as error:
         raise CliError(f"{file}: NOT VALID: {error}", code="INVALID_C2PA") from None
     if not found.state:
