@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from .ids import is_id
+
 
 @dataclass(frozen=True)
 class FieldViolation:
@@ -100,8 +102,6 @@ def require(violations: list[FieldViolation], message: str = "invalid request") 
 
 def check_id(field: str, value: str, prefix: str, violations: list[FieldViolation]) -> None:
     """An id of the kind `prefix` (`tal`, `agc`, ...), the same rule in every service."""
-    from .ids import is_id
-
     if not is_id(value, prefix):
         violations.append(FieldViolation(field, f"must be a {prefix}_ id"))
 

@@ -6,6 +6,8 @@ import enum
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from .errors import PermissionDenied
+
 
 class PrincipalKind(str, enum.Enum):
     OPERATOR = "operator"
@@ -54,8 +56,6 @@ class Principal:
 async def require_may_act_for(actor: Principal, talent_id: str, represents: Callable[[str, str], Awaitable[bool]]) -> None:
     """Who acts for a talent, in every service: an operator, or an agency holding an active mandate
     over them (`represents(agency_id, talent_id)`); anyone else is refused (NO_MANDATE)."""
-    from .errors import PermissionDenied
-
     if actor.is_operator:
         return
     if actor.is_agency and await represents(actor.principal_id, talent_id):
