@@ -92,6 +92,11 @@ def speech_wav() -> bytes:
     return mediakit.wav(decode_audio(utterances("1688")[6]).samples)
 
 
+def receipt_verify(*args) -> subprocess.CompletedProcess:
+    """`likeness receipt verify ARGS`, as a user runs it."""
+    return subprocess.run([LIKENESS, "receipt", "verify", *map(str, args)], capture_output=True, text=True, timeout=60)
+
+
 MEDIA = {"jpeg": lambda: face_file("obama", "obama3.jpg"), "png": portrait_png, "mp4": portrait_mp4, "wav": speech_wav}
 
 
@@ -118,8 +123,7 @@ async def test_a_verified_clip_comes_back_signed_and_c2pas_reader_trusts_it(worl
 
     out = tmp_path / f"signed.{kind}"
     out.write_bytes(signed.content)
-    done = subprocess.run([LIKENESS, "receipt", "verify", str(out), "--keys", str(keys_file), "--c2pa-root", str(chain["root"]), "--json"],
-                          capture_output=True, text=True, timeout=60)  # fmt: skip
+    done = receipt_verify(out, "--keys", keys_file, "--c2pa-root", chain["root"], "--json")
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
     assert report["valid"] and report["c2pa"]["state"] == "Trusted" and report["id"] == v.receipt.receipt_id
@@ -147,8 +151,7 @@ async def test_any_changed_byte_of_a_signed_clip_fails_naming_why(world, signing
     for name, data in (("pixels", pixels), ("manifest", in_manifest), ("actions", in_actions)):
         path = tmp_path / f"{name}.jpg"
         path.write_bytes(bytes(data))
-        done = subprocess.run([LIKENESS, "receipt", "verify", str(path), "--keys", str(keys_file), "--c2pa-root", str(chain["root"])],
-                              capture_output=True, text=True, timeout=60)  # fmt: skip
+        done = receipt_verify(path, "--keys", keys_file, "--c2pa-root", chain["root"])
         said = " ".join((done.stderr + done.stdout).split())  # (the console wraps long lines)
         assert done.returncode != 0 and "NOT VALID" in said, (name, said)
         assert "dataHash.mismatch" in said if name == "pixels" else "fails validation" in said or "receipt" in said, said
@@ -156,12 +159,11 @@ async def test_any_changed_byte_of_a_signed_clip_fails_naming_why(world, signing
     other_root.write_bytes(provenance.dev_chain("Someone Else").root_pem)
     good = tmp_path / "good.jpg"
     good.write_bytes(signed)
-    done = subprocess.run([LIKENESS, "receipt", "verify", str(good), "--keys", str(keys_file), "--c2pa-root", str(other_root)],
-                          capture_output=True, text=True, timeout=60)  # fmt: skip
+    done = receipt_verify(good, "--keys", keys_file, "--c2pa-root", other_root)
     assert done.returncode != 0 and "does not chain" in " ".join((done.stderr + done.stdout).split())
     # Without the registry's root nothing binds the receipt to these bytes (anyone can sign a clip
     # holding a copied receipt under a chain of their own): the check is refused, not passed.
-    done = subprocess.run([LIKENESS, "receipt", "verify", str(good), "--keys", str(keys_file)], capture_output=True, text=True, timeout=60)
+    done = receipt_verify(good, "--keys", keys_file)
     assert done.returncode != 0 and "C2PA_ROOT_REQUIRED" in done.stderr + done.stdout
 
 
@@ -212,8 +214,8 @@ async def test_formats_c2pa_cannot_embed_into_get_a_sidecar_bound_to_the_clip_as
     clip = tmp_path / f"clip.{'webm' if kind == 'webm' else 'mp4'}"
     clip.write_bytes(media)
     clip.with_suffix(".c2pa").write_bytes(signed.content)
-    command = [LIKENESS, "receipt", "verify", str(clip), "--keys", str(keys_file), "--c2pa-root", str(chain["root"]), "--json"]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=60)
+    command = [clip, "--keys", keys_file, "--c2pa-root", chain["root"], "--json"]
+    done = receipt_verify(*command)
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
     assert report["c2pa"]["state"] == "Trusted" and report["c2pa"]["sidecar"] == str(clip.with_suffix(".c2pa")) and report["id"] == v.receipt.receipt_id
@@ -221,17 +223,17 @@ async def test_formats_c2pa_cannot_embed_into_get_a_sidecar_bound_to_the_clip_as
     changed = bytearray(media)
     changed[len(changed) // 2] ^= 0x01
     clip.write_bytes(bytes(changed))
-    done = subprocess.run(command, capture_output=True, text=True, timeout=60)
+    done = receipt_verify(*command)
     said = " ".join((done.stderr + done.stdout).split())
     assert done.returncode != 0 and "NOT VALID" in said and "dataHash.mismatch" in said, said
     clip.write_bytes(media)
     manifest = bytearray(signed.content)
     manifest[manifest.find(b"receipt_id") + 16] ^= 0x01
     clip.with_suffix(".c2pa").write_bytes(bytes(manifest))
-    done = subprocess.run(command, capture_output=True, text=True, timeout=60)
+    done = receipt_verify(*command)
     assert done.returncode != 0 and "NOT VALID" in " ".join((done.stderr + done.stdout).split())
     clip.with_suffix(".c2pa").unlink()
-    done = subprocess.run(command, capture_output=True, text=True, timeout=60)
+    done = receipt_verify(*command)
     assert done.returncode != 0 and "NO_C2PA_MANIFEST" in done.stderr + done.stdout
 
 
@@ -324,8 +326,7 @@ async def test_the_cli_writes_the_signed_clip_and_checks_it(world, signing, chai
         assert "c2pa_sidecar_file" not in summary and out.read_bytes() != media and not out.with_suffix(".c2pa").exists()
     else:
         assert summary["c2pa_sidecar_file"] == str(out.with_suffix(".c2pa")) and out.read_bytes() == media
-    done = subprocess.run([LIKENESS, "receipt", "verify", str(out), "--keys", str(keys_file), "--c2pa-root", str(chain["root"]), "--json"],
-                          capture_output=True, text=True, timeout=60)  # fmt: skip
+    done = receipt_verify(out, "--keys", keys_file, "--c2pa-root", chain["root"], "--json")
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["id"] == summary["receipt_id"]
 
@@ -348,7 +349,7 @@ async def test_the_registry_publishes_its_c2pa_trust_and_a_keys_file_carries_it(
         keys = json.loads(keys_file.read_text()) | {"c2pa": {"trust_anchors_pem": anchor, "signer_chain_pem": trust.signer_chain_pem}}
         with_root = tmp_path / "keys-with-root.json"
         with_root.write_text(json.dumps(keys))
-        done = subprocess.run([LIKENESS, "receipt", "verify", str(clip), "--keys", str(with_root), "--json"], capture_output=True, text=True, timeout=60)
+        done = receipt_verify(clip, "--keys", with_root, "--json")
         if ok:
             assert done.returncode == 0 and json.loads(done.stdout)["c2pa"]["state"] == "Trusted", done.stdout + done.stderr
         else:
