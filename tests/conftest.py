@@ -169,14 +169,15 @@ async def enrollment_app(stack: Stack, pool: asyncpg.Pool) -> AsyncIterator[Repl
     await app.stop()
 
 
-async def start_verification(stack: Stack, pool: asyncpg.Pool, consent_target: str, **overrides) -> Replica:
-    """A verification replica: its own worker pool, its own index loaded from and following Postgres."""
+async def start_verification(stack: Stack, pool: asyncpg.Pool, consent_target: str, qdrant=None, **overrides) -> Replica:
+    """A verification replica: its own worker pool, its own index loaded from and following Postgres
+    (or, with index_engine="qdrant", the shared one in `qdrant`, a qdrant-client)."""
     from likeness_common.crypto import load_kek
     from verification.bootstrap import VerificationSettings, build_app
 
     overrides.setdefault("index_max_staleness_seconds", 60)  # (see _consent_replica)
     settings = VerificationSettings(port=0, shutdown_grace_seconds=0.5, consent_target=consent_target, **overrides)
-    app = build_app(pool, stack.dsn, load_kek(None, stack.kek_file), settings)
+    app = build_app(pool, stack.dsn, load_kek(None, stack.kek_file), settings, qdrant=qdrant)
     port = await app.start()
     return Replica(app, f"127.0.0.1:{port}")
 

@@ -4,7 +4,7 @@ KEK. Templates are untouched (they are sealed by the talent data keys, which onl
 Rotation, with no downtime:
 1. Write the new key; give every service `LIKENESS_KEK_FILE=<new>` and
    `LIKENESS_KEK_PREVIOUS_FILE=<old>` (rolling restart): they wrap with the new key and unwrap both.
-2. Run this command with the same two settings: talent data keys and signing keys are re-wrapped
+2. Run this command with the same two settings: talent data keys, signing keys and the index rotation keys are re-wrapped
    under the new key, in one transaction; it prints how many.
 3. Drop `LIKENESS_KEK_PREVIOUS_FILE` (rolling restart) and destroy the old key.
 """
@@ -20,7 +20,8 @@ from .crypto import Kek
 from .settings import CommonSettings
 
 # table -> (id column, wrapped column): the id is the AAD the blob was wrapped with.
-WRAPPED = {"talent_data_keys": ("talent_id", "wrapped_key"), "signing_keys": ("key_id", "private_key_wrapped")}
+WRAPPED = {"talent_data_keys": ("talent_id", "wrapped_key"), "signing_keys": ("key_id", "private_key_wrapped"),
+           "index_keys": ("key_id", "wrapped_key")}
 
 
 async def rewrap(conn: asyncpg.Connection, kek: Kek) -> dict[str, int]:

@@ -7,10 +7,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
+from typing import Literal
 
 import asyncpg
 from google.longrunning import operations_pb2_grpc
 from pydantic import AliasChoices, Field
+from qdrant_client import QdrantClient
 
 from likeness.verification.v1 import verification_pb2_grpc
 from likeness_biometrics import BioConfig
@@ -30,6 +32,7 @@ from . import SERVICE_NAME
 from .adapters.consent_client import ConsentClient
 from .adapters.engine import WorkerPoolExtractor
 from .adapters.index import IndexFollower, IndexSearcher, LikenessIndex, TemplateLoader, load_cohort
+from .adapters.index_cluster import ClusterFollower
 from .adapters.operations import PostgresOperations
 from .adapters.postgres import PostgresVerificationUnitOfWork
 from .domain.model import Modality, Thresholds
@@ -61,6 +64,15 @@ class VerificationSettings(ServiceSettings):
     )
     face_nprobe: int = Field(128, ge=1, description="IVF cells probed per face search (recall against speed; see README, 1:N search).")
     voice_nprobe: int = Field(256, ge=1, description="IVF cells probed per voice search.")
+    index_engine: Literal["embedded", "qdrant"] = Field(
+        "embedded", description="Where the 1:N index's templates live: `embedded` (each replica's memory, filled from Postgres) or "
+                                "`qdrant` (a Qdrant cluster every replica shares; one elected replica writes it).",
+    )  # fmt: skip
+    qdrant_url: str = Field("", description="With index_engine=qdrant: the cluster's REST URL, e.g. http://qdrant:6333.")
+    qdrant_api_key_file: Path | None = Field(None, description="With index_engine=qdrant: a file holding the cluster's API key.")
+    qdrant_collection_prefix: str = Field("likeness", pattern=r"^[a-z][a-z0-9_]{0,31}$", description="Collections are <prefix>_<key id>_<digest>_face|voice.")
+    qdrant_shards: int = Field(1, ge=1, le=1024, description="Shards of a collection the writer creates.")
+    qdrant_replication_factor: int = Field(1, ge=1, le=16, description="Copies of each shard in the cluster (production: 2 or more).")
     index_poll_seconds: float = Field(1.0, gt=0, description="Fallback poll of the index's follower (a NOTIFY from enrollment is the fast path).")
     index_max_staleness_seconds: float = Field(
         5.0, gt=0, description="Verify is refused (UNAVAILABLE) once the index has not caught up with Postgres for this long."
@@ -117,7 +129,7 @@ class VerificationSettings(ServiceSettings):
 class VerificationApp(ServiceApp):
     extractor: WorkerPoolExtractor | None = None
     index: LikenessIndex | None = None
-    follower: IndexFollower | None = None
+    follower: IndexFollower | ClusterFollower | None = None
     consent: ConsentClient | None = None
     keyring: SigningKeyring | None = None
     runner: OperationRunner | None = None
@@ -139,17 +151,34 @@ class VerificationApp(ServiceApp):
         self.extractor.close()
 
 
-def followed_index(pool: asyncpg.Pool, dsn: str, kek: Kek, models: dict[str, str],
-                   settings: VerificationSettings) -> tuple[LikenessIndex, TemplateLoader, IndexFollower]:  # fmt: skip
+def followed_index(pool: asyncpg.Pool, dsn: str, kek: Kek, models: dict[str, str], settings: VerificationSettings,
+                   qdrant: QdrantClient | None = None) -> tuple[LikenessIndex, TemplateLoader, IndexFollower | ClusterFollower]:  # fmt: skip
     """The 1:N index as these settings configure it, loaded from and following Postgres: the
     verification service's own, and the enrollment service's replica for its duplicate-likeness
-    check (one configuration, so both search alike). `models`: modality -> "name/version"."""
+    check (one configuration, so both search alike). `models`: modality -> "name/version".
+    `qdrant`: the cluster's client (default: made from the settings; tests pass a local one)."""
     nprobe = {Modality.FACE: settings.face_nprobe, Modality.VOICE: settings.voice_nprobe}
     cohort = load_cohort(settings.voice_cohort_file) if settings.voice_cohort_file else None
-    index = LikenessIndex(models, settings.index_ivf_min_rows, nprobe, cohort, settings.thresholds().voice_norm_review)
+    review = settings.thresholds().voice_norm_review
+    if settings.index_engine == "embedded":
+        index = LikenessIndex(models, settings.index_ivf_min_rows, nprobe, cohort, review)
+        loader = TemplateLoader(pool, kek, index)
+        return index, loader, IndexFollower(pool, dsn, loader, settings.index_poll_seconds, settings.index_max_staleness_seconds)
+    index = LikenessIndex(models, voice_norm=cohort, voice_norm_review=review, engines={})  # attached by the follower's start
     loader = TemplateLoader(pool, kek, index)
-    follower = IndexFollower(pool, dsn, loader, settings.index_poll_seconds, settings.index_max_staleness_seconds)
+    follower = ClusterFollower(pool, dsn, kek, loader, index, qdrant or qdrant_client(settings), settings.qdrant_collection_prefix,
+                               settings.qdrant_shards, settings.qdrant_replication_factor, settings.index_poll_seconds,
+                               settings.index_max_staleness_seconds)  # fmt: skip
     return index, loader, follower
+
+
+def qdrant_client(settings: VerificationSettings) -> QdrantClient:
+    if not settings.qdrant_url:
+        raise ValueError("LIKENESS_VERIFICATION_INDEX_ENGINE=qdrant needs LIKENESS_VERIFICATION_QDRANT_URL")
+    key = settings.qdrant_api_key_file
+    if key is not None and not key.is_file():
+        raise FileNotFoundError(f"{key}: no such file (LIKENESS_VERIFICATION_QDRANT_API_KEY_FILE)")
+    return QdrantClient(url=settings.qdrant_url, api_key=key.read_text().strip() if key else None, timeout=10)
 
 
 def c2pa_embedder(settings: VerificationSettings) -> Embedder | None:
@@ -173,10 +202,10 @@ def c2pa_trust(settings: VerificationSettings, embedder: Embedder | None) -> C2p
 
 def build_app(
     pool: asyncpg.Pool, dsn: str, kek: Kek, settings: VerificationSettings, extractor: WorkerPoolExtractor | None = None,
-    client_tls: ClientTls | None = None,
+    client_tls: ClientTls | None = None, qdrant: QdrantClient | None = None,
 ) -> VerificationApp:
     """`dsn`: the index's NOTIFY listener connects with it; `client_tls`: how to reach the consent
-    service when it serves TLS (CommonSettings.client_tls())."""
+    service when it serves TLS (CommonSettings.client_tls()); `qdrant`: see followed_index."""
     thresholds = settings.thresholds()
     if (thresholds.face_review > thresholds.face_match or thresholds.voice_review > thresholds.voice_match
             or thresholds.voice_window_review > thresholds.voice_window_match
@@ -188,7 +217,7 @@ def build_app(
                     max_video_seconds=settings.operation_max_seconds, max_audio_seconds=settings.operation_max_seconds,
                     max_input_bytes=max(settings.operation_max_bytes, settings.max_stream_bytes))  # fmt: skip
     extractor = extractor or WorkerPoolExtractor(settings.workers, settings.voice_workers, bio)
-    index, loader, follower = followed_index(pool, dsn, kek, extractor.models, settings)
+    index, loader, follower = followed_index(pool, dsn, kek, extractor.models, settings, qdrant)
     searcher = IndexSearcher(index, follower, loader)
     consent = ConsentClient(settings.consent_target, client_tls)
     keyring = SigningKeyring(pool, kek)

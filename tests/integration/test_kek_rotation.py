@@ -34,7 +34,7 @@ async def test_rotation_rewraps_every_secret_and_leaves_templates_alone(stack, p
                 sealed_before = await conn.fetch("SELECT template_id, sealed FROM templates ORDER BY template_id")
                 counts = await rewrap(conn, new)
                 assert counts["talent_data_keys"] >= 1 and counts["signing_keys"] >= 1
-                assert await rewrap(conn, new) == {"talent_data_keys": 0, "signing_keys": 0}  # idempotent
+                assert await rewrap(conn, new) == {"talent_data_keys": 0, "signing_keys": 0, "index_keys": 0}  # idempotent
                 alone = Kek(new.key)
                 for table, (id_column, column) in WRAPPED.items():
                     for row in await conn.fetch(f"SELECT {id_column} AS id, {column} AS blob FROM {table}"):

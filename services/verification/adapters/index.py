@@ -25,7 +25,9 @@ from __future__ import annotations
 
 import asyncio
 import collections
+from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import Protocol
 
 import asyncpg
 import numpy as np
@@ -37,13 +39,14 @@ from likeness_common.freshness import ChangeFollower, Freshness
 from likeness_common.templates import open_sealed
 from likeness_common.tokens import decode_token
 
-from ..domain.calibration import Bounds, CohortNorm, Stats, cohort_name
+from ..domain.calibration import Bounds, CohortNorm, cohort_name
 from ..domain.model import Modality, Probe, ProbeHit
-from .vector_index import Affine, Metric, ModalityIndex
+from .vector_index import Hit, Metric, ModalityIndex
 
 log = structlog.get_logger("likeness.verification.index")
 
 DIMS = {Modality.FACE: 128, Modality.VOICE: 256}
+METRICS = {Modality.FACE: Metric.EUCLIDEAN, Modality.VOICE: Metric.COSINE}
 # Outbox event types that change a talent's templates (the `event_type` column: the payload's name).
 _CHANGES_TEMPLATES = ["FaceEnrolled", "VoiceEnrolled", "BiometricsErased"]
 _OUTBOX_CHANNEL = "likeness_outbox"  # NOTIFYed by every outbox writer (likeness_common.outbox)
@@ -64,87 +67,99 @@ def load_cohort(path: Path) -> CohortNorm:
     return CohortNorm(array, cohort_name(array))
 
 
+class ModalityEngine(Protocol):
+    """One modality's templates, searched 1:N: `vector_index.ModalityIndex` (embedded: in this
+    process's memory) or `qdrant_index.QdrantModalityIndex` (a Qdrant cluster every replica shares).
+    Synchronous: called from worker threads."""
+
+    dim: int
+    approximate: bool
+
+    def replace(self, talent_id: str, vectors: list[np.ndarray], template_ids: Sequence[str] = (),
+                ab: tuple[float, float] | None = None) -> None: ...  # fmt: skip
+    def begin_bulk(self) -> None: ...
+    def end_bulk(self) -> None: ...
+    @property
+    def templates(self) -> int: ...
+    def has(self, talent_id: str) -> bool: ...
+    def template_ids(self, talent_ids: Iterable[str]) -> dict[str, frozenset[str]]: ...
+    def vectors_of(self, talent_id: str) -> np.ndarray: ...
+    def ab_of(self, talent_id: str) -> tuple[float, float] | None: ...
+    def search(self, probes: np.ndarray, bound: float) -> list[Hit]: ...
+    def search_normalized(self, probes: np.ndarray, probe_ab: np.ndarray, at_least: float, floor: float) -> list[Hit]: ...
+
+
+def embedded_engines(ivf_min_rows: int = 200_000, nprobe: dict[Modality, int] | None = None) -> dict[Modality, ModalityEngine]:
+    nprobe = nprobe or {Modality.FACE: 128, Modality.VOICE: 256}
+    return {m: ModalityIndex(DIMS[m], METRICS[m], ivf_min_rows=ivf_min_rows, nprobe=nprobe[m]) for m in (Modality.FACE, Modality.VOICE)}
+
+
 class LikenessIndex:
-    """Both modalities; scores are "higher is closer" (face: 1 - distance, voice: cosine). Writes go
-    through `upsert` and `remove` (one writer at a time, off the loop); `template_ids` says which
-    stored templates a talent's rows came from."""
+    """Both modalities, each in its engine; scores are "higher is closer" (face: 1 - distance,
+    voice: cosine). Writes go through `replace`/`upsert`/`remove` (one writer at a time, off the
+    loop); the engine keeps which stored templates a talent's rows came from."""
 
     def __init__(self, models: dict[str, str], ivf_min_rows: int = 200_000, nprobe: dict[Modality, int] | None = None,
-                 voice_norm: CohortNorm | None = None, voice_norm_review: float | None = None) -> None:  # fmt: skip
+                 voice_norm: CohortNorm | None = None, voice_norm_review: float | None = None,
+                 engines: dict[Modality, ModalityEngine] | None = None) -> None:  # fmt: skip
         """`voice_norm`: a speaker's-mean voice probe (not a single window) is scored by its S-norm
-        against this cohort (domain.calibration), and hits below `voice_norm_review` are dropped."""
+        against this cohort (domain.calibration), and hits below `voice_norm_review` are dropped.
+        `engines`: where the templates live (default: embedded, `ivf_min_rows` and `nprobe` apply)."""
         self.models = models  # modality -> "name/version": only comparable templates are loaded
         if (voice_norm is None) != (voice_norm_review is None):
             raise ValueError("voice normalization needs both a cohort and its review threshold")
         self.voice_norm, self.voice_norm_review = voice_norm, voice_norm_review
-        self._voice_stats: dict[str, Stats] = {}
-        # The same stats as an array by the voice index's talent code, (a, b) per row (NaN: none),
-        # so a search normalizes all its hits at once. Replaced whole when it grows: a search reads
-        # it after its rows, and a talent's stats are written before its rows (see replace).
-        self._voice_ab = np.full((0, 2), np.nan, np.float64)
-        self._voice_bounds = Bounds()
-        nprobe = nprobe or {Modality.FACE: 128, Modality.VOICE: 256}
-        metrics = {Modality.FACE: Metric.EUCLIDEAN, Modality.VOICE: Metric.COSINE}
-        self.by_modality = {
-            m: ModalityIndex(DIMS[m], metrics[m], ivf_min_rows=ivf_min_rows, nprobe=nprobe[m]) for m in (Modality.FACE, Modality.VOICE)
-        }
-        self._template_ids: dict[str, frozenset[str]] = {}
+        # The extremes of every indexed talent's S-norm constants: the raw floor of a normalized
+        # search. Widened by every write; in cluster mode a reader takes the writer's (ClusterFollower).
+        self.voice_bounds = Bounds()
+        self.by_modality = engines if engines is not None else embedded_engines(ivf_min_rows, nprobe)
         self._write_lock = asyncio.Lock()
 
-    def replace(self, talent_id: str, vectors: dict[Modality, list[np.ndarray]], template_ids: frozenset[str] = frozenset()) -> None:
-        """Synchronous: for the start-up load, before the server takes traffic."""
-        # A talent's voice stats exist before its rows do and outlive them, so a search that finds
-        # its rows finds its stats (searches read a snapshot of the rows, off this thread).
-        voices = vectors.get(Modality.VOICE, [])
-        normalized = self.voice_norm is not None and len(voices) > 0
-        if normalized:
-            stats = self._voice_stats[talent_id] = self.voice_norm.stats(np.stack(voices))
-            self._voice_bounds.include(stats)
-            self._set_voice_ab(talent_id, (stats.a, stats.b))
-        for modality, index in self.by_modality.items():
-            index.replace(talent_id, vectors.get(modality, []))
-        if not normalized and self._voice_stats.pop(talent_id, None) is not None:
-            self._set_voice_ab(talent_id, (np.nan, np.nan))
-        if template_ids:
-            self._template_ids[talent_id] = template_ids
-        else:
-            self._template_ids.pop(talent_id, None)
+    def replace(self, talent_id: str, vectors: dict[Modality, list[np.ndarray]], template_ids: dict[Modality, list[str]] | None = None) -> None:
+        """Synchronous (the start-up load, and `upsert` in a thread). `template_ids`: the stored
+        template of each vector, per modality (a cluster engine needs them; tests and benches may
+        leave them out)."""
+        for modality, engine in self.by_modality.items():
+            mine = vectors.get(modality, [])
+            ab = None
+            if modality is Modality.VOICE and self.voice_norm is not None and mine:
+                stats = self.voice_norm.stats(np.stack(mine))
+                self.voice_bounds.include(stats)  # before the rows: a search that finds them floors low enough
+                ab = (stats.a, stats.b)
+            engine.replace(talent_id, mine, (template_ids or {}).get(modality, ()), ab)
 
-    def _set_voice_ab(self, talent_id: str, ab: tuple[float, float]) -> None:
-        code = self.by_modality[Modality.VOICE].code(talent_id)
-        table = self._voice_ab
-        if code >= len(table):
-            table = np.full((max(64, 2 * code + 2), 2), np.nan, np.float64)
-            table[: len(self._voice_ab)] = self._voice_ab
-        table[code] = ab
-        self._voice_ab = table
-
-    async def upsert(self, talent_id: str, vectors: dict[Modality, list[np.ndarray]], template_ids: frozenset[str]) -> None:
+    async def upsert(self, talent_id: str, vectors: dict[Modality, list[np.ndarray]], template_ids: dict[Modality, list[str]]) -> None:
         """The talent's templates become exactly these. In a thread (growing or compacting a large
-        index copies hundreds of MB; searches meanwhile read their snapshot)."""
+        index copies hundreds of MB, a cluster write is a network call; searches meanwhile read their snapshot)."""
         async with self._write_lock:
             await asyncio.to_thread(self.replace, talent_id, vectors, template_ids)
 
     async def remove(self, talent_id: str) -> None:
-        await self.upsert(talent_id, {}, frozenset())
+        await self.upsert(talent_id, {}, {})
 
-    def template_ids(self, talent_id: str) -> frozenset[str]:
-        return self._template_ids.get(talent_id, frozenset())
+    def template_ids(self, talent_ids: Iterable[str]) -> dict[str, frozenset[str]]:
+        """The stored templates each talent's indexed rows came from, both modalities together."""
+        talent_ids = set(talent_ids)
+        out: dict[str, frozenset[str]] = {t: frozenset() for t in talent_ids}
+        for engine in self.by_modality.values():
+            for talent_id, ids in engine.template_ids(talent_ids).items():
+                out[talent_id] |= ids
+        return out
 
     def best_scores(self, modality: Modality, vectors: np.ndarray, talent_ids: set[str]) -> dict[str, float]:
         """Each talent's best score against `vectors`, computed directly (no search): for a handful
         of talent, e.g. those changed since a search."""
-        index = self.by_modality[modality]
+        engine = self.by_modality[modality]
         out: dict[str, float] = {}
         for talent_id in talent_ids:
-            theirs = index.vectors_of(talent_id)
+            theirs = engine.vectors_of(talent_id)
             if len(theirs):
                 if modality is Modality.FACE:
                     out[talent_id] = float(1.0 - np.linalg.norm(vectors[:, None, :] - theirs[None, :, :], axis=2).min())
                 elif self.normalizes(modality):
+                    a, b = engine.ab_of(talent_id)
                     raw = (vectors @ theirs.T).max(axis=1)
-                    out[talent_id] = max(self.voice_norm.normalize(float(r), self._voice_stats[talent_id], self.voice_norm.stats(v))
-                                         for r, v in zip(raw, vectors, strict=True))  # fmt: skip
+                    out[talent_id] = max(float(r) * (b + s.b) - (a + s.a) for r, s in zip(raw, map(self.voice_norm.stats, vectors), strict=True))
                 else:
                     out[talent_id] = float((vectors @ theirs.T).max())
         return out
@@ -172,14 +187,14 @@ class LikenessIndex:
                     continue
             matrix = np.stack([np.asarray(p.vector, np.float32) for p in mine])
             if modality is Modality.FACE:
-                for h in index.search(matrix, bound=1.0 - floor[modality]):
+                for h in index.search(matrix, 1.0 - floor[modality]):
                     hits.append(ProbeHit(mine[h.probe], h.talent_id, 1.0 - h.value))
             else:
-                for h in index.search(matrix, bound=floor[modality]):
+                for h in index.search(matrix, floor[modality]):
                     hits.append(ProbeHit(mine[h.probe], h.talent_id, h.value))
         return hits
 
-    def _search_normalized(self, index: ModalityIndex, probes: list[Probe]) -> list[ProbeHit]:
+    def _search_normalized(self, index: ModalityEngine, probes: list[Probe]) -> list[ProbeHit]:
         """Speakers' means scored by S-norm: the raw search floor is, per probe, the lowest cosine
         at which any indexed talent could reach the review z (calibration.Bounds), so normalization
         never hides a talent that a lower raw score would have shown."""
@@ -188,16 +203,19 @@ class LikenessIndex:
         norm, z_review = self.voice_norm, self.voice_norm_review
         matrix = np.stack([np.asarray(p.vector, np.float32) for p in probes])
         stats = [norm.stats(v) for v in matrix]
-        floor = min(self._voice_bounds.floor(z_review, s) for s in stats)
-        # CohortNorm.normalize as an affine per talent and probe, applied in the scan; the stats table
-        # is read after the rows' snapshot, so it has every talent those rows hold (stats are written
-        # before rows). A talent removed since has NaN: dropped.
-        affine = Affine(lambda: self._voice_ab, np.asarray([(s.a, s.b) for s in stats], np.float64), z_review, floor)
-        p, codes, z, raw = index.search_rescored(matrix, affine)
-        return [ProbeHit(probes[i], index.talent_of(int(c)), float(zz), raw_score=float(r)) for i, c, zz, r in zip(p, codes, z, raw, strict=True)]
+        floor = min(self.voice_bounds.floor(z_review, s) for s in stats)
+        found = index.search_normalized(matrix, np.asarray([(s.a, s.b) for s in stats], np.float64), z_review, floor)
+        return [ProbeHit(probes[h.probe], h.talent_id, h.value, raw_score=h.raw) for h in found]
 
     async def search(self, probes: list[Probe], floor: dict[Modality, float]) -> list[ProbeHit]:
         return await asyncio.to_thread(self.search_sync, probes, floor)
+
+
+Templates = dict[Modality, tuple[list[np.ndarray], list[str]]]  # a talent's vectors and their template ids
+
+
+def _split(templates: Templates) -> tuple[dict[Modality, list[np.ndarray]], dict[Modality, list[str]]]:
+    return {m: v for m, (v, _) in templates.items()}, {m: ids for m, (_, ids) in templates.items()}
 
 
 class TemplateLoader:
@@ -209,12 +227,13 @@ class TemplateLoader:
     def _comparable(self, row: asyncpg.Record) -> bool:
         return self._index.models.get(row["modality"]) == f"{row['model_name']}/{row['model_version']}"
 
-    def _open_into(self, row: asyncpg.Record, dek: bytes, vectors: dict[Modality, list[np.ndarray]], ids: set[str]) -> bool:
-        """Decrypt a template row into `vectors` / `ids` when it is comparable; True if it was."""
+    def _open_into(self, row: asyncpg.Record, dek: bytes, templates: Templates) -> bool:
+        """Decrypt a template row into `templates` when it is comparable; True if it was."""
         if not self._comparable(row):
             return False
-        vectors.setdefault(Modality(row["modality"]), []).append(open_sealed(dek, row["sealed"], row["template_id"]))
-        ids.add(row["template_id"])
+        vectors, ids = templates.setdefault(Modality(row["modality"]), ([], []))
+        vectors.append(open_sealed(dek, row["sealed"], row["template_id"]))
+        ids.append(row["template_id"])
         return True
 
     async def load_all(self, batch: int = 5000) -> tuple[int, int]:
@@ -231,12 +250,12 @@ class TemplateLoader:
         return cursor, revision
 
     async def _load_all(self, batch: int) -> tuple[int, int, int]:
-        loaded = 0
+        loaded, done = 0, []  # done: talents read, written to the index a batch at a time off the loop
         async with self._pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
             cursor = await conn.fetchval("SELECT coalesce(max(id), 0) FROM outbox")
             revision = await conn.fetchval(_CONSENT_REVISION)
             keys = {r["talent_id"]: r["wrapped_key"] for r in await conn.fetch("SELECT talent_id, wrapped_key FROM talent_data_keys")}
-            talent, dek, vectors, ids = None, b"", {}, set()
+            talent, dek, templates = None, b"", {}
             rows = conn.cursor(
                 "SELECT template_id, talent_id, modality, model_name, model_version, sealed FROM templates "
                 "WHERE kind = 'sample' ORDER BY talent_id, template_id",
@@ -245,15 +264,23 @@ class TemplateLoader:
             async for row in rows:
                 if row["talent_id"] != talent:
                     if talent is not None:
-                        self._index.replace(talent, vectors, frozenset(ids))
-                    talent, vectors, ids = row["talent_id"], {}, set()
+                        done.append((talent, templates))
+                        if len(done) >= 256:
+                            await asyncio.to_thread(self._write, done)
+                            done = []
+                    talent, templates = row["talent_id"], {}
                     wrapped = keys.get(talent)
                     dek = self._kek.unwrap(wrapped, talent.encode()) if wrapped else b""
-                if dek and self._open_into(row, dek, vectors, ids):
+                if dek and self._open_into(row, dek, templates):
                     loaded += 1
             if talent is not None:
-                self._index.replace(talent, vectors, frozenset(ids))
+                done.append((talent, templates))
+            await asyncio.to_thread(self._write, done)
         return loaded, cursor, revision
+
+    def _write(self, talents: list[tuple[str, Templates]]) -> None:
+        for talent_id, templates in talents:
+            self._index.replace(talent_id, *_split(templates))
 
     async def reload(self, talent_id: str) -> None:
         """The talent's templates as Postgres holds them now (none: removed from the index)."""
@@ -264,17 +291,16 @@ class TemplateLoader:
                 "WHERE talent_id = $1 AND kind = 'sample' ORDER BY template_id",
                 talent_id,
             )
-        vectors: dict[Modality, list[np.ndarray]] = {}
-        ids: set[str] = set()
+        templates: Templates = {}
         if wrapped is not None:
             dek = self._kek.unwrap(wrapped, talent_id.encode())
             for row in rows:
-                self._open_into(row, dek, vectors, ids)
-        if ids:
-            await self._index.upsert(talent_id, vectors, frozenset(ids))
+                self._open_into(row, dek, templates)
+        if templates:
+            await self._index.upsert(talent_id, *_split(templates))
         else:
             await self._index.remove(talent_id)
-        log.info("talent reloaded", talent_id=talent_id, templates={m.value: len(v) for m, v in vectors.items()})
+        log.info("talent reloaded", talent_id=talent_id, templates={m.value: len(v) for m, (v, _) in templates.items()})
 
     async def live_template_ids(self, talent_ids: set[str]) -> dict[str, frozenset[str]]:
         """The comparable sample templates each talent has now; a talent whose data key is shredded has none."""
@@ -373,7 +399,8 @@ class IndexSearcher:
                 break
             now = await self._loader.live_template_ids(unchecked)
             live.update({t: now.get(t, frozenset()) for t in unchecked})
-            changed = sorted(t for t in unchecked if live[t] != self._index.template_ids(t))
+            indexed = await asyncio.to_thread(self._index.template_ids, unchecked)
+            changed = sorted(t for t in unchecked if live[t] != indexed[t])
             if not changed:
                 break
             # erased, swept or re-enrolled since the index loaded them: reload, search again

@@ -39,7 +39,7 @@ import dataclasses
 import enum
 import math
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -82,7 +82,8 @@ class Affine:
 class Hit:
     probe: int  # index into the probes searched
     talent_id: str
-    value: float  # the metric's own value: a distance (EUCLIDEAN) or a cosine (COSINE)
+    value: float  # the metric's own value: a distance (EUCLIDEAN) or a cosine (COSINE); rescored by `search_normalized`
+    raw: float | None = None  # `search_normalized`: the raw cosine behind `value`
 
 
 class _Ivf:
@@ -169,13 +170,22 @@ class ModalityIndex:
         self._codes: dict[str, int] = {}
         self._talents: list[str] = []
         self._rows_of: dict[int, list[int]] = {}
+        self._ids_of: dict[int, frozenset[str]] = {}  # talent code -> the stored templates its rows came from
+        # (a, b) S-norm constants by talent code (NaN: none), replaced whole when it grows: a search
+        # reads it after its rows' snapshot (see replace).
+        self._ab = np.full((0, 2), np.nan, np.float64)
         self._dead = 0
         self._bulk = False
 
     # ------------------------------------------------------------------ writes (one writer at a time)
 
-    def replace(self, talent_id: str, vectors: list[np.ndarray]) -> None:
-        """The talent's templates become exactly `vectors` (an empty list removes the talent)."""
+    def replace(self, talent_id: str, vectors: list[np.ndarray], template_ids: Sequence[str] = (),
+                ab: tuple[float, float] | None = None) -> None:  # fmt: skip
+        """The talent's templates become exactly `vectors` (an empty list removes the talent), stored
+        templates `template_ids` (one per vector); `ab`: the talent's S-norm constants, which
+        `search_normalized` rescores its rows with."""
+        if len(template_ids) not in (0, len(vectors)):
+            raise ValueError(f"{len(template_ids)} template ids for {len(vectors)} vectors")
         self.remove(talent_id)
         if not vectors:
             return
@@ -183,6 +193,10 @@ class ModalityIndex:
         if block.shape[1] != self.dim:
             raise ValueError(f"expected {self.dim}-d vectors, got {block.shape[1]}-d")
         code = self._code(talent_id)
+        # A talent's constants are written before its rows and outlive them (NaN after a removal),
+        # so a search that finds its rows finds its constants (searches read a snapshot of the rows).
+        self._set_ab(code, ab if ab is not None else (np.nan, np.nan))
+        self._ids_of[code] = frozenset(template_ids)
         s = self._ensure_capacity(len(block))
         start, end = s.rows, s.rows + len(block)
         s.vectors[start:end] = block
@@ -211,8 +225,18 @@ class ModalityIndex:
             ivf = self._build_ivf(s.vectors, s.alive, end)
         return ivf
 
+    def _set_ab(self, code: int, ab: tuple[float, float]) -> None:
+        table = self._ab
+        if code >= len(table):
+            table = np.full((max(64, 2 * code + 2), 2), np.nan, np.float64)
+            table[: len(self._ab)] = self._ab
+        table[code] = ab
+        self._ab = table
+
     def remove(self, talent_id: str) -> None:
         code = self._codes.get(talent_id)
+        if code is not None:
+            self._ids_of.pop(code, None)
         rows = self._rows_of.pop(code, None) if code is not None else None
         if not rows:
             return
@@ -293,6 +317,22 @@ class ModalityIndex:
         code = self._codes.get(talent_id)
         return code is not None and code in self._rows_of
 
+    def template_ids(self, talent_ids: Iterable[str]) -> dict[str, frozenset[str]]:
+        """The stored templates each of these talents' rows came from (talents with none left out)."""
+        out = {}
+        for talent_id in talent_ids:
+            code = self._codes.get(talent_id)
+            if code is not None and code in self._rows_of:
+                out[talent_id] = self._ids_of.get(code, frozenset())
+        return out
+
+    def ab_of(self, talent_id: str) -> tuple[float, float] | None:
+        """The talent's S-norm constants (None: not indexed, or indexed without)."""
+        code = self._codes.get(talent_id)
+        if code is None or code not in self._rows_of or np.isnan(self._ab[code, 0]):
+            return None
+        return float(self._ab[code, 0]), float(self._ab[code, 1])
+
     def vectors_of(self, talent_id: str) -> np.ndarray:
         """The talent's templates (a copy; empty when it has none)."""
         code = self._codes.get(talent_id)
@@ -314,12 +354,16 @@ class ModalityIndex:
         hits = [Hit(int(i), self._talents[int(o)], float(v)) for i, o, v in zip(p, owner, value, strict=True)]
         return sorted(hits, key=lambda h: (h.probe, h.value if euclidean else -h.value))
 
-    def search_rescored(self, probes: np.ndarray, affine: Affine, *, exact: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """COSINE only: every (probe, talent) whose best rescored value reaches `affine.at_least`, as
-        (probe, talent code, rescored value, the raw cosine behind it). The exact scan rescores
-        every row in its block (no raw floor to tune); the IVF proposes candidates at `affine.floor`."""
+    def search_normalized(self, probes: np.ndarray, probe_ab: np.ndarray, at_least: float, floor: float, *,
+                          exact: bool = False) -> list[Hit]:  # fmt: skip
+        """COSINE only: every (probe, talent) whose best S-norm rescored value (the talent's `ab`
+        from `replace`, the probe's row of `probe_ab`) reaches `at_least`, with the raw cosine behind
+        it. The exact scan rescores every row in its block (no raw floor to tune); the IVF proposes
+        candidates at the raw `floor`, under which no talent can reach `at_least`."""
         assert self.metric is Metric.COSINE
-        return self._search(probes, affine.floor, exact, affine)
+        affine = Affine(lambda: self._ab, np.asarray(probe_ab, np.float64), at_least, floor)
+        p, owner, value, raw = self._search(probes, floor, exact, affine)
+        return [Hit(int(i), self._talents[int(o)], float(v), float(r)) for i, o, v, r in zip(p, owner, value, raw, strict=True)]
 
     def _search(self, probes: np.ndarray, bound: float, exact: bool, affine: Affine | None):
         probes = np.atleast_2d(np.asarray(probes, np.float32))
@@ -350,13 +394,6 @@ class ModalityIndex:
         if euclidean:
             value = raw = np.sqrt(np.maximum(value, 0.0))
         return p, owner, value, raw
-
-    def code(self, talent_id: str) -> int:
-        """The talent's small integer code (stable for the index's life; `search_rescored` reports it)."""
-        return self._code(talent_id)
-
-    def talent_of(self, code: int) -> str:
-        return self._talents[code]
 
     def _search_exact(self, s: _State, probes: np.ndarray, bound: float, affine: Affine | None = None):
         """(probe, owner, value, raw) for every live row within the bound (or, with `affine`, whose
