@@ -2,6 +2,10 @@
 (issue 16, first step: measurements only; nothing in the services changes).
 
     .venv/bin/python bench/engines [--sizes 100000] [--json] [--full-grid] [--no-quantization] [--search-budget 1.5]
+                                   [--grid 32,200] [--sets face-like,voice-like] [--nprobe-sweep 16,32,64,128,256]
+
+`--nprobe-sweep` measures only the embedded engine (ModalityIndex: the exact scan, then its IVF at each
+nprobe, with 16-probe batches and write latency), no Qdrant: the service's default engine at 1M.
 
 Sets (5 templates per talent, bench/verify's PER_TALENT; one set per size):
   face-like   128-d, Euclidean, norms ~N(1.42, 0.05). A talent is a common direction + one of 20 groups + its
@@ -160,7 +164,9 @@ def spread(data: np.ndarray, metric: Metric, bound: float, rng: np.random.Genera
             "genuine_mean": float(gen.mean()), "genuine_sd": float(gen.std())}  # fmt: skip
 
 
-def make_sets(size: int, seed: int) -> list[Set]:
+def make_sets(size: int, seed: int, only: set[str] | None = None) -> list[Set]:
+    """The three sets (or those named in `only`; each is still generated, so a set is the same
+    whichever others are kept)."""
     rng = np.random.default_rng(seed)
     talents = size // PER_TALENT
     out = []
@@ -188,7 +194,7 @@ def make_sets(size: int, seed: int) -> list[Set]:
                 singles.append(strangers(1))
         out.append(Set(name, modality, metric, bound, data, recall_probes.astype(np.float32),
                        [s.astype(np.float32) for s in singles], spread(data, metric, bound, rng), params is not None))  # fmt: skip
-    return out
+    return [s for s in out if only is None or s.name in only]
 
 
 # --------------------------------------------------------------------------------------- helpers
@@ -393,12 +399,72 @@ def bench_edge(s: Set, m: int, ef_construct: int, efs: tuple[int, ...], quantize
         settle()
 
 
+# ------------------------------------------------------------------------------------ IVF nprobe sweep
+
+
+def run_nprobe_sweep(size: int, seed: int, nprobes: list[int], budget_s: float, log, only: set[str] | None = None) -> dict:
+    """The embedded engine alone (no Qdrant): per set, the exact scan and one IVF build, then at each
+    nprobe recall@1 at threshold, 1-probe and 16-probe search latency; plus the write latency of
+    one talent (re-enrol: `replace` with new templates, then `remove`) on the trained IVF."""
+    t0 = time.perf_counter()
+    rows = []
+    for s in make_sets(size, seed, only):
+        exact_row, exact = bench_modality(s, False, budget_s)
+        rows.append({**exact_row, "nprobe": None})
+        ivf_row, index = bench_modality(s, True, budget_s, exact)
+        log(f"{size:,} {s.name}: exact + IVF built ({time.perf_counter() - t0:.0f} s)")
+        faiss_index = index._state.ivf._index  # noqa: SLF001
+        batches = [np.concatenate(s.singles[i : i + 16]) for i in range(0, 64, 16)]
+        for nprobe in nprobes:
+            faiss_index.nprobe = min(nprobe, faiss_index.nlist)
+            recall = recall_at_1(_WithReference(index, s, exact), s.recall_probes, s.bound)
+            one = latency(index, s, budget_s)
+            times, _ = timed_searches(index, batches, s.bound, budget_s, 500)
+            rows.append({**ivf_row, "settings": f"IVF, nlist {faiss_index.nlist}, nprobe {faiss_index.nprobe}", "nprobe": nprobe,
+                         "recall_top10": recall, "recall_top1": recall, **{f"search_{k}": v for k, v in one.items()},
+                         "search16_p50_ms": statistics.median(times), "search16_p99_ms": pct(times, 99)})  # fmt: skip
+            log(f"{size:,} {s.name}: nprobe {nprobe}: recall {recall:.4f}, p99 {one['p99_ms']:.2f} ms ({time.perf_counter() - t0:.0f} s)")
+        writes = {"replace": [], "remove": []}
+        rng = np.random.default_rng(seed)
+        for i in rng.integers(0, len(s.ids), 50):
+            talent, templates = s.ids[i], list(s.data[i * PER_TALENT : (i + 1) * PER_TALENT])
+            started = time.perf_counter()
+            index.replace(talent, templates[::-1])
+            writes["replace"].append((time.perf_counter() - started) * 1000)
+            started = time.perf_counter()
+            index.remove(talent)
+            writes["remove"].append((time.perf_counter() - started) * 1000)
+            index.replace(talent, templates)
+        rows[-1] |= {f"{k}_p50_ms": statistics.median(v) for k, v in writes.items()} | {f"{k}_p99_ms": pct(v, 99) for k, v in writes.items()}
+        del index, exact
+        settle()
+    return {"templates": size, "rows": rows, "took_s": time.perf_counter() - t0}
+
+
+def print_sweep(r: dict) -> None:
+    print(f"\n{r['templates']:,} templates per set, embedded engine (ModalityIndex) only; {r['took_s']:.0f} s\n")
+    print("| set | engine | settings | build | RSS delta (own bytes) | 1 probe p50 / p99 | 16 probes p50 / p99 | hits | recall@1 at threshold |")
+    print("| --- | --- | --- | ---: | --- | --- | --- | ---: | --- |")
+    for row in r["rows"]:
+        batch = f"{row['search16_p50_ms']:.2f} / {row['search16_p99_ms']:.2f} ms" if "search16_p50_ms" in row else "-"
+        print(f"| {row['set']} | {row['engine']} | {row['settings']} | {row['build_s']:.1f} s | {mib(row['rss_delta_bytes'])} "
+              f"({mib(row['own_bytes'])} {row['own_label']}) | {row['search_p50_ms']:.2f} / {row['search_p99_ms']:.2f} ms | {batch} "
+              f"| {row['search_hits']:.1f} | {fmt_recall(row['recall_top10'])} |")  # fmt: skip
+    writes = [row for row in r["rows"] if "replace_p50_ms" in row]
+    if writes:
+        print("\nWrites on the trained IVF (one talent, 5 templates; 50 each): re-enrol (`replace`) and `remove`, p50 / p99:\n")
+        for row in writes:
+            print(f"- {row['set']}: replace {row['replace_p50_ms']:.2f} / {row['replace_p99_ms']:.2f} ms, "
+                  f"remove {row['remove_p50_ms']:.3f} / {row['remove_p99_ms']:.3f} ms")  # fmt: skip
+
+
 # ------------------------------------------------------------------------------------------- run
 
 
-def run_size(size: int, seed: int, budget_s: float, full_grid: bool, quantization: bool, log) -> dict:
+def run_size(size: int, seed: int, budget_s: float, full_grid: bool, quantization: bool, log, grid: list[tuple[int, int]] = GRID,
+             only: set[str] | None = None) -> dict:  # fmt: skip
     t0 = time.perf_counter()
-    sets = make_sets(size, seed)
+    sets = make_sets(size, seed, only)
     log(f"{size:,}: sets made in {time.perf_counter() - t0:.1f} s")
     main_rows, grid_rows, exact = [], [], {}
     for s in sets:
@@ -410,7 +476,7 @@ def run_size(size: int, seed: int, budget_s: float, full_grid: bool, quantizatio
         settle()
         log(f"{size:,} {s.name}: ModalityIndex done ({time.perf_counter() - t0:.0f} s)")
     chosen = None
-    for m, efc in GRID:
+    for m, efc in grid:
         step = {}
         for s in sets:
             step[s.name] = bench_edge(s, m, efc, EFS, False, exact[s.name], budget_s / 2)
@@ -427,7 +493,7 @@ def run_size(size: int, seed: int, budget_s: float, full_grid: bool, quantizatio
             if not full_grid:
                 break
     if chosen is None:  # nothing reached the target: report the most expensive setting tried, marked
-        m, efc = GRID[-1] if full_grid else (m, efc)
+        m, efc = grid[-1] if full_grid else (m, efc)
         chosen = {"m": m, "ef_construct": efc, "hnsw_ef": EFS[-1], "reached": False}
     for s in sets:
         pick = next(r for r in grid_rows if r["set"] == s.name and r["m"] == chosen["m"] and r["ef_construct"] == chosen["ef_construct"]
@@ -496,17 +562,35 @@ def main() -> None:
     )
     parser.add_argument("--no-quantization", action="store_true", help="Skip the scalar int8 build at the chosen setting.")
     parser.add_argument("--seed", type=int, default=16)
+    parser.add_argument("--grid", default="", help="Only these (m, ef_construct) builds, e.g. '32,200' or '16,100;32,200' (default: the grid).")
+    parser.add_argument("--sets", default="", help="Only these sets, comma-separated: face-like, voice-like, isotropic (default: all three).")
+    parser.add_argument("--nprobe-sweep", default="", help="Comma-separated nprobes: measure only the embedded engine's IVF at each (no Qdrant).")
     parser.add_argument("--json", action="store_true", help="Print the results as one JSON object.")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
+    grid = [tuple(int(x) for x in g.split(",")) for g in args.grid.split(";")] if args.grid else GRID
+    only = set(args.sets.split(",")) if args.sets else None
 
     def log(line: str) -> None:
         print(line, file=sys.stderr, flush=True)
 
     host = machine()
     t0 = time.monotonic()
+    if args.nprobe_sweep:
+        nprobes = [int(n) for n in args.nprobe_sweep.split(",")]
+        results = [run_nprobe_sweep(n, args.seed + i, nprobes, args.search_budget, log, only) for i, n in enumerate(sizes)]
+        host["load_end"] = load_average()
+        if args.json:
+            print(json.dumps({"machine": host, "took_s": time.monotonic() - t0, "sizes": results}))
+            return
+        print(f"\nbench/engines --nprobe-sweep  {host['date']}  {host['cpu']}, {host['cores']} cores, Python {host['python']}, "
+              f"numpy {host['numpy']} ({host['blas']}); load average {host['load_start']:.2f} at start, {host['load_end']:.2f} at end; "
+              f"{time.monotonic() - t0:.0f} s in all")  # fmt: skip
+        for r in results:
+            print_sweep(r)
+        return
     results = [
-        run_size(n, args.seed + i, args.search_budget, args.full_grid, not args.no_quantization, log) for i, n in enumerate(sizes)
+        run_size(n, args.seed + i, args.search_budget, args.full_grid, not args.no_quantization, log, grid, only) for i, n in enumerate(sizes)
     ]
     took = time.monotonic() - t0
     host["load_end"] = load_average()

@@ -28,7 +28,7 @@ async def rewrap(conn: asyncpg.Connection, kek: Kek) -> dict[str, int]:
     counts = {}
     async with conn.transaction():
         for table, (id_column, column) in WRAPPED.items():
-            rows = await conn.fetch(f"SELECT {id_column} AS id, {column} AS blob FROM {table} FOR UPDATE")
+            rows = await conn.fetch(f"SELECT {id_column} AS id, {column} AS blob FROM {table} WHERE {column} IS NOT NULL FOR UPDATE")
             stale = [r for r in rows if not kek.wrapped_by_current(r["blob"])]
             for r in stale:
                 plain = kek.unwrap(r["blob"], r["id"].encode())

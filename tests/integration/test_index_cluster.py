@@ -8,6 +8,8 @@ process), with the real Postgres, outbox and gRPC servers.
   found by the reader, an erasure removes the talent's points from Qdrant.
 - What Qdrant stores is rotated: its vectors, compared as dlib templates, match no enrolled face;
   its payload holds ids, modality and model only.
+- The rotation key is rotated with no downtime: a new set is built and switched to while both
+  replicas keep answering; the old key is erased and the old collections dropped.
 - The writer stops: the reader takes over the writing at its next catch-up.
 """
 
@@ -26,9 +28,13 @@ from likeness.enrollment.v1 import enrollment_pb2 as epb
 from likeness.enrollment.v1 import enrollment_pb2_grpc
 from likeness.verification.v1 import verification_pb2 as vpb
 from likeness.verification.v1 import verification_pb2_grpc
+from likeness_common.crypto import load_kek
+from likeness_common.errors import FailedPrecondition
 from tests.conftest import start_verification
 from tests.integration.test_index_freshness import enroll_face, new_talent
 from tests.integration.verification_world import BIG, face_file, grant, rid, verify_request, wait_indexed
+from verification.adapters.index_cluster import start_rotation
+from verification.adapters.qdrant_index import point_id
 from verification.domain.model import Location, Modality, Probe
 
 pytestmark = pytest.mark.filterwarnings("ignore:Local mode performs exact:UserWarning")
@@ -38,7 +44,7 @@ pytestmark = pytest.mark.filterwarnings("ignore:Local mode performs exact:UserWa
 async def cluster(stack, pool, consent_app, world):
     client = QdrantClient(":memory:")
     settings = dict(workers=1, index_engine="qdrant", qdrant_collection_prefix=f"it{secrets.token_hex(3)}", index_poll_seconds=0.2,
-                    index_max_staleness_seconds=10)  # fmt: skip
+                    index_max_staleness_seconds=3)  # fmt: skip
     first = await start_verification(stack, pool, consent_app.target, qdrant=client, **settings)
     second = await start_verification(stack, pool, consent_app.target, qdrant=client, **settings)
     replicas = [first, second]
@@ -120,6 +126,49 @@ async def test_what_qdrant_stores_is_rotated_and_carries_no_biometrics_in_its_pa
         probes = [Probe(modality, Location(), v, window=True) for v in stored]
         leaked = await embedded.search(probes, floors)
         assert leaked == [], f"{len(leaked)} stored {modality.value} vectors match an enrolled talent as templates"
+
+
+async def test_rotating_the_index_key_rebuilds_and_switches_with_no_downtime(cluster, world, stack, pool):
+    client, (first, second) = cluster
+    old_key, old_set = first.app.follower.key_id, first.app.follower.set_name
+    biden = world["ids"]["biden"]
+    template = sorted(first.app.index.template_ids([biden])[biden])[0]
+    old_point = _point(client, f"{old_set}_face", template)
+    pending = await start_rotation(pool, load_kek(None, stack.kek_file))
+    with pytest.raises(FailedPrecondition):  # one rotation at a time
+        await start_rotation(pool, load_kek(None, stack.kek_file))
+    probe, answers, started = face_file("biden", "biden2.jpg"), [], time.monotonic()
+    while not all(r.app.follower.key_id == pending for r in (first, second)):  # Verify keeps answering throughout
+        assert time.monotonic() - started < 30, "the replicas never switched to the new key"
+        for replica in (first, second):
+            channel, verify = stub(replica)
+            async with channel:
+                answers.append((await verify.Verify(verify_request(probe), metadata=world["platform"])).verification.decision)
+        await asyncio.sleep(0.2)
+    print(f"\nindex key rotated in {time.monotonic() - started:.1f} s; {len(answers)} Verify calls meanwhile, all answered")
+    assert answers and set(answers) == {vpb.DECISION_ALLOW}
+    keys = {r["key_id"]: r for r in await pool.fetch("SELECT * FROM index_keys WHERE key_id = ANY($1::text[])", [old_key, pending])}
+    assert keys[old_key]["retired_at"] is not None and keys[old_key]["wrapped_key"] is None  # the old key is erased
+    assert keys[pending]["activated_at"] is not None
+    new_set = first.app.follower.set_name
+    assert new_set != old_set and sum(r.app.follower.writing for r in (first, second)) == 1
+    new_point = _point(client, f"{new_set}_face", template)
+    assert np.linalg.norm(new_point - old_point) > 0.1  # the same template, stored under another rotation
+    for replica in (first, second):
+        channel, verify = stub(replica)
+        async with channel:
+            v = (await verify.Verify(verify_request(probe), metadata=world["platform"])).verification
+        assert v.decision == vpb.DECISION_ALLOW and {m.talent_id for m in v.matches} == {biden}
+    started = time.monotonic()
+    while client.collection_exists(f"{old_set}_face"):  # dropped two staleness bounds after the switch
+        assert time.monotonic() - started < 15, "the old collections were never dropped"
+        await asyncio.sleep(0.2)
+    assert not client.collection_exists(f"{old_set}_voice")
+    assert await pool.fetchval("SELECT count(*) FROM index_writer_state WHERE collection_set = $1", old_set) == 0
+
+
+def _point(client: QdrantClient, collection: str, template_id: str) -> np.ndarray:
+    return np.asarray(client.retrieve(collection, [point_id(template_id)], with_vectors=True)[0].vector, np.float32)
 
 
 async def test_when_the_writer_stops_the_reader_takes_over(cluster, world, stack, channel):

@@ -16,22 +16,31 @@ finds one resumes from its cursor (the outbox keeps every row).
 
 A set is named by the rotation key's id and a digest of what makes scores comparable (the models,
 the voice cohort): replicas configured differently never read each other's collections.
+
+Rotating the key, with no downtime (`python -m verification.rotate_index_key`): a pending key is
+added. At its next catch-up, a replica that can take the pending set's lock builds that set in the
+background from Postgres (the sealed source of truth) and follows the outbox into it, while every
+replica keeps serving the active set. Once the pending set covers the outbox head, its builder makes
+it active and retires the old key in one transaction; every replica switches at its next catch-up,
+and the builder drops the old collections once the replicas have had two staleness bounds to switch.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import secrets
 import time
+from dataclasses import dataclass, field
 
 import asyncpg
 import structlog
 from qdrant_client import QdrantClient
 
 from likeness_common.crypto import Kek
-from likeness_common.errors import Unavailable
+from likeness_common.errors import FailedPrecondition, Unavailable
 from likeness_common.freshness import ChangeFollower, Freshness
 from likeness_common.tokens import decode_token
 
@@ -42,18 +51,36 @@ from .qdrant_index import KeyedRotation, QdrantModalityIndex
 
 log = structlog.get_logger("likeness.verification.index")
 
-_ACTIVE_KEY = "SELECT key_id, wrapped_key FROM index_keys WHERE retired_at IS NULL"
+_KEYS = "SELECT key_id, wrapped_key, activated_at FROM index_keys WHERE retired_at IS NULL"
 
 
-async def active_rotation_key(pool: asyncpg.Pool, kek: Kek) -> tuple[str, bytes]:
-    """The deployment's rotation key (key id, 32 bytes): made by the first replica that asks."""
-    row = await pool.fetchrow(_ACTIVE_KEY)
-    if row is None:
+@dataclass(frozen=True)
+class RotationKey:
+    key_id: str
+    key: bytes = field(repr=False)
+
+
+async def rotation_keys(pool: asyncpg.Pool, kek: Kek) -> tuple[RotationKey, RotationKey | None]:
+    """The deployment's active rotation key (made by the first replica that asks) and the pending
+    one, if a rotation is under way."""
+    rows = await pool.fetch(_KEYS)
+    if not any(r["activated_at"] for r in rows):
         key_id = "ixk_" + secrets.token_hex(6)
-        await pool.execute("INSERT INTO index_keys (key_id, wrapped_key) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+        await pool.execute("INSERT INTO index_keys (key_id, wrapped_key, activated_at) VALUES ($1, $2, now()) ON CONFLICT DO NOTHING",
                            key_id, kek.wrap(secrets.token_bytes(32), key_id.encode()))  # fmt: skip
-        row = await pool.fetchrow(_ACTIVE_KEY)
-    return row["key_id"], kek.unwrap(row["wrapped_key"], row["key_id"].encode())
+        rows = await pool.fetch(_KEYS)
+    keys = {r["activated_at"] is not None: RotationKey(r["key_id"], kek.unwrap(r["wrapped_key"], r["key_id"].encode())) for r in rows}
+    return keys[True], keys.get(False)
+
+
+async def start_rotation(pool: asyncpg.Pool, kek: Kek) -> str:
+    """Add a pending key (the replicas build its set and switch to it); its id. One at a time."""
+    key_id = "ixk_" + secrets.token_hex(6)
+    async with pool.acquire() as conn, conn.transaction():
+        if await conn.fetchval("SELECT key_id FROM index_keys WHERE activated_at IS NULL AND retired_at IS NULL"):
+            raise FailedPrecondition("a rotation of the index key is already under way", reason="INDEX_ROTATION_PENDING")
+        await conn.execute("INSERT INTO index_keys (key_id, wrapped_key) VALUES ($1, $2)", key_id, kek.wrap(secrets.token_bytes(32), key_id.encode()))
+    return key_id
 
 
 def collection_set(prefix: str, key_id: str, index: LikenessIndex) -> str:
@@ -78,21 +105,31 @@ class ClusterFollower:
         self._follower = ChangeFollower(dsn, _OUTBOX_CHANNEL, poll_seconds, self.catch_up, self.freshness)
         self.cursor = 0  # the last outbox id the index holds (the writer's cursor)
         self.consent_revision = 0
-        self.set_name = ""
+        self.key_id, self.set_name = "", ""
         self._session: asyncpg.Connection | None = None  # holds the advisory lock while this replica writes
         self.writing = False
         self._lock = asyncio.Lock()
         self._me = f"{secrets.token_hex(4)}"  # recorded as the writer in its row (logs name it too)
+        self._building: asyncio.Task | None = None  # the pending set's build, when this replica took it
+        self._cleanup: asyncio.Task | None = None
+
+    def _engines(self, key: RotationKey, index: LikenessIndex) -> tuple[str, dict[Modality, QdrantModalityIndex]]:
+        name = collection_set(self._prefix, key.key_id, index)
+        return name, {
+            m: QdrantModalityIndex(self._client, f"{name}_{m.value.lower()}", m.value, DIMS[m], METRICS[m],
+                                   KeyedRotation(key.key, m.value, DIMS[m]), index.models.get(m.value, ""))
+            for m in (Modality.FACE, Modality.VOICE)
+        }  # fmt: skip
+
+    def _attach(self, key: RotationKey) -> None:
+        """Serve (and, if elected, write) the set of `key`."""
+        self.key_id = key.key_id
+        self.set_name, self._index.by_modality = self._engines(key, self._index)
 
     async def start(self) -> None:
         """Find the rotation key, attach the engines to the set's collections, then follow."""
-        key_id, key = await active_rotation_key(self._pool, self._kek)
-        self.set_name = collection_set(self._prefix, key_id, self._index)
-        self._index.by_modality = {
-            m: QdrantModalityIndex(self._client, f"{self.set_name}_{m.value.lower()}", m.value, DIMS[m], METRICS[m],
-                                   KeyedRotation(key, m.value, DIMS[m]), self._index.models.get(m.value, ""))
-            for m in (Modality.FACE, Modality.VOICE)
-        }  # fmt: skip
+        active, _ = await rotation_keys(self._pool, self._kek)
+        self._attach(active)
         try:
             await self.catch_up()
         except Unavailable as error:  # a reader whose writer is still loading: serve UNAVAILABLE until it is done
@@ -101,17 +138,36 @@ class ClusterFollower:
 
     async def stop(self) -> None:
         await self._follower.stop()
+        for task in (self._building, self._cleanup):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
         if self._session is not None:
             await self._session.close()  # releases the lock: another replica takes over at its next catch-up
 
     async def catch_up(self) -> None:
         async with self._lock:
             started = self.freshness.started()
+            active, pending = await rotation_keys(self._pool, self._kek)
+            if active.key_id != self.key_id:
+                await self._switch(active)
             if await self._elected():
                 await self._write()
             else:
                 await self._read()
             self.freshness.caught_up(started)
+        if pending is not None and (self._building is None or self._building.done()):
+            self._building = asyncio.create_task(self._build(pending), name="index-key-rotation")
+
+    async def _switch(self, active: RotationKey) -> None:
+        """The key was rotated: serve the new set. A writer of the old set gives up its lock."""
+        old = self.set_name
+        if self._session is not None:
+            await self._session.close()
+        self._session, self.writing = None, False
+        self._attach(active)
+        log.info("index key rotated: serving the new collection set", old=old, new=self.set_name)
 
     async def _elected(self) -> bool:
         """Hold, or try to take, the set's advisory lock (a session lost means the lock is lost)."""
@@ -131,12 +187,15 @@ class ClusterFollower:
             self._index.voice_bounds = Bounds(row["voice_min_a"], row["voice_max_b"])
             return
         log.info("no state for this collection set: loading every template from Postgres", collection_set=self.set_name)
-        engines = list(self._index.by_modality.values())
-        for engine in engines:  # stale points (a load that crashed) must not survive: start empty
-            await asyncio.to_thread(self._recreate, engine)
-        self._index.voice_bounds = Bounds()
+        await self._load_into(self._index, self._loader)
         self.cursor, self.consent_revision = await self._loader.load_all()
-        await self._record()
+        await self._record(self._session, self.set_name, self._index)
+
+    async def _load_into(self, index: LikenessIndex, loader: TemplateLoader) -> None:
+        """Empty collections first: stale points (a load that crashed) must not survive."""
+        for engine in index.by_modality.values():
+            await asyncio.to_thread(self._recreate, engine)
+        index.voice_bounds = Bounds()
 
     def _recreate(self, engine: QdrantModalityIndex) -> None:
         if self._client.collection_exists(engine.collection):
@@ -144,26 +203,33 @@ class ClusterFollower:
         engine.ensure_collection(self._shards, self._replication)
 
     async def _write(self) -> None:
+        self.cursor, self.consent_revision, wrote = await self._apply(self._loader, self.cursor, self.consent_revision)
+        if wrote:
+            await self._record(self._session, self.set_name, self._index)
+
+    async def _apply(self, loader: TemplateLoader, cursor: int, revision: int) -> tuple[int, int, bool]:
+        """Reload every talent the outbox names past `cursor`; the new cursor and revision."""
         async with self._pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
-            rows = await conn.fetch("SELECT id, message_key, event_type FROM outbox WHERE id > $1 ORDER BY id", self.cursor)
-            revision = await conn.fetchval(_CONSENT_REVISION)
+            rows = await conn.fetch("SELECT id, message_key, event_type FROM outbox WHERE id > $1 ORDER BY id", cursor)
+            now = await conn.fetchval(_CONSENT_REVISION)
         changed = [r["message_key"] for r in rows if r["event_type"] in _CHANGES_TEMPLATES and r["message_key"]]
         for talent_id in dict.fromkeys(changed):  # idempotent: a writer that dies here is repeated by the next
-            await self._loader.reload(talent_id)
-        if rows or revision > self.consent_revision:
-            self.cursor = rows[-1]["id"] if rows else self.cursor
-            self.consent_revision = max(self.consent_revision, revision)
-            await self._record()
+            await loader.reload(talent_id)
+        if not rows and now <= revision:
+            return cursor, revision, False
+        return (rows[-1]["id"] if rows else cursor), max(revision, now), True
 
-    async def _record(self) -> None:
+    async def _record(self, session: asyncpg.Connection, set_name: str, index: LikenessIndex, cursor: int | None = None,
+                      revision: int | None = None) -> None:  # fmt: skip
         """On the lock's own session: a writer that lost it fails here instead of moving the cursor."""
-        b = self._index.voice_bounds
-        await self._session.execute(
+        b = index.voice_bounds
+        await session.execute(
             "INSERT INTO index_writer_state (collection_set, outbox_cursor, consent_revision, voice_min_a, voice_max_b, writer) "
             "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (collection_set) DO UPDATE SET outbox_cursor = EXCLUDED.outbox_cursor, "
             "consent_revision = EXCLUDED.consent_revision, voice_min_a = EXCLUDED.voice_min_a, voice_max_b = EXCLUDED.voice_max_b, "
             "writer = EXCLUDED.writer, updated_at = clock_timestamp()",
-            self.set_name, self.cursor, self.consent_revision, b.min_a, b.max_b, self._me,
+            set_name, self.cursor if cursor is None else cursor, self.consent_revision if revision is None else revision,
+            b.min_a, b.max_b, self._me,
         )  # fmt: skip
 
     async def _read(self, wait_seconds: float | None = None) -> None:
@@ -182,6 +248,60 @@ class ClusterFollower:
                 behind = "has not loaded this collection set yet" if row is None else f"is at outbox id {row['outbox_cursor']} of {head}"
                 raise Unavailable(f"the index writer {behind}", reason="INDEX_WRITER_BEHIND")
             await asyncio.sleep(0.05)
+
+    # ------------------------------------------------------------------ key rotation
+
+    async def _build(self, pending: RotationKey) -> None:
+        """Build the pending key's set if this replica takes its lock, follow the outbox into it
+        until it covers the head, then make it the active set (module docstring)."""
+        index = LikenessIndex(self._index.models, voice_norm=self._index.voice_norm, voice_norm_review=self._index.voice_norm_review, engines={})
+        set_name, index.by_modality = self._engines(pending, index)
+        loader = TemplateLoader(self._pool, self._kek, index)
+        session = await asyncpg.connect(self._dsn)
+        try:
+            if not await session.fetchval("SELECT pg_try_advisory_lock(hashtextextended($1, 0))", set_name):
+                return  # another replica builds it
+            log.info("building the pending index key's collection set", collection_set=set_name, writer=self._me)
+            started = time.monotonic()
+            row = await session.fetchrow("SELECT * FROM index_writer_state WHERE collection_set = $1", set_name)
+            if row is None:  # (a builder that died left a row: resume from it)
+                await self._load_into(index, loader)
+                cursor, revision = await loader.load_all()
+            else:
+                cursor, revision = row["outbox_cursor"], row["consent_revision"]
+                index.voice_bounds = Bounds(row["voice_min_a"], row["voice_max_b"])
+            while True:
+                cursor, revision, _ = await self._apply(loader, cursor, revision)
+                await self._record(session, set_name, index, cursor, revision)
+                async with self._pool.acquire() as conn, conn.transaction():
+                    if await conn.fetchval("SELECT coalesce(max(id), 0) FROM outbox") <= cursor:
+                        old = await conn.fetchval("UPDATE index_keys SET retired_at = now(), wrapped_key = NULL "
+                                                  "WHERE activated_at IS NOT NULL AND retired_at IS NULL RETURNING key_id")  # fmt: skip
+                        await conn.execute("UPDATE index_keys SET activated_at = now() WHERE key_id = $1", pending.key_id)
+                        break
+                await asyncio.sleep(0.05)
+            log.info("index key rotated", retired=old, active=pending.key_id, collection_set=set_name,
+                     build_s=round(time.monotonic() - started, 2))  # fmt: skip
+            kept, session = session, None  # handed to the follower: it keeps the lock of the set it now writes
+            old_set = self.set_name
+            async with self._lock:
+                await self._switch(pending)
+                self._session, self.writing = kept, True
+                self.cursor, self.consent_revision, self._index.voice_bounds = cursor, revision, index.voice_bounds
+            self._cleanup = asyncio.create_task(self._drop_later(old_set), name="index-drop-old-set")
+        finally:
+            if session is not None:
+                await session.close()
+
+    async def _drop_later(self, old_set: str) -> None:
+        """The old set's collections, once every replica has had time to switch (two staleness bounds)."""
+        await asyncio.sleep(2 * self.freshness.bound)
+        for m in (Modality.FACE, Modality.VOICE):
+            await asyncio.to_thread(self._client.delete_collection, f"{old_set}_{m.value.lower()}")
+        await self._pool.execute("DELETE FROM index_writer_state WHERE collection_set = $1", old_set)
+        log.info("dropped the retired index key's collections", collection_set=old_set)
+
+    # ------------------------------------------------------------------ the IndexFollower contract
 
     async def reload(self, talent_id: str) -> None:
         """A Verify found the index behind a talent's templates: the writer reloads it; a reader
