@@ -11,6 +11,7 @@ import pytest
 from qdrant_client import QdrantClient
 
 from likeness_common.errors import Unavailable
+from tests.unit.test_verification_domain import brute_force
 from verification.adapters.index import DIMS, METRICS, LikenessIndex
 from verification.adapters.qdrant_index import KeyedRotation, QdrantModalityIndex, point_id
 from verification.adapters.vector_index import Metric
@@ -52,21 +53,6 @@ def probes_of(modality: Modality, vectors: np.ndarray, window: bool = False) -> 
     return [Probe(modality, Location(), v, window=window) for v in vectors]
 
 
-def brute_force(truth: dict[str, np.ndarray], probes: np.ndarray, metric: Metric, bound: float) -> dict[tuple[int, str], float]:
-    out = {}
-    for talent, vectors in truth.items():
-        for p, probe in enumerate(probes):
-            if metric is Metric.EUCLIDEAN:
-                value = float(np.linalg.norm(vectors - probe, axis=1).min())
-                if value <= bound:
-                    out[(p, talent)] = 1.0 - value
-            else:
-                value = float((vectors @ probe).max())
-                if value >= bound:
-                    out[(p, talent)] = value
-    return out
-
-
 @pytest.mark.parametrize("kind", ENGINES)
 @pytest.mark.parametrize("modality", list(Modality))
 def test_search_equals_brute_force_through_enrolments_re_enrolments_and_erasures(kind, modality):
@@ -94,7 +80,7 @@ def test_search_equals_brute_force_through_enrolments_re_enrolments_and_erasures
     ps = probes_of(modality, probes)
     position = {id(p): i for i, p in enumerate(ps)}
     found = {(position[id(h.probe)], h.talent_id): h.score for h in index.search_sync(ps, {modality: floor})}
-    want = brute_force(truth, probes, metric, bound)
+    want = {k: 1.0 - v if metric is Metric.EUCLIDEAN else v for k, v in brute_force(truth, probes, metric, bound).items()}  # as scores
     assert len(want) > 20  # the data puts many talents within the bound
     assert found.keys() == want.keys()
     assert all(found[k] == pytest.approx(v, abs=1e-5) for k, v in want.items())

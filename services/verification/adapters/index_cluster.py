@@ -127,13 +127,17 @@ class ClusterFollower:
         self.set_name, self._index.by_modality = self._engines(key, self._index)
 
     async def start(self) -> None:
-        """Find the rotation key, attach the engines to the set's collections, then follow."""
+        """Find the rotation key, attach the engines to the set's collections, wait until the index
+        is fresh (as the embedded index loads before the server serves), then follow. A reader
+        waits for the writer; with no writer, every try also runs for the lock."""
         active, _ = await rotation_keys(self._pool, self._kek)
         self._attach(active)
-        try:
-            await self.catch_up()
-        except Unavailable as error:  # a reader whose writer is still loading: serve UNAVAILABLE until it is done
-            log.warning("index not ready yet; following", reason=error.reason, collection_set=self.set_name)
+        while True:
+            try:
+                await self.catch_up()
+                break
+            except Unavailable as error:
+                log.warning("index not fresh yet; waiting before serving", reason=error.reason, collection_set=self.set_name)
         self._follower.start()
 
     async def stop(self) -> None:
