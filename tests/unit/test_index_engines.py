@@ -21,21 +21,21 @@ from verification.domain.model import Location, Modality, Probe
 KEY = bytes(range(32))
 # qdrant-client's local mode says on every search that it is a brute force (which is what a test wants)
 pytestmark = pytest.mark.filterwarnings("ignore:Local mode performs exact:UserWarning")
-ENGINES = ["embedded", "qdrant"]
+ENGINES = ["embedded", "qdrant", "qdrant-int8"]
 
 
-def qdrant_engines(client: QdrantClient, key: bytes = KEY, prefix: str = "t") -> dict[Modality, QdrantModalityIndex]:
+def qdrant_engines(client: QdrantClient, key: bytes = KEY, prefix: str = "t", int8: bool = False) -> dict[Modality, QdrantModalityIndex]:
     engines = {}
     for m in Modality:
         engine = QdrantModalityIndex(client, f"{prefix}_{m.value.lower()}", m.value, DIMS[m], METRICS[m], KeyedRotation(key, m.value, DIMS[m]),
                                      model=f"{m.value.lower()}-model/1")  # fmt: skip
-        engine.ensure_collection()
+        engine.ensure_collection(int8=int8)
         engines[m] = engine
     return engines
 
 
 def new_index(kind: str, **kwargs) -> LikenessIndex:
-    engines = qdrant_engines(QdrantClient(":memory:")) if kind == "qdrant" else None
+    engines = qdrant_engines(QdrantClient(":memory:"), int8=kind == "qdrant-int8") if kind.startswith("qdrant") else None
     return LikenessIndex({}, engines=engines, **kwargs)
 
 

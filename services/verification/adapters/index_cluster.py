@@ -97,10 +97,10 @@ class ClusterFollower:
     VIEW = "1:N index"
 
     def __init__(self, pool: asyncpg.Pool, dsn: str, kek: Kek, loader: TemplateLoader, index: LikenessIndex, client: QdrantClient,
-                 prefix: str = "likeness", shards: int = 1, replication_factor: int = 1, poll_seconds: float = 1.0,
-                 max_staleness_seconds: float = 5.0) -> None:  # fmt: skip
+                 prefix: str = "likeness", shards: int = 1, replication_factor: int = 1, int8: bool = False,
+                 poll_seconds: float = 1.0, max_staleness_seconds: float = 5.0) -> None:  # fmt: skip
         self._pool, self._dsn, self._kek, self._loader, self._index = pool, dsn, kek, loader, index
-        self._client, self._prefix, self._shards, self._replication = client, prefix, shards, replication_factor
+        self._client, self._prefix, self._shards, self._replication, self._int8 = client, prefix, shards, replication_factor, int8
         self.freshness = Freshness(self.VIEW, max_staleness_seconds)
         self._follower = ChangeFollower(dsn, _OUTBOX_CHANNEL, poll_seconds, self.catch_up, self.freshness)
         self.cursor = 0  # the last outbox id the index holds (the writer's cursor)
@@ -204,7 +204,7 @@ class ClusterFollower:
     def _recreate(self, engine: QdrantModalityIndex) -> None:
         if self._client.collection_exists(engine.collection):
             self._client.delete_collection(engine.collection)
-        engine.ensure_collection(self._shards, self._replication)
+        engine.ensure_collection(self._shards, self._replication, int8=self._int8)
 
     async def _write(self) -> None:
         self.cursor, self.consent_revision, wrote = await self._apply(self._loader, self.cursor, self.consent_revision)
