@@ -7,7 +7,10 @@ from pathlib import Path
 
 from likeness_common.topics import ALL_TOPICS
 from likeness_devstack import SERVICES, WEB
-from tests.deploy_support import ROOT, compose
+from tests.deploy_support import ROOT, compose, split_image
+
+INDEX_ENGINE = "LIKENESS_VERIFICATION_INDEX_ENGINE"
+QDRANT_PREFIX = "LIKENESS_VERIFICATION_QDRANT_"
 
 
 def test_every_service_runs_with_a_grpc_healthcheck_on_its_own_port():
@@ -61,6 +64,7 @@ def test_topic_init_creates_exactly_the_code_topics():
 def test_no_secret_is_inlined_and_the_image_runs_as_non_root():
     doc = compose()
     assert doc["secrets"]["postgres_password"] == {"environment": "POSTGRES_PASSWORD"}
+    assert doc["secrets"]["qdrant_api_key"] == {"environment": "QDRANT_API_KEY"}
     text = (ROOT / "docker-compose.yml").read_text()
     assert "${POSTGRES_PASSWORD:?" in text and not re.search(r"PASSWORD:\s*['\"]?\w", text.replace("POSTGRES_PASSWORD_FILE", ""))
     dockerfile = (ROOT / "Dockerfile").read_text()
@@ -114,3 +118,35 @@ def test_the_image_does_not_ship_the_dev_stack():
     build, final = re.split(r"^FROM ", dockerfile, flags=re.M)[2:]
     assert re.search(r"pip install --no-deps \.( |$)", build, re.M) and " -e " not in build
     assert re.findall(r"^(?:COPY|ADD) .*$", final, re.M) == ["COPY --from=build /venv /venv"]
+
+
+def test_qdrant_runs_a_pinned_release_with_a_readiness_healthcheck_and_its_own_volume():
+    doc = compose()
+    qdrant = doc["services"]["qdrant"]
+    name, _, tag = split_image(qdrant["image"])
+    assert name == "qdrant/qdrant" and re.fullmatch(r"v\d+\.\d+\.\d+", tag)  # a release, not latest
+    check = qdrant["healthcheck"]
+    assert check["test"][0] == "CMD" and "/readyz" in check["test"][-1] and check["retries"] >= 1
+    assert "curl" not in check["test"][-1] and "wget" not in check["test"][-1]  # the image has neither
+    [volume] = [v for v in qdrant["volumes"] if v.endswith(":/qdrant/storage")]
+    assert volume.split(":")[0] in doc["volumes"]  # a named volume, not the container's layer
+    # The API key: from the compose secret into Qdrant's variable at start, never a literal here.
+    assert qdrant["secrets"] == ["qdrant_api_key"]
+    script = "\n".join(qdrant["command"])
+    assert qdrant["entrypoint"] == ["/bin/bash", "-c"] and "/run/secrets/qdrant_api_key" in script and "exec ./entrypoint.sh" in script
+    assert "QDRANT__SERVICE__API_KEY" not in qdrant.get("environment", {}) and "ports" not in qdrant  # not published
+
+
+def test_verification_and_enrollment_use_the_qdrant_index_once_it_is_healthy():
+    services = compose()["services"]
+    qdrant_port = services["qdrant"]["expose"][0]
+    seen = []
+    for name in ("verification", "enrollment"):  # enrollment's duplicate check searches the same index
+        spec = services[name]
+        env = spec["environment"]
+        assert env[INDEX_ENGINE] == "qdrant", name
+        assert env[f"{QDRANT_PREFIX}URL"] == f"http://qdrant:{qdrant_port}", name
+        assert env[f"{QDRANT_PREFIX}API_KEY_FILE"] == "/run/secrets/qdrant_api_key" and "qdrant_api_key" in spec["secrets"], name
+        assert spec["depends_on"]["qdrant"]["condition"] == "service_healthy", name
+        seen.append({k: v for k, v in env.items() if k == INDEX_ENGINE or k.startswith(QDRANT_PREFIX)})
+    assert seen[0] == seen[1]  # one index, the same settings

@@ -5,8 +5,12 @@ Rendered with tests/deploy_support.render (no kustomize binary, no cluster neede
 from __future__ import annotations
 
 import importlib
+import os
 import re
+import shutil
+import subprocess
 from pathlib import Path, PurePosixPath
+from urllib.parse import urlsplit
 
 import pytest
 import yaml
@@ -38,6 +42,12 @@ WEB_PREFIXES = {name: f"LIKENESS_{module.upper()}_" for name, module in WEB.item
 PROBES = ("startupProbe", "readinessProbe", "livenessProbe")
 VERIFICATION_RSS_GIB = 0.4  # README, Benchmarks: verification RSS 408 MiB after a run with its worker pools
 COHORT_FILE = "LIKENESS_VERIFICATION_VOICE_COHORT_FILE"  # voice score normalization (deploy/README.md, Voice cohort)
+# The 1:N index engine (deploy/README.md, Qdrant (cluster mode)): embedded (the default) in the base and every
+# overlay but production, which runs it in cluster mode against the Qdrant StatefulSet of deploy/k8s/qdrant.
+ENGINE = "LIKENESS_VERIFICATION_INDEX_ENGINE"
+QDRANT_SETTINGS = "LIKENESS_VERIFICATION_QDRANT_"
+QDRANT = "qdrant"  # the StatefulSet and the Service the services call
+OTHER_OVERLAYS = sorted(p for p in (K8S / "overlays").iterdir() if (p / "kustomization.yaml").exists() and p != PRODUCTION)
 
 
 def config(docs: list[dict]) -> dict[str, str]:
@@ -87,6 +97,32 @@ def service_port(module: str, data: dict[str, str]) -> int:
 
 def deployment_pods(docs: list[dict]) -> dict[str, dict]:
     return {name: d["spec"]["template"]["metadata"]["labels"] for name, d in of_kind(docs, "Deployment").items()}
+
+
+def workloads(docs: list[dict]) -> dict[str, dict]:
+    """Deployments and StatefulSets by name (the names are unique across both here)."""
+    found = {**of_kind(docs, "Deployment"), **of_kind(docs, "StatefulSet")}
+    assert len(found) == len(of_kind(docs, "Deployment")) + len(of_kind(docs, "StatefulSet"))
+    return found
+
+
+def workload_pods(docs: list[dict]) -> dict[str, dict]:
+    return {name: d["spec"]["template"]["metadata"]["labels"] for name, d in workloads(docs).items()}
+
+
+def runs_our_image(doc: dict) -> bool:
+    """A workload of the project's own image (every service, the relay, the console), not a vendor's (Qdrant)."""
+    return all(split_image(c["image"])[0].rpartition("/")[2] == "likeness-registry" for c in containers(doc))
+
+
+def index_readers() -> set[str]:
+    """The services that build the 1:N index from VerificationSettings: verification, and enrollment's duplicate check."""
+    bootstrap = {name: (ROOT / "services" / module / "bootstrap.py").read_text() for name, module in SERVICES.items()}
+    return {name for name, source in bootstrap.items() if "VerificationSettings" in source}
+
+
+def index_settings(env: dict) -> dict:
+    return {k: v for k, v in env.items() if k == ENGINE or k.startswith(QDRANT_SETTINGS)}
 
 
 def parsed_settings(docs: list[dict], monkeypatch) -> dict[str, object]:
@@ -196,7 +232,8 @@ def test_base_settings_equal_compose_for_every_service_variable():
     data = config(render(BASE))
     for name, prefix in {**PREFIXES, **WEB_PREFIXES}.items():
         env = compose()["services"][name]["environment"]
-        own = {k: v for k, v in env.items() if k.startswith(prefix) and k != COHORT_FILE}  # (compose requires a cohort, the base cannot: below)
+        # (compose requires a cohort, the base cannot: below; compose runs the index in cluster mode, the base embedded)
+        own = {k: v for k, v in env.items() if k.startswith(prefix) and k != COHORT_FILE and not index_settings({k: v})}
         assert {k: data.get(k) for k in own} == own
         assert own or name == "relay"  # every service sets at least its host and port
 
@@ -205,7 +242,7 @@ def test_the_voice_cohort_is_mounted_read_only_where_its_variable_points_and_req
     """Compose and the production overlay name the cohort file, and a named file that is missing
     stops the service (a misconfiguration); the base mounts the same ConfigMap as optional and
     leaves the variable unset, so a cluster without the ConfigMap starts on raw cosine thresholds."""
-    readers = {name for name, module in SERVICES.items() if "VerificationSettings" in (ROOT / "services" / module / "bootstrap.py").read_text()}
+    readers = index_readers()
     assert readers == {"enrollment", "verification"}  # enrollment's dispute check judges voices as verification does
     path = PurePosixPath(config(render(PRODUCTION))[COHORT_FILE])
     assert COHORT_FILE not in config(render(BASE))
@@ -253,7 +290,8 @@ def test_every_process_serves_metrics_where_prometheus_scrapes(overlay, monkeypa
 def test_every_container_has_resource_requests_and_limits(overlay):
     docs = render(overlay)
     pods = [d for d in docs if containers(d)]
-    assert len(pods) == len(SERVICES) + len(WEB) + 1  # the services, the web front ends and the relay
+    # the services, the web front ends, the relay, and in production the Qdrant peers
+    assert len(pods) == len(SERVICES) + len(WEB) + 1 + (overlay == PRODUCTION)
     for doc in pods:
         for container in containers(doc):
             resources = container["resources"]
@@ -284,7 +322,7 @@ def test_no_secret_value_is_in_the_repository_or_the_manifests():
                     referenced |= {var["valueFrom"]["secretKeyRef"]["name"]} if "valueFrom" in var else set()
             referenced |= {v["secret"]["secretName"] for v in doc.get("spec", {}).get("template", {}).get("spec", {}).get("volumes", []) if "secret" in v}
     readme = (ROOT / "deploy" / "README.md").read_text()
-    assert referenced == {"likeness-database", "likeness-kek", "likeness-c2pa-signing"}
+    assert referenced == {"likeness-database", "likeness-kek", "likeness-c2pa-signing", "likeness-qdrant"}
     assert all(f"kubectl create secret generic {name}" in readme for name in referenced)
     certificates = {t["secretName"] for i in of_kind(render(PRODUCTION), "Ingress").values() for t in i["spec"]["tls"]}
     assert certificates and all(f"kubectl create secret tls {name}" in readme for name in certificates)
@@ -312,14 +350,17 @@ def test_pods_run_as_the_image_user_on_a_read_only_root_file_system(overlay):
         if not containers(doc):
             continue
         pod = doc["spec"]["template"]["spec"]
-        assert pod["securityContext"]["runAsNonRoot"] is True and pod["securityContext"]["runAsUser"] == dockerfile_user()
+        ours = runs_our_image(doc)  # a vendor's image (Qdrant) runs as a non-root user of its own
+        assert pod["securityContext"]["runAsNonRoot"] is True
+        user = pod["securityContext"]["runAsUser"]
+        assert (user == dockerfile_user()) if ours else (user > 0), doc["metadata"]["name"]
         assert pod["automountServiceAccountToken"] is False
         tmp_volumes = {v["name"] for v in pod["volumes"] if "emptyDir" in v}
         for container in containers(doc):
             context = container["securityContext"]
             assert context["readOnlyRootFilesystem"] is True and context["allowPrivilegeEscalation"] is False
             assert context["capabilities"]["drop"] == ["ALL"]
-        for container in pod["containers"]:  # Python and the media decoders write to /tmp
+        for container in pod["containers"] if ours else []:  # Python and the media decoders write to /tmp
             assert any(m["mountPath"] == "/tmp" and m["name"] in tmp_volumes for m in container["volumeMounts"])
 
 
@@ -346,17 +387,18 @@ def test_the_autoscaler_owns_the_verification_replica_count(overlay):
 
 
 @OVERLAYS
-def test_selectors_of_services_and_disruption_budgets_match_deployment_pods(overlay):
+def test_selectors_of_services_and_disruption_budgets_match_workload_pods(overlay):
     docs = render(overlay)
-    pods = deployment_pods(docs)
-    for name, deployment in of_kind(docs, "Deployment").items():
-        assert selects(deployment["spec"]["selector"]["matchLabels"], pods[name])
+    pods = workload_pods(docs)
+    for name, workload in workloads(docs).items():
+        assert selects(workload["spec"]["selector"]["matchLabels"], pods[name])
     for name, service in of_kind(docs, "Service").items():
-        assert [p for p, labels in pods.items() if selects(service["spec"]["selector"], labels)] == [name]
+        [selected] = [p for p, labels in pods.items() if selects(service["spec"]["selector"], labels)]
+        assert name in (selected, workloads(docs)[selected]["spec"].get("serviceName")), name  # or a headless Service
     budgets = of_kind(docs, "PodDisruptionBudget")
     assert {b["apiVersion"] for b in budgets.values()} == {"policy/v1"}
     covered = [p for b in budgets.values() for p, labels in pods.items() if selects(b["spec"]["selector"]["matchLabels"], labels)]
-    assert sorted(covered) == sorted(pods)  # every Deployment exactly one budget
+    assert sorted(covered) == sorted(pods)  # every Deployment and StatefulSet exactly one budget
 
 
 @OVERLAYS
@@ -390,8 +432,9 @@ def test_production_overlay_sets_namespace_image_replicas_and_resources():
     base, production = render(BASE), render(PRODUCTION)
     assert all("namespace" not in d["metadata"] for d in base)
     assert {d["metadata"]["namespace"] for d in production} == {"likeness"}
-    images = {c["image"] for d in production for c in containers(d)}
+    images = {c["image"] for d in production if runs_our_image(d) for c in containers(d)}
     assert len(images) == 1 and split_image(images.pop())[2] not in ("", "latest")
+    assert [d["metadata"]["name"] for d in production if containers(d) and not runs_our_image(d)] == [QDRANT]
     for name in SERVICES.keys() - {"verification"}:
         assert find(production, "Deployment", name)["spec"]["replicas"] > find(base, "Deployment", name)["spec"]["replicas"]
     hpa = [find(docs, "HorizontalPodAutoscaler", "verification")["spec"]["minReplicas"] for docs in (base, production)]
@@ -429,6 +472,156 @@ def test_production_serves_web_front_ends_through_a_tls_ingress_with_secure_cook
             annotations = ingress["metadata"]["annotations"]  # ingress-nginx defaults: 1m bodies, 60 s reads
             assert nginx_size(annotations["nginx.ingress.kubernetes.io/proxy-body-size"]) >= settings.max_upload_bytes + 2**20
             assert int(annotations["nginx.ingress.kubernetes.io/proxy-read-timeout"]) > settings.rpc_timeout_seconds
+
+
+# The 1:N index in cluster mode (issue 16): a Qdrant cluster in production, the embedded engine everywhere else.
+
+
+def selector_matches(selector: dict, labels: dict[str, str]) -> bool:
+    """A label selector (matchLabels, and matchExpressions with In) against a pod's labels."""
+    expressions = selector.get("matchExpressions", [])
+    if set(selector) - {"matchLabels", "matchExpressions"} or any(e["operator"] != "In" for e in expressions):
+        raise NotImplementedError(selector)
+    return selects(selector.get("matchLabels", {}), labels) and all(labels.get(e["key"]) in e["values"] for e in expressions)
+
+
+def peer_flags(container: dict, hostname: str, tmp_path: Path) -> list[str]:
+    """The arguments the Qdrant container's start script gives the image's ./entrypoint.sh in the pod of that host name
+    (the script run by bash, with a stand-in entrypoint.sh that prints them)."""
+    (tmp_path / "entrypoint.sh").write_text('#!/bin/sh\nprintf "%s\\n" "$@"\n')
+    (tmp_path / "entrypoint.sh").chmod(0o755)
+    command = [shutil.which("bash") if part == "/bin/bash" else part for part in container["command"] + container["args"]]
+    env = {"HOSTNAME": hostname, "PATH": os.environ["PATH"]}
+    done = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=10)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.split()
+
+
+def test_production_runs_qdrant_as_a_cluster_of_at_least_three_peers(tmp_path):
+    docs = render(PRODUCTION)
+    qdrant = find(docs, "StatefulSet", QDRANT)
+    spec, pod = qdrant["spec"], qdrant["spec"]["template"]["spec"]
+    assert spec["replicas"] >= 3
+    assert spec.get("podManagementPolicy") == "Parallel"  # OrderedReady can deadlock a restarted cluster on consensus
+    [container] = containers(qdrant)
+    env = {v["name"]: v for v in container["env"]}
+    assert env["QDRANT__CLUSTER__ENABLED"] == {"name": "QDRANT__CLUSTER__ENABLED", "value": "true"}
+    ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+    p2p = int(env["QDRANT__CLUSTER__P2P__PORT"]["value"])
+    assert ports["p2p"] == p2p and ports["http"] == int(env["QDRANT__SERVICE__HTTP_PORT"]["value"])
+    # Peer discovery: the StatefulSet's headless Service names every pod, ready or not, on the p2p port.
+    headless = find(docs, "Service", spec["serviceName"])["spec"]
+    assert headless["clusterIP"] == "None" and headless["publishNotReadyAddresses"] is True
+    assert selects(headless["selector"], spec["template"]["metadata"]["labels"])
+    assert any(p["port"] == p2p and p["targetPort"] in ("p2p", p2p) for p in headless["ports"])
+    # Pod 0 starts the cluster; every other pod joins it through pod 0's p2p address.
+    def uri(ordinal: int) -> str:
+        return f"http://{QDRANT}-{ordinal}.{spec['serviceName']}:{p2p}"
+    assert peer_flags(container, f"{QDRANT}-0", tmp_path) == ["--uri", uri(0)]
+    for ordinal in range(1, spec["replicas"]):
+        assert peer_flags(container, f"{QDRANT}-{ordinal}", tmp_path) == ["--bootstrap", uri(0), "--uri", uri(ordinal)]
+    # Its data on a volume claim per pod, mounted where Qdrant stores it.
+    claims = {c["metadata"]["name"]: c["spec"] for c in spec["volumeClaimTemplates"]}
+    [storage] = [m["name"] for m in container["volumeMounts"] if m["mountPath"] == "/qdrant/storage"]
+    assert claims[storage]["accessModes"] == ["ReadWriteOnce"]
+    assert quantity(claims[storage]["resources"]["requests"]["storage"]) >= 2**30
+    assert not any(v["name"] == storage for v in pod.get("volumes", []))  # not shadowed by a pod volume
+    # Ready only once it has joined consensus and its shards are up to date (/readyz needs no API key).
+    assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    assert container["readinessProbe"]["httpGet"]["port"] in ("http", ports["http"])
+    # The API key from a Secret, never a literal.
+    api_key = env["QDRANT__SERVICE__API_KEY"]
+    assert set(api_key) == {"name", "valueFrom"} and set(api_key["valueFrom"]["secretKeyRef"]) == {"name", "key"}
+    # Two copies of a shard are on two nodes only if two peers never share one.
+    [anti] = pod["affinity"]["podAntiAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]
+    assert anti["topologyKey"] == "kubernetes.io/hostname"
+    assert selects(anti["labelSelector"]["matchLabels"], spec["template"]["metadata"]["labels"])
+    # The metrics Prometheus scrapes: the separate listener, which needs no API key.
+    annotations = spec["template"]["metadata"]["annotations"]
+    assert annotations["prometheus.io/port"] == env["QDRANT__SERVICE__METRICS_PORT"]["value"] == str(ports["metrics"])
+    # One released version, the one docker-compose.yml runs.
+    assert container["image"] == compose()["services"][QDRANT]["image"]
+    assert re.fullmatch(r"v\d+\.\d+\.\d+", split_image(container["image"])[2])
+
+
+def test_production_runs_the_index_in_cluster_mode_against_the_qdrant_service():
+    docs = render(PRODUCTION)
+    qdrant = find(docs, "StatefulSet", QDRANT)
+    [server] = containers(qdrant)
+    server_key = next(v for v in server["env"] if v["name"] == "QDRANT__SERVICE__API_KEY")["valueFrom"]["secretKeyRef"]
+    service_ports = {p["name"]: p for p in find(docs, "Service", QDRANT)["spec"]["ports"]}
+    http_port = next(p["containerPort"] for p in server["ports"] if p["name"] == "http")
+    assert service_ports["http"]["targetPort"] in ("http", http_port)
+    readers = index_readers()
+    assert readers == {"enrollment", "verification"}  # enrollment's duplicate check searches the same index
+    seen = []
+    for name in sorted(readers):
+        deployment = find(docs, "Deployment", name)
+        [container] = containers(deployment, init=False)
+        env = pod_env(docs, container)
+        seen.append(index_settings(env))
+        assert env[ENGINE] == "qdrant", name
+        url = urlsplit(env[f"{QDRANT_SETTINGS}URL"])
+        assert (url.scheme, url.hostname, url.port) == ("http", QDRANT, service_ports["http"]["port"]), name
+        shards, copies = int(env[f"{QDRANT_SETTINGS}SHARDS"]), int(env[f"{QDRANT_SETTINGS}REPLICATION_FACTOR"])
+        assert 2 <= copies <= qdrant["spec"]["replicas"]  # a peer down loses no shard; every copy on its own peer
+        assert shards >= qdrant["spec"]["replicas"]  # every peer holds shards
+        # The API key file: in a read-only mount of the Secret (and key) the Qdrant server reads.
+        key_file = PurePosixPath(env[f"{QDRANT_SETTINGS}API_KEY_FILE"])
+        pod = deployment["spec"]["template"]["spec"]
+        [volume] = [v for v in pod["volumes"] if v.get("secret", {}).get("secretName") == server_key["name"]]
+        assert "items" not in volume["secret"] and key_file.name == server_key["key"]
+        [mount] = [m for m in container["volumeMounts"] if m["name"] == volume["name"]]
+        assert mount["mountPath"] == str(key_file.parent) and mount["readOnly"] is True
+    assert all(settings == seen[0] for settings in seen)  # one index, the same settings for both
+    budgets = [b["spec"] for b in of_kind(docs, "PodDisruptionBudget").values()
+               if selects(b["spec"]["selector"]["matchLabels"], qdrant["spec"]["template"]["metadata"]["labels"])]  # fmt: skip
+    [budget] = budgets
+    assert 1 <= budget["maxUnavailable"] <= copies - 1  # a drain may take one peer, never every copy of a shard
+
+
+def test_only_the_services_that_hold_the_index_and_the_peers_reach_qdrant():
+    """The API key crosses the cluster network in plain HTTP: a NetworkPolicy keeps everyone else off Qdrant's ports."""
+    docs = render(PRODUCTION)
+    pods = workload_pods(docs)
+    policies = of_kind(docs, "NetworkPolicy").values()
+    [policy] = [p["spec"] for p in policies if selector_matches(p["spec"]["podSelector"], pods[QDRANT])]
+    assert policy["policyTypes"] == ["Ingress"]
+    allowed: dict[int, set[str] | None] = {}  # port -> the workloads whose pods may connect (None: anyone)
+    for rule in policy["ingress"]:
+        sources = {name for peer in rule.get("from", []) for name, labels in pods.items() if selector_matches(peer["podSelector"], labels)}
+        for port in (p["port"] for p in rule["ports"]):
+            anyone = "from" not in rule or (port in allowed and allowed[port] is None)
+            allowed[port] = None if anyone else allowed.get(port, set()) | sources
+    assert allowed[6333] == allowed[6334] == index_readers() | {QDRANT}  # REST, gRPC (peers: snapshot shard transfers)
+    assert allowed[6335] == {QDRANT}  # p2p: the peers only
+    assert set(allowed) == {6333, 6334, 6335, 9464} and allowed[9464] is None  # metrics: no API key, no vectors
+
+
+@pytest.mark.parametrize("overlay", [BASE, *OTHER_OVERLAYS], ids=lambda p: p.name)
+def test_everywhere_but_production_the_index_stays_embedded(overlay):
+    """No LIKENESS_VERIFICATION_INDEX_ENGINE means the embedded engine; no Qdrant, no Qdrant key."""
+    from verification.bootstrap import VerificationSettings
+
+    assert VerificationSettings.model_fields["index_engine"].default == "embedded"
+    docs = render(overlay)
+    assert not of_kind(docs, "StatefulSet") and not of_kind(docs, "NetworkPolicy")
+    for doc in docs:
+        for container in containers(doc):
+            env = pod_env(docs, container)
+            assert env.get(ENGINE, "embedded") == "embedded" and not index_settings({k: v for k, v in env.items() if k != ENGINE})
+        volumes = doc.get("spec", {}).get("template", {}).get("spec", {}).get("volumes", [])
+        assert not any(v.get("secret", {}).get("secretName") == "likeness-qdrant" for v in volumes)
+
+
+def test_compose_and_production_call_the_same_qdrant_the_same_way():
+    """Both run the index in cluster mode against a service named qdrant on the same port (the key file differs: compose's
+    secrets live in /run/secrets, the Secret's mount in a folder of its own)."""
+    production = index_settings(config(render(PRODUCTION)))
+    for name in index_readers():
+        env = index_settings(compose()["services"][name]["environment"])
+        for key in (ENGINE, f"{QDRANT_SETTINGS}URL"):
+            assert env[key] == production[key], (name, key)
 
 
 # The renderer itself: it must do what kustomize does for the fields it accepts, and refuse the rest.
