@@ -373,7 +373,7 @@ async def test_the_clips_own_manifest_is_read_as_evidence_and_never_changes_the_
     assert list(p.training_mining) == ["cawg.ai_generative_training=notAllowed"]
     assert seen.decision == bare.decision == vpb.DECISION_ALLOW
     receipt = json.loads(seen.receipt.canonical_payload)
-    assert receipt["schema"] == 8 and receipt["incoming_provenance"]["state"] == "Valid"
+    assert receipt["schema"] == 9 and receipt["incoming_provenance"]["state"] == "Valid"
     assert receipt["incoming_provenance"]["digital_source_types"] == [provenance.TRAINED_ALGORITHMIC_MEDIA]
 
     forged = bytearray(declared)

@@ -243,7 +243,7 @@ async def test_verify_names_identity_per_match_and_a_strict_deployment_reviews_u
             assert [(m.talent_id, m.talent_identity_verified) for m in biden.matches] == [(verified["talent"], True)]
             assert [(m.talent_id, m.talent_identity_verified) for m in kit.matches] == [(invited["talent"], False)]
             receipt = json.loads(kit.receipt.canonical_payload)
-            assert receipt["schema"] == 8 and receipt["policy"] == {"require_identity_verified": False}
+            assert receipt["schema"] == 9 and receipt["policy"] == {"require_identity_verified": False}
             assert [m["talent_identity_verified"] for m in receipt["matches"]] == [False]
 
             strict_kit = (await firm.Verify(verify_request(face("kit_harington", "johnsnow_test1.jpg")), metadata=w["p"])).verification

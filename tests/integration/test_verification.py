@@ -37,6 +37,7 @@ from tests.integration.verification_world import (
     wav,
 )
 from tests.support import consume, wait_drained
+from verification.bootstrap import VerificationSettings
 from verification.domain.model import Modality
 
 
@@ -61,7 +62,7 @@ async def test_obama_photo_is_denied_without_a_grant_and_allowed_with_one(world)
     assert other.decision == vpb.DECISION_DENY and other.matches[0].denial_reason == cpb.DENIAL_REASON_WRONG_PLATFORM
 
 
-async def test_receipt_is_signed_binds_the_clip_and_fails_when_tampered(world):
+async def test_receipt_is_signed_binds_the_clip_and_fails_when_tampered(world, verification_app):
     photo = face_file("obama", "obama3.jpg")
     v = (await world["verify"].Verify(verify_request(photo, purpose=cpb.PURPOSE_DUBBING, territory="fr"), metadata=world["platform"])).verification
     document = receipt_document(v)
@@ -71,6 +72,13 @@ async def test_receipt_is_signed_binds_the_clip_and_fails_when_tampered(world):
     assert payload["use"] == {"purpose": "DUBBING", "custom_purpose": "", "territory": "FR"}
     assert payload["matches"][0]["talent_id"] == world["ids"]["obama"] and payload["models"]["FACE"].startswith("dlib")
     assert payload["verification_id"] == v.verification_id and payload["receipt_id"] == v.receipt.receipt_id
+    # The population the thresholds were set for (schema 9): the templates searched, and what each
+    # match's score means among them: strangers' templates expected to score as high.
+    faces = verification_app.app.index.sizes()["FACE"]
+    assert payload["thresholds"]["population_face"] == str(faces) and payload["thresholds"]["population_reference"] == "100"
+    rule = VerificationSettings().population_rule()
+    assert float(payload["matches"][0]["impostors"]) == pytest.approx(faces * rule.face.p(float(payload["matches"][0]["score"])), rel=1e-3)
+    assert float(payload["matches"][0]["impostors"]) < 1e-3  # Obama's own photo: nowhere near a stranger's score
     for position in range(0, len(document) - 1, max(1, len(document) // 40)):  # every ~40th byte, newline excluded
         tampered = bytearray(document)
         tampered[position] ^= 0x01

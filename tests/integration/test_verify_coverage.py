@@ -219,7 +219,7 @@ async def test_speech_too_short_to_judge_is_review_and_a_short_speaker_is_not_co
     [reader] = [m for m in whole.matches if m.talent_id == world["ids"]["reader_a"] and not m.in_review_band]
     assert reader.speech_seconds >= 2.0, reader
     receipt = json.loads(whole.receipt.canonical_payload)
-    assert receipt["schema"] == 8 and all("speech_s" in m for m in receipt["matches"] if m["modality"] == "VOICE")
+    assert receipt["schema"] == 9 and all("speech_s" in m for m in receipt["matches"] if m["modality"] == "VOICE")
 
 
 async def test_a_clip_damaged_midway_is_never_allowed(world, obama_granted):
@@ -234,14 +234,14 @@ async def test_a_clip_damaged_midway_is_never_allowed(world, obama_granted):
     assert list(v.review_reasons) == [vpb.REVIEW_REASON_INCOMPLETE_COVERAGE]
     assert not v.coverage.complete and "DECODE_ERRORS" in v.coverage.incomplete_reasons and v.coverage.decode_errors
     payload = json.loads(v.receipt.canonical_payload)
-    assert payload["schema"] == 8 and payload["decision"] == "REVIEW" and payload["review_reasons"] == ["INCOMPLETE_COVERAGE"]
+    assert payload["schema"] == 9 and payload["decision"] == "REVIEW" and payload["review_reasons"] == ["INCOMPLETE_COVERAGE"]
     assert payload["coverage"]["complete"] is False and payload["coverage"]["decode_errors"]
 
 
 async def test_the_receipt_binds_the_coverage(world, obama_granted):
     v = await verify(world, mediakit.still(portrait(640, 480)), obama_granted)
     payload = json.loads(v.receipt.canonical_payload)
-    assert payload["schema"] == 8 and payload["coverage"]["complete"] is True and payload["review_reasons"] == []
+    assert payload["schema"] == 9 and payload["coverage"]["complete"] is True and payload["review_reasons"] == []
     assert payload["coverage"]["frames_analyzed"] == v.coverage.frames_analyzed == 1
     assert epb.MODALITY_FACE == v.matches[0].modality
 

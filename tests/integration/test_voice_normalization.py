@@ -82,7 +82,7 @@ async def test_a_normalized_replica_signs_the_calibrated_score_and_the_raw_one(s
         assert v.decision == vpb.DECISION_ALLOW, v
     z = json.loads(answers["normalized"].receipt.canonical_payload)
     [mean] = [m for m in z["matches"] if m["talent_id"] == talent]
-    assert z["schema"] == 8 and float(mean["score"]) >= 4.1 and 0.5 < float(mean["raw_score"]) < 1.0, mean
+    assert z["schema"] == 9 and float(mean["score"]) >= 4.1 and 0.5 < float(mean["raw_score"]) < 1.0, mean
     assert z["thresholds"]["voice_norm_match"] == "4.1000" and z["models"]["VOICE_COHORT"].startswith("sha256:")
     raw = json.loads(answers["plain"].receipt.canonical_payload)
     [plain_mean] = [m for m in raw["matches"] if m["talent_id"] == talent]

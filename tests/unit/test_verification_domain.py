@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from likeness_common.documents import RECEIPT_TYPE, canonical_json
 from verification.adapters.vector_index import Metric, ModalityIndex
+from verification.domain.calibration import ImpostorTail, PopulationRule
 from verification.domain.model import (
     ConsentVerdict,
     Coverage,
@@ -28,6 +29,7 @@ from verification.domain.model import (
     best_matches,
     decide,
     record_from_receipt,
+    with_impostors,
 )
 
 
@@ -351,7 +353,7 @@ def test_receipt_payload_round_trips_and_has_no_floats():
         coverage=replace(COMPLETE, decode_errors=("audio: x",)), review_reasons=(ReviewReason.INCOMPLETE_COVERAGE,),
     )  # fmt: skip
     payload = record.receipt_payload("sk_1")
-    assert payload["version"] == RECEIPT_TYPE and payload["key_id"] == "sk_1" and payload["schema"] == 8
+    assert payload["version"] == RECEIPT_TYPE and payload["key_id"] == "sk_1" and payload["schema"] == 9
     assert [m["dispute_id"] for m in payload["matches"]] == ["", "dsp_1"]
     assert payload["coverage"]["complete"] is False and payload["coverage"]["incomplete_reasons"] == ["DECODE_ERRORS"]
     assert payload["review_reasons"] == ["INCOMPLETE_COVERAGE"]
@@ -425,7 +427,7 @@ def test_a_schema_4_receipt_carries_identity_and_policy_and_round_trips():
         review_reasons=(ReviewReason.TALENT_IDENTITY_NOT_VERIFIED,), require_identity_verified=True,
     )  # fmt: skip
     payload = record.receipt_payload("sk_1")
-    assert payload["schema"] == 8 and payload["policy"] == {"require_identity_verified": True}
+    assert payload["schema"] == 9 and payload["policy"] == {"require_identity_verified": True}
     assert payload["matches"][0]["talent_identity_verified"] is False
     assert record_from_receipt(payload).receipt_payload("sk_1") == payload
     old = replace(record, schema=3)  # a schema-3 receipt has neither key, and re-serializes to the same bytes
@@ -442,7 +444,7 @@ def test_a_schema_6_receipt_carries_speech_seconds_and_the_duration_rule_and_old
         decided_at=datetime(2026, 12, 1, 12, 0, tzinfo=UTC), coverage=COMPLETE, review_reasons=(ReviewReason.REVIEW_BAND,),
     )  # fmt: skip
     payload = record.receipt_payload("sk_1")
-    assert payload["schema"] == 8 and payload["matches"][0]["speech_s"] == "1.500"
+    assert payload["schema"] == 9 and payload["matches"][0]["speech_s"] == "1.500"
     assert payload["thresholds"]["voice_mean_confirm_speech_s"] == "2.0000" and payload["thresholds"]["voice_window_confirm_speech_s"] == "1.0000"
     assert record_from_receipt(payload).receipt_payload("sk_1") == payload
     old = replace(record, schema=5).receipt_payload("sk_1")  # signed before the duration rule: neither key
@@ -462,7 +464,7 @@ def test_a_schema_7_receipt_records_the_clips_own_manifest_and_older_ones_round_
         decided_at=datetime(2026, 12, 1, 12, 0, tzinfo=UTC), coverage=COMPLETE, provenance=seen,
     )  # fmt: skip
     payload = record.receipt_payload("sk_1")
-    assert payload["schema"] == 8 and payload["incoming_provenance"]["state"] == "Valid"
+    assert payload["schema"] == 9 and payload["incoming_provenance"]["state"] == "Valid"
     assert payload["incoming_provenance"]["training_mining"] == ["cawg.ai_training=notAllowed"]
     assert record_from_receipt(payload) == record and record_from_receipt(payload).receipt_payload("sk_1") == payload
     assert "incoming_provenance" not in replace(record, provenance=None).receipt_payload("sk_1")  # none: no key
@@ -518,7 +520,64 @@ def test_a_schema_5_receipt_keeps_the_raw_score_and_the_normalized_thresholds():
         consistency_token="", decided_at=datetime(2026, 11, 30, 12, 0, tzinfo=UTC), coverage=COMPLETE,
     )  # fmt: skip
     payload = record.receipt_payload("sk_1")
-    assert payload["schema"] == 8 and payload["matches"][0]["raw_score"] == "0.8123" and payload["matches"][0]["score"] == "4.4321"
+    assert payload["schema"] == 9 and payload["matches"][0]["raw_score"] == "0.8123" and payload["matches"][0]["score"] == "4.4321"
     assert payload["thresholds"]["voice_norm_match"] == "3.9000"
     assert record_from_receipt(payload).receipt_payload("sk_1") == payload
     assert "voice_norm_match" not in replace(record, thresholds=T).receipt_payload("sk_1")["thresholds"]  # off: not written
+
+
+# --- thresholds that follow the population (issue 18) -------------------------------------------
+
+RULE = PopulationRule(100, ImpostorTail(0.16, 0.075), ImpostorTail(0.58, 0.076), ImpostorTail(0.0, 1.0))
+
+
+@pytest.mark.parametrize("tail", [RULE.face, RULE.voice, RULE.voice_norm])
+def test_a_raised_level_keeps_the_expected_strangers_per_probe_of_the_reference(tail):
+    level = tail.mean + 3.0 * tail.sd
+    assert RULE.raised(level, tail, 50) == level and RULE.raised(level, tail, 100) == level  # up to the reference: as configured
+    previous = level
+    for templates in (1_000, 10_000, 1_000_000, 100_000_000):
+        raised = RULE.raised(level, tail, templates)
+        assert raised > previous  # more templates, a higher bar
+        expected = RULE.expected_impostors(raised, tail, templates)
+        assert expected == pytest.approx(RULE.expected_impostors(level, tail, 100), rel=1e-6)  # the same meaning
+        previous = raised
+    assert tail.score_at(tail.p(level)) == pytest.approx(level)
+
+
+def test_thresholds_for_a_large_population_turn_a_reference_match_into_review_evidence():
+    t = replace(T, voice_norm_match=4.1, voice_norm_review=2.4)
+    assert t.for_population({Modality.FACE: 40, Modality.VOICE: 12}, RULE) == replace(
+        t, population_face=40, population_voice=12, population_reference=100)  # fmt: skip
+    big = t.for_population({Modality.FACE: 1_000_000, Modality.VOICE: 1_000_000}, RULE)
+    for name in ("face_match", "face_review", "voice_match", "voice_review", "voice_window_match", "voice_window_review",
+                 "voice_norm_match", "voice_norm_review"):  # fmt: skip
+        assert getattr(big, name) > getattr(t, name), name
+    face = Probe(Modality.FACE, Location(), np.zeros(1))
+    hit = ProbeHit(face, "tal_a", 0.56)  # a match at the reference (0.50): dlib distance 0.44
+    assert best_matches([hit], t)[0].in_review_band is False
+    assert best_matches([hit], big)[0].in_review_band is True  # among 1M faces, 0.44 is no longer enough to name someone
+    assert best_matches([ProbeHit(face, "tal_a", 0.45)], big) == []  # and 0.55 is not even evidence
+    [m] = with_impostors(best_matches([hit], big), big, RULE)
+    assert m.impostors == pytest.approx(1_000_000 * RULE.face.p(0.56))
+
+
+def test_a_schema_9_receipt_carries_the_population_and_each_matchs_expected_impostors_and_older_ones_round_trip():
+    t = T.for_population({Modality.FACE: 1234, Modality.VOICE: 56}, RULE)
+    match = Match("tal_2", Modality.FACE, 0.6321, Location(0, 0, 0), False, "grt_9", impostors=1234 * RULE.face.p(0.6321))
+    record = VerificationRecord(
+        verification_id="ver_1", receipt_id="rcp_1", request_id="r", platform_id="plt_1", media_sha256="ab" * 32,
+        media_type="image/jpeg", media_bytes=10, frames=1, purpose="ADVERTISING", custom_purpose="", territory="US",
+        decision=Decision.ALLOW, matches=[match], grant_ids=["grt_9"], conditions=[], models={"FACE": "dlib/1"}, thresholds=t,
+        consistency_token="", decided_at=datetime(2026, 12, 1, 12, 0, tzinfo=UTC), coverage=COMPLETE,
+    )  # fmt: skip
+    payload = record.receipt_payload("sk_1")
+    assert payload["schema"] == 9
+    assert {k: payload["thresholds"][k] for k in ("population_face", "population_voice", "population_reference")} == {
+        "population_face": "1234", "population_voice": "56", "population_reference": "100"}  # fmt: skip
+    assert float(payload["thresholds"]["face_match"]) > 0.5  # raised: 1234 templates is past the reference
+    assert payload["matches"][0]["impostors"] == f"{match.impostors:.3e}"
+    assert record_from_receipt(payload).receipt_payload("sk_1") == payload
+    older = replace(record, schema=8).receipt_payload("sk_1")
+    assert "population_face" not in older["thresholds"] and "impostors" not in older["matches"][0]
+    assert record_from_receipt(older).receipt_payload("sk_1") == older

@@ -174,14 +174,15 @@ class LikenessIndex:
     def sizes(self) -> dict[str, int]:
         return {m.value: i.templates for m, i in self.by_modality.items()}
 
-    def search_sync(self, probes: list[Probe], floor: dict[Modality, float]) -> list[ProbeHit]:
+    def search_sync(self, probes: list[Probe], floor: dict[Modality, float], norm_review: float | None = None) -> list[ProbeHit]:
+        """`norm_review`: the normalized (z) floor of speakers' means (default: the index's own)."""
         hits: list[ProbeHit] = []
         for modality, index in self.by_modality.items():
             mine = [p for p in probes if p.modality is modality]
             if not mine:
                 continue
             if self.normalizes(modality):
-                hits += self._search_normalized(index, [p for p in mine if not p.window])
+                hits += self._search_normalized(index, [p for p in mine if not p.window], norm_review or self.voice_norm_review)
                 mine = [p for p in mine if p.window]  # single windows keep their raw rule
                 if not mine:
                     continue
@@ -194,21 +195,21 @@ class LikenessIndex:
                     hits.append(ProbeHit(mine[h.probe], h.talent_id, h.value))
         return hits
 
-    def _search_normalized(self, index: ModalityEngine, probes: list[Probe]) -> list[ProbeHit]:
+    def _search_normalized(self, index: ModalityEngine, probes: list[Probe], z_review: float) -> list[ProbeHit]:
         """Speakers' means scored by S-norm: the raw search floor is, per probe, the lowest cosine
         at which any indexed talent could reach the review z (calibration.Bounds), so normalization
         never hides a talent that a lower raw score would have shown."""
         if not probes:
             return []
-        norm, z_review = self.voice_norm, self.voice_norm_review
+        norm = self.voice_norm
         matrix = np.stack([np.asarray(p.vector, np.float32) for p in probes])
         stats = [norm.stats(v) for v in matrix]
         floor = min(self.voice_bounds.floor(z_review, s) for s in stats)
         found = index.search_normalized(matrix, np.asarray([(s.a, s.b) for s in stats], np.float64), z_review, floor)
         return [ProbeHit(probes[h.probe], h.talent_id, h.value, raw_score=h.raw) for h in found]
 
-    async def search(self, probes: list[Probe], floor: dict[Modality, float]) -> list[ProbeHit]:
-        return await asyncio.to_thread(self.search_sync, probes, floor)
+    async def search(self, probes: list[Probe], floor: dict[Modality, float], norm_review: float | None = None) -> list[ProbeHit]:
+        return await asyncio.to_thread(self.search_sync, probes, floor, norm_review)
 
 
 Templates = dict[Modality, tuple[list[np.ndarray], list[str]]]  # a talent's vectors and their template ids
@@ -389,11 +390,16 @@ class IndexSearcher:
         norm = self._index.voice_norm
         return {"VOICE_COHORT": norm.name} if norm is not None else {}
 
-    async def search(self, probes: list[Probe], floor: dict[Modality, float], at_least_as_fresh: str = "") -> list[ProbeHit]:
+    async def population(self) -> dict[Modality, int]:
+        sizes = await asyncio.to_thread(self._index.sizes)
+        return {Modality(m): n for m, n in sizes.items()}
+
+    async def search(self, probes: list[Probe], floor: dict[Modality, float], at_least_as_fresh: str = "",
+                     norm_review: float | None = None) -> list[ProbeHit]:  # fmt: skip
         await self._follower.at_least(at_least_as_fresh)
         live: dict[str, frozenset[str]] = {}  # talent -> its templates in Postgres now (checked this call)
         for _ in range(3):
-            hits = await self._index.search(probes, floor)
+            hits = await self._index.search(probes, floor, norm_review)
             unchecked = {h.talent_id for h in hits} - live.keys()
             if not unchecked:
                 break

@@ -10,6 +10,8 @@ from datetime import UTC, datetime
 from likeness_common.documents import RECEIPT_TYPE
 from likeness_common.modality import Modality
 
+from .calibration import ImpostorTail, PopulationRule
+
 
 class Decision(str, enum.Enum):
     ALLOW = "ALLOW"
@@ -33,7 +35,7 @@ class ReviewReason(str, enum.Enum):
 # by its normalized score carries the raw one too; the normalized thresholds and the cohort, when in
 # force), 6 (the duration rule's thresholds; each voice match's speech seconds), 7 (the clip's own C2PA
 # manifest as read, when it had one). Fields are only ever added.
-RECEIPT_SCHEMA = 8
+RECEIPT_SCHEMA = 9
 
 
 @dataclass(frozen=True)
@@ -71,6 +73,33 @@ class Thresholds:
     # under 3 s of speech; a speaker's mean over less than one window is no more than a window).
     voice_mean_confirm_speech_s: float = 2.0
     voice_window_confirm_speech_s: float = 1.0
+    # The population these levels were raised for (`for_population`; receipt schema 9): templates
+    # per modality searched, and the reference size the configured levels hold for.
+    population_face: int | None = None
+    population_voice: int | None = None
+    population_reference: int | None = None
+
+    def for_population(self, templates: dict[Modality, int], rule: PopulationRule) -> Thresholds:
+        """These thresholds for a search over `templates` per modality: each level raised so that
+        the expected number of strangers' templates reaching it per probe stays what it is at the
+        rule's reference size (calibration.PopulationRule); unchanged up to that size."""
+        face, voice = templates.get(Modality.FACE, 0), templates.get(Modality.VOICE, 0)
+
+        def up(level: float | None, tail: ImpostorTail, n: int) -> float | None:
+            return None if level is None else rule.raised(level, tail, n)
+
+        return replace(
+            self, face_match=up(self.face_match, rule.face, face), face_review=up(self.face_review, rule.face, face),
+            voice_match=up(self.voice_match, rule.voice, voice), voice_review=up(self.voice_review, rule.voice, voice),
+            voice_window_match=up(self.voice_window_match, rule.voice, voice),
+            voice_window_review=up(self.voice_window_review, rule.voice, voice),
+            voice_norm_match=up(self.voice_norm_match, rule.voice_norm, voice),
+            voice_norm_review=up(self.voice_norm_review, rule.voice_norm, voice),
+            population_face=face, population_voice=voice, population_reference=rule.reference,
+        )  # fmt: skip
+
+    def templates(self, modality: Modality) -> int | None:
+        return self.population_face if modality is Modality.FACE else self.population_voice
 
     def poor_audio(self, coverage: Coverage) -> bool:
         return (coverage.audio_track and coverage.speech_seconds >= self.poor_audio_speech_s
@@ -109,10 +138,13 @@ class Thresholds:
     def as_dict(self, schema: int = RECEIPT_SCHEMA) -> dict[str, str]:
         """For the receipt: the normalized pair only when in force, and no field newer than the
         receipt's schema (a receipt read back re-serializes to the same bytes)."""
-        return {k: f"{v:.4f}" for k, v in self.__dict__.items() if v is not None and _THRESHOLD_SINCE.get(k, 1) <= schema}
+        return {k: str(v) if k in _THRESHOLD_COUNTS else f"{v:.4f}" for k, v in self.__dict__.items()
+                if v is not None and _THRESHOLD_SINCE.get(k, 1) <= schema}  # fmt: skip
 
 
-_THRESHOLD_SINCE = {"voice_mean_confirm_speech_s": 6, "voice_window_confirm_speech_s": 6}  # receipt schema that added them
+_THRESHOLD_SINCE = {"voice_mean_confirm_speech_s": 6, "voice_window_confirm_speech_s": 6,  # receipt schema that added them
+                    "population_face": 9, "population_voice": 9, "population_reference": 9}
+_THRESHOLD_COUNTS = frozenset({"population_face", "population_voice", "population_reference"})  # integers, not scores
 
 
 @dataclass(frozen=True)
@@ -231,6 +263,23 @@ class Match:
     talent_identity_verified: bool = False  # an operator checked this talent's identity
     raw_score: float | None = None  # the cosine behind a normalized `score` (None: `score` is raw)
     speech_s: float | None = None  # voice: seconds of speech behind the deciding probe
+    # The calibrated meaning of `score` (schema 9): strangers' templates, among those searched,
+    # expected to score at least this against the probe (calibration.PopulationRule)
+    impostors: float | None = None
+
+
+def with_impostors(matches: list[Match], thresholds: Thresholds, rule: PopulationRule) -> list[Match]:
+    """Each match with its expected number of impostor templates at its score (`Match.impostors`),
+    over the population `thresholds` were raised for."""
+    out = []
+    for m in matches:
+        templates = thresholds.templates(m.modality)
+        if templates is None:
+            out.append(m)
+            continue
+        tail = rule.tail(m.modality is Modality.FACE, normalized=m.raw_score is not None)
+        out.append(replace(m, impostors=rule.expected_impostors(m.score, tail, templates)))
+    return out
 
 
 @dataclass(frozen=True)
@@ -445,6 +494,8 @@ def _match_doc(m: Match, schema: int) -> dict:
         doc["raw_score"] = f"{m.raw_score:.4f}"
     if schema >= 6 and m.speech_s is not None:
         doc["speech_s"] = f"{m.speech_s:.3f}"
+    if schema >= 9 and m.impostors is not None:
+        doc["impostors"] = f"{m.impostors:.3e}"
     if loc.box is not None:
         doc["face_box"] = {"top": loc.box[0], "right": loc.box[1], "bottom": loc.box[2], "left": loc.box[3]}
     return doc
@@ -470,7 +521,7 @@ def record_from_receipt(doc: dict) -> VerificationRecord:
         grant_ids=list(doc["grant_ids"]),
         conditions=[(c["kind"], c["value"]) for c in doc["conditions"]],
         models=dict(doc["models"]),
-        thresholds=Thresholds(**{k: float(v) for k, v in doc["thresholds"].items() if k in _THRESHOLD_FIELDS}),
+        thresholds=Thresholds(**{k: int(v) if k in _THRESHOLD_COUNTS else float(v) for k, v in doc["thresholds"].items() if k in _THRESHOLD_FIELDS}),
         consistency_token=doc["consistency_token"],
         decided_at=datetime.fromisoformat(doc["issued_at"]),
         coverage=_coverage_from(doc["coverage"]) if "coverage" in doc else None,
@@ -500,4 +551,5 @@ def _match_from(doc: dict) -> Match:
         talent_identity_verified=doc.get("talent_identity_verified", False),
         raw_score=float(doc["raw_score"]) if "raw_score" in doc else None,
         speech_s=float(doc["speech_s"]) if "speech_s" in doc else None,
+        impostors=float(doc["impostors"]) if "impostors" in doc else None,
     )

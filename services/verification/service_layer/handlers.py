@@ -18,7 +18,8 @@ from likeness_common.signing import envelope
 from likeness_common.tokens import freshest
 
 from ..domain import commands, events
-from ..domain.model import Thresholds, VerificationRecord, best_matches, decide
+from ..domain.calibration import PopulationRule
+from ..domain.model import Thresholds, VerificationRecord, best_matches, decide, with_impostors
 from .ports import ClipSigner, ConsentChecker, Extractor, Progress, Searcher, StoredVerification, VerificationUnitOfWork
 
 OPERATION = "Verify"
@@ -109,13 +110,16 @@ async def verify(
     progress: Progress | None = None,
     operation: str = OPERATION,
     require_identity_verified: bool = False,
+    population_rule: PopulationRule | None = None,
 ) -> StoredVerification:
     """Analyse the clip, search every probe 1:N, ask consent for every match, sign the decision.
     With a `budget` (synchronous calls), a longer clip is refused with FAILED_PRECONDITION naming
     StartVerifyOperation before any analysis (and if its header understated its length, when the
     analysis reaches the limit); without one (an operation's run), the media limits alone apply.
     `operation` keeps the idempotency of the two entry points apart. `require_identity_verified`:
-    an ALLOW resting on the grant of a talent no operator has identity-verified becomes REVIEW."""
+    an ALLOW resting on the grant of a talent no operator has identity-verified becomes REVIEW.
+    `population_rule`: the thresholds are raised for the number of templates searched, and each
+    match carries its expected number of impostor templates (calibration.PopulationRule)."""
     require_platform(actor)
     cmd.validate(max_bytes)
     sha256 = hashlib.sha256(cmd.media).hexdigest()
@@ -138,8 +142,12 @@ async def verify(
         if limit is not None and error.reason == "MEDIA_TOO_LONG":  # the header understated the clip's length
             raise _use_operation(float(error.metadata.get("seconds", limit)), limit) from None
         raise
-    hits = await searcher.search(extraction.probes, thresholds.search_floor(), cmd.at_least_as_fresh)
+    if population_rule is not None:
+        thresholds = thresholds.for_population(await searcher.population(), population_rule)
+    hits = await searcher.search(extraction.probes, thresholds.search_floor(), cmd.at_least_as_fresh, thresholds.voice_norm_review)
     matches = best_matches(hits, thresholds)
+    if population_rule is not None:
+        matches = with_impostors(matches, thresholds, population_rule)
 
     territory = cmd.territory.upper()
     checks = await asyncio.gather(

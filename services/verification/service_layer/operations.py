@@ -24,6 +24,7 @@ from likeness_common.ports import Signer
 from likeness_common.principal import Principal, PrincipalKind
 
 from ..domain import commands
+from ..domain.calibration import PopulationRule
 from ..domain.model import Thresholds
 from ..domain.operations import OperationError, OperationState, VerifyOperation, operation_id
 from . import handlers
@@ -121,7 +122,7 @@ RunVerify = Callable[[VerifyOperation, str, bytes, Callable[[int, int], None]], 
 def verify_runner(uow: Callable[[], VerificationUnitOfWork], extractor: Extractor, searcher: Searcher,
                   consent_for: Callable[[str], ConsentChecker], signer: Signer, thresholds: Thresholds,
                   policy: OperationPolicy, *, require_identity_verified: bool = False,
-                  clip_signer: ClipSigner | None = None) -> RunVerify:  # fmt: skip
+                  clip_signer: ClipSigner | None = None, population_rule: PopulationRule | None = None) -> RunVerify:  # fmt: skip
     """An operation's analysis: a Verify for the platform that started it, asking consent with that
     platform's own key (a revoked key fails the operation), without the synchronous budget; with
     embed_c2pa, the registry's C2PA manifest for the clip as uploaded (a sidecar: the operation
@@ -137,7 +138,7 @@ def verify_runner(uow: Callable[[], VerificationUnitOfWork], extractor: Extracto
         stored = await handlers.verify(
             cmd, Principal(PrincipalKind.PLATFORM, op.platform_id), uow(), extractor, searcher, consent_for(api_key), signer, thresholds,
             max_bytes=policy.max_bytes, progress=progress, operation=f"{handlers.LONG_RUNNING}/{op.operation_id}",
-            require_identity_verified=require_identity_verified,
+            require_identity_verified=require_identity_verified, population_rule=population_rule,
         )  # fmt: skip
         if not cmd.embed_c2pa:
             return stored, None

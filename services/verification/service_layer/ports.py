@@ -67,10 +67,15 @@ class ClipSigner(Protocol):
 class Searcher(Protocol):
     """The 1:N index over every enrolled talent."""
 
-    async def search(self, probes: list[Probe], floor: dict[Modality, float], at_least_as_fresh: str = "") -> list[ProbeHit]:
-        """Every (probe, talent) pair scoring at least floor[modality], with the talent's best score,
-        on templates that are live now, from an index at least as fresh as the consistency token
-        (UNAVAILABLE when it cannot be: never a quieter answer from a stale index)."""
+    async def search(self, probes: list[Probe], floor: dict[Modality, float], at_least_as_fresh: str = "",
+                     norm_review: float | None = None) -> list[ProbeHit]:  # fmt: skip
+        """Every (probe, talent) pair scoring at least floor[modality] (a normalized voice score: at
+        least `norm_review`, default the index's own), with the talent's best score, on templates
+        that are live now, from an index at least as fresh as the consistency token (UNAVAILABLE
+        when it cannot be: never a quieter answer from a stale index)."""
+
+    async def population(self) -> dict[Modality, int]:
+        """Templates per modality a search compares a probe with (the thresholds rise with it)."""
 
     @property
     def models(self) -> dict[str, str]:
