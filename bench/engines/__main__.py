@@ -55,8 +55,10 @@ from __future__ import annotations
 
 import argparse
 import ctypes
+import dataclasses
 import gc
 import json
+import math
 import shutil
 import statistics
 import sys
@@ -402,15 +404,39 @@ def bench_edge(s: Set, m: int, ef_construct: int, efs: tuple[int, ...], quantize
 # ------------------------------------------------------------------------------------ IVF nprobe sweep
 
 
-def run_nprobe_sweep(size: int, seed: int, nprobes: list[int], budget_s: float, log, only: set[str] | None = None) -> dict:
+def at_population(s: Set, templates: int, seed: int) -> Set:
+    """The set as the service searches it at `templates`: its review bound raised by the service's
+    default PopulationRule, and recall probes placed at the raised match threshold (a distance for
+    Euclidean sets, a cosine for cosine ones; `near` puts a probe at distance `noise`, or at cosine
+    1 / sqrt(1 + noise^2) once normalized)."""
+    from verification.bootstrap import VerificationSettings
+
+    settings = VerificationSettings()
+    rule = settings.population_rule()
+    if s.metric is Metric.EUCLIDEAN:
+        bound = 1.0 - rule.raised(1.0 - s.bound, rule.face, templates)
+        noise = 1.0 - rule.raised(settings.face_match, rule.face, templates)
+    else:
+        bound = rule.raised(s.bound, rule.voice, templates)
+        noise = math.sqrt(1.0 / rule.raised(settings.voice_match, rule.voice, templates) ** 2 - 1.0)
+    rng = np.random.default_rng(seed)
+    probes = near(rng, s.data[rng.integers(0, len(s.data), RECALL_PROBES)], noise, normalize=s.metric is Metric.COSINE)
+    return dataclasses.replace(s, bound=bound, recall_probes=probes.astype(np.float32))
+
+
+def run_nprobe_sweep(size: int, seed: int, nprobes: list[int], budget_s: float, log, only: set[str] | None = None,
+                     population: bool = False) -> dict:  # fmt: skip
     """The embedded engine alone (no Qdrant): per set, the exact scan and one IVF build, then at each
     nprobe recall@1 at threshold, 1-probe and 16-probe search latency; plus the write latency of
     one talent (re-enrol: `replace` with new templates, then `remove`) on the trained IVF."""
     t0 = time.perf_counter()
     rows = []
     for s in make_sets(size, seed, only):
+        if population:  # the review floor the service searches with at this size
+            s = at_population(s, size, seed)
+            log(f"{size:,} {s.name}: bound raised for {size:,} templates: {s.bound:.3f}")
         exact_row, exact = bench_modality(s, False, budget_s)
-        rows.append({**exact_row, "nprobe": None})
+        rows.append({**exact_row, "nprobe": None, "bound": s.bound})
         ivf_row, index = bench_modality(s, True, budget_s, exact)
         log(f"{size:,} {s.name}: exact + IVF built ({time.perf_counter() - t0:.0f} s)")
         faiss_index = index._state.ivf._index  # noqa: SLF001
@@ -423,7 +449,7 @@ def run_nprobe_sweep(size: int, seed: int, nprobes: list[int], budget_s: float, 
             rows.append({**ivf_row, "settings": f"IVF, nlist {faiss_index.nlist}, nprobe {faiss_index.nprobe}", "nprobe": nprobe,
                          "recall_top10": recall, "recall_top1": recall, **{f"search_{k}": v for k, v in one.items()},
                          "search16_p50_ms": statistics.median(times), "search16_p99_ms": pct(times, 99)})  # fmt: skip
-            log(f"{size:,} {s.name}: nprobe {nprobe}: recall {recall:.4f}, p99 {one['p99_ms']:.2f} ms ({time.perf_counter() - t0:.0f} s)")
+            log(f"{size:,} {s.name}: nprobe {nprobe}: recall {fmt_recall(recall)}, p99 {one['p99_ms']:.2f} ms ({time.perf_counter() - t0:.0f} s)")
         writes = {"replace": [], "remove": []}
         rng = np.random.default_rng(seed)
         for i in rng.integers(0, len(s.ids), 50):
@@ -438,11 +464,13 @@ def run_nprobe_sweep(size: int, seed: int, nprobes: list[int], budget_s: float, 
         rows[-1] |= {f"{k}_p50_ms": statistics.median(v) for k, v in writes.items()} | {f"{k}_p99_ms": pct(v, 99) for k, v in writes.items()}
         del index, exact
         settle()
-    return {"templates": size, "rows": rows, "took_s": time.perf_counter() - t0}
+    return {"templates": size, "rows": rows, "took_s": time.perf_counter() - t0, "population": population}
 
 
 def print_sweep(r: dict) -> None:
-    print(f"\n{r['templates']:,} templates per set, embedded engine (ModalityIndex) only; {r['took_s']:.0f} s\n")
+    bounds = ", ".join(f"{row['set']} {row['bound']:.3f}" for row in r["rows"] if "bound" in row)
+    print(f"\n{r['templates']:,} templates per set, embedded engine (ModalityIndex) only; bounds "
+          f"{'raised for the population' if r['population'] else 'as configured'}: {bounds}; {r['took_s']:.0f} s\n")
     print("| set | engine | settings | build | RSS delta (own bytes) | 1 probe p50 / p99 | 16 probes p50 / p99 | hits | recall@1 at threshold |")
     print("| --- | --- | --- | ---: | --- | --- | --- | ---: | --- |")
     for row in r["rows"]:
@@ -565,6 +593,8 @@ def main() -> None:
     parser.add_argument("--grid", default="", help="Only these (m, ef_construct) builds, e.g. '32,200' or '16,100;32,200' (default: the grid).")
     parser.add_argument("--sets", default="", help="Only these sets, comma-separated: face-like, voice-like, isotropic (default: all three).")
     parser.add_argument("--nprobe-sweep", default="", help="Comma-separated nprobes: measure only the embedded engine's IVF at each (no Qdrant).")
+    parser.add_argument("--population-rule", action="store_true",
+                        help="With --nprobe-sweep: search at the review bound the service raises for the set's size (PopulationRule).")
     parser.add_argument("--json", action="store_true", help="Print the results as one JSON object.")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
@@ -578,7 +608,8 @@ def main() -> None:
     t0 = time.monotonic()
     if args.nprobe_sweep:
         nprobes = [int(n) for n in args.nprobe_sweep.split(",")]
-        results = [run_nprobe_sweep(n, args.seed + i, nprobes, args.search_budget, log, only) for i, n in enumerate(sizes)]
+        results = [run_nprobe_sweep(n, args.seed + i, nprobes, args.search_budget, log, only, args.population_rule)
+                   for i, n in enumerate(sizes)]  # fmt: skip
         host["load_end"] = load_average()
         if args.json:
             print(json.dumps({"machine": host, "took_s": time.monotonic() - t0, "sizes": results}))
