@@ -31,13 +31,18 @@ async def test_rotation_rewraps_every_secret_and_leaves_templates_alone(stack, p
             async with conn.transaction():
                 await TemplateVault(conn, old).add(new_id("tpl"), talent, None, "FACE", "centroid", "m", "1",
                                                    np.arange(128, dtype=np.float32), await conn.fetchval("SELECT now()"))  # fmt: skip
+                # An index rotation key (cluster mode) as a replica wraps it; retired here only to stay clear
+                # of the one-active, one-pending constraints whatever earlier tests left.
+                index_key = "ixk_" + os.urandom(6).hex()
+                await conn.execute("INSERT INTO index_keys (key_id, wrapped_key, retired_at) VALUES ($1, $2, now())",
+                                   index_key, old.wrap(os.urandom(32), index_key.encode()))  # fmt: skip
                 sealed_before = await conn.fetch("SELECT template_id, sealed FROM templates ORDER BY template_id")
                 counts = await rewrap(conn, new)
-                assert counts["talent_data_keys"] >= 1 and counts["signing_keys"] >= 1
+                assert counts["talent_data_keys"] >= 1 and counts["signing_keys"] >= 1 and counts["index_keys"] >= 1
                 assert await rewrap(conn, new) == {"talent_data_keys": 0, "signing_keys": 0, "index_keys": 0}  # idempotent
                 alone = Kek(new.key)
                 for table, (id_column, column) in WRAPPED.items():
-                    for row in await conn.fetch(f"SELECT {id_column} AS id, {column} AS blob FROM {table}"):
+                    for row in await conn.fetch(f"SELECT {id_column} AS id, {column} AS blob FROM {table} WHERE {column} IS NOT NULL"):
                         alone.unwrap(row["blob"], row["id"].encode())  # the new key alone opens everything
                         with pytest.raises(FailedPrecondition):
                             Kek(old.key).unwrap(row["blob"], row["id"].encode())
