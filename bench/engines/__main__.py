@@ -167,8 +167,8 @@ def spread(data: np.ndarray, metric: Metric, bound: float, rng: np.random.Genera
 
 
 def make_sets(size: int, seed: int, only: set[str] | None = None) -> list[Set]:
-    """The three sets (or those named in `only`; each is still generated, so a set is the same
-    whichever others are kept)."""
+    """The three sets (or those named in `only`: the sets before the last one named are still
+    generated, so a set is the same whichever others are kept; none after it is)."""
     rng = np.random.default_rng(seed)
     talents = size // PER_TALENT
     out = []
@@ -196,6 +196,8 @@ def make_sets(size: int, seed: int, only: set[str] | None = None) -> list[Set]:
                 singles.append(strangers(1))
         out.append(Set(name, modality, metric, bound, data, recall_probes.astype(np.float32),
                        [s.astype(np.float32) for s in singles], spread(data, metric, bound, rng), params is not None))  # fmt: skip
+        if only is not None and only <= {s.name for s in out}:
+            break
     return [s for s in out if only is None or s.name in only]
 
 

@@ -70,7 +70,7 @@ def build_app(pool: asyncpg.Pool, dsn: str, kek: Kek, settings: EnrollmentSettin
         return PostgresEnrollmentUnitOfWork(pool, kek)
 
     index, _loader, follower = followed_index(pool, dsn, kek, {m.value: "/".join(engine.model(m)) for m in Modality}, verification)
-    likeness = IndexLikenessSearch(index, follower, verification.thresholds())
+    likeness = IndexLikenessSearch(index, follower, verification.thresholds(), verification.population_rule())
     h = bind(handlers, uow=PerCall(uow), engine=engine, likeness=likeness, max_samples=settings.max_samples,
              engine_models={m: engine.model(m) for m in Modality})  # fmt: skip
     servicer = EnrollmentServicer(h)

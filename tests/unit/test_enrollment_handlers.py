@@ -343,3 +343,36 @@ async def test_an_operator_cannot_choose_withdrawn():
     with pytest.raises(InvalidArgument):
         await handlers.resolve_dispute(commands.ResolveDispute("", dispute.dispute_id, Resolution.WITHDRAWN, ""),
                                        OPERATOR, FakeUow(store), MODELS)  # fmt: skip
+
+
+async def test_the_dispute_check_raises_its_levels_with_the_population_as_verify_does():
+    """Among 2,000 face templates a face at dlib distance 0.47 from a talent no longer names them
+    as the same person (a match at the 100-template reference), only as review evidence."""
+    import numpy as np
+
+    from enrollment.adapters.likeness import IndexLikenessSearch
+    from enrollment.domain.model import Modality as EnrollmentModality
+    from verification.adapters.index import LikenessIndex
+    from verification.domain.calibration import ImpostorTail, PopulationRule
+    from verification.domain.model import Modality, Thresholds
+
+    class Follower:  # always fresh, no change history
+        cursor = 0
+
+        async def at_least(self, token: str) -> None:
+            pass
+
+    rng = np.random.default_rng(4)
+    index = LikenessIndex({})
+    for t in range(500):  # strangers, far from the probe
+        index.replace(f"tal_{t}", {Modality.FACE: list(rng.normal(0, 0.3, (4, 128)).astype(np.float32))})
+    known = rng.normal(0, 0.1, 128).astype(np.float32)
+    index.replace("tal_known", {Modality.FACE: [known]})
+    probe = known + 0.47 * np.eye(128, dtype=np.float32)[0]  # dlib distance 0.47 (a match up to 100 templates; 0.455 at 2,001)
+    rule = PopulationRule(100, ImpostorTail(0.16, 0.075), ImpostorTail(0.58, 0.076), ImpostorTail(0.0, 1.0))
+    fixed = IndexLikenessSearch(index, Follower(), Thresholds())
+    raised = IndexLikenessSearch(index, Follower(), Thresholds(), rule)
+    [same], _ = await fixed.similar(EnrollmentModality.FACE, [probe], exclude_talent="tal_new")
+    assert (same.talent_id, same.match) == ("tal_known", True)
+    [near], _ = await raised.similar(EnrollmentModality.FACE, [probe], exclude_talent="tal_new")
+    assert (near.talent_id, near.match) == ("tal_known", False)

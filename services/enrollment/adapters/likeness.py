@@ -11,9 +11,13 @@ shared library.
 
 from __future__ import annotations
 
+import asyncio
+
 import numpy as np
 
 from verification.adapters.index import IndexFollower, LikenessIndex
+from verification.adapters.index_cluster import ClusterFollower
+from verification.domain.calibration import PopulationRule
 from verification.domain.model import Location, Probe, Thresholds
 from verification.domain.model import Modality as IndexModality
 
@@ -21,20 +25,30 @@ from ..domain.model import Modality, Similar
 
 
 class IndexLikenessSearch:
-    def __init__(self, index: LikenessIndex, follower: IndexFollower, thresholds: Thresholds) -> None:
-        self._index, self._follower, self._thresholds = index, follower, thresholds
+    def __init__(self, index: LikenessIndex, follower: IndexFollower | ClusterFollower, thresholds: Thresholds,
+                 population_rule: PopulationRule | None = None) -> None:  # fmt: skip
+        """`population_rule`: the thresholds are raised for the number of templates indexed, as
+        Verify raises them (calibration.PopulationRule): a dispute means what a match means."""
+        self._index, self._follower, self._thresholds, self._rule = index, follower, thresholds, population_rule
+
+    async def _levels(self) -> Thresholds:
+        if self._rule is None:
+            return self._thresholds
+        sizes = await asyncio.to_thread(self._index.sizes)  # (in cluster mode, a call to Qdrant)
+        return self._thresholds.for_population({IndexModality(m): n for m, n in sizes.items()}, self._rule)
 
     async def similar(self, modality: Modality, vectors: list[np.ndarray], exclude_talent: str) -> tuple[list[Similar], int]:
         await self._follower.at_least("")  # UNAVAILABLE from a stale index: never a silent "no one else"
         position = self._follower.cursor  # the index holds every change up to here
         m = IndexModality(modality.value)
-        review = self._thresholds.review(m)  # (the raw floor; a normalized voice search sets its own, see LikenessIndex)
+        levels = await self._levels()
+        review = levels.review(m)  # (the raw floor; a normalized voice search floors at levels.voice_norm_review)
         probes = [Probe(m, Location(), np.asarray(v, np.float32)) for v in vectors]
         best: dict[str, float] = {}
-        for hit in await self._index.search(probes, {m: review}):
+        for hit in await self._index.search(probes, {m: review}, levels.voice_norm_review):
             if hit.talent_id != exclude_talent:
                 best[hit.talent_id] = max(best.get(hit.talent_id, -1.0), hit.score)
-        return self._judged(m, best), position
+        return self._judged(m, best, levels), position
 
     async def similar_since(self, position: int, modality: Modality, vectors: list[np.ndarray], exclude_talent: str) -> list[Similar]:
         """The re-check after a commit: catch up, then score only the talent whose templates changed
@@ -45,10 +59,10 @@ class IndexLikenessSearch:
             return (await self.similar(modality, vectors, exclude_talent))[0]
         m = IndexModality(modality.value)
         scores = self._index.best_scores(m, np.asarray(vectors, np.float32), changed - {exclude_talent})
-        return self._judged(m, scores)
+        return self._judged(m, scores, await self._levels())
 
-    def _judged(self, m: IndexModality, best: dict[str, float]) -> list[Similar]:
+    def _judged(self, m: IndexModality, best: dict[str, float], levels: Thresholds) -> list[Similar]:
         """Scores are normalized where the index normalizes them (a voice cohort): judged in those units."""
         normalized = self._index.normalizes(m)
-        review, match = self._thresholds.review(m, normalized=normalized), self._thresholds.match(m, normalized=normalized)
+        review, match = levels.review(m, normalized=normalized), levels.match(m, normalized=normalized)
         return sorted((Similar(t, round(s, 4), s >= match) for t, s in best.items() if s >= review), key=lambda s: (-s.score, s.talent_id))
