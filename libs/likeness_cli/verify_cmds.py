@@ -103,7 +103,8 @@ def _summary(v: vpb.Verification) -> dict:
              "review_band": m.in_review_band, "start_s": round(m.start_seconds, 3), "end_s": round(m.end_seconds, 3),
              "frame": m.frame_index, "grant_id": m.grant_id,
              "denial": cpb.DenialReason.Name(m.denial_reason).removeprefix("DENIAL_REASON_") if m.denial_reason else "",
-             "dispute_id": m.dispute_id, "talent_identity_verified": m.talent_identity_verified}
+             "dispute_id": m.dispute_id, "talent_identity_verified": m.talent_identity_verified,
+             "impostors": m.impostors if m.HasField("impostors") else None}
             for m in v.matches
         ],  # fmt: skip
         "grant_ids": list(v.grant_ids),
@@ -126,7 +127,8 @@ def _human(s: dict) -> str:
         band = " (review band)" if m["review_band"] else ""
         disputed = f"  likeness disputed: {m['dispute_id']}" if m["dispute_id"] else ""
         identity = "identity verified" if m["talent_identity_verified"] else "identity not verified"
-        lines.append(f"  {m['talent_id']} ({identity})  {m['modality'].lower()} {m['score']:.3f}{band}  {where}  {verdict}{disputed}")
+        odds = f" (strangers expected this close: {m['impostors']:.1e})" if m["impostors"] is not None else ""
+        lines.append(f"  {m['talent_id']} ({identity})  {m['modality'].lower()} {m['score']:.3f}{odds}{band}  {where}  {verdict}{disputed}")
     lines += [f"  condition: {c['kind']} = {c['value']}" for c in s["conditions"]]
     return "\n".join(lines)
 

@@ -79,6 +79,7 @@ async def test_receipt_is_signed_binds_the_clip_and_fails_when_tampered(world, v
     rule = VerificationSettings().population_rule()
     assert float(payload["matches"][0]["impostors"]) == pytest.approx(faces * rule.face.p(float(payload["matches"][0]["score"])), rel=1e-3)
     assert float(payload["matches"][0]["impostors"]) < 1e-3  # Obama's own photo: nowhere near a stranger's score
+    assert v.matches[0].HasField("impostors") and f"{v.matches[0].impostors:.3e}" == payload["matches"][0]["impostors"]  # the API says the same
     for position in range(0, len(document) - 1, max(1, len(document) // 40)):  # every ~40th byte, newline excluded
         tampered = bytearray(document)
         tampered[position] ^= 0x01

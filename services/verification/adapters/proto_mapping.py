@@ -32,6 +32,7 @@ def match_pb(m: Match) -> pb.Match:
         in_review_band=m.in_review_band, grant_id=m.grant_id,
         denial_reason=enum_value(cpb.DenialReason, m.denial, "DENIAL_REASON_"), dispute_id=m.dispute_id,
         talent_identity_verified=m.talent_identity_verified, raw_score=m.raw_score, speech_seconds=m.speech_s or 0.0,
+        impostors=m.impostors,
     )  # fmt: skip
 
 

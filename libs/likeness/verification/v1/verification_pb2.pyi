@@ -142,7 +142,7 @@ class FaceBox(_message.Message):
     def __init__(self, top: _Optional[int] = ..., right: _Optional[int] = ..., bottom: _Optional[int] = ..., left: _Optional[int] = ...) -> None: ...
 
 class Match(_message.Message):
-    __slots__ = ("talent_id", "modality", "score", "start_seconds", "end_seconds", "frame_index", "face_box", "in_review_band", "grant_id", "denial_reason", "dispute_id", "talent_identity_verified", "raw_score", "speech_seconds")
+    __slots__ = ("talent_id", "modality", "score", "start_seconds", "end_seconds", "frame_index", "face_box", "in_review_band", "grant_id", "denial_reason", "dispute_id", "talent_identity_verified", "raw_score", "speech_seconds", "impostors")
     TALENT_ID_FIELD_NUMBER: _ClassVar[int]
     MODALITY_FIELD_NUMBER: _ClassVar[int]
     SCORE_FIELD_NUMBER: _ClassVar[int]
@@ -157,6 +157,7 @@ class Match(_message.Message):
     TALENT_IDENTITY_VERIFIED_FIELD_NUMBER: _ClassVar[int]
     RAW_SCORE_FIELD_NUMBER: _ClassVar[int]
     SPEECH_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    IMPOSTORS_FIELD_NUMBER: _ClassVar[int]
     talent_id: str
     modality: _enrollment_pb2.Modality
     score: float
@@ -171,7 +172,8 @@ class Match(_message.Message):
     talent_identity_verified: bool
     raw_score: float
     speech_seconds: float
-    def __init__(self, talent_id: _Optional[str] = ..., modality: _Optional[_Union[_enrollment_pb2.Modality, str]] = ..., score: _Optional[float] = ..., start_seconds: _Optional[float] = ..., end_seconds: _Optional[float] = ..., frame_index: _Optional[int] = ..., face_box: _Optional[_Union[FaceBox, _Mapping]] = ..., in_review_band: _Optional[bool] = ..., grant_id: _Optional[str] = ..., denial_reason: _Optional[_Union[_consent_pb2.DenialReason, str]] = ..., dispute_id: _Optional[str] = ..., talent_identity_verified: _Optional[bool] = ..., raw_score: _Optional[float] = ..., speech_seconds: _Optional[float] = ...) -> None: ...
+    impostors: float
+    def __init__(self, talent_id: _Optional[str] = ..., modality: _Optional[_Union[_enrollment_pb2.Modality, str]] = ..., score: _Optional[float] = ..., start_seconds: _Optional[float] = ..., end_seconds: _Optional[float] = ..., frame_index: _Optional[int] = ..., face_box: _Optional[_Union[FaceBox, _Mapping]] = ..., in_review_band: _Optional[bool] = ..., grant_id: _Optional[str] = ..., denial_reason: _Optional[_Union[_consent_pb2.DenialReason, str]] = ..., dispute_id: _Optional[str] = ..., talent_identity_verified: _Optional[bool] = ..., raw_score: _Optional[float] = ..., speech_seconds: _Optional[float] = ..., impostors: _Optional[float] = ...) -> None: ...
 
 class Receipt(_message.Message):
     __slots__ = ("receipt_id", "canonical_payload", "key_id", "algorithm", "signature")
