@@ -31,7 +31,7 @@ from likeness_common.tls import ClientTls
 from . import SERVICE_NAME
 from .adapters.consent_client import ConsentClient
 from .adapters.engine import WorkerPoolExtractor
-from .adapters.index import IndexFollower, IndexSearcher, LikenessIndex, TemplateLoader, load_cohort
+from .adapters.index import DEFAULT_NPROBE, IndexFollower, IndexSearcher, LikenessIndex, TemplateLoader, load_cohort
 from .adapters.index_cluster import ClusterFollower
 from .adapters.operations import PostgresOperations
 from .adapters.postgres import PostgresVerificationUnitOfWork
@@ -63,10 +63,9 @@ class VerificationSettings(ServiceSettings):
     index_ivf_min_rows: int = Field(
         200_000, ge=10_000, description="Templates of one modality from which the 1:N index searches through a faiss IVF (below: exact scan)."
     )
-    # bench/engines --nprobe-sweep --population-rule at 1M (README, Index engines): recall@1 1.000 on
-    # face-like, voice-like and isotropic sets at the raised floors; face p99 1.88 ms, voice 2.63 ms.
-    face_nprobe: int = Field(64, ge=1, description="IVF cells probed per face search (recall against speed; see README, 1:N search).")
-    voice_nprobe: int = Field(32, ge=1, description="IVF cells probed per voice search.")
+    face_nprobe: int = Field(DEFAULT_NPROBE[Modality.FACE], ge=1, description="IVF cells probed per face search (recall against speed; "
+                                                                                "see README, 1:N search).")  # fmt: skip
+    voice_nprobe: int = Field(DEFAULT_NPROBE[Modality.VOICE], ge=1, description="IVF cells probed per voice search.")
     index_engine: Literal["embedded", "qdrant"] = Field(
         "embedded", description="Where the 1:N index's templates live: `embedded` (each replica's memory, filled from Postgres) or "
                                 "`qdrant` (a Qdrant cluster every replica shares; one elected replica writes it).",

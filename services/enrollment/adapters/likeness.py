@@ -34,8 +34,7 @@ class IndexLikenessSearch:
     async def _levels(self) -> Thresholds:
         if self._rule is None:
             return self._thresholds
-        sizes = await asyncio.to_thread(self._index.sizes)  # (in cluster mode, a call to Qdrant)
-        return self._thresholds.for_population({IndexModality(m): n for m, n in sizes.items()}, self._rule)
+        return self._thresholds.for_population(await asyncio.to_thread(self._index.population), self._rule)
 
     async def similar(self, modality: Modality, vectors: list[np.ndarray], exclude_talent: str) -> tuple[list[Similar], int]:
         await self._follower.at_least("")  # UNAVAILABLE from a stale index: never a silent "no one else"

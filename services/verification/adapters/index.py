@@ -89,8 +89,14 @@ class ModalityEngine(Protocol):
     def search_normalized(self, probes: np.ndarray, probe_ab: np.ndarray, at_least: float, floor: float) -> list[Hit]: ...
 
 
+# IVF cells probed per search (the service's face_nprobe / voice_nprobe defaults): bench/engines
+# --nprobe-sweep --population-rule at 1M (README, Index engines): recall@1 1.000 on face-like,
+# voice-like and isotropic sets at the raised floors; face p99 1.88 ms, voice 2.63 ms.
+DEFAULT_NPROBE = {Modality.FACE: 64, Modality.VOICE: 32}
+
+
 def embedded_engines(ivf_min_rows: int = 200_000, nprobe: dict[Modality, int] | None = None) -> dict[Modality, ModalityEngine]:
-    nprobe = nprobe or {Modality.FACE: 128, Modality.VOICE: 256}
+    nprobe = nprobe or DEFAULT_NPROBE
     return {m: ModalityIndex(DIMS[m], METRICS[m], ivf_min_rows=ivf_min_rows, nprobe=nprobe[m]) for m in (Modality.FACE, Modality.VOICE)}
 
 
@@ -157,9 +163,10 @@ class LikenessIndex:
                 if modality is Modality.FACE:
                     out[talent_id] = float(1.0 - np.linalg.norm(vectors[:, None, :] - theirs[None, :, :], axis=2).min())
                 elif self.normalizes(modality):
-                    a, b = engine.ab_of(talent_id)
+                    talent = engine.ab_of(talent_id)
                     raw = (vectors @ theirs.T).max(axis=1)
-                    out[talent_id] = max(float(r) * (b + s.b) - (a + s.a) for r, s in zip(raw, map(self.voice_norm.stats, vectors), strict=True))
+                    out[talent_id] = max(CohortNorm.normalize_ab(float(r), talent, (s.a, s.b))
+                                         for r, s in zip(raw, map(self.voice_norm.stats, vectors), strict=True))  # fmt: skip
                 else:
                     out[talent_id] = float((vectors @ theirs.T).max())
         return out
@@ -171,8 +178,12 @@ class LikenessIndex:
     def contains(self, talent_id: str, modality: Modality) -> bool:
         return self.by_modality[modality].has(talent_id)
 
+    def population(self) -> dict[Modality, int]:
+        """Templates per modality (what the thresholds rise with; in cluster mode, a call to Qdrant)."""
+        return {m: i.templates for m, i in self.by_modality.items()}
+
     def sizes(self) -> dict[str, int]:
-        return {m.value: i.templates for m, i in self.by_modality.items()}
+        return {m.value: n for m, n in self.population().items()}
 
     def search_sync(self, probes: list[Probe], floor: dict[Modality, float], norm_review: float | None = None) -> list[ProbeHit]:
         """`norm_review`: the normalized (z) floor of speakers' means (default: the index's own)."""
@@ -317,6 +328,20 @@ class TemplateLoader:
         return {t: frozenset(ids) for t, ids in live.items()}
 
 
+async def apply_outbox(pool: asyncpg.Pool, loader: TemplateLoader, cursor: int) -> tuple[list[tuple[int, str]], int, int]:
+    """Reload every talent whose templates the outbox says changed past `cursor`, in commit order.
+    Returns the changes applied (outbox id, talent), the last outbox id read (`cursor` when none)
+    and the consent revision, both from the same snapshot. Reloads are idempotent: a follower that
+    dies midway repeats them."""
+    async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
+        rows = await conn.fetch("SELECT id, message_key, event_type FROM outbox WHERE id > $1 ORDER BY id", cursor)
+        revision = await conn.fetchval(_CONSENT_REVISION)
+    changed = [(r["id"], r["message_key"]) for r in rows if r["event_type"] in _CHANGES_TEMPLATES and r["message_key"]]
+    for talent_id in dict.fromkeys(t for _, t in changed):
+        await loader.reload(talent_id)
+    return changed, rows[-1]["id"] if rows else cursor, revision
+
+
 class IndexFollower:
     """Keeps the index current from the outbox, in commit order (see the module docstring)."""
 
@@ -345,17 +370,9 @@ class IndexFollower:
     async def catch_up(self) -> None:
         async with self._lock:
             started = self.freshness.started()
-            async with self._pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
-                rows = await conn.fetch(
-                    "SELECT id, message_key, event_type FROM outbox WHERE id > $1 ORDER BY id", self.cursor
-                )
-                revision = await conn.fetchval(_CONSENT_REVISION)
-            changed = [(r["id"], r["message_key"]) for r in rows if r["event_type"] in _CHANGES_TEMPLATES and r["message_key"]]
-            for talent_id in dict.fromkeys(t for _, t in changed):  # reloads are idempotent: a crash here repeats them
-                await self._loader.reload(talent_id)
+            changed, last, revision = await apply_outbox(self._pool, self._loader, self.cursor)
             self._changes.extend(changed)
-            if rows:
-                self.cursor = rows[-1]["id"]
+            self.cursor = last
             self.consent_revision = max(self.consent_revision, revision)
             self.freshness.caught_up(started)
 
@@ -391,8 +408,7 @@ class IndexSearcher:
         return {"VOICE_COHORT": norm.name} if norm is not None else {}
 
     async def population(self) -> dict[Modality, int]:
-        sizes = await asyncio.to_thread(self._index.sizes)
-        return {Modality(m): n for m, n in sizes.items()}
+        return await asyncio.to_thread(self._index.population)
 
     async def search(self, probes: list[Probe], floor: dict[Modality, float], at_least_as_fresh: str = "",
                      norm_review: float | None = None) -> list[ProbeHit]:  # fmt: skip

@@ -46,12 +46,14 @@ from likeness_common.tokens import decode_token
 
 from ..domain.calibration import Bounds
 from ..domain.model import Modality
-from .index import _CHANGES_TEMPLATES, _CONSENT_REVISION, _OUTBOX_CHANNEL, DIMS, METRICS, LikenessIndex, TemplateLoader
+from .index import _OUTBOX_CHANNEL, DIMS, METRICS, LikenessIndex, TemplateLoader, apply_outbox
 from .qdrant_index import KeyedRotation, QdrantModalityIndex
 
 log = structlog.get_logger("likeness.verification.index")
 
 _KEYS = "SELECT key_id, wrapped_key, activated_at FROM index_keys WHERE retired_at IS NULL"
+_TRY_LOCK = "SELECT pg_try_advisory_lock(hashtextextended($1, 0))"  # one writer per collection set (module docstring)
+_STATE = "SELECT * FROM index_writer_state WHERE collection_set = $1"
 
 
 @dataclass(frozen=True)
@@ -109,7 +111,7 @@ class ClusterFollower:
         self._session: asyncpg.Connection | None = None  # holds the advisory lock while this replica writes
         self.writing = False
         self._lock = asyncio.Lock()
-        self._me = f"{secrets.token_hex(4)}"  # recorded as the writer in its row (logs name it too)
+        self._me = secrets.token_hex(4)  # recorded as the writer in its row (logs name it too)
         self._building: asyncio.Task | None = None  # the pending set's build, when this replica took it
         self._cleanup: asyncio.Task | None = None
 
@@ -178,14 +180,14 @@ class ClusterFollower:
         if self._session is None or self._session.is_closed():
             self._session, self.writing = await asyncpg.connect(self._dsn), False
         if not self.writing:
-            self.writing = await self._session.fetchval("SELECT pg_try_advisory_lock(hashtextextended($1, 0))", self.set_name)
+            self.writing = await self._session.fetchval(_TRY_LOCK, self.set_name)
             if self.writing:
                 log.info("elected the index writer", collection_set=self.set_name, writer=self._me)
                 await self._take_over()
         return self.writing
 
     async def _take_over(self) -> None:
-        row = await self._session.fetchrow("SELECT * FROM index_writer_state WHERE collection_set = $1", self.set_name)
+        row = await self._session.fetchrow(_STATE, self.set_name)
         if row is not None:
             self.cursor, self.consent_revision = row["outbox_cursor"], row["consent_revision"]
             self._index.voice_bounds = Bounds(row["voice_min_a"], row["voice_max_b"])
@@ -212,16 +214,9 @@ class ClusterFollower:
             await self._record(self._session, self.set_name, self._index)
 
     async def _apply(self, loader: TemplateLoader, cursor: int, revision: int) -> tuple[int, int, bool]:
-        """Reload every talent the outbox names past `cursor`; the new cursor and revision."""
-        async with self._pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
-            rows = await conn.fetch("SELECT id, message_key, event_type FROM outbox WHERE id > $1 ORDER BY id", cursor)
-            now = await conn.fetchval(_CONSENT_REVISION)
-        changed = [r["message_key"] for r in rows if r["event_type"] in _CHANGES_TEMPLATES and r["message_key"]]
-        for talent_id in dict.fromkeys(changed):  # idempotent: a writer that dies here is repeated by the next
-            await loader.reload(talent_id)
-        if not rows and now <= revision:
-            return cursor, revision, False
-        return (rows[-1]["id"] if rows else cursor), max(revision, now), True
+        """index.apply_outbox past `cursor`: the new cursor and revision, and whether either moved."""
+        _, last, now = await apply_outbox(self._pool, loader, cursor)
+        return last, max(revision, now), last != cursor or now > revision
 
     async def _record(self, session: asyncpg.Connection, set_name: str, index: LikenessIndex, cursor: int | None = None,
                       revision: int | None = None) -> None:  # fmt: skip
@@ -243,7 +238,7 @@ class ClusterFollower:
         while True:
             async with self._pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
                 head = await conn.fetchval("SELECT coalesce(max(id), 0) FROM outbox")
-                row = await conn.fetchrow("SELECT * FROM index_writer_state WHERE collection_set = $1", self.set_name)
+                row = await conn.fetchrow(_STATE, self.set_name)
             if row is not None and row["outbox_cursor"] >= head:
                 self.cursor, self.consent_revision = row["outbox_cursor"], row["consent_revision"]
                 self._index.voice_bounds = Bounds(row["voice_min_a"], row["voice_max_b"])
@@ -258,16 +253,18 @@ class ClusterFollower:
     async def _build(self, pending: RotationKey) -> None:
         """Build the pending key's set if this replica takes its lock, follow the outbox into it
         until it covers the head, then make it the active set (module docstring)."""
-        index = LikenessIndex(self._index.models, voice_norm=self._index.voice_norm, voice_norm_review=self._index.voice_norm_review, engines={})
-        set_name, index.by_modality = self._engines(pending, index)
-        loader = TemplateLoader(self._pool, self._kek, index)
+        set_name = collection_set(self._prefix, pending.key_id, self._index)
         session = await asyncpg.connect(self._dsn)
         try:
-            if not await session.fetchval("SELECT pg_try_advisory_lock(hashtextextended($1, 0))", set_name):
+            if not await session.fetchval(_TRY_LOCK, set_name):
                 return  # another replica builds it
+            index = LikenessIndex(self._index.models, voice_norm=self._index.voice_norm, voice_norm_review=self._index.voice_norm_review,
+                                  engines={})  # fmt: skip
+            _, index.by_modality = self._engines(pending, index)
+            loader = TemplateLoader(self._pool, self._kek, index)
             log.info("building the pending index key's collection set", collection_set=set_name, writer=self._me)
             started = time.monotonic()
-            row = await session.fetchrow("SELECT * FROM index_writer_state WHERE collection_set = $1", set_name)
+            row = await session.fetchrow(_STATE, set_name)
             if row is None:  # (a builder that died left a row: resume from it)
                 await self._load_into(index, loader)
                 cursor, revision = await loader.load_all()

@@ -36,6 +36,7 @@ from qdrant_client import QdrantClient, models
 
 from likeness_common.errors import Unavailable
 
+from ..domain.calibration import CohortNorm
 from .vector_index import Hit, Metric
 
 # Template ids are unique across the registry; a point's id is derived from its template's.
@@ -215,7 +216,7 @@ class QdrantModalityIndex:
         for p, point, raw in self._candidates(probes, floor - _SLACK):
             if "a" not in point.payload:
                 continue  # indexed without constants (no cohort when it was written): not comparable
-            z = raw * (point.payload["b"] + probe_ab[p, 1]) - (point.payload["a"] + probe_ab[p, 0])
+            z = CohortNorm.normalize_ab(raw, (point.payload["a"], point.payload["b"]), (probe_ab[p, 0], probe_ab[p, 1]))
             key = (p, point.payload["talent_id"])
             if z >= at_least and (key not in best or z > best[key][0]):
                 best[key] = (z, raw)

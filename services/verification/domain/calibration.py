@@ -67,7 +67,12 @@ class CohortNorm:
 
     @staticmethod
     def normalize(raw: float, talent: Stats, probe: Stats) -> float:
-        return raw * (talent.b + probe.b) - (talent.a + probe.a)
+        return CohortNorm.normalize_ab(raw, (talent.a, talent.b), (probe.a, probe.b))
+
+    @staticmethod
+    def normalize_ab(raw: float, talent: tuple[float, float], probe: tuple[float, float]) -> float:
+        """`normalize` from each side's (a, b) (Stats.a, Stats.b): what an index stores per talent."""
+        return raw * (talent[1] + probe[1]) - (talent[0] + probe[0])
 
     @staticmethod
     def raw_needed(z: float, talent: Stats, probe: Stats) -> float:
