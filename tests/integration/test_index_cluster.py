@@ -10,7 +10,8 @@ process), with the real Postgres, outbox and gRPC servers.
   its payload holds ids, modality and model only.
 - The rotation key is rotated with no downtime: a new set is built and switched to while both
   replicas keep answering; the old key is erased and the old collections dropped.
-- The writer stops: the reader takes over the writing at its next catch-up.
+- The writer stops: the reader takes over the writing at its next catch-up, and drops the
+  collections a builder that stopped too early left of a retired key.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import time
 import grpc
 import numpy as np
 import pytest
-from qdrant_client import QdrantClient
+from qdrant_client import QdrantClient, models
 
 from likeness.enrollment.v1 import enrollment_pb2 as epb
 from likeness.enrollment.v1 import enrollment_pb2_grpc
@@ -171,20 +172,34 @@ def _point(client: QdrantClient, collection: str, template_id: str) -> np.ndarra
     return np.asarray(client.retrieve(collection, [point_id(template_id)], with_vectors=True)[0].vector, np.float32)
 
 
-async def test_when_the_writer_stops_the_reader_takes_over(cluster, world, stack, channel):
-    client, (first, second) = cluster
-    await first.app.stop()
+async def test_when_the_writer_stops_the_reader_takes_over(cluster, world, stack, channel, pool):
+    """...and drops what a builder that stopped before its drop left of a retired key."""
+    client, replicas = cluster
+    writer, reader = sorted(replicas, key=lambda r: not r.app.follower.writing)
+    assert writer.app.follower.writing and not reader.app.follower.writing
+    prefix, dead = reader.app.follower._prefix, "ixk_" + secrets.token_hex(6)  # noqa: SLF001
+    await pool.execute("INSERT INTO index_keys (key_id, activated_at, retired_at) VALUES ($1, now() - interval '2 hours', "
+                       "now() - interval '1 hour')", dead)  # fmt: skip
+    left = [f"{prefix}_{dead}_0123456789_{m}" for m in ("face", "voice")]
+    for name in left:
+        client.create_collection(name, vectors_config=models.VectorParams(size=4, distance=models.Distance.COSINE))
+    await pool.execute("INSERT INTO index_writer_state VALUES ($1, 1, 1, 0, 1, 'gone')", f"{prefix}_{dead}_0123456789")
+    active = writer.app.follower.set_name
+    await writer.app.stop()
     started = time.monotonic()
-    while not second.app.follower.writing:
+    while not reader.app.follower.writing:
         assert time.monotonic() - started < 10, "the reader never took over the writing"
         await asyncio.sleep(0.1)
     talent = await new_talent(stack, channel, world, "Kit Harington")
     await enroll_face(world, talent, ("kit_harington", "john1.jpeg"))
-    await wait_indexed(second.app, talent, Modality.FACE, timeout=10)
-    await second.app.stop()
+    await wait_indexed(reader.app, talent, Modality.FACE, timeout=10)
+    while any(client.collection_exists(name) for name in left):  # two staleness bounds after the take-over
+        assert time.monotonic() - started < 20, "the retired key's leftover collections were never dropped"
+        await asyncio.sleep(0.2)
+    assert not await pool.fetchval("SELECT count(*) FROM index_writer_state WHERE starts_with(collection_set, $1)", f"{prefix}_{dead}_")
+    assert client.collection_exists(f"{active}_face") and client.collection_exists(f"{active}_voice")  # the serving set stays
+    await reader.app.stop()
 
 
 def _talent_filter(talent: str):
-    from qdrant_client import models
-
     return models.Filter(must=[models.FieldCondition(key="talent_id", match=models.MatchValue(value=talent))])

@@ -23,6 +23,8 @@ background from Postgres (the sealed source of truth) and follows the outbox int
 replica keeps serving the active set. Once the pending set covers the outbox head, its builder makes
 it active and retires the old key in one transaction; every replica switches at its next catch-up,
 and the builder drops the old collections once the replicas have had two staleness bounds to switch.
+A builder that stops before it drops them leaves them to the next writer elected: every writer, once
+it takes over, drops what is left of keys retired two staleness bounds before.
 """
 
 from __future__ import annotations
@@ -54,6 +56,7 @@ log = structlog.get_logger("likeness.verification.index")
 _KEYS = "SELECT key_id, wrapped_key, activated_at FROM index_keys WHERE retired_at IS NULL"
 _TRY_LOCK = "SELECT pg_try_advisory_lock(hashtextextended($1, 0))"  # one writer per collection set (module docstring)
 _STATE = "SELECT * FROM index_writer_state WHERE collection_set = $1"
+_RETIRED = "SELECT key_id FROM index_keys WHERE retired_at <= now() - make_interval(secs => $1)"
 
 
 @dataclass(frozen=True)
@@ -187,6 +190,8 @@ class ClusterFollower:
         return self.writing
 
     async def _take_over(self) -> None:
+        if self._cleanup is None or self._cleanup.done():
+            self._cleanup = asyncio.create_task(self._drop_retired_later(), name="index-drop-retired-sets")
         row = await self._session.fetchrow(_STATE, self.set_name)
         if row is not None:
             self.cursor, self.consent_revision = row["outbox_cursor"], row["consent_revision"]
@@ -284,23 +289,35 @@ class ClusterFollower:
             log.info("index key rotated", retired=old, active=pending.key_id, collection_set=set_name,
                      build_s=round(time.monotonic() - started, 2))  # fmt: skip
             kept, session = session, None  # handed to the follower: it keeps the lock of the set it now writes
-            old_set = self.set_name
             async with self._lock:
                 await self._switch(pending)
                 self._session, self.writing = kept, True
                 self.cursor, self.consent_revision, self._index.voice_bounds = cursor, revision, index.voice_bounds
-            self._cleanup = asyncio.create_task(self._drop_later(old_set), name="index-drop-old-set")
+            if self._cleanup is not None:
+                self._cleanup.cancel()
+            self._cleanup = asyncio.create_task(self._drop_retired_later(), name="index-drop-retired-sets")
         finally:
             if session is not None:
                 await session.close()
 
-    async def _drop_later(self, old_set: str) -> None:
-        """The old set's collections, once every replica has had time to switch (two staleness bounds)."""
-        await asyncio.sleep(2 * self.freshness.bound)
-        for m in (Modality.FACE, Modality.VOICE):
-            await asyncio.to_thread(self._client.delete_collection, f"{old_set}_{m.value.lower()}")
-        await self._pool.execute("DELETE FROM index_writer_state WHERE collection_set = $1", old_set)
-        log.info("dropped the retired index key's collections", collection_set=old_set)
+    async def _drop_retired_later(self) -> None:
+        """Two staleness bounds from now (every replica has had time to switch), the collections
+        and writer rows of every key retired at least that long: the set this builder just retired,
+        or what a builder that stopped first left behind (scheduled by each newly elected writer)."""
+        bound = 2 * self.freshness.bound
+        await asyncio.sleep(bound)
+        retired = [r["key_id"] for r in await self._pool.fetch(_RETIRED, bound)]
+        if not retired:
+            return
+        names = [c.name for c in (await asyncio.to_thread(self._client.get_collections)).collections]
+        for key_id in retired:
+            stem = f"{self._prefix}_{key_id}_"  # collection_set(): every configuration's set of this key
+            dropped = [n for n in names if n.startswith(stem)]
+            for name in dropped:
+                await asyncio.to_thread(self._client.delete_collection, name)
+            rows = await self._pool.execute("DELETE FROM index_writer_state WHERE starts_with(collection_set, $1)", stem)
+            if dropped or rows != "DELETE 0":
+                log.info("dropped the retired index key's collections", key_id=key_id, collections=dropped)
 
     # ------------------------------------------------------------------ the IndexFollower contract
 
