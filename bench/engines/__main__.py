@@ -25,7 +25,7 @@ from the set's generator; a random vector for the isotropic set).
 
 Engines:
   ModalityIndex exact   the service's in-process matrix scan (verification.adapters.vector_index).
-  ModalityIndex IVF     the same index with its faiss IndexIVFFlat on (the service switches it on from
+  ModalityIndex IVF     the same index with its faiss IVF on, rows as float16 (the service switches it on from
                         index_ivf_min_rows = 200,000 live rows; here `ivf_min_rows` is lowered to the set's size
                         when that is smaller), nprobe the service's (face 128, voice 256); candidates from a range
                         search at the bound, re-scored exactly.
@@ -233,13 +233,15 @@ def latency(index, s: Set, budget_s: float) -> dict:
 # ------------------------------------------------------------------------------------ ModalityIndex
 
 
-def bench_modality(s: Set, ivf: bool, budget_s: float, exact_index: ModalityIndex | None = None) -> tuple[dict, ModalityIndex]:
+def bench_modality(s: Set, ivf: bool, budget_s: float, exact_index: ModalityIndex | None = None,
+                   fp16: bool = True) -> tuple[dict, ModalityIndex]:  # fmt: skip
     """Built as the service's start-up load builds it (bench/verify's bench_index): one `replace`
-    per talent between begin_bulk and end_bulk (the IVF, if any, trained once at the end)."""
+    per talent between begin_bulk and end_bulk (the IVF, if any, trained once at the end); `fp16`:
+    the IVF's rows as float16 (the service's) or float32."""
     settle()
     rss0 = rss_kib()
     min_rows = min(IVF_MIN_ROWS, len(s.data)) if ivf else 1 << 62
-    index = ModalityIndex(s.dim, s.metric, ivf_min_rows=min_rows, nprobe=NPROBE[s.modality])
+    index = ModalityIndex(s.dim, s.metric, ivf_min_rows=min_rows, nprobe=NPROBE[s.modality], ivf_fp16=fp16)
     started = time.perf_counter()
     index.begin_bulk()
     for i, talent_id in enumerate(s.ids):
@@ -252,8 +254,8 @@ def bench_modality(s: Set, ivf: bool, budget_s: float, exact_index: ModalityInde
     own = st.vectors.nbytes + st.sq_norms.nbytes + st.owners.nbytes + st.alive.nbytes
     if st.ivf is not None:
         faiss_index = st.ivf._index  # noqa: SLF001
-        own += faiss_index.ntotal * (s.dim * 4 + 8)  # IndexIVFFlat: a copy of each vector and its id
-        settings = f"IVF, nlist {faiss_index.nlist}, nprobe {faiss_index.nprobe}"
+        own += faiss_index.ntotal * (faiss_index.code_size + 8)  # a copy of each vector (float16 or 32) and its id
+        settings = f"IVF {'fp16' if fp16 else 'float32'}, nlist {faiss_index.nlist}, nprobe {faiss_index.nprobe}"
         if IVF_MIN_ROWS > len(s.data):
             settings += f" (forced: the service switches at {IVF_MIN_ROWS:,})"
     else:
@@ -427,10 +429,11 @@ def at_population(s: Set, templates: int, seed: int) -> Set:
 
 
 def run_nprobe_sweep(size: int, seed: int, nprobes: list[int], budget_s: float, log, only: set[str] | None = None,
-                     population: bool = False) -> dict:  # fmt: skip
-    """The embedded engine alone (no Qdrant): per set, the exact scan and one IVF build, then at each
-    nprobe recall@1 at threshold, 1-probe and 16-probe search latency; plus the write latency of
-    one talent (re-enrol: `replace` with new templates, then `remove`) on the trained IVF."""
+                     population: bool = False, codecs: tuple[str, ...] = ("fp16",)) -> dict:  # fmt: skip
+    """The embedded engine alone (no Qdrant): per set, the exact scan and one IVF build per codec
+    (the IVF's copy of the rows as "fp16", the service's, or "float32"), then at each nprobe
+    recall@1 at threshold, 1-probe and 16-probe search latency; plus the write latency of one talent
+    (re-enrol: `replace` with new templates, then `remove`) on the trained IVF."""
     t0 = time.perf_counter()
     rows = []
     for s in make_sets(size, seed, only):
@@ -439,32 +442,35 @@ def run_nprobe_sweep(size: int, seed: int, nprobes: list[int], budget_s: float, 
             log(f"{size:,} {s.name}: bound raised for {size:,} templates: {s.bound:.3f}")
         exact_row, exact = bench_modality(s, False, budget_s)
         rows.append({**exact_row, "nprobe": None, "bound": s.bound})
-        ivf_row, index = bench_modality(s, True, budget_s, exact)
-        log(f"{size:,} {s.name}: exact + IVF built ({time.perf_counter() - t0:.0f} s)")
-        faiss_index = index._state.ivf._index  # noqa: SLF001
-        batches = [np.concatenate(s.singles[i : i + 16]) for i in range(0, 64, 16)]
-        for nprobe in nprobes:
-            faiss_index.nprobe = min(nprobe, faiss_index.nlist)
-            recall = recall_at_1(_WithReference(index, s, exact), s.recall_probes, s.bound)
-            one = latency(index, s, budget_s)
-            times, _ = timed_searches(index, batches, s.bound, budget_s, 500)
-            rows.append({**ivf_row, "settings": f"IVF, nlist {faiss_index.nlist}, nprobe {faiss_index.nprobe}", "nprobe": nprobe,
-                         "recall_top10": recall, "recall_top1": recall, **{f"search_{k}": v for k, v in one.items()},
-                         "search16_p50_ms": statistics.median(times), "search16_p99_ms": pct(times, 99)})  # fmt: skip
-            log(f"{size:,} {s.name}: nprobe {nprobe}: recall {fmt_recall(recall)}, p99 {one['p99_ms']:.2f} ms ({time.perf_counter() - t0:.0f} s)")
-        writes = {"replace": [], "remove": []}
-        rng = np.random.default_rng(seed)
-        for i in rng.integers(0, len(s.ids), 50):
-            talent, templates = s.ids[i], list(s.data[i * PER_TALENT : (i + 1) * PER_TALENT])
-            started = time.perf_counter()
-            index.replace(talent, templates[::-1])
-            writes["replace"].append((time.perf_counter() - started) * 1000)
-            started = time.perf_counter()
-            index.remove(talent)
-            writes["remove"].append((time.perf_counter() - started) * 1000)
-            index.replace(talent, templates)
-        rows[-1] |= {f"{k}_p50_ms": statistics.median(v) for k, v in writes.items()} | {f"{k}_p99_ms": pct(v, 99) for k, v in writes.items()}
-        del index, exact
+        for codec in codecs:
+            ivf_row, index = bench_modality(s, True, budget_s, exact, fp16=codec == "fp16")
+            log(f"{size:,} {s.name}: exact + IVF {codec} built ({time.perf_counter() - t0:.0f} s)")
+            faiss_index = index._state.ivf._index  # noqa: SLF001
+            batches = [np.concatenate(s.singles[i : i + 16]) for i in range(0, 64, 16)]
+            for nprobe in nprobes:
+                faiss_index.nprobe = min(nprobe, faiss_index.nlist)
+                recall = recall_at_1(_WithReference(index, s, exact), s.recall_probes, s.bound)
+                one = latency(index, s, budget_s)
+                times, _ = timed_searches(index, batches, s.bound, budget_s, 500)
+                rows.append({**ivf_row, "settings": f"IVF {codec}, nlist {faiss_index.nlist}, nprobe {faiss_index.nprobe}", "nprobe": nprobe,
+                             "recall_top10": recall, "recall_top1": recall, **{f"search_{k}": v for k, v in one.items()},
+                             "search16_p50_ms": statistics.median(times), "search16_p99_ms": pct(times, 99)})  # fmt: skip
+                log(f"{size:,} {s.name}: nprobe {nprobe}: recall {fmt_recall(recall)}, p99 {one['p99_ms']:.2f} ms ({time.perf_counter() - t0:.0f} s)")
+            writes = {"replace": [], "remove": []}
+            rng = np.random.default_rng(seed)
+            for i in rng.integers(0, len(s.ids), 50):
+                talent, templates = s.ids[i], list(s.data[i * PER_TALENT : (i + 1) * PER_TALENT])
+                started = time.perf_counter()
+                index.replace(talent, templates[::-1])
+                writes["replace"].append((time.perf_counter() - started) * 1000)
+                started = time.perf_counter()
+                index.remove(talent)
+                writes["remove"].append((time.perf_counter() - started) * 1000)
+                index.replace(talent, templates)
+            rows[-1] |= {f"{k}_p50_ms": statistics.median(v) for k, v in writes.items()} | {f"{k}_p99_ms": pct(v, 99) for k, v in writes.items()}
+            del index
+            settle()
+        del exact
         settle()
     return {"templates": size, "rows": rows, "took_s": time.perf_counter() - t0, "population": population}
 
@@ -484,7 +490,7 @@ def print_sweep(r: dict) -> None:
     if writes:
         print("\nWrites on the trained IVF (one talent, 5 templates; 50 each): re-enrol (`replace`) and `remove`, p50 / p99:\n")
         for row in writes:
-            print(f"- {row['set']}: replace {row['replace_p50_ms']:.2f} / {row['replace_p99_ms']:.2f} ms, "
+            print(f"- {row['set']} ({row['settings'].split(',')[0]}): replace {row['replace_p50_ms']:.2f} / {row['replace_p99_ms']:.2f} ms, "
                   f"remove {row['remove_p50_ms']:.3f} / {row['remove_p99_ms']:.3f} ms")  # fmt: skip
 
 
@@ -595,6 +601,7 @@ def main() -> None:
     parser.add_argument("--grid", default="", help="Only these (m, ef_construct) builds, e.g. '32,200' or '16,100;32,200' (default: the grid).")
     parser.add_argument("--sets", default="", help="Only these sets, comma-separated: face-like, voice-like, isotropic (default: all three).")
     parser.add_argument("--nprobe-sweep", default="", help="Comma-separated nprobes: measure only the embedded engine's IVF at each (no Qdrant).")
+    parser.add_argument("--ivf-codecs", default="fp16", help="With --nprobe-sweep: the IVF's row copies to build, fp16 (the service's) and/or float32.")
     parser.add_argument("--population-rule", action="store_true",
                         help="With --nprobe-sweep: search at the review bound the service raises for the set's size (PopulationRule).")
     parser.add_argument("--json", action="store_true", help="Print the results as one JSON object.")
@@ -610,7 +617,10 @@ def main() -> None:
     t0 = time.monotonic()
     if args.nprobe_sweep:
         nprobes = [int(n) for n in args.nprobe_sweep.split(",")]
-        results = [run_nprobe_sweep(n, args.seed + i, nprobes, args.search_budget, log, only, args.population_rule)
+        codecs = tuple(args.ivf_codecs.split(","))
+        if set(codecs) - {"fp16", "float32"}:
+            parser.error("--ivf-codecs: fp16 and/or float32")
+        results = [run_nprobe_sweep(n, args.seed + i, nprobes, args.search_budget, log, only, args.population_rule, codecs)
                    for i, n in enumerate(sizes)]  # fmt: skip
         host["load_end"] = load_average()
         if args.json:

@@ -134,6 +134,39 @@ def test_ivf_probing_every_cell_equals_brute_force_through_adds_removes_retrains
     assert exact.keys() == got.keys() and all(exact[k] == pytest.approx(v, abs=1e-4) for k, v in got.items())
 
 
+@pytest.mark.parametrize("metric", list(Metric))
+def test_the_float16_ivf_loses_no_row_at_the_bound_however_long_the_rows(metric):
+    """The IVF keeps its rows as float16 (each component up to 2^-11 of itself off): with rows 40
+    long a value moves by up to ~0.02, far past the 1e-3 kept for faiss's float order. With every
+    cell probed only that rounding could lose a row: rows planted just inside the bound are all
+    found, and the exact re-score reports none of those planted just outside."""
+    rng = np.random.default_rng(11)
+    dim, length = 8, 40.0
+    euclidean = metric is Metric.EUCLIDEAN
+    direction = _unit(rng, 1, dim)[0]
+    probe = length * direction if euclidean else direction  # an inner product grows with the row alone
+    bound = 0.9 if euclidean else 0.5
+
+    def planted(value: float) -> np.ndarray:
+        """A row about 40 long at exactly `value` (a distance or an inner product) from the probe."""
+        side = _unit(rng, 1, dim)[0]
+        side -= (side @ direction) * direction
+        side /= np.linalg.norm(side)
+        return probe + value * side if euclidean else value * direction + length * side
+
+    index = ModalityIndex(dim, metric, ivf_min_rows=300, nprobe=10_000)
+    inside = rng.uniform(1e-4, 2e-3, 120)
+    for t, d in enumerate(inside):
+        index.replace(f"in{t}", [planted(bound - d if euclidean else bound + d)])
+    for t, d in enumerate(inside):
+        index.replace(f"out{t}", [planted(bound + d if euclidean else bound - d)])
+    for t in range(100):
+        index.replace(f"far{t}", [planted(bound + 3 if euclidean else bound - 3)])
+    assert index.approximate
+    found = {h.talent_id for h in index.search(probe[None, :], bound)}
+    assert found == {f"in{t}" for t in range(len(inside))}
+
+
 def test_a_failed_ivf_build_leaves_the_index_as_it_was(monkeypatch):
     from verification.adapters import vector_index as index_module
 

@@ -5,12 +5,17 @@ proposes candidates and the matrix re-scores them exactly.
 
 Why IVF above 200k rows: the exact scan costs O(rows x dim) per probe, ~12 ms (face, 128-d) and
 ~24 ms (voice, 256-d) p50 for one probe at 1M on 2 cores: over the 10 ms p99 target. An IVF
-(IndexIVFFlat: L2 for EUCLIDEAN, inner product for COSINE; `nlist` ~ 4 sqrt(rows) cells, k-means on
-a sample of the live rows) scans only the `nprobe` cells nearest the probe: well under a millisecond
-per probe at 1M (bench/verify prints both, with recall@1 on planted matches). What it returns is a
-candidate set: `range_search` with the bound (plus a little slack for faiss's float arithmetic),
-then each candidate is re-scored exactly from the matrix, filtered on `alive` and on the bound, so
-every value reported is exact; what IVF can miss is a template whose cell was not probed. The
+(L2 for EUCLIDEAN, inner product for COSINE; `nlist` ~ 4 sqrt(rows) cells, k-means on a sample of
+the live rows) scans only the `nprobe` cells nearest the probe: well under a millisecond per probe
+at 1M (bench/verify prints both, with recall@1 on planted matches). The cells hold the rows as
+float16 (IndexIVFScalarQuantizer QT_fp16, not residuals): a scan is bound by memory bandwidth, and
+half the bytes halved its time at 1M voices (bench/engines --ivf-codecs) and faiss's copy of the
+rows. What it returns is a candidate set: `range_search` with the bound widened by the most float16
+can move a value (each component is rounded to within 2^-11 of itself, so an inner product moves by
+at most 2^-11 |p| |x| and a distance by at most 2^-11 |x|; `_Ivf.slack`) plus a little for faiss's
+float arithmetic; then each candidate is re-scored exactly from the float32 matrix, filtered on
+`alive` and on the bound, so every value reported is exact, and the float16 rounding can cost no
+candidate; what IVF can miss is a template whose cell was not probed. The
 service's `nprobe` per modality (settings face_nprobe, voice_nprobe) was picked by measurement on
 random isotropic vectors (the hardest case for IVF: no cluster structure), as recall@1 against the
 exact search at the match thresholds; bench/verify prints both. Adds after training go
@@ -86,22 +91,37 @@ class Hit:
     raw: float | None = None  # `search_normalized`: the raw cosine behind `value`
 
 
-class _Ivf:
-    """A faiss IndexIVFFlat over rows of one matrix (ids = row numbers), with the lock that keeps
-    faiss adds and searches apart."""
+FP16_ROUNDING = 2.0**-11  # float16's unit roundoff: |fp16(v) - v| <= 2^-11 |v| (and under 2^-25 near zero)
 
-    def __init__(self, index, vectors: np.ndarray, rows: np.ndarray, trained_rows: int) -> None:
-        for start in range(0, len(rows), 262_144):  # bounded copies of the matrix
-            chunk = rows[start : start + 262_144]
-            index.add_with_ids(np.ascontiguousarray(vectors[chunk]), chunk.astype(np.int64))
-        self.trained_rows = trained_rows  # live rows when the cells were trained (retrain at 2x)
+
+class _Ivf:
+    """A faiss IVF over rows of one matrix (ids = row numbers), the rows stored as float16 (or as
+    they are, with `fp16=False`), with the lock that keeps faiss adds and searches apart."""
+
+    def __init__(self, index, vectors: np.ndarray, rows: np.ndarray, trained_rows: int, fp16: bool) -> None:
+        self.fp16 = fp16
+        self.max_norm = 0.0  # the longest row added: bounds what float16 can move a value (`slack`)
         self._index = index
         self._lock = threading.Lock()
+        for start in range(0, len(rows), 262_144):  # bounded copies of the matrix
+            chunk = rows[start : start + 262_144]
+            self._add(np.ascontiguousarray(vectors[chunk]), chunk.astype(np.int64))
+        self.trained_rows = trained_rows  # live rows when the cells were trained (retrain at 2x)
+
+    @staticmethod
+    def _new(quantizer, dim: int, nlist: int, metric, fp16: bool):
+        import faiss  # imported lazily: only indexes past `ivf_min_rows` need it
+
+        if not fp16:
+            return faiss.IndexIVFFlat(quantizer, dim, nlist, metric)
+        index = faiss.IndexIVFScalarQuantizer(quantizer, dim, nlist, faiss.ScalarQuantizer.QT_fp16, metric)
+        index.by_residual = False  # the rows themselves, so `slack` bounds the rounding
+        return index
 
     @classmethod
-    def trained(cls, vectors: np.ndarray, rows: np.ndarray, metric: Metric, nprobe: int, seed: int = 0) -> _Ivf:
+    def trained(cls, vectors: np.ndarray, rows: np.ndarray, metric: Metric, nprobe: int, seed: int = 0, fp16: bool = True) -> _Ivf:
         """New cells (k-means on a sample of `rows`), then every row added."""
-        import faiss  # imported lazily: only indexes past `ivf_min_rows` need it
+        import faiss
 
         dim = vectors.shape[1]
         nlist = max(1, min(int(4 * math.sqrt(len(rows))), len(rows) // 39))  # faiss wants >= 39 points per cell
@@ -109,7 +129,7 @@ class _Ivf:
             quantizer, faiss_metric = faiss.IndexFlatL2(dim), faiss.METRIC_L2
         else:
             quantizer, faiss_metric = faiss.IndexFlatIP(dim), faiss.METRIC_INNER_PRODUCT
-        index = faiss.IndexIVFFlat(quantizer, dim, nlist, faiss_metric)
+        index = cls._new(quantizer, dim, nlist, faiss_metric, fp16)
         index.cp.niter = 10
         index.cp.seed = seed
         # 40 points per cell (faiss asks for at least 39): enough for candidate generation (recall is
@@ -120,7 +140,7 @@ class _Ivf:
         index.cp.max_points_per_centroid = 40
         index.train(np.ascontiguousarray(vectors[sample]))
         index.nprobe = min(nprobe, nlist)
-        return cls(index, vectors, rows, len(rows))
+        return cls(index, vectors, rows, len(rows), fp16)
 
     def refilled(self, vectors: np.ndarray, rows: np.ndarray) -> _Ivf:
         """The same cells (no k-means) over other rows: for compaction, where row numbers change
@@ -128,15 +148,28 @@ class _Ivf:
         import faiss
 
         old = self._index
-        index = faiss.IndexIVFFlat(faiss.clone_index(old.quantizer), old.d, old.nlist, old.metric_type)
-        assert index.is_trained  # a trained quantizer with nlist centroids: nothing to train
+        index = self._new(faiss.clone_index(old.quantizer), old.d, old.nlist, old.metric_type, self.fp16)
+        if not index.is_trained:  # float16 "trains" nothing; the quantizer is trained, so no k-means either
+            index.train(np.ascontiguousarray(vectors[rows[: old.nlist]]))
         index.nprobe = old.nprobe
-        return _Ivf(index, vectors, rows, self.trained_rows)
+        return _Ivf(index, vectors, rows, self.trained_rows, self.fp16)
+
+    def slack(self, probe_norm: float, euclidean: bool) -> float:
+        """The most the stored rows' float16 rounding can move a value faiss compares with the
+        radius: a distance by 2^-11 |x|, an inner product by 2^-11 |p| |x| (0 when stored as float32)."""
+        if not self.fp16:
+            return 0.0
+        return FP16_ROUNDING * self.max_norm * (1.0 if euclidean else probe_norm)
+
+    def _add(self, block: np.ndarray, ids: np.ndarray) -> None:
+        if len(block):
+            self.max_norm = max(self.max_norm, float(np.sqrt(np.einsum("ij,ij->i", block, block).max())))
+        self._index.add_with_ids(block, ids)
 
     def add(self, block: np.ndarray, start: int) -> None:
         ids = np.arange(start, start + len(block), dtype=np.int64)
         with self._lock:
-            self._index.add_with_ids(np.ascontiguousarray(block, np.float32), ids)
+            self._add(np.ascontiguousarray(block, np.float32), ids)
 
     def candidates(self, probes: np.ndarray, radius: float) -> tuple[np.ndarray, np.ndarray]:
         """(probe, row) pairs that faiss finds within `radius` (its own units: squared L2 or inner product)."""
@@ -159,10 +192,11 @@ class _State:
 class ModalityIndex:
     def __init__(
         self, dim: int, metric: Metric, capacity: int = 1024, block_rows: int = 65_536,
-        ivf_min_rows: int = 200_000, nprobe: int = 32,
+        ivf_min_rows: int = 200_000, nprobe: int = 32, ivf_fp16: bool = True,
     ) -> None:  # fmt: skip
+        """`ivf_fp16=False` keeps the IVF's copy of the rows as float32 (bench/engines compares the two)."""
         self.dim, self.metric, self._block = dim, metric, block_rows
-        self.ivf_min_rows, self.nprobe = ivf_min_rows, nprobe
+        self.ivf_min_rows, self.nprobe, self.ivf_fp16 = ivf_min_rows, nprobe, ivf_fp16
         self._state = _State(
             np.zeros((capacity, dim), np.float32), np.zeros(capacity, np.float32),
             np.zeros(capacity, np.int32), np.zeros(capacity, bool), 0,
@@ -269,7 +303,7 @@ class ModalityIndex:
             return None
         if reuse is not None:
             return reuse.refilled(vectors, live)
-        return _Ivf.trained(vectors, live, self.metric, self.nprobe)
+        return _Ivf.trained(vectors, live, self.metric, self.nprobe, fp16=self.ivf_fp16)
 
     def _ensure_capacity(self, extra: int) -> _State:
         s = self._state
@@ -426,9 +460,11 @@ class ModalityIndex:
         """The IVF's candidates within the bound (with slack), re-scored exactly from the matrix."""
         euclidean = self.metric is Metric.EUCLIDEAN
         assert s.ivf is not None
-        # faiss range_search is strict (< radius for L2, > radius for IP) and computes in its own
-        # float order: widen the radius a little, the exact re-score below applies the true bound.
-        radius = (bound + 1e-3) ** 2 if euclidean else bound - 1e-3
+        # faiss range_search is strict (< radius for L2, > radius for IP), computes in its own float
+        # order and on float16 rows: widen the radius by float16's most (`slack`) and a little more,
+        # the exact re-score below applies the true bound.
+        slack = s.ivf.slack(float(np.sqrt(np.einsum("ij,ij->i", probes, probes).max())), euclidean) + 1e-3
+        radius = (bound + slack) ** 2 if euclidean else bound - slack
         p, rows = s.ivf.candidates(probes, radius)
         keep = rows < s.rows  # ids added after this snapshot
         p, rows = p[keep], rows[keep]
