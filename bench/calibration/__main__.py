@@ -70,28 +70,33 @@ FAMILIES = {"original": "clean", "speed 0.9x": "speed ±10 %", "speed 1.1x": "sp
 class Clip:
     path: Path
     transform: str  # "original" or a bench/robustness transforms.AUDIO name
+    half: int | None = None  # --crowd: only this half of the recording (crowd.Half)
 
     @property
     def family(self) -> str:
         return FAMILIES[self.transform]
 
     def media(self, seed: int) -> bytes:
-        if self.transform == "original":
+        if self.transform == "original" and self.half is None:
             return self.path.read_bytes()
+        from bench.calibration.crowd import Half
         from bench.robustness.transforms import AUDIO
         from likeness_biometrics import decode_audio
         from tests.mediakit import wav
 
-        return wav(AUDIO[self.transform](decode_audio(self.path.read_bytes()).samples, seed))
+        samples = decode_audio(self.path.read_bytes()).samples if self.half is None else Half(self.path, self.half).samples()
+        return wav(samples if self.transform == "original" else AUDIO[self.transform](samples, seed))
 
 
 def embed(files: list[Path]) -> list[np.ndarray | None]:
+    return embed_bytes([f.read_bytes() for f in files])
+
+
+def embed_bytes(clips: list[bytes]) -> list[np.ndarray | None]:
+    """One template per clip, as enrollment makes it (None: the clip was refused)."""
     from likeness_biometrics.worker import enroll_voice_clips
 
-    out = []
-    for result in enroll_voice_clips([f.read_bytes() for f in files]):
-        out.append(None if isinstance(result, Exception) else result.embedding)
-    return out
+    return [None if isinstance(result, Exception) else result.embedding for result in enroll_voice_clips(clips)]
 
 
 async def extract_all(clips: list[Clip]) -> dict[Clip, tuple[list, object]]:
@@ -144,6 +149,7 @@ def main() -> None:
     ap.add_argument("--swap", action="store_true", help="cohort from the odd positions, impostors the even ones (the thresholds' check)")
     ap.add_argument("--clean-only", action="store_true", help="no platform transforms (a quicker run)")
     ap.add_argument("--faces", action="store_true", help="face scores by face size instead (see above)")
+    ap.add_argument("--crowd", action="store_true", help="also enrol the impostor half and judge every (clip, other talent) pair (bench/calibration/crowd.py)")
     args = ap.parse_args()
     if args.faces:
         faces_by_size()
@@ -164,6 +170,9 @@ def main() -> None:
     log(f"embedding the cohort ({len(cohort_files)} readers) and the enrollments")
     cohort = embed_recordings(cohort_files)[0]
     norm = CohortNorm(cohort, cohort_name(cohort))
+    if args.crowd:
+        crowd_bench(args, host, started, readers, impostor_files, norm, transforms)
+        return
     enrolled = {r: embed(files) for r, files in readers.items()}
     probe_files = [f for files in readers.values() for f in files[3:]] + impostor_files
     clips = [Clip(f, t) for f in probe_files for t in transforms]
@@ -207,6 +216,22 @@ def main() -> None:
     timing["cohort"] = {"voices": len(cohort), "name": norm.name}
     host["load_end"] = load_average()
     report(args, host, started, norm, raw_t, norm_t, len(impostor_files), rows, sweeps, by_duration, timing)
+
+
+def crowd_bench(args, host, started, readers, impostor_files, norm, transforms) -> None:  # noqa: PLR0913
+    from bench.calibration import crowd
+
+    settings = VerificationSettings(voice_cohort_file=Path("cohort.npy"))  # (only for its thresholds)
+    out = crowd.run(readers, impostor_files, norm, Thresholds(), settings.thresholds(), settings.population_rule(), transforms,
+                    FAMILIES, extract_all, embed_bytes, log)  # fmt: skip
+    host["load_end"] = load_average()
+    print(f"\nbench/calibration --crowd  {host['date']}  {host['cpu']} x{host['cores']}, load {host['load_1min']:.2f} at start, "
+          f"{host['load_end']:.2f} at end; {time.monotonic() - started:.0f} s; cohort: {norm.size} train-clean-100 readers "
+          f"({'odd' if args.swap else 'even'} positions), {norm.name}")  # fmt: skip
+    crowd.report(out)
+    crowd.report_sweep(out)
+    if args.json:
+        args.json.write_text(json.dumps({"machine": host, "crowd": crowd.as_json(out)}))
 
 
 def faces_by_size() -> None:

@@ -143,8 +143,9 @@ def judge(case: Case, probes: list[Probe], registry: Registry, coverage: Coverag
 
 
 def deployed(index: LikenessIndex, thresholds: Thresholds, probes: list[Probe], modality: Modality) -> tuple[list[ProbeHit], list[Match]]:
-    """The service's search (at the handler's floor) and its best match per talent, in `modality`."""
-    hits = index.search_sync(probes, thresholds.search_floor())
+    """The service's search (at the handler's floor, and its z floor for speakers' means where the
+    index normalizes) and its best match per talent, in `modality`."""
+    hits = index.search_sync(probes, thresholds.search_floor(), thresholds.voice_norm_review)
     return hits, [m for m in best_matches(hits, thresholds) if m.modality is modality]
 
 
