@@ -498,9 +498,11 @@ def print_sweep(r: dict) -> None:
 
 
 def run_size(size: int, seed: int, budget_s: float, full_grid: bool, quantization: bool, log, grid: list[tuple[int, int]] = GRID,
-             only: set[str] | None = None) -> dict:  # fmt: skip
+             only: set[str] | None = None, population: bool = False) -> dict:  # fmt: skip
     t0 = time.perf_counter()
     sets = make_sets(size, seed, only)
+    if population:  # the review floor the service searches with at this size, probes at the raised match threshold
+        sets = [at_population(s, size, seed) for s in sets]
     log(f"{size:,}: sets made in {time.perf_counter() - t0:.1f} s")
     main_rows, grid_rows, exact = [], [], {}
     for s in sets:
@@ -542,7 +544,7 @@ def run_size(size: int, seed: int, budget_s: float, full_grid: bool, quantizatio
     main_rows.sort(key=lambda r: order[r["set"]])  # stable: engines in the order run
     return {"templates": size, "talents": size // PER_TALENT, "sets": {s.name: {"dim": s.dim, "metric": s.metric.value, "bound": s.bound, "clustered": s.clustered,
             "spread": s.spread} for s in sets}, "rows": main_rows, "grid": grid_rows, "chosen": chosen,
-            "took_s": time.perf_counter() - t0}  # fmt: skip
+            "took_s": time.perf_counter() - t0, "population": population}  # fmt: skip
 
 
 def fmt_recall(v: float | None) -> str:
@@ -550,8 +552,9 @@ def fmt_recall(v: float | None) -> str:
 
 
 def print_size(r: dict) -> None:
-    print(f"\n{r['templates']:,} templates per set ({r['talents']:,} talents x {PER_TALENT}); bounds: face distance {FACE_BOUND}, "
-          f"voice cosine {VOICE_BOUND}; {r['took_s']:.0f} s\n")  # fmt: skip
+    bounds = (", ".join(f"{name} {s['bound']:.3f}" for name, s in r["sets"].items()) + " (raised for the population)"
+              if r.get("population") else f"face distance {FACE_BOUND}, voice cosine {VOICE_BOUND}")  # fmt: skip
+    print(f"\n{r['templates']:,} templates per set ({r['talents']:,} talents x {PER_TALENT}); bounds: {bounds}; {r['took_s']:.0f} s\n")
     for name, s in r["sets"].items():
         sp = s["spread"]
         unit_ = "distance" if s["metric"] == "euclidean" else "cosine"
@@ -603,7 +606,7 @@ def main() -> None:
     parser.add_argument("--nprobe-sweep", default="", help="Comma-separated nprobes: measure only the embedded engine's IVF at each (no Qdrant).")
     parser.add_argument("--ivf-codecs", default="fp16", help="With --nprobe-sweep: the IVF's row copies to build, fp16 (the service's) and/or float32.")
     parser.add_argument("--population-rule", action="store_true",
-                        help="With --nprobe-sweep: search at the review bound the service raises for the set's size (PopulationRule).")
+                        help="Search at the review bound the service raises for the set's size (PopulationRule), recall probes at the raised match threshold.")
     parser.add_argument("--json", action="store_true", help="Print the results as one JSON object.")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
@@ -633,7 +636,8 @@ def main() -> None:
             print_sweep(r)
         return
     results = [
-        run_size(n, args.seed + i, args.search_budget, args.full_grid, not args.no_quantization, log, grid, only) for i, n in enumerate(sizes)
+        run_size(n, args.seed + i, args.search_budget, args.full_grid, not args.no_quantization, log, grid, only, args.population_rule)
+        for i, n in enumerate(sizes)
     ]
     took = time.monotonic() - t0
     host["load_end"] = load_average()
