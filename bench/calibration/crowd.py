@@ -112,7 +112,7 @@ def run(readers: dict[str, list[Path]], impostor_files: list[Path], norm: Cohort
     log(f"extracting {len(probe_clips)} clips ({len(skipped)} crowd readers not enrollable)")
     extracted = asyncio.run(extract_all([c for _, _, c in probe_clips]))
 
-    out: dict = {"talents": 0, "templates": 0, "rows": [], "skipped": skipped}
+    out: dict = {"talents": 0, "templates": 0, "rows": [], "skipped": skipped, "z_tail": rule.voice_norm}
     for rule_name, base in (("raw", raw_t), ("normalized", norm_t)):
         index = LikenessIndex({}, voice_norm=norm if rule_name == "normalized" else None,
                               voice_norm_review=base.voice_norm_review)  # fmt: skip
@@ -181,10 +181,15 @@ def report_sweep(out: dict) -> None:
          "test-other transformed": genuine("test-other", False), "crowd transformed": genuine("crowd", False)}  # fmt: skip
     print(f"\nsweep (informative): speakers' means alone, normalized, no floor; impostor pairs at or above z (highest: clean "
           f"{im_clean.max():.2f}, every family {im_all.max():.2f}); genuine clips below z (telephone band included)")  # fmt: skip
-    print("| z | impostor pairs, clean | every family | " + " | ".join(f"{k} below" for k in g) + " |")
-    print("| ---: | ---: | ---: | " + " | ".join("---:" for _ in g) + " |")
+    # The population rule's model of the same (Match.impostors): each of a talent's templates a
+    # stranger's, reaching z with probability tail.p(z).
+    tail, per_talent = out["z_tail"], out["templates"] / out["talents"]
+    print(f"(model: the population rule's z tail N({tail.mean:g}, {tail.sd:g}) over {per_talent:.2f} templates per talent)")
+    print("| z | impostor pairs, clean | every family | model expects, every family | " + " | ".join(f"{k} below" for k in g) + " |")
+    print("| ---: | ---: | ---: | ---: | " + " | ".join("---:" for _ in g) + " |")
     for z in (2.5, 3.0, 3.25, 3.5, 3.75, 4.0, 4.1, 4.2, 4.4, 4.6):
-        print(f"| {z:.2f} | {(im_clean >= z).sum()}/{len(im_clean):,} | {(im_all >= z).sum()}/{len(im_all):,} | "
+        model = len(im_all) * per_talent * tail.p(z)
+        print(f"| {z:.2f} | {(im_clean >= z).sum()}/{len(im_clean):,} | {(im_all >= z).sum()}/{len(im_all):,} | {model:.1f} | "
               + " | ".join(f"{(x < z).sum()}/{len(x)}" for x in g.values()) + " |")  # fmt: skip
 
 
