@@ -28,6 +28,7 @@ import hashlib
 import importlib.resources
 import json
 import os
+import random
 import secrets
 import shutil
 import signal
@@ -148,10 +149,27 @@ def _read_cohort(path: Path, dims: int) -> np.ndarray | None:
     return array if array.ndim == 2 and array.shape[1] == dims and len(array) else None
 
 
+_HANDED_OUT: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    """A port nothing listens on, for a child to bind a moment later. Not one the kernel hands out
+    for port 0 (32768-60999 on Linux): those are also the source ports of every outgoing connection,
+    so one picked that way could be taken by a client connecting to Postgres before the child binds
+    it (a dev stack failed once so, "Address already in use"). And never the same one twice per process."""
+    rng = random.SystemRandom()
+    for _ in range(200):
+        port = rng.randrange(20_000, 32_768)
+        if port in _HANDED_OUT:
+            continue
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _HANDED_OUT.add(port)
+        return port
+    raise RuntimeError("no free port between 20000 and 32767")
 
 
 def _metrics_url(port: int) -> str:
