@@ -498,7 +498,7 @@ def print_sweep(r: dict) -> None:
 
 
 def run_size(size: int, seed: int, budget_s: float, full_grid: bool, quantization: bool, log, grid: list[tuple[int, int]] = GRID,
-             only: set[str] | None = None, population: bool = False) -> dict:  # fmt: skip
+             only: set[str] | None = None, population: bool = False, efs: tuple[int, ...] = EFS) -> dict:  # fmt: skip
     t0 = time.perf_counter()
     sets = make_sets(size, seed, only)
     if population:  # the review floor the service searches with at this size, probes at the raised match threshold
@@ -517,14 +517,14 @@ def run_size(size: int, seed: int, budget_s: float, full_grid: bool, quantizatio
     for m, efc in grid:
         step = {}
         for s in sets:
-            step[s.name] = bench_edge(s, m, efc, EFS, False, exact[s.name], budget_s / 2)
+            step[s.name] = bench_edge(s, m, efc, efs, False, exact[s.name], budget_s / 2)
             grid_rows += step[s.name]
             log(
                 f"{size:,} {s.name}: qdrant m {m} ef_construct {efc}: build {step[s.name][0]['build_s']:.1f} s, recall top-10 "
                 + ", ".join(f"ef {r['hnsw_ef']} {r['recall_top10']:.4f}" for r in step[s.name])
                 + f" ({time.perf_counter() - t0:.0f} s)"
             )
-        passing = [ef for ef in EFS if all(r["recall_top10"] is not None and r["recall_top10"] >= TARGET
+        passing = [ef for ef in efs if all(r["recall_top10"] is not None and r["recall_top10"] >= TARGET
                                            for s in sets if s.clustered for r in step[s.name] if r["hnsw_ef"] == ef)]  # fmt: skip
         if passing and chosen is None:
             chosen = {"m": m, "ef_construct": efc, "hnsw_ef": min(passing), "reached": True}
@@ -532,7 +532,7 @@ def run_size(size: int, seed: int, budget_s: float, full_grid: bool, quantizatio
                 break
     if chosen is None:  # nothing reached the target: report the most expensive setting tried, marked
         m, efc = grid[-1] if full_grid else (m, efc)
-        chosen = {"m": m, "ef_construct": efc, "hnsw_ef": EFS[-1], "reached": False}
+        chosen = {"m": m, "ef_construct": efc, "hnsw_ef": efs[-1], "reached": False}
     for s in sets:
         pick = next(r for r in grid_rows if r["set"] == s.name and r["m"] == chosen["m"] and r["ef_construct"] == chosen["ef_construct"]
                     and r["hnsw_ef"] == chosen["hnsw_ef"])  # fmt: skip
@@ -604,6 +604,7 @@ def main() -> None:
     parser.add_argument("--grid", default="", help="Only these (m, ef_construct) builds, e.g. '32,200' or '16,100;32,200' (default: the grid).")
     parser.add_argument("--sets", default="", help="Only these sets, comma-separated: face-like, voice-like, isotropic (default: all three).")
     parser.add_argument("--nprobe-sweep", default="", help="Comma-separated nprobes: measure only the embedded engine's IVF at each (no Qdrant).")
+    parser.add_argument("--efs", default=",".join(map(str, EFS)), help="Qdrant hnsw_ef values to search each graph with (default 64,128,256).")
     parser.add_argument("--ivf-codecs", default="fp16", help="With --nprobe-sweep: the IVF's row copies to build, fp16 (the service's) and/or float32.")
     parser.add_argument("--population-rule", action="store_true",
                         help="Search at the review bound the service raises for the set's size (PopulationRule), recall probes at the raised match threshold.")
@@ -636,7 +637,8 @@ def main() -> None:
             print_sweep(r)
         return
     results = [
-        run_size(n, args.seed + i, args.search_budget, args.full_grid, not args.no_quantization, log, grid, only, args.population_rule)
+        run_size(n, args.seed + i, args.search_budget, args.full_grid, not args.no_quantization, log, grid, only, args.population_rule,
+                 tuple(int(e) for e in args.efs.split(",")))
         for i, n in enumerate(sizes)
     ]
     took = time.monotonic() - t0

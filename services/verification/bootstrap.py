@@ -77,6 +77,8 @@ class VerificationSettings(ServiceSettings):
     qdrant_replication_factor: int = Field(1, ge=1, le=16, description="Copies of each shard in the cluster (production: 2 or more).")
     qdrant_int8: bool = Field(False, description="Collections the writer creates keep an int8 copy of the vectors in RAM for the graph search "
                                                  "and the float32 originals on disk for the exact re-score (see deploy/README.md, capacity).")
+    qdrant_hnsw_ef: int = Field(256, ge=16, le=65_536, description="The graph's search breadth (hnsw_ef) per query; measure on the "
+                                                                   "deployment's shard size (bench/engines --efs, README Index engines).")
     index_poll_seconds: float = Field(1.0, gt=0, description="Fallback poll of the index's follower (a NOTIFY from enrollment is the fast path).")
     index_max_staleness_seconds: float = Field(
         5.0, gt=0, description="Verify is refused (UNAVAILABLE) once the index has not caught up with Postgres for this long."
@@ -185,7 +187,7 @@ def followed_index(pool: asyncpg.Pool, dsn: str, kek: Kek, models: dict[str, str
     loader = TemplateLoader(pool, kek, index)
     follower = ClusterFollower(pool, dsn, kek, loader, index, qdrant or qdrant_client(settings), settings.qdrant_collection_prefix,
                                settings.qdrant_shards, settings.qdrant_replication_factor, settings.qdrant_int8,
-                               settings.index_poll_seconds, settings.index_max_staleness_seconds)  # fmt: skip
+                               settings.index_poll_seconds, settings.index_max_staleness_seconds, settings.qdrant_hnsw_ef)  # fmt: skip
     return index, loader, follower
 
 

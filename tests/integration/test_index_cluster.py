@@ -45,7 +45,7 @@ pytestmark = pytest.mark.filterwarnings("ignore:Local mode performs exact:UserWa
 async def cluster(stack, pool, consent_app, world):
     client = QdrantClient(":memory:")
     settings = dict(workers=1, index_engine="qdrant", qdrant_collection_prefix=f"it{secrets.token_hex(3)}", index_poll_seconds=0.2,
-                    index_max_staleness_seconds=3)  # fmt: skip
+                    index_max_staleness_seconds=3, qdrant_hnsw_ef=320)  # fmt: skip
     first = await start_verification(stack, pool, consent_app.target, qdrant=client, **settings)
     second = await start_verification(stack, pool, consent_app.target, qdrant=client, **settings)
     replicas = [first, second]
@@ -64,6 +64,7 @@ async def test_one_replica_writes_both_decide_from_the_shared_index(cluster, wor
     client, (first, second) = cluster
     writers = [r for r in (first, second) if r.app.follower.writing]
     assert len(writers) == 1 and writers[0] is first  # the first to start took the lock; the other reads
+    assert {e.hnsw_ef for r in (first, second) for e in r.app.index.by_modality.values()} == {320}  # QDRANT_HNSW_EF
     ids = world["ids"]
     state = await pool.fetchrow("SELECT * FROM index_writer_state WHERE collection_set = $1", first.app.follower.set_name)
     assert state["outbox_cursor"] > 0 and second.app.follower.cursor <= state["outbox_cursor"]

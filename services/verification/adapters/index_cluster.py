@@ -103,8 +103,9 @@ class ClusterFollower:
 
     def __init__(self, pool: asyncpg.Pool, dsn: str, kek: Kek, loader: TemplateLoader, index: LikenessIndex, client: QdrantClient,
                  prefix: str = "likeness", shards: int = 1, replication_factor: int = 1, int8: bool = False,
-                 poll_seconds: float = 1.0, max_staleness_seconds: float = 5.0) -> None:  # fmt: skip
+                 poll_seconds: float = 1.0, max_staleness_seconds: float = 5.0, hnsw_ef: int = 256) -> None:  # fmt: skip
         self._pool, self._dsn, self._kek, self._loader, self._index = pool, dsn, kek, loader, index
+        self._hnsw_ef = hnsw_ef
         self._client, self._prefix, self._shards, self._replication, self._int8 = client, prefix, shards, replication_factor, int8
         self.freshness = Freshness(self.VIEW, max_staleness_seconds)
         self._follower = ChangeFollower(dsn, _OUTBOX_CHANNEL, poll_seconds, self.catch_up, self.freshness)
@@ -122,7 +123,7 @@ class ClusterFollower:
         name = collection_set(self._prefix, key.key_id, index)
         return name, {
             m: QdrantModalityIndex(self._client, f"{name}_{m.value.lower()}", m.value, DIMS[m], METRICS[m],
-                                   KeyedRotation(key.key, m.value, DIMS[m]), index.models.get(m.value, ""))
+                                   KeyedRotation(key.key, m.value, DIMS[m]), index.models.get(m.value, ""), self._hnsw_ef)
             for m in (Modality.FACE, Modality.VOICE)
         }  # fmt: skip
 
