@@ -47,7 +47,7 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:  # run as a script: `bench` imports from the repository root
     sys.path.insert(0, str(ROOT))
 from bench.host import load_average, machine  # noqa: E402
-from bench.robustness.harness import MATCH, NO_MATCH, REVIEW, clip_outcome, deployed, unjudgeable, upper95  # noqa: E402
+from bench.robustness.harness import MATCH, NO_MATCH, REVIEW, clip_outcome, deployed, rate, unjudgeable  # noqa: E402
 from likeness_biometrics.cohort import embed_recordings  # noqa: E402
 from likeness_devstack import SHARED_DATA  # noqa: E402
 from verification.adapters.engine import WorkerPoolExtractor  # noqa: E402
@@ -133,10 +133,6 @@ def mean_scores(index: LikenessIndex, probes: list, talents: set[str]) -> float:
     return max(index.best_scores(Modality.VOICE, np.asarray(means, np.float32), talents).values(), default=float("-inf"))
 
 
-def rate(k: int, n: int) -> str:
-    return f"{k}/{n} = {k / n:.1%} (≤ {upper95(k, n):.1%})" if n else "-"
-
-
 def tally(rule: str, enrollment: str, family: str, g: list[str], i: list[str]) -> dict:
     return {"enrollment": enrollment, "rule": rule, "family": family, "genuine": len(g), "match": g.count(MATCH), "review": g.count(REVIEW),
             "no_match": g.count(NO_MATCH), "impostors": len(i), "false_match": i.count(MATCH), "impostor_review": i.count(REVIEW)}  # fmt: skip
@@ -170,8 +166,11 @@ def main() -> None:
     log(f"embedding the cohort ({len(cohort_files)} readers) and the enrollments")
     cohort = embed_recordings(cohort_files)[0]
     norm = CohortNorm(cohort, cohort_name(cohort))
+    settings = VerificationSettings(voice_cohort_file=Path("cohort.npy"))  # (only for its thresholds)
+    raw_t = Thresholds()
+    norm_t = settings.thresholds()  # the deployed ones, with the normalized pair in force
     if args.crowd:
-        crowd_bench(args, host, started, readers, impostor_files, norm, transforms)
+        crowd_bench(args, host, started, readers, impostor_files, norm, transforms, raw_t, norm_t, settings.population_rule())
         return
     enrolled = {r: embed(files) for r, files in readers.items()}
     probe_files = [f for files in readers.values() for f in files[3:]] + impostor_files
@@ -179,9 +178,6 @@ def main() -> None:
     log(f"extracting {len(clips)} clips")
     probes = asyncio.run(extract_all(clips))
 
-    settings = VerificationSettings(voice_cohort_file=Path("cohort.npy"))  # (only for its thresholds)
-    raw_t = Thresholds()
-    norm_t = settings.thresholds()  # the deployed ones, with the normalized pair in force
     rows, sweeps, by_duration, timing = [], {}, [], {}
     for k in (3, 4):
         indexes = {"raw": LikenessIndex({}), "normalized": LikenessIndex({}, voice_norm=norm, voice_norm_review=norm_t.voice_norm_review)}
@@ -218,12 +214,10 @@ def main() -> None:
     report(args, host, started, norm, raw_t, norm_t, len(impostor_files), rows, sweeps, by_duration, timing)
 
 
-def crowd_bench(args, host, started, readers, impostor_files, norm, transforms) -> None:  # noqa: PLR0913
+def crowd_bench(args, host, started, readers, impostor_files, norm, transforms, raw_t, norm_t, rule) -> None:  # noqa: PLR0913
     from bench.calibration import crowd
 
-    settings = VerificationSettings(voice_cohort_file=Path("cohort.npy"))  # (only for its thresholds)
-    out = crowd.run(readers, impostor_files, norm, Thresholds(), settings.thresholds(), settings.population_rule(), transforms,
-                    FAMILIES, extract_all, embed_bytes, log)  # fmt: skip
+    out = crowd.run(readers, impostor_files, norm, raw_t, norm_t, rule, transforms, FAMILIES, extract_all, embed_bytes, log)
     host["load_end"] = load_average()
     print(f"\nbench/calibration --crowd  {host['date']}  {host['cpu']} x{host['cores']}, load {host['load_1min']:.2f} at start, "
           f"{host['load_end']:.2f} at end; {time.monotonic() - started:.0f} s; cohort: {norm.size} train-clean-100 readers "

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.robustness.harness import MATCH, NO_MATCH, REVIEW, deployed, unjudgeable, upper95
+from bench.robustness.harness import MATCH, NO_MATCH, REVIEW, clip_outcome, deployed, rate, unjudgeable
 from verification.adapters.index import LikenessIndex
 from verification.domain.calibration import CohortNorm, PopulationRule
 from verification.domain.model import Modality, Thresholds
@@ -55,7 +55,6 @@ class Tally:
 
     genuine: Counter  # (speaker kind, outcome) -> clips
     pairs: int = 0
-    false_match: int = 0
     review: int = 0
     clips: int = 0
     clips_falsely_matched: int = 0
@@ -65,32 +64,31 @@ class Tally:
     top_z: float = float("-inf")  # the highest an impostor pair reached: an S-norm z (speakers' means, normalized)
     top_cosine: float = float("-inf")  # ... a raw cosine (windows; every probe without a cohort)
 
+    @property
+    def false_match(self) -> int:
+        return len(self.false_matches)
+
 
 def judge_crowd(index: LikenessIndex, thresholds: Thresholds, clips: list[tuple[str, str, list, object]], talents: set[str]) -> Tally:
     """`clips`: (its speaker, "test-other" or "crowd", its probes, its coverage)."""
     t = Tally(Counter())
     for speaker, kind, probes, coverage in clips:
         _, matches = deployed(index, thresholds, probes, Modality.VOICE)
-        mine = [m for m in matches if m.talent_id == speaker]
-        outcome = NO_MATCH if not mine else REVIEW if mine[0].in_review_band else MATCH
-        if outcome == NO_MATCH and unjudgeable(thresholds, coverage):
-            outcome = REVIEW
-        t.genuine[kind, outcome] += 1
+        t.genuine[kind, clip_outcome(matches, speaker, unjudgeable(thresholds, coverage))] += 1
         others = [m for m in matches if m.talent_id != speaker]
-        confirmed = sum(not m.in_review_band for m in others)
-        t.false_matches += [(speaker, m.talent_id, m) for m in others if not m.in_review_band]
+        confirmed = [(speaker, m.talent_id, m) for m in others if not m.in_review_band]
+        t.false_matches += confirmed
         t.pairs += len(talents) - 1
-        t.false_match += confirmed
-        t.review += len(others) - confirmed
+        t.review += len(others) - len(confirmed)
         t.clips += 1
-        t.clips_falsely_matched += confirmed > 0
+        t.clips_falsely_matched += bool(confirmed)
         t.top_z = max([t.top_z, *(m.score for m in others if m.raw_score is not None)])
+        t.top_cosine = max([t.top_cosine, *(m.score for m in others if m.raw_score is None)])
         means = [p.vector for p in probes if not p.window]
         if index.normalizes(Modality.VOICE) and means:  # the sweep: every pair, no floor
             z = index.best_scores(Modality.VOICE, np.asarray(means, np.float32), talents)
             t.genuine_z.append((kind, z.pop(speaker)))
             t.impostor_z.extend(z.values())
-        t.top_cosine = max([t.top_cosine, *(m.score for m in others if m.raw_score is None)])
     return t
 
 
@@ -112,17 +110,16 @@ def run(readers: dict[str, list[Path]], impostor_files: list[Path], norm: Cohort
     log(f"extracting {len(probe_clips)} clips ({len(skipped)} crowd readers not enrollable)")
     extracted = asyncio.run(extract_all([c for _, _, c in probe_clips]))
 
-    out: dict = {"talents": 0, "templates": 0, "rows": [], "skipped": skipped, "z_tail": rule.voice_norm}
+    talents = set(enrolled) - set(skipped)
+    out: dict = {"talents": len(talents), "templates": 0, "rows": [], "skipped": skipped, "z_tail": rule.voice_norm}
     for rule_name, base in (("raw", raw_t), ("normalized", norm_t)):
         index = LikenessIndex({}, voice_norm=norm if rule_name == "normalized" else None,
                               voice_norm_review=base.voice_norm_review)  # fmt: skip
-        for r, vectors in enrolled.items():
-            if r not in skipped:
-                index.replace(r, {Modality.VOICE: [v for v in vectors if v is not None]})
+        for r in talents:
+            index.replace(r, {Modality.VOICE: [v for v in enrolled[r] if v is not None]})
         population = index.population()
         thresholds = base.for_population(population, rule)
-        talents = set(enrolled) - set(skipped)
-        out["talents"], out["templates"] = len(talents), population[Modality.VOICE]
+        out["templates"] = population[Modality.VOICE]
         out[f"thresholds_{rule_name}"] = thresholds
         for family in dict.fromkeys(families[x] for x in transforms):
             mine = [(s, k, *extracted[c]) for s, k, c in probe_clips if families[c.transform] == family]
@@ -133,9 +130,6 @@ def run(readers: dict[str, list[Path]], impostor_files: list[Path], norm: Cohort
 
 
 def report(out: dict) -> None:
-    def rate(k: int, n: int) -> str:
-        return f"{k}/{n:,} = {k / n:.4%} (≤ {upper95(k, n):.4%})" if n else "-"
-
     def top(v: float) -> str:
         return "-" if v == float("-inf") else f"{v:.3f}"
 
@@ -154,10 +148,10 @@ def report(out: dict) -> None:
         for i, v in enumerate((t.pairs, t.false_match, t.review, t.clips, t.clips_falsely_matched)):
             p[i] += v
         print(f"| {row['family']} | {row['rule']} | {g['test-other', MATCH]} / {g['test-other', REVIEW]} / {g['test-other', NO_MATCH]} | "
-              f"{g['crowd', MATCH]} / {g['crowd', REVIEW]} / {g['crowd', NO_MATCH]} | {t.pairs:,} | {rate(t.false_match, t.pairs)} | "
+              f"{g['crowd', MATCH]} / {g['crowd', REVIEW]} / {g['crowd', NO_MATCH]} | {t.pairs:,} | {rate(t.false_match, t.pairs, 4)} | "
               f"{t.review:,} | {t.clips_falsely_matched}/{t.clips} | {top(t.top_z)} / {top(t.top_cosine)} |")  # fmt: skip
     for rule, (pairs, fm, review, clips, clips_fm) in pooled.items():
-        print(f"| every family | {rule} | | | {pairs:,} | {rate(fm, pairs)} | {review:,} | {clips_fm}/{clips} | |")
+        print(f"| every family | {rule} | | | {pairs:,} | {rate(fm, pairs, 4)} | {review:,} | {clips_fm}/{clips} | |")
     wrong = [(row["rule"], row["family"], *f) for row in out["rows"] for f in row["tally"].false_matches]
     if wrong:
         print("\nthe false matches (clip's speaker, talent confirmed, score, what decided it):")

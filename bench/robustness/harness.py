@@ -234,6 +234,11 @@ class Bench:
         self.extractor.close()
 
 
+def rate(k: int, n: int, digits: int = 1) -> str:
+    """`k/n = share (≤ its 95 % upper bound)`, percentages to `digits` places; "-" for no trials."""
+    return f"{k}/{n:,} = {k / n:.{digits}%} (≤ {upper95(k, n):.{digits}%})" if n else "-"
+
+
 def upper95(k: int, n: int) -> float:
     """One-sided 95 % Clopper-Pearson upper bound of a rate seen k times in n trials."""
     from scipy.stats import beta
