@@ -49,6 +49,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..domain.calibration import CohortNorm
+
 
 class Metric(str, enum.Enum):
     """EUCLIDEAN: dlib face encodings (lower is closer). COSINE: voice embeddings (higher is closer)."""
@@ -80,7 +82,7 @@ class Affine:
         """`values` of `owners` against `probes` (probe indexes; shapes broadcast: a block of rows
         against every probe, or one candidate per entry), rescored; NaN for unknown owners."""
         ab = self.owner_ab[np.minimum(owners, len(self.owner_ab) - 1)]
-        return values * (ab[..., 1] + self.probe_ab[probes, 1]) - (ab[..., 0] + self.probe_ab[probes, 0])
+        return CohortNorm.normalize_ab(values, (ab[..., 0], ab[..., 1]), (self.probe_ab[probes, 0], self.probe_ab[probes, 1]))
 
 
 @dataclass(frozen=True)

@@ -71,7 +71,8 @@ class CohortNorm:
 
     @staticmethod
     def normalize_ab(raw: float, talent: tuple[float, float], probe: tuple[float, float]) -> float:
-        """`normalize` from each side's (a, b) (Stats.a, Stats.b): what an index stores per talent."""
+        """`normalize` from each side's (a, b) (Stats.a, Stats.b): what an index stores per talent (scalars, or
+        numpy arrays that broadcast: the embedded index rescores a block of rows at once)."""
         return raw * (talent[1] + probe[1]) - (talent[0] + probe[0])
 
     @staticmethod
